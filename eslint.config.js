@@ -42,5 +42,5 @@ export default tseslint.config(
       "no-console": "off",
     },
   },
-  { files: ["src/core/**/*.ts"], ignores: ["src/core/**/*.test.ts"], rules: corePurity },
+  { files: ["src/core/**/*.ts"], ignores: ["src/core/**/*.test.ts", "src/core/**/*.test-util.ts"], rules: corePurity },
 );
