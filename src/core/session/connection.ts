@@ -1,0 +1,192 @@
+import type { Crc32c } from "../digest/crc32c.js";
+import { IscsiError, RemoteProtocolError } from "../errors.js";
+import { decodePdu } from "../pdu/decode.js";
+import { type DigestSettings, encodePdu } from "../pdu/encode.js";
+import { type Frame, Framer } from "../pdu/framer.js";
+import { DEFAULT_MAX_RECV_DATA_SEGMENT_LENGTH, Opcode, opcodeName } from "../pdu/opcodes.js";
+import type { InitiatorPdu, Pdu, TargetPdu } from "../pdu/types.js";
+import { type ConnectionParameters, DEFAULT_CONNECTION_PARAMETERS } from "../text/parameters.js";
+import { ConnectionState, connectionTransition } from "./states.js";
+
+/**
+ * What a connection needs from its session. The session implements it; the connection never
+ * sees tasks or the command window directly.
+ */
+export interface ConnectionOwner {
+  /** Called for every PDU received in full feature phase or during login. */
+  onPdu(connection: Connection, pdu: TargetPdu, frame: Frame, now: number): void;
+  /** Called once when the connection fails or closes; `error` is undefined for an orderly close. */
+  onClosed(connection: Connection, error: IscsiError | undefined, now: number): void;
+  /** Where Data-In for a given BHS should be copied (the caller's buffer), if known. */
+  placeData(bhs: Uint8Array, ahs: Uint8Array, dataSegmentLength: number): Uint8Array | undefined;
+  /** Trace hook: every PDU sent or received, when tracing is on. */
+  readonly trace: ((direction: "send" | "receive", cid: number, pdu: Pdu) => void) | undefined;
+}
+
+/**
+ * One TCP connection of a session, sans I/O: bytes in through `receive`, bytes out through
+ * `pollTransmit`. It owns the framer, the transmit queue, the connection state (RFC 7143 §8.1.3)
+ * and the per-connection StatSN; everything else belongs to the session.
+ */
+export class Connection {
+  readonly cid: number;
+  private stateValue: ConnectionState = ConnectionState.Free;
+  private paramsValue: ConnectionParameters = DEFAULT_CONNECTION_PARAMETERS;
+  private readonly framer: Framer;
+  private digests: DigestSettings;
+  private tx: Uint8Array[] = [];
+  private txLength = 0;
+  /** The StatSN we expect next (RFC 7143 §4.2.2.2); 0 until login tells us. */
+  expStatSN = 0;
+  /** Time of the last PDU received: any PDU is a sign of life. */
+  lastReceivedAt = 0;
+  /** Deadline of the current phase (login, logout, cleanup), if one runs. */
+  phaseDeadline: number | undefined;
+  /** Internal keep-alive: when the next ping is due, and the ITT of one outstanding. */
+  nextPingAt: number | undefined;
+  pingOutstanding: number | undefined;
+  private closedError: IscsiError | undefined;
+  private closing = false;
+
+  constructor(
+    cid: number,
+    private readonly owner: ConnectionOwner,
+    crc32c: Crc32c,
+  ) {
+    this.cid = cid;
+    this.digests = { headerDigest: false, dataDigest: false, crc32c };
+    this.framer = new Framer(
+      // RFC 7143 §13.12: during login, data segments are bounded by the default 8192.
+      { maxDataSegmentLength: DEFAULT_MAX_RECV_DATA_SEGMENT_LENGTH, headerDigest: false, dataDigest: false },
+      crc32c,
+      (bhs, ahs, length) => this.owner.placeData(bhs, ahs, length),
+    );
+  }
+
+  get state(): ConnectionState {
+    return this.stateValue;
+  }
+
+  get params(): ConnectionParameters {
+    return this.paramsValue;
+  }
+
+  /** True once the connection has failed or closed: the host must close its transport. */
+  get closed(): boolean {
+    return this.closing;
+  }
+
+  get error(): IscsiError | undefined {
+    return this.closedError;
+  }
+
+  /** Bytes queued for the transport and not yet taken by `pollTransmit`. */
+  get pendingBytes(): number {
+    return this.txLength;
+  }
+
+  transition(to: ConnectionState): void {
+    this.stateValue = connectionTransition(this.stateValue, to, this.cid);
+  }
+
+  /**
+   * Switches the framer and encoder to the negotiated values. RFC 7143 §13.1: digests start with
+   * the first PDU after the final Login Response, which the pull-model framer has not read yet.
+   */
+  applyParameters(params: ConnectionParameters): void {
+    this.paramsValue = params;
+    this.digests = { headerDigest: params.headerDigest, dataDigest: params.dataDigest, crc32c: this.digests.crc32c };
+    this.framer.configure({
+      maxDataSegmentLength: params.maxRecvDataSegmentLength,
+      headerDigest: params.headerDigest,
+      dataDigest: params.dataDigest,
+    });
+  }
+
+  /** Queues a PDU for the transport. */
+  send(pdu: InitiatorPdu): void {
+    if (this.closing) return;
+    this.owner.trace?.("send", this.cid, pdu);
+    const pieces = encodePdu(pdu, this.digests);
+    for (let i = 0; i < pieces.length; i++) {
+      const piece = pieces[i] as Uint8Array;
+      this.tx.push(piece);
+      this.txLength += piece.length;
+    }
+  }
+
+  /**
+   * Everything queued for the transport since the last call, in order, or undefined if nothing
+   * is. The host writes the pieces with one gathered write (writev/cork).
+   */
+  pollTransmit(): Uint8Array[] | undefined {
+    if (this.tx.length === 0) return undefined;
+    const out = this.tx;
+    this.tx = [];
+    this.txLength = 0;
+    return out;
+  }
+
+  /** Bytes from the transport. Protocol errors close the connection (see `closed`); never throws for them. */
+  receive(bytes: Uint8Array, now: number): void {
+    if (this.closing) return;
+    this.lastReceivedAt = now;
+    try {
+      this.framer.push(bytes);
+      for (;;) {
+        if (this.closing) return;
+        const frame = this.framer.next();
+        if (frame === undefined) break;
+        const pdu = decodePdu(frame);
+        if (pdu.opcode < 0x20) {
+          throw new RemoteProtocolError(`connection ${this.cid}: target sent an initiator opcode ${opcodeName(pdu.opcode)}`);
+        }
+        this.owner.trace?.("receive", this.cid, pdu);
+        this.owner.onPdu(this, pdu as TargetPdu, frame, now);
+      }
+    } catch (error) {
+      if (error instanceof IscsiError) {
+        this.fail(error, now);
+        return;
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Marks the connection failed with `error` (or closed cleanly when undefined). Idempotent.
+   * The session is told once; the host sees `closed` and the session's connection-closed event.
+   */
+  fail(error: IscsiError | undefined, now: number): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.closedError = error;
+    this.owner.onClosed(this, error, now);
+  }
+
+  /** True when the connection may carry full-feature PDUs. */
+  get usable(): boolean {
+    return !this.closing && this.stateValue === ConnectionState.LoggedIn;
+  }
+}
+
+/** True for target PDUs that carry a StatSN that is consumed (RFC 7143 §4.2.2.2, §11.19.3). */
+export function consumesStatSN(pdu: TargetPdu): boolean {
+  switch (pdu.opcode) {
+    case Opcode.ScsiResponse:
+    case Opcode.TaskManagementResponse:
+    case Opcode.TextResponse:
+    case Opcode.LogoutResponse:
+    case Opcode.Reject:
+    case Opcode.AsyncMessage:
+    case Opcode.LoginResponse:
+      return true;
+    case Opcode.DataIn:
+      return pdu.hasStatus;
+    case Opcode.NopIn:
+      // RFC 7143 §11.19.3: a NOP-In with ITT 0xffffffff does not advance StatSN.
+      return pdu.initiatorTaskTag !== 0xffff_ffff;
+    default:
+      return false;
+  }
+}

@@ -1,0 +1,130 @@
+import { LocalProtocolError } from "../errors.js";
+import { RESERVED_TAG } from "../pdu/opcodes.js";
+import type { CommandRequest } from "./command.js";
+
+/** Where a SCSI task is in its life. */
+export type ScsiTaskPhase =
+  /** Waiting for the command window (or for a connection) to open. */
+  | "queued"
+  /** Sent; waiting for data transfers and status. */
+  | "issued"
+  /** Held after its connection was lost, waiting for the session to be reinstated. */
+  | "held";
+
+/** A SCSI command the session carries (RFC 7143 §3.2.2: a task, named by its Initiator Task Tag). */
+export interface ScsiTask<C> {
+  readonly kind: "scsi";
+  itt: number;
+  readonly request: CommandRequest<C>;
+  phase: ScsiTaskPhase;
+  /** Connection allegiance (RFC 7143 §7.1.2), -1 while queued. */
+  cid: number;
+  cmdSN: number;
+  /** Expected Data Transfer Length. */
+  readonly transferLength: number;
+  /** Data-In bookkeeping. */
+  dataInBytes: number;
+  nextDataSN: number;
+  /** Data-Out bookkeeping: bytes sent so far, unsolicited and solicited. */
+  dataOutBytes: number;
+  /** Number of R2Ts received, to check R2TSN. */
+  nextR2TSN: number;
+  /** How many times the command was issued (re-issue after a reconnect counts). */
+  attempts: number;
+  /** Absolute deadline (ms) of the command, or undefined. */
+  deadline: number | undefined;
+  /** Time (ms) it was issued, for latency. */
+  issuedAt: number;
+}
+
+/** A NOP-Out ping awaiting its NOP-In. */
+export interface PingTask<C> {
+  readonly kind: "ping";
+  readonly itt: number;
+  readonly cid: number;
+  readonly sentAt: number;
+  /** undefined for the session's own keep-alive pings. */
+  readonly context: C | undefined;
+  readonly internal: boolean;
+}
+
+export interface TaskManagementTask<C> {
+  readonly kind: "tmf";
+  readonly itt: number;
+  readonly cid: number;
+  readonly function: number;
+  readonly referencedTaskTag: number;
+  readonly lun: number;
+  readonly context: C;
+}
+
+/** A Text Request exchange (SendTargets, renegotiation), possibly spanning several PDUs. */
+export interface TextTask<C> {
+  readonly kind: "text";
+  readonly itt: number;
+  cid: number;
+  readonly context: C;
+  /** The request text (sent in the first Text Request). */
+  readonly request: Uint8Array;
+  /** Response text gathered so far (C bit continuations). */
+  readonly chunks: Uint8Array[];
+  receivedBytes: number;
+}
+
+export interface LogoutTask {
+  readonly kind: "logout";
+  readonly itt: number;
+  readonly cid: number;
+  readonly reason: number;
+}
+
+export type Task<C> = ScsiTask<C> | PingTask<C> | TaskManagementTask<C> | TextTask<C> | LogoutTask;
+
+/** The session's tasks by Initiator Task Tag. ITTs are unique per session (RFC 7143 §11.2.1.8). */
+export class TaskTable<C> {
+  private readonly byTag = new Map<number, Task<C>>();
+  private nextTag: number;
+
+  constructor(firstTag = 1) {
+    this.nextTag = firstTag >>> 0;
+  }
+
+  get size(): number {
+    return this.byTag.size;
+  }
+
+  /** A fresh tag: never the reserved 0xffffffff, never one in use. */
+  allocate(): number {
+    for (let tries = 0; tries < 0x1_0000; tries++) {
+      const tag = this.nextTag;
+      this.nextTag = (this.nextTag + 1) >>> 0;
+      if (tag === RESERVED_TAG) continue;
+      if (!this.byTag.has(tag)) return tag;
+    }
+    throw new LocalProtocolError("no free Initiator Task Tag: too many tasks outstanding");
+  }
+
+  add(task: Task<C>): void {
+    if (this.byTag.has(task.itt)) throw new LocalProtocolError(`Initiator Task Tag 0x${task.itt.toString(16)} is in use`);
+    this.byTag.set(task.itt, task);
+  }
+
+  get(itt: number): Task<C> | undefined {
+    return this.byTag.get(itt);
+  }
+
+  delete(itt: number): void {
+    this.byTag.delete(itt);
+  }
+
+  values(): IterableIterator<Task<C>> {
+    return this.byTag.values();
+  }
+
+  /** Re-keys a task under a new tag (re-issue after reconnect uses fresh tags). */
+  retag(task: ScsiTask<C>, newTag: number): void {
+    this.byTag.delete(task.itt);
+    task.itt = newTag;
+    this.byTag.set(newTag, task);
+  }
+}

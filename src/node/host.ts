@@ -1,0 +1,384 @@
+import { EventEmitter } from "node:events";
+import * as net from "node:net";
+import {
+  type IscsiError,
+  IscsiError as IscsiErrorClass,
+  LocalProtocolError,
+  SessionClosedError,
+  TimeoutError,
+  TransportError,
+} from "../core/errors.js";
+import type { LogoutReason, TaskManagementFunction } from "../core/pdu/opcodes.js";
+import type { AsyncEventInfo, CommandRequest, CommandResult, PingResult } from "../core/session/command.js";
+import type { Connection } from "../core/session/connection.js";
+import { Session, type SessionConfig, type SessionDeps } from "../core/session/session.js";
+import type { TextPair } from "../core/text/codec.js";
+import { monotonicNow, nodeSessionDeps } from "./deps.js";
+
+/** The promise a request waits on, carried through the core as the request's context. */
+interface Pending {
+  readonly resolve: (value: never) => void;
+  readonly reject: (error: IscsiError) => void;
+}
+
+export interface Portal {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface HostOptions {
+  /** Milliseconds to wait for the TCP connection; default 10 s. */
+  readonly connectTimeoutMs?: number;
+  /** How many login redirections to follow before giving up; default 5. */
+  readonly maxRedirects?: number;
+}
+
+export interface HostEvents {
+  "async-event": [event: AsyncEventInfo, cid: number];
+  "connection-closed": [cid: number, error: IscsiError | undefined];
+  "session-closed": [error: IscsiError | undefined];
+}
+
+/**
+ * Drives a core `Session` over Node sockets: one TCP socket per connection, one timer for the
+ * core's timeouts, writes gathered per tick (cork/uncork becomes one writev). All protocol
+ * decisions stay in the core; this class only moves bytes, time and promises.
+ */
+export class SessionHost extends EventEmitter<HostEvents> {
+  readonly session: Session<Pending>;
+  private readonly sockets = new Map<number, net.Socket>();
+  private readonly portals = new Map<number, Portal>();
+  private readonly loginWaiters = new Map<number, { resolve: () => void; reject: (e: IscsiError) => void; redirects: number }>();
+  private logoutWaiter: { resolve: () => void; reject: (e: IscsiError) => void } | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private pumpScheduled = false;
+  private readonly connectTimeoutMs: number;
+  private readonly maxRedirects: number;
+
+  constructor(
+    readonly config: SessionConfig,
+    readonly portal: Portal,
+    options: HostOptions = {},
+    deps: SessionDeps = nodeSessionDeps(),
+  ) {
+    super();
+    this.session = new Session<Pending>(config, deps);
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+    this.maxRedirects = options.maxRedirects ?? 5;
+  }
+
+  /** Where this host is connected (or connecting), for messages. */
+  describe(): string {
+    const where = `${formatPortal(this.portal)}`;
+    return this.config.targetName === undefined ? where : `${this.config.targetName} at ${where}`;
+  }
+
+  // ------------------------------------------------------------------ connections
+
+  /** Opens a connection (the leading one first) and resolves when its login completes. */
+  login(portal: Portal = this.portal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const connection = this.openConnection(portal);
+      this.loginWaiters.set(connection.cid, { resolve, reject, redirects: 0 });
+    });
+  }
+
+  private openConnection(portal: Portal): Connection {
+    const now = monotonicNow();
+    const connection = this.session.openConnection(now);
+    const cid = connection.cid;
+    this.portals.set(cid, portal);
+    const socket = net.connect({ host: portal.host, port: portal.port, noDelay: true });
+    this.sockets.set(cid, socket);
+    let failure: IscsiError | undefined;
+    const connectTimer = setTimeout(() => {
+      failure = new TimeoutError(`cannot connect to ${formatPortal(portal)}: no answer within ${this.connectTimeoutMs} ms`);
+      socket.destroy();
+    }, this.connectTimeoutMs);
+    socket.once("connect", () => {
+      clearTimeout(connectTimer);
+      socket.setNoDelay(true);
+      this.session.transportConnected(connection, monotonicNow());
+      this.pump();
+    });
+    socket.on("data", (chunk: Buffer) => {
+      connection.receive(chunk, monotonicNow());
+      this.pump();
+    });
+    socket.on("error", (error: NodeJS.ErrnoException) => {
+      failure ??= transportError(error, portal);
+    });
+    socket.on("close", () => {
+      clearTimeout(connectTimer);
+      this.sockets.delete(cid);
+      if (!connection.closed) {
+        this.session.transportClosed(
+          connection,
+          failure ?? new TransportError(`connection to ${formatPortal(portal)} closed by the target`),
+          monotonicNow(),
+        );
+      }
+      this.pump();
+    });
+    this.armTimer();
+    return connection;
+  }
+
+  // ------------------------------------------------------------------ requests
+
+  /** Sends a SCSI command; resolves with its outcome whatever the SCSI status. */
+  execute(request: Omit<CommandRequest<Pending>, "context">): Promise<CommandResult> {
+    return new Promise<CommandResult>((resolve, reject) => {
+      this.session.submit({ ...request, context: { resolve: resolve as (v: never) => void, reject } }, monotonicNow());
+      this.schedulePump();
+    });
+  }
+
+  ping(data?: Uint8Array): Promise<PingResult> {
+    return new Promise<PingResult>((resolve, reject) => {
+      this.session.ping({ resolve: resolve as (v: never) => void, reject }, monotonicNow(), data);
+      this.schedulePump();
+    });
+  }
+
+  taskManagement(fn: TaskManagementFunction, target: { lun?: number; referencedTaskTag?: number }): Promise<number> {
+    return new Promise<{ response: number }>((resolve, reject) => {
+      this.session.taskManagement(fn, target, { resolve: resolve as (v: never) => void, reject }, monotonicNow());
+      this.schedulePump();
+    }).then((r) => r.response);
+  }
+
+  text(pairs: readonly TextPair[]): Promise<ReadonlyArray<readonly [string, string]>> {
+    return new Promise((resolve, reject) => {
+      this.session.text(pairs, { resolve: resolve as (v: never) => void, reject }, monotonicNow());
+      this.schedulePump();
+    });
+  }
+
+  /** Logs the session out and closes every socket. Safe to call twice. */
+  logout(reason?: LogoutReason): Promise<void> {
+    if (this.session.state === "CLOSED") return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.logoutWaiter = { resolve, reject };
+      try {
+        this.session.logout(monotonicNow(), reason);
+      } catch (error) {
+        this.logoutWaiter = undefined;
+        reject(error);
+        return;
+      }
+      this.pump();
+    });
+  }
+
+  /** Drops everything without a logout. */
+  close(error: IscsiError = new SessionClosedError("the session was closed")): void {
+    this.session.close(error, monotonicNow());
+    this.pump();
+    for (const socket of this.sockets.values()) socket.destroy();
+    this.clearTimer();
+  }
+
+  // ------------------------------------------------------------------ the loop
+
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    process.nextTick(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  /** Writes what the core queued, then hands its events out, then re-arms the timer. */
+  private pump(): void {
+    for (const connection of this.session.connectionList) this.flush(connection);
+    this.drain();
+    this.armTimer();
+  }
+
+  private flush(connection: Connection): void {
+    const pieces = connection.pollTransmit();
+    if (pieces === undefined) return;
+    const socket = this.sockets.get(connection.cid);
+    if (socket === undefined || socket.destroyed) return;
+    if (pieces.length === 1) {
+      socket.write(pieces[0] as Uint8Array);
+      return;
+    }
+    // One gathered write per batch: corked writes leave as a single writev.
+    socket.cork();
+    for (const piece of pieces) socket.write(piece);
+    socket.uncork();
+  }
+
+  private drain(): void {
+    for (;;) {
+      const event = this.session.nextEvent();
+      if (event === undefined) return;
+      switch (event.type) {
+        case "command-complete":
+          (event.context.resolve as (r: CommandResult) => void)(event.result);
+          break;
+        case "ping-complete":
+          (event.context.resolve as (r: PingResult) => void)(event.result);
+          break;
+        case "tmf-complete":
+          (event.context.resolve as (r: { response: number }) => void)(event.result);
+          break;
+        case "text-complete":
+          (event.context.resolve as (r: ReadonlyArray<readonly [string, string]>) => void)(event.pairs);
+          break;
+        case "command-failed":
+        case "request-failed":
+          event.context.reject(event.error);
+          break;
+        case "login-complete": {
+          const waiter = this.loginWaiters.get(event.cid);
+          this.loginWaiters.delete(event.cid);
+          waiter?.resolve();
+          break;
+        }
+        case "login-failed": {
+          const waiter = this.loginWaiters.get(event.cid);
+          this.loginWaiters.delete(event.cid);
+          const portal = this.portals.get(event.cid) ?? this.portal;
+          waiter?.reject(withContext(event.error, `login to ${this.config.targetName ?? "the discovery service"} at ${formatPortal(portal)} failed: `));
+          break;
+        }
+        case "login-redirect":
+        case "login-retry": {
+          const waiter = this.loginWaiters.get(event.cid);
+          this.loginWaiters.delete(event.cid);
+          this.endSocket(event.cid);
+          if (waiter === undefined) break;
+          const previous = this.portals.get(event.cid) ?? this.portal;
+          const next = event.type === "login-redirect" ? { host: event.host, port: event.port } : previous;
+          if (event.type === "login-redirect" && waiter.redirects >= this.maxRedirects) {
+            waiter.reject(new TransportError(`login to ${formatPortal(this.portal)}: more than ${this.maxRedirects} redirections`));
+            break;
+          }
+          // The old connection is gone from the session; a new one logs in at the new address.
+          queueMicrotask(() => {
+            try {
+              const connection = this.openConnection(next);
+              this.loginWaiters.set(connection.cid, { ...waiter, redirects: waiter.redirects + 1 });
+            } catch (error) {
+              waiter.reject(error as IscsiError);
+            }
+          });
+          break;
+        }
+        case "logout-complete": {
+          const waiter = this.logoutWaiter;
+          this.logoutWaiter = undefined;
+          waiter?.resolve();
+          break;
+        }
+        case "async-event":
+          this.emit("async-event", event.event, event.cid);
+          break;
+        case "connection-closed": {
+          this.flushBeforeClose(event.cid);
+          this.endSocket(event.cid);
+          const waiter = this.loginWaiters.get(event.cid);
+          if (waiter !== undefined) {
+            this.loginWaiters.delete(event.cid);
+            const portal = this.portals.get(event.cid) ?? this.portal;
+            waiter.reject(
+              event.error === undefined
+                ? new TransportError(`connection to ${formatPortal(portal)} closed during login`)
+                : withContext(event.error, `login to ${this.config.targetName ?? "the discovery service"} at ${formatPortal(portal)} failed: `),
+            );
+          }
+          if (this.logoutWaiter !== undefined && this.session.connectionList.length === 0) {
+            const w = this.logoutWaiter;
+            this.logoutWaiter = undefined;
+            if (event.error === undefined) w.resolve();
+            else w.reject(event.error);
+          }
+          this.emit("connection-closed", event.cid, event.error);
+          break;
+        }
+        case "session-closed":
+          this.clearTimer();
+          this.emit("session-closed", event.error);
+          break;
+      }
+    }
+  }
+
+  private flushBeforeClose(cid: number): void {
+    void cid;
+  }
+
+  private endSocket(cid: number): void {
+    const socket = this.sockets.get(cid);
+    if (socket === undefined) return;
+    this.sockets.delete(cid);
+    socket.end();
+    // A target that never closes its side must not hold the process.
+    setTimeout(() => socket.destroy(), 1_000).unref();
+  }
+
+  private armTimer(): void {
+    const at = this.session.pollTimeout();
+    if (at === undefined) {
+      this.clearTimer();
+      return;
+    }
+    if (this.timer !== undefined && at >= this.timerAt) return;
+    this.clearTimer();
+    this.timerAt = at;
+    this.timer = setTimeout(() => this.onTimer(), Math.max(0, Math.ceil(at - monotonicNow())));
+    this.timer.unref();
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    this.session.handleTimeout(monotonicNow());
+    this.pump();
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+  }
+}
+
+export function formatPortal(portal: Portal): string {
+  return portal.host.includes(":") ? `[${portal.host}]:${portal.port}` : `${portal.host}:${portal.port}`;
+}
+
+/** Turns a socket error into a TransportError that names the portal and what happened. */
+function transportError(error: NodeJS.ErrnoException, portal: Portal): IscsiError {
+  const where = formatPortal(portal);
+  switch (error.code) {
+    case "ECONNREFUSED":
+      return new TransportError(`cannot connect to ${where}: connection refused (is a target listening there?)`, { cause: error });
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return new TransportError(`cannot connect to ${where}: unknown host "${portal.host}"`, { cause: error });
+    case "ETIMEDOUT":
+      return new TimeoutError(`cannot connect to ${where}: timed out`, { cause: error });
+    case "ECONNRESET":
+      return new TransportError(`connection to ${where} reset by the target`, { cause: error });
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return new TransportError(`cannot connect to ${where}: no route to host`, { cause: error });
+    case "EPIPE":
+      return new TransportError(`connection to ${where} broken (EPIPE)`, { cause: error });
+    default:
+      return new TransportError(`connection to ${where} failed: ${error.message}`, { cause: error });
+  }
+}
+
+function withContext(error: IscsiError, prefix: string): IscsiError {
+  if (error instanceof IscsiErrorClass && !error.message.startsWith(prefix)) error.message = prefix + error.message;
+  return error;
+}
+
+void LocalProtocolError;
