@@ -38,7 +38,7 @@ export interface NegotiatorOptions {
 /** How a key ended up, for diagnostics and the result. */
 type Outcome =
   | { readonly kind: "value"; readonly value: string }
-  | { readonly kind: "default"; readonly answer: "Reject" | "NotUnderstood" }
+  | { readonly kind: "default"; readonly answer: "Reject" | "NotUnderstood"; readonly by: "us" | "peer" }
   | { readonly kind: "irrelevant" };
 
 export class Negotiator {
@@ -168,10 +168,10 @@ export class Negotiator {
     return this.#outcomes.has(key) || this.#ourDeclarations.has(key) || this.#peerDeclarations.has(key);
   }
 
-  /** How the key ended: "Reject"/"NotUnderstood" when the peer refused it, else undefined. */
+  /** How the key ended: "Reject"/"NotUnderstood" when the peer refused our offer, else undefined. */
   refusal(key: string): "Reject" | "NotUnderstood" | undefined {
     const outcome = this.#outcomes.get(key);
-    return outcome?.kind === "default" ? outcome.answer : undefined;
+    return outcome?.kind === "default" && outcome.by === "peer" ? outcome.answer : undefined;
   }
 
   peerDeclaration(key: string): string | undefined {
@@ -240,7 +240,7 @@ export class Negotiator {
       const ours = this.#values.get(key);
       const current = this.agreed(key);
       if (ours !== undefined && current !== undefined && !this.#acceptable(def, ours, current) && def.irrelevantWhen?.(ctx) !== true) {
-        const how = outcome.kind === "default" ? ` after the ${this.#peer} answered ${outcome.answer}` : "";
+        const how = outcome.kind === "default" ? ` after ${outcome.by === "us" ? "we" : `the ${this.#peer}`} answered ${outcome.answer}` : "";
         throw new NegotiationError(`${key}=${current}${how} is not acceptable (we require ${ours})`, key);
       }
     }
@@ -339,7 +339,7 @@ export class Negotiator {
       return;
     }
     if (value === REJECT || value === NOT_UNDERSTOOD) {
-      this.#outcomes.set(key, { kind: "default", answer: value });
+      this.#outcomes.set(key, { kind: "default", answer: value, by: "peer" });
       return;
     }
     if (value === IRRELEVANT) {
@@ -409,7 +409,8 @@ export class Negotiator {
     const ours = this.localValue(key);
     if (ours === undefined) return [key, NOT_UNDERSTOOD];
     const answer = this.#compute(def, ours, value);
-    if (answer !== REJECT) this.#outcomes.set(key, { kind: "value", value: answer });
+    // After our Reject the key keeps its default; settle() checks that default against our policy.
+    this.#outcomes.set(key, answer === REJECT ? { kind: "default", answer: REJECT, by: "us" } : { kind: "value", value: answer });
     return [key, answer];
   }
 
