@@ -6,7 +6,7 @@
  */
 import { RemoteProtocolError } from "../errors.js";
 import { Opcode, opcodeName } from "./opcodes.js";
-import { hex32, padding, readU16, readU32 } from "./bytes.js";
+import { hex32, hex8, padding, readU16, readU32 } from "./bytes.js";
 
 export const AHS_TYPE_EXTENDED_CDB = 0x01;
 export const AHS_TYPE_BIDI_READ_LENGTH = 0x02;
@@ -32,9 +32,9 @@ export function parseCommandAhs(bhs: Uint8Array, ahs: Uint8Array): CommandAhs {
   let extended: Uint8Array | undefined;
   let bidiReadDataLength: number | undefined;
   let at = 0;
+  // Both ahs.length and every AHS's padded size are multiples of 4, so at least 4 bytes are left.
   while (at < ahs.length) {
     const left = ahs.length - at;
-    if (left < 4) throw malformed(bhs, at, `${left} bytes left, too few for an AHS`);
     const length = readU16(ahs, at);
     // RFC 7143 §11.2.2.1: the two high bits of AHSType are reserved.
     const type = ahs[at + 2]! & 0x3f;
@@ -66,6 +66,6 @@ export function parseCommandAhs(bhs: Uint8Array, ahs: Uint8Array): CommandAhs {
 
 function malformed(bhs: Uint8Array, at: number, what: string): RemoteProtocolError {
   return new RemoteProtocolError(
-    `${opcodeName(Opcode.ScsiCommand)} (ITT ${hex32(readU32(bhs, 16))}): malformed AHS at offset ${at}: ${what}`,
+    `${opcodeName(Opcode.ScsiCommand)} (${hex8(Opcode.ScsiCommand)}, ITT ${hex32(readU32(bhs, 16))}): malformed AHS at offset ${at}: ${what}`,
   );
 }
