@@ -171,7 +171,8 @@ export class InitiatorLogin {
     const pairs: TextPair[] = [n.declare("InitiatorName", this.#o.initiatorName)];
     if (this.#o.initiatorAlias !== undefined) pairs.push(n.declare("InitiatorAlias", this.#o.initiatorAlias));
     if (this.#o.sessionType === "Normal") pairs.push(n.declare("TargetName", this.#o.targetName as string));
-    pairs.push(n.declare("SessionType", this.#o.sessionType));
+    // RFC 7143 §13.21: SessionType is leading-only; a connection joining a session leaves it out.
+    if (this.#o.tsih === 0) pairs.push(n.declare("SessionType", this.#o.sessionType));
     pairs.push(...n.offer(["AuthMethod"]));
     this.#state = "security-method";
     return this.#request(LoginStage.Security, LoginStage.Operational, true, pairs);

@@ -189,6 +189,8 @@ export class TargetLogin {
   }
 
   #receive(req: LoginRequestPdu): TargetLoginStep {
+    // RFC 7143 §11.12.6: login requests carry the session's first CmdSN; every response expects it.
+    this.#expCmdSN = req.cmdSN >>> 0;
     if (req.opcode !== Opcode.LoginRequest) this.#fail(LoginStatus.InvalidDuringLogin, `opcode 0x${(req.opcode as number).toString(16)}`);
     // RFC 7143 §11.12.4: version 0 is all there is.
     if (req.versionMin > ISCSI_VERSION) this.#fail(LoginStatus.UnsupportedVersion, `Version-min ${req.versionMin}`);
@@ -198,7 +200,6 @@ export class TargetLogin {
     } else if (req.isid !== first.isid || req.tsih !== first.tsih || req.cid !== first.cid || req.initiatorTaskTag !== first.initiatorTaskTag) {
       throw new RemoteProtocolError("Login Request: ISID, TSIH, CID or ITT changed during the login");
     }
-    this.#expCmdSN = req.cmdSN >>> 0;
     if (req.transit && req.continue) throw new RemoteProtocolError("Login Request: T and C both set (RFC 7143 §11.12.2)");
     if (req.currentStage !== this.#stage && !(this.#state === "initial" && req.currentStage === LoginStage.Operational)) {
       throw new RemoteProtocolError(`Login Request: CSG ${req.currentStage}, expected ${this.#stage}`);

@@ -428,7 +428,9 @@ export class Negotiator {
     if (phase === "operational" && def.stage === "security") {
       throw new RemoteProtocolError(`security key ${key} sent in the operational stage (RFC 7143 §6.3)`);
     }
-    if (def.use === "LO" && !this.#leading) {
+    // Declarations (SessionType) are harmless there and some initiators repeat them; negotiable
+    // leading-only keys would change the session from a side connection.
+    if (def.use === "LO" && !this.#leading && def.rule !== "declarative") {
       throw new RemoteProtocolError(`leading-only key ${key} sent on a non-leading connection (RFC 7143 §13)`);
     }
   }
