@@ -45,6 +45,8 @@ export class Connection {
   /** Internal keep-alive: when the next ping is due, and the ITT of one outstanding. */
   nextPingAt: number | undefined;
   pingOutstanding: number | undefined;
+  /** When the outstanding keep-alive ping was sent. */
+  pingSentAt = 0;
   private closedError: IscsiError | undefined;
   private closing = false;
 

@@ -609,7 +609,7 @@ export class Session<C = unknown> {
       consider(connection.phaseDeadline);
       if (connection.usable && this.keepAlive) {
         if (connection.pingOutstanding === undefined) consider(connection.nextPingAt);
-        else consider(connection.lastReceivedAt + this.keepAlive.timeoutMs);
+        else consider(Math.max(connection.lastReceivedAt, connection.pingSentAt) + this.keepAlive.timeoutMs);
       }
     }
     return earliest;
@@ -634,7 +634,7 @@ export class Session<C = unknown> {
       if (connection.pingOutstanding !== undefined) {
         // Any PDU received counts as a sign of life, so a busy connection is not declared dead
         // because the NOP-In queued behind a large read.
-        if (now - connection.lastReceivedAt >= this.keepAlive.timeoutMs) {
+        if (now - Math.max(connection.lastReceivedAt, connection.pingSentAt) >= this.keepAlive.timeoutMs) {
           connection.fail(
             new TimeoutError(`connection ${connection.cid}: nothing received for ${this.keepAlive.timeoutMs} ms after a NOP-Out ping`),
             now,
@@ -643,6 +643,7 @@ export class Session<C = unknown> {
       } else if (connection.nextPingAt !== undefined && now >= connection.nextPingAt) {
         if (now - connection.lastReceivedAt >= this.keepAlive.intervalMs) {
           connection.pingOutstanding = this.sendPing(connection, undefined, true, now, EMPTY);
+          connection.pingSentAt = now;
         } else {
           connection.nextPingAt = connection.lastReceivedAt + this.keepAlive.intervalMs;
         }

@@ -1,0 +1,238 @@
+/**
+ * Test support: an initiator `Session` wired in memory to a scripted target. The target logs in
+ * with the real `TargetLogin` machine and the real codec; after login the test decides what the
+ * target answers. A simulated clock drives time. Hashes come from node:crypto (tests only).
+ */
+import { createHash } from "node:crypto";
+import type { HashFunction } from "../auth/hash.js";
+import { crc32c } from "../digest/crc32c.js";
+import { seededRandomBytes } from "../login/pair.test-util.js";
+import { TargetLogin } from "../login/target.js";
+import { decodePdu } from "../pdu/decode.js";
+import { encodePdu } from "../pdu/encode.js";
+import { Framer } from "../pdu/framer.js";
+import { Opcode, RESERVED_TAG } from "../pdu/opcodes.js";
+import type {
+  DataInPdu,
+  InitiatorPdu,
+  LoginRequestPdu,
+  ScsiCommandPdu,
+  ScsiResponsePdu,
+  TargetPdu,
+} from "../pdu/types.js";
+import { serialAdd } from "../serial.js";
+import type { ConnectionParameters, TargetPolicy } from "../text/parameters.js";
+import { DEFAULT_TARGET_POLICY } from "../text/parameters.js";
+import type { Connection } from "./connection.js";
+import { Session, type SessionConfig } from "./session.js";
+
+export const testHash: HashFunction = (algorithm, data) => {
+  const h = createHash(algorithm);
+  h.update(data);
+  return new Uint8Array(h.digest());
+};
+
+export const TARGET_NAME = "iqn.2026-11.test:pair";
+
+export interface PairSetup {
+  readonly config?: Partial<SessionConfig>;
+  readonly policy?: Partial<TargetPolicy>;
+  /** Seed of the initiator's random bytes: decides the initial CmdSN. */
+  readonly seed?: number;
+  /** Initial window of the target (MaxCmdSN - ExpCmdSN + 1). */
+  readonly window?: number;
+}
+
+/** A scripted target on one connection. */
+export class ScriptedTarget {
+  readonly received: InitiatorPdu[] = [];
+  private readonly framer: Framer;
+  statSN = 1000;
+  expCmdSN = 0;
+  maxCmdSN = 0;
+  params: ConnectionParameters | undefined;
+  private digests = { headerDigest: false, dataDigest: false, crc32c };
+
+  constructor(
+    private readonly pair: Pair,
+    private readonly login: TargetLogin,
+  ) {
+    this.framer = new Framer({ maxDataSegmentLength: 0xff_ffff, headerDigest: false, dataDigest: false }, crc32c);
+  }
+
+  /** Takes what the initiator transmitted and handles login PDUs itself. */
+  pull(): void {
+    const pieces = this.pair.connection.pollTransmit();
+    if (pieces === undefined) return;
+    for (const piece of pieces) this.framer.push(piece.slice());
+    for (;;) {
+      const frame = this.framer.next();
+      if (frame === undefined) break;
+      const pdu = decodePdu(frame) as InitiatorPdu;
+      if (pdu.opcode === Opcode.LoginRequest) {
+        this.onLogin(pdu);
+        continue;
+      }
+      this.received.push(pdu);
+    }
+  }
+
+  private onLogin(pdu: LoginRequestPdu): void {
+    const step = this.login.receive(pdu);
+    this.deliver(step.pdu);
+    if (step.kind === "complete") {
+      this.params = step.result.connection;
+      this.statSN = serialAdd(step.result.statSN, 1);
+      this.expCmdSN = step.result.expCmdSN;
+      this.maxCmdSN = step.result.maxCmdSN;
+      this.digests = { headerDigest: step.result.connection.headerDigest, dataDigest: step.result.connection.dataDigest, crc32c };
+      this.framer.configure({ headerDigest: this.digests.headerDigest, dataDigest: this.digests.dataDigest });
+    }
+  }
+
+  /** Encodes a target PDU and hands its bytes to the initiator connection. */
+  deliver(pdu: TargetPdu, split = 0): void {
+    const pieces = encodePdu(pdu, this.digests);
+    const total = pieces.reduce((n, p) => n + p.length, 0);
+    const bytes = new Uint8Array(total);
+    let at = 0;
+    for (const p of pieces) {
+      bytes.set(p, at);
+      at += p.length;
+    }
+    if (split > 0) {
+      for (let i = 0; i < bytes.length; i += split) this.pair.connection.receive(bytes.slice(i, i + split), this.pair.now);
+    } else {
+      this.pair.connection.receive(bytes, this.pair.now);
+    }
+  }
+
+  /** Takes the next PDU the initiator sent (after pull()). */
+  take<O extends InitiatorPdu["opcode"]>(opcode: O): Extract<InitiatorPdu, { opcode: O }> {
+    this.pull();
+    const index = this.received.findIndex((p) => p.opcode === opcode);
+    if (index < 0) throw new Error(`test: no PDU with opcode 0x${opcode.toString(16)} was sent (have ${this.received.map((p) => p.opcode).join(",")})`);
+    const [pdu] = this.received.splice(index, 1);
+    return pdu as Extract<InitiatorPdu, { opcode: O }>;
+  }
+
+  /** Accounts a command in CmdSN order (non-immediate ones advance ExpCmdSN and MaxCmdSN). */
+  accept(command: { readonly immediate: boolean }): void {
+    if (!command.immediate) {
+      this.expCmdSN = serialAdd(this.expCmdSN, 1);
+      this.maxCmdSN = serialAdd(this.maxCmdSN, 1);
+    }
+  }
+
+  nextStatSN(): number {
+    const sn = this.statSN;
+    this.statSN = serialAdd(this.statSN, 1);
+    return sn;
+  }
+
+  response(command: ScsiCommandPdu, fields: Partial<ScsiResponsePdu> = {}): ScsiResponsePdu {
+    return {
+      opcode: Opcode.ScsiResponse,
+      bidiReadResidualOverflow: false,
+      bidiReadResidualUnderflow: false,
+      residualOverflow: false,
+      residualUnderflow: false,
+      response: 0,
+      status: 0,
+      initiatorTaskTag: command.initiatorTaskTag,
+      snackTag: 0,
+      statSN: this.nextStatSN(),
+      expCmdSN: this.expCmdSN,
+      maxCmdSN: this.maxCmdSN,
+      expDataSN: 0,
+      bidiReadResidualCount: 0,
+      residualCount: 0,
+      sense: new Uint8Array(0),
+      responseData: new Uint8Array(0),
+      ...fields,
+    };
+  }
+
+  dataIn(command: ScsiCommandPdu, data: Uint8Array, fields: Partial<DataInPdu> = {}): DataInPdu {
+    const withStatus = fields.hasStatus === true;
+    return {
+      opcode: Opcode.DataIn,
+      final: withStatus,
+      acknowledge: false,
+      residualOverflow: false,
+      residualUnderflow: false,
+      hasStatus: false,
+      status: 0,
+      lun: command.lun,
+      initiatorTaskTag: command.initiatorTaskTag,
+      targetTransferTag: RESERVED_TAG,
+      statSN: withStatus ? this.nextStatSN() : 0,
+      expCmdSN: this.expCmdSN,
+      maxCmdSN: this.maxCmdSN,
+      dataSN: 0,
+      bufferOffset: 0,
+      residualCount: 0,
+      data,
+      ...fields,
+    };
+  }
+}
+
+export class Pair {
+  now = 0;
+  readonly session: Session<string>;
+  readonly connection: Connection;
+  readonly target: ScriptedTarget;
+
+  constructor(setup: PairSetup = {}) {
+    const random = seededRandomBytes(setup.seed ?? 7);
+    this.session = new Session<string>(
+      {
+        initiatorName: "iqn.2026-11.test:initiator",
+        targetName: TARGET_NAME,
+        sessionType: "Normal",
+        ...setup.config,
+      },
+      { crc32c, randomBytes: random, hash: testHash },
+    );
+    const policy: TargetPolicy = { ...DEFAULT_TARGET_POLICY, ...setup.policy };
+    const login = new TargetLogin({
+      portalGroupTag: 1,
+      resolveTarget: (name) =>
+        name === TARGET_NAME ? { kind: "target", target: { name, authMethods: ["None"] } } : { kind: "not-found" },
+      lookupAccount: () => undefined,
+      allocateTsih: () => 0x1234,
+      policy,
+      statSN: 500,
+      commandWindow: setup.window ?? 32,
+      hash: testHash,
+      randomBytes: seededRandomBytes(99),
+    });
+    this.connection = this.session.openConnection(this.now);
+    this.target = new ScriptedTarget(this, login);
+  }
+
+  /** Runs the login to completion. */
+  login(): this {
+    this.session.transportConnected(this.connection, this.now);
+    for (let i = 0; i < 16 && this.session.state !== "LOGGED_IN" && !this.connection.closed; i++) this.target.pull();
+    if (this.session.state !== "LOGGED_IN") throw new Error(`test: login did not complete (${this.connection.error?.message})`);
+    this.events();
+    return this;
+  }
+
+  /** Drains the session's events. */
+  events(): Array<ReturnType<Session<string>["nextEvent"]> & object> {
+    const out: Array<ReturnType<Session<string>["nextEvent"]> & object> = [];
+    for (;;) {
+      const e = this.session.nextEvent();
+      if (e === undefined) return out;
+      out.push(e);
+    }
+  }
+
+  advance(ms: number): void {
+    this.now += ms;
+    this.session.handleTimeout(this.now);
+  }
+}

@@ -1,0 +1,54 @@
+import { type DiscoveredTarget, parseSendTargetsResponse, sendTargetsRequest } from "../core/discovery/send-targets.js";
+import { ConfigError } from "../core/errors.js";
+import { describePdu } from "../core/pdu/describe.js";
+import { parseIscsiUrl } from "../core/url.js";
+import { type Portal, SessionHost } from "./host.js";
+import { buildProposal, type ChapOptions, defaultInitiatorName, type SessionOptions, toChapCredentials, toPortal } from "./options.js";
+
+export type { DiscoveredAddress, DiscoveredTarget } from "../core/discovery/send-targets.js";
+
+export interface DiscoveryOptions
+  extends Pick<SessionOptions, "initiatorName" | "connectTimeoutMs" | "loginTimeoutMs" | "trace" | "headerDigest" | "dataDigest"> {
+  readonly chap?: ChapOptions;
+}
+
+/**
+ * SendTargets discovery (RFC 7143 §13.3, Appendix D): logs in a discovery session at `portal`
+ * (`host[:port]` or an iscsi:// URL), asks for every target and its portals, and logs out.
+ */
+export async function discover(portal: string | Portal, options: DiscoveryOptions = {}): Promise<DiscoveredTarget[]> {
+  let where: Portal;
+  let chap = options.chap;
+  if (typeof portal === "string" && /^iscsi:\/\//i.test(portal)) {
+    const url = parseIscsiUrl(portal);
+    where = { host: url.host, port: url.port };
+    if (chap === undefined && url.username !== undefined) {
+      if (url.secret === undefined) throw new ConfigError(`the URL gives the CHAP user "${url.username}" but no secret`);
+      chap = { username: url.username, secret: url.secret };
+    }
+  } else {
+    where = toPortal(portal);
+  }
+  const credentials = toChapCredentials(chap);
+  const trace = options.trace;
+  const host = new SessionHost(
+    {
+      initiatorName: options.initiatorName ?? defaultInitiatorName(),
+      sessionType: "Discovery",
+      ...(credentials === undefined ? {} : { chap: credentials }),
+      proposal: buildProposal({ portal: where, targetName: "", ...options }),
+      keepAlive: false,
+      ...(options.loginTimeoutMs === undefined ? {} : { loginTimeoutMs: options.loginTimeoutMs }),
+      ...(trace === undefined ? {} : { trace: (direction, cid, pdu) => trace(`${direction === "send" ? ">>" : "<<"} [${cid}] ${describePdu(pdu)}`) }),
+    },
+    where,
+    { ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }) },
+  );
+  await host.login();
+  try {
+    const pairs = await host.text(sendTargetsRequest("All"));
+    return parseSendTargetsResponse(pairs);
+  } finally {
+    await host.logout().catch(() => host.close());
+  }
+}

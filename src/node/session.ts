@@ -1,0 +1,273 @@
+import { EventEmitter } from "node:events";
+import { ConfigError, type IscsiError, ScsiError } from "../core/errors.js";
+import { LogoutReason, TaskManagementFunction, TaskManagementResponseCode } from "../core/pdu/opcodes.js";
+import { describePdu } from "../core/pdu/describe.js";
+import type { AsyncEventInfo, CommandResult } from "../core/session/command.js";
+import type { SessionParameters } from "../core/text/parameters.js";
+import { buildReportLunsCdb } from "../core/scsi/cdb.js";
+import { parseReportLunsData } from "../core/scsi/report-luns.js";
+import { scsiOpcodeName } from "../core/scsi/opcodes.js";
+import { ScsiStatus, SenseKey, scsiStatusName } from "../core/scsi/status.js";
+import { decodeSense, describeSense } from "../core/scsi/sense.js";
+import { TaskManagementError } from "../core/errors.js";
+import { formatPortal, type Portal, SessionHost } from "./host.js";
+import { Lun } from "./lun.js";
+import {
+  buildProposal,
+  defaultInitiatorName,
+  optionsFromUrl,
+  type SessionOptions,
+  toChapCredentials,
+  toPortal,
+} from "./options.js";
+
+export interface ExecuteOptions {
+  /** Bytes expected from the target: a length (a buffer is allocated) or the caller's buffer. */
+  readonly dataIn?: number | Uint8Array;
+  /** Bytes to send. */
+  readonly dataOut?: Uint8Array;
+  /** Resolve with the result even when the status is not GOOD, instead of rejecting. */
+  readonly allowStatus?: boolean;
+  /** Whether the command may be repeated after a reconnect; READ/WRITE are, by default nothing else. */
+  readonly retry?: "safe" | "never";
+  readonly timeoutMs?: number;
+  /** Called with the command's Initiator Task Tag once it is queued (for ABORT TASK). */
+  readonly onTag?: (tag: number) => void;
+}
+
+export interface ScsiResult extends CommandResult {
+  /** The Data-In bytes received (a view of the buffer, `bytesIn` long). */
+  readonly data: Uint8Array;
+}
+
+export interface SessionEvents {
+  "async-event": [event: AsyncEventInfo];
+  "unit-attention": [lun: number, description: string];
+  closed: [error: IscsiError | undefined];
+}
+
+/**
+ * A logged-in iSCSI session to one target: the library's main object. Open it with
+ * `openSession(url or options)`; reach LUNs with `session.lun(n)`; end it with `logout()`.
+ */
+export class IscsiSession extends EventEmitter<SessionEvents> {
+  readonly targetName: string;
+  readonly portal: Portal;
+  readonly initiatorName: string;
+  private readonly luns = new Map<number, Lun>();
+  private readonly unitAttentionRetries: number;
+  private readonly commandTimeoutMs: number | undefined;
+
+  /** @internal use openSession() */
+  constructor(
+    readonly host: SessionHost,
+    options: SessionOptions,
+  ) {
+    super();
+    this.targetName = options.targetName;
+    this.portal = host.portal;
+    this.initiatorName = host.config.initiatorName;
+    this.unitAttentionRetries = options.unitAttentionRetries ?? 5;
+    this.commandTimeoutMs = options.commandTimeoutMs;
+    host.on("async-event", (event) => this.emit("async-event", event));
+    host.on("session-closed", (error) => this.emit("closed", error));
+  }
+
+  /** The negotiated session parameters (RFC 7143 §13). */
+  get params(): SessionParameters {
+    return this.host.session.params;
+  }
+
+  /** The negotiated parameters of each connection. */
+  get connections(): ReadonlyArray<{ readonly cid: number; readonly headerDigest: boolean; readonly dataDigest: boolean; readonly maxRecvDataSegmentLength: number; readonly maxSendDataSegmentLength: number }> {
+    return this.host.session.connectionList.map((c) => ({ cid: c.cid, ...c.params }));
+  }
+
+  get isid(): number {
+    return this.host.session.isid;
+  }
+  get tsih(): number {
+    return this.host.session.tsih;
+  }
+
+  /** A handle on one logical unit. */
+  lun(number: number): Lun {
+    if (!Number.isInteger(number) || number < 0 || number > 16383) throw new ConfigError(`LUN ${number} is out of range (0-16383)`);
+    let lun = this.luns.get(number);
+    if (lun === undefined) {
+      lun = new Lun(this, number);
+      this.luns.set(number, lun);
+    }
+    return lun;
+  }
+
+  /** REPORT LUNS (SPC-4 §6.33), sent to LUN 0. */
+  async reportLuns(): Promise<number[]> {
+    let allocation = 4096;
+    for (;;) {
+      const result = await this.execute(0, buildReportLunsCdb({ allocationLength: allocation }), { dataIn: allocation });
+      const parsed = parseReportLunsData(result.data);
+      const needed = parsed.lunListLength + 8;
+      if (parsed.truncated && needed > allocation && allocation < 1 << 20) {
+        allocation = Math.min(needed, 1 << 20);
+        continue;
+      }
+      return [...parsed.luns];
+    }
+  }
+
+  /**
+   * Sends any CDB to a LUN. Rejects with a ScsiError when the status is not GOOD (unless
+   * `allowStatus`), retrying a few times on UNIT ATTENTION as initiators do.
+   */
+  async execute(lun: number, cdb: Uint8Array, options: ExecuteOptions = {}): Promise<ScsiResult> {
+    const dataIn = typeof options.dataIn === "number" ? new Uint8Array(options.dataIn) : options.dataIn;
+    for (let attempt = 0; ; attempt++) {
+      const result = await this.host.execute({
+        lun,
+        cdb,
+        ...(dataIn === undefined ? {} : { dataIn }),
+        ...(options.dataOut === undefined ? {} : { dataOut: options.dataOut }),
+        retry: options.retry ?? "never",
+        ...(options.timeoutMs ?? this.commandTimeoutMs) === undefined ? {} : { timeoutMs: options.timeoutMs ?? this.commandTimeoutMs },
+      });
+      if (result.status === ScsiStatus.Good || options.allowStatus) {
+        return { ...result, data: dataIn === undefined ? EMPTY : dataIn.subarray(0, result.bytesIn) };
+      }
+      const sense = result.sense.length > 0 ? decodeSense(result.sense) : undefined;
+      if (
+        result.status === ScsiStatus.CheckCondition &&
+        sense !== undefined &&
+        sense.key === SenseKey.UnitAttention &&
+        attempt < this.unitAttentionRetries
+      ) {
+        // SAM-5 §5.14: a unit attention reports an event (reset, capacity change) once per
+        // I_T nexus; the command itself was not executed and is safe to send again.
+        this.emit("unit-attention", lun, describeSense(sense));
+        continue;
+      }
+      if (result.status === ScsiStatus.Busy || result.status === ScsiStatus.TaskSetFull) {
+        if (attempt < this.unitAttentionRetries) {
+          await new Promise((r) => setTimeout(r, 10 * (attempt + 1)));
+          continue;
+        }
+      }
+      const what = `${scsiOpcodeName(cdb[0] ?? 0)} on LUN ${lun} of ${this.targetName}`;
+      const detail = sense === undefined ? scsiStatusName(result.status) : describeSense(sense);
+      throw new ScsiError(
+        result.status,
+        `${what} failed: ${detail}`,
+        sense === undefined ? undefined : { key: sense.key, asc: sense.asc, ascq: sense.ascq, description: sense.description },
+        result.sense.length > 0 ? result.sense : undefined,
+      );
+    }
+  }
+
+  /** NOP-Out ping; resolves with the round trip in milliseconds. */
+  async ping(): Promise<number> {
+    return (await this.host.ping()).roundTripMs;
+  }
+
+  /** ABORT TASK for a command's tag (see ExecuteOptions.onTag). Resolves with the TMF response code. */
+  abortTask(tag: number): Promise<number> {
+    return this.host.taskManagement(TaskManagementFunction.AbortTask, { referencedTaskTag: tag });
+  }
+
+  /** LOGICAL UNIT RESET; rejects with a TaskManagementError unless the target completed it. */
+  async lunReset(lun: number): Promise<void> {
+    await this.tmf(TaskManagementFunction.LogicalUnitReset, lun);
+  }
+  async abortTaskSet(lun: number): Promise<void> {
+    await this.tmf(TaskManagementFunction.AbortTaskSet, lun);
+  }
+  async clearTaskSet(lun: number): Promise<void> {
+    await this.tmf(TaskManagementFunction.ClearTaskSet, lun);
+  }
+  async targetReset(kind: "warm" | "cold" = "warm"): Promise<void> {
+    await this.tmf(kind === "warm" ? TaskManagementFunction.TargetWarmReset : TaskManagementFunction.TargetColdReset, 0);
+  }
+
+  private async tmf(fn: TaskManagementFunction, lun: number): Promise<void> {
+    const response = await this.host.taskManagement(fn, { lun });
+    if (response !== TaskManagementResponseCode.FunctionComplete) {
+      throw new TaskManagementError(response, `${tmfName(fn)} on LUN ${lun} of ${this.targetName}: ${tmfResponseName(response)}`);
+    }
+  }
+
+  /** Logs out (RFC 7143 §11.14) and closes the connections. */
+  async logout(): Promise<void> {
+    await this.host.logout(LogoutReason.CloseSession);
+  }
+
+  /** Drops the connections without logging out. */
+  close(): void {
+    this.host.close();
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+export function tmfName(fn: number): string {
+  const names: Record<number, string> = {
+    1: "ABORT TASK",
+    2: "ABORT TASK SET",
+    3: "CLEAR ACA",
+    4: "CLEAR TASK SET",
+    5: "LOGICAL UNIT RESET",
+    6: "TARGET WARM RESET",
+    7: "TARGET COLD RESET",
+    8: "TASK REASSIGN",
+  };
+  return names[fn] ?? `task management function ${fn}`;
+}
+
+export function tmfResponseName(response: number): string {
+  const names: Record<number, string> = {
+    0: "function complete",
+    1: "task does not exist",
+    2: "LUN does not exist",
+    3: "task still allegiant",
+    4: "task allegiance reassignment not supported",
+    5: "task management function not supported",
+    6: "function authorization failed",
+    255: "function rejected",
+  };
+  return names[response] ?? `response ${response}`;
+}
+
+/** Opens and logs in a session from a URL (`iscsi://[user[%secret]@]host[:port]/iqn[/lun]`) or options. */
+export async function openSession(target: string | SessionOptions, overrides: Partial<SessionOptions> = {}): Promise<IscsiSession> {
+  const options: SessionOptions = typeof target === "string" ? optionsFromUrl(target, overrides) : { ...target, ...overrides };
+  const portal = toPortal(options.portal);
+  const chap = toChapCredentials(options.chap);
+  const trace = options.trace;
+  const host = new SessionHost(
+    {
+      initiatorName: options.initiatorName ?? defaultInitiatorName(),
+      ...(options.initiatorAlias === undefined ? {} : { initiatorAlias: options.initiatorAlias }),
+      targetName: options.targetName,
+      sessionType: "Normal",
+      ...(chap === undefined ? {} : { chap }),
+      proposal: buildProposal(options),
+      ...(options.keepAlive === undefined ? {} : { keepAlive: options.keepAlive }),
+      ...(options.loginTimeoutMs === undefined ? {} : { loginTimeoutMs: options.loginTimeoutMs }),
+      ...(options.logoutTimeoutMs === undefined ? {} : { logoutTimeoutMs: options.logoutTimeoutMs }),
+      ...(trace === undefined ? {} : { trace: (direction, cid, pdu) => trace(`${direction === "send" ? ">>" : "<<"} [${cid}] ${describePdu(pdu)}`) }),
+    },
+    portal,
+    { ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }) },
+  );
+  await host.login();
+  return new IscsiSession(host, options);
+}
+
+/** Opens a session and returns the LUN the URL names (`lun.session.logout()` ends it). */
+export async function openLun(url: string, overrides: Partial<SessionOptions> = {}): Promise<Lun> {
+  const options = optionsFromUrl(url, overrides);
+  if (options.lun === undefined) throw new ConfigError(`the URL ${formatPortal(toPortal(options.portal))}/${options.targetName} names no LUN`);
+  const session = await openSession(options);
+  return session.lun(options.lun);
+}
+
+function noop(): void {}
+void noop;
