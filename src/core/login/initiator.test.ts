@@ -157,6 +157,20 @@ describe("a whole login, initiator to target in memory", () => {
     expect(out.initiator).toMatchObject({ kind: "retry", chapAlgorithms: [5], reason: expect.stringMatching(/initiator error \(status 0x0200\)/) });
   });
 
+  it("asks for a retry with MD5 when the target refuses a non-MD5 response with 0x0200 (tgtd and SHA-256)", () => {
+    const failOnResponse = (pdu: LoginResponsePdu): LoginResponsePdu =>
+      pdu.transit && pdu.currentStage === LoginStage.Security ? { ...pdu, statusClass: 2, statusDetail: 0, isid: 0, initiatorTaskTag: 0, data: new Uint8Array(0) } : pdu;
+    const out = runLogin(makeInitiator(hash, { auth: "chap" }), makeTarget(hash, { authMethods: ["CHAP"], chapAlgorithms: [7] }), { tamperResponse: failOnResponse });
+    expect(out.initiator).toMatchObject({ kind: "retry", chapAlgorithms: [5], reason: expect.stringMatching(/chose CHAP_A=7 but refused our response/) });
+  });
+
+  it("does not retry when an MD5 response is refused with 0x0200, nor any response with 0x0201", () => {
+    const fail = (detail: number) => (pdu: LoginResponsePdu): LoginResponsePdu =>
+      pdu.transit && pdu.currentStage === LoginStage.Security ? { ...pdu, statusClass: 2, statusDetail: detail, data: new Uint8Array(0) } : pdu;
+    expect(() => runLogin(makeInitiator(hash, { auth: "chap", algorithms: [5] }), makeTarget(hash, { authMethods: ["CHAP"] }), { tamperResponse: fail(0) })).toThrow(LoginError);
+    expect(() => runLogin(makeInitiator(hash, { auth: "chap" }), makeTarget(hash, { authMethods: ["CHAP"], chapAlgorithms: [7] }), { tamperResponse: fail(1) })).toThrow(AuthenticationError);
+  });
+
   it("asks for a retry when the target picks an algorithm we did not offer", () => {
     const pick = (pdu: LoginResponsePdu): LoginResponsePdu => {
       const t = textOf(pdu);

@@ -12,11 +12,14 @@
  * The operational stage (CSG=1, NSG=3, T=1) offers the proposal's keys in one PDU, as libiscsi
  * does; keys the target offers back are answered and the transit repeated.
  *
- * CHAP algorithms: we offer the configured list (strongest first, `CHAP_A=8,7,6,5`). If the target
- * answers CHAP_A=Reject or an algorithm we did not offer, or fails the login in answer to our
- * CHAP_A (tgtd answers a list it cannot use with status 0x0200), the step is
- * `{ kind: "retry", chapAlgorithms: [5] }`: the host opens a new TCP connection and logs in again
- * with `chap.algorithms: [5]`. tgtd picks SHA-256 (7) from 8,7,6,5 (fixtures/tgtd-chap-a.hex).
+ * CHAP algorithms: we offer the configured list (strongest first, `CHAP_A=8,7,6,5`). The step is
+ * `{ kind: "retry", chapAlgorithms: [5] }` (the host opens a new TCP connection and logs in again
+ * with `chap.algorithms: [5]`) when the target
+ * - answers CHAP_A=Reject or an algorithm we did not offer;
+ * - fails the login (class 2) in answer to our CHAP_A (tgtd answers a list it cannot use with 0x0200);
+ * - fails with 0x0200 in answer to a non-MD5 CHAP_R: tgtd 1.0 picks SHA-256 (7) from 8,7,6,5
+ *   (fixtures/tgtd-chap-a.hex) and then cannot decode a 32-byte response.
+ * Against tgtd the first login thus ends in "retry" and the second, MD5 only, succeeds.
  */
 import type { ChapChallengeOutcome } from "../auth/chap.js";
 import { ChapInitiator } from "../auth/chap.js";
@@ -137,8 +140,8 @@ export class InitiatorLogin {
   #rounds = 0;
   #targetProven = false;
   #authenticated: LoginResult["authenticated"] = "none";
-  /** Our last request carried CHAP_A: a class-2 failure now means the list was not understood. */
-  #lastWasChapAlgorithm = false;
+  /** Whether our last request carried CHAP_A or CHAP_R: a class-2 failure then may mean "retry with MD5". */
+  #lastChapStep: "algorithm" | "response" | undefined;
 
   constructor(options: InitiatorLoginOptions) {
     this.#o = options;
@@ -193,13 +196,15 @@ export class InitiatorLogin {
 
   #receive(r: LoginResponsePdu): LoginStep {
     if (r.opcode !== Opcode.LoginResponse) throw new RemoteProtocolError(`expected a Login Response, got opcode 0x${(r.opcode as number).toString(16)}`);
+    // A failure ends the login whatever its header says: tgtd zeroes ISID and ITT in its failure
+    // responses (seen against tgtd 1.0), so the status is read before the identity checks.
+    if (r.statusClass !== LoginStatusClass.Success) return this.#failure(r);
     if (r.initiatorTaskTag !== this.#itt) {
       throw new RemoteProtocolError(`Login Response: ITT 0x${r.initiatorTaskTag.toString(16)} does not match ours 0x${this.#itt.toString(16)}`);
     }
     if (r.isid !== this.#o.isid) {
       throw new RemoteProtocolError(`Login Response: ISID 0x${r.isid.toString(16)} does not match ours 0x${this.#o.isid.toString(16)}`);
     }
-    if (r.statusClass !== LoginStatusClass.Success) return this.#failure(r);
     // RFC 7143 §11.13.3: Version-active is within the range we offered (0..0).
     if (r.versionActive !== ISCSI_VERSION) throw new RemoteProtocolError(`Login Response: Version-active ${r.versionActive}, we offered ${ISCSI_VERSION}`);
     this.#expStatSN = (r.statSN + 1) >>> 0;
@@ -392,11 +397,28 @@ export class InitiatorLogin {
     }
     // tgtd fails the login (0x0200) when it cannot use any algorithm of our CHAP_A list.
     const chap = this.#chap;
-    if (r.statusClass === LoginStatusClass.InitiatorError && this.#lastWasChapAlgorithm && chap !== undefined && !(chap.algorithms.length === 1 && chap.algorithms[0] === 5)) {
+    const md5Only = chap === undefined || (chap.algorithms.length === 1 && chap.algorithms[0] === 5);
+    if (r.statusClass === LoginStatusClass.InitiatorError && this.#lastChapStep === "algorithm" && chap !== undefined && !md5Only) {
       return {
         kind: "retry",
         chapAlgorithms: [5],
         reason: `the target answered our CHAP_A=${chap.algorithms.join(",")} with ${describeLoginStatus(r.statusClass, r.statusDetail)}`,
+      };
+    }
+    // tgtd 1.0 picks SHA-256 (7) from our list but cannot decode a 32-byte CHAP_R ("buf[20]
+    // !sufficient"), and fails with 0x0200 rather than 0x0201. An "initiator error" in answer to a
+    // non-MD5 response therefore means "retry with MD5"; 0x0201 still means a wrong secret.
+    if (
+      r.statusClass === LoginStatusClass.InitiatorError &&
+      r.statusDetail === 0x00 &&
+      this.#lastChapStep === "response" &&
+      chap?.algorithm !== undefined &&
+      chap.algorithm !== 5
+    ) {
+      return {
+        kind: "retry",
+        chapAlgorithms: [5],
+        reason: `the target chose CHAP_A=${chap.algorithm} but refused our response with ${describeLoginStatus(r.statusClass, r.statusDetail)}`,
       };
     }
     throw loginErrorFromStatus(r.statusClass, r.statusDetail, this.#o.targetName);
@@ -408,7 +430,7 @@ export class InitiatorLogin {
 
   /** Builds our next request; text longer than one segment goes out in pieces with C=1. */
   #request(csg: LoginStage, nsg: LoginStage, transit: boolean, pairs: TextPair[]): LoginRequestPdu {
-    this.#lastWasChapAlgorithm = pairs.some(([k]) => k === "CHAP_A");
+    this.#lastChapStep = pairs.some(([k]) => k === "CHAP_A") ? "algorithm" : pairs.some(([k]) => k === "CHAP_R") ? "response" : undefined;
     const chunks = splitText(encodeText(pairs), LOGIN_MAX_SEGMENT);
     const first = chunks.shift() as Uint8Array;
     this.#outgoing = chunks;
