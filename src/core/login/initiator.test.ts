@@ -224,14 +224,22 @@ describe("a whole login, initiator to target in memory", () => {
     expect(out.transcript.requests.every((p) => !(p.continue && p.transit))).toBe(true);
   });
 
+  it("continues text both ways when requests and answers each exceed one PDU", () => {
+    // 200 keys with 60-byte names: ~13 KB of offers and ~15 KB of NotUnderstood answers.
+    const extraKeys = Array.from({ length: 200 }, (_, i) => [`X-com.example.${"n".repeat(40)}.${String(i).padStart(4, "0")}`, "1"] as const);
+    const out = runLogin(makeInitiator(hash, { proposal: { ...DEFAULT_INITIATOR_PROPOSAL, extraKeys } }), makeTarget(hash), { wire: true });
+    const r = completed(out.initiator);
+    expect(r.extensions).toHaveLength(200);
+    expect(out.transcript.requests.filter((p) => p.continue).length).toBeGreaterThanOrEqual(1);
+    expect(out.transcript.responses.filter((p) => p.continue).length).toBeGreaterThanOrEqual(1);
+    expect([...out.transcript.requests, ...out.transcript.responses].every((p) => p.data.length <= 8192 && !(p.continue && p.transit))).toBe(true);
+    if (out.target.kind !== "complete") throw new Error("target did not complete");
+    expect(out.target.result.session).toEqual({ ...r.session, targetPortalGroupTag: 1 });
+  });
+
   it("asks for the rest of a continued response with an empty request", () => {
     const alias = "a".repeat(255);
-    // A target alias plus many answers: force the target's text past 8192 bytes with X- keys.
-    const extraKeys = Array.from({ length: 60 }, (_, i) => [`X-k${i}`, "w".repeat(100)] as const);
-    const out = runLogin(makeInitiator(hash, { proposal: { ...DEFAULT_INITIATOR_PROPOSAL, extraKeys } }), makeTarget(hash, { alias }));
-    completed(out.initiator);
-    expect(out.transcript.responses.some((p) => p.continue)).toBe(false); // answers to 60 keys are short
-    // Now a target whose first response continues: split the real response by hand.
+    // The target's first response, cut in two by hand with C=1 on the first piece.
     const initiator = makeInitiator(hash);
     initiator.start();
     const full = encodeText([["TargetPortalGroupTag", "1"], ["TargetAlias", alias], ["AuthMethod", "None"]]);

@@ -387,7 +387,9 @@ export class TargetLogin {
     }
     // Apply our policy to keys the initiator left at values we do not accept.
     replies.push(...n.offer(n.keysToCounterOffer(OPERATIONAL_KEYS)));
-    if (req.transit && n.pending().length === 0) return this.#finish(req, n, replies);
+    // The final response must fit one PDU (T and C are never both set): longer answers go out in
+    // pieces first, and the initiator's next (empty) request with T=1 completes the login.
+    if (req.transit && n.pending().length === 0 && encodeText(replies).length <= LOGIN_MAX_SEGMENT) return this.#finish(req, n, replies);
     return this.#send(req, false, 0 as LoginStage, replies);
   }
 
