@@ -1,0 +1,2 @@
+/** SendTargets discovery. */
+export * from "./send-targets.js";
