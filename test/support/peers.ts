@@ -156,7 +156,7 @@ export async function iscsiPerf(url: string, options: IscsiPerfOptions): Promise
     env: options.env,
     stopAfterMs: options.seconds * 1000,
     stopSignal: "SIGINT",
-    timeoutMs: options.timeoutMs ?? options.seconds * 1000 + 20_000,
+    timeoutMs: options.timeoutMs ?? options.seconds * 1000 + 10_000,
     secrets: secretsOf([url], options.env),
   });
   const reports = [...result.stdout.matchAll(PERF_REPORT)];

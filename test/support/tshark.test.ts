@@ -57,7 +57,8 @@ describe("tshark captures", () => {
 
     expect(analysis.opcodes).toEqual(["SCSI Command", "SCSI Data In"]);
     const dataInFrame = analysis.pdus[1]?.frame;
-    expect(analysis.malformed.map((m) => m.frame)).toEqual([dataInFrame]);
+    expect(analysis.malformed.map((m) => [m.frame, m.layer])).toEqual([[dataInFrame, "scsi"]]);
+    expect(problems(analysis, { layers: ["tcp", "iscsi"] })).toEqual([]);
     expect(problems(analysis).join("\n")).toMatch(new RegExp(`frame ${dataInFrame} malformed`));
   });
 
