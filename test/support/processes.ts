@@ -21,7 +21,7 @@ export interface SpawnOptions {
   readonly cwd?: string;
   /** Strings replaced by `***` in every command line, output and error this process yields. */
   readonly secrets?: readonly string[];
-  /** Bytes of each output stream kept in memory (the newest are kept); 1 MiB unless told. */
+  /** Characters of each output stream kept in memory (the newest are kept); 1 Mi unless told. */
   readonly keepOutputBytes?: number;
 }
 
