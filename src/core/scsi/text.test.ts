@@ -1,0 +1,56 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { LocalProtocolError } from "../errors.js";
+import { checkAscii, decodeAscii, decodeAsciiStripped, decodeAsciiTrimmed, decodeUtf8, encodeUtf8, fromHex, toHex } from "./text.js";
+
+describe("ASCII fields", () => {
+  it("show control and high bytes as '?' and trim the padding", () => {
+    expect(decodeAscii(Uint8Array.of(0x41, 0x0a, 0x80, 0x7e))).toBe("A??~");
+    expect(decodeAsciiTrimmed(Uint8Array.of(0x41, 0x20, 0x42, 0x20, 0x00, 0x20))).toBe("A B");
+    expect(decodeAsciiStripped(Uint8Array.of(0x20, 0x00, 0x41, 0x20))).toBe("A");
+  });
+
+  it("refuse text that is too long or not printable", () => {
+    expect(() => checkAscii("F", "abc", 2)).toThrow(LocalProtocolError);
+    expect(() => checkAscii("F", "a\tb", 5)).toThrow(/index 1/);
+    expect(() => checkAscii("F", "ok", 2)).not.toThrow();
+  });
+});
+
+describe("hex", () => {
+  it("round-trips bytes and refuses odd or non-hex text", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 40 }), (b) => {
+        expect(Array.from(fromHex("x", toHex(b)))).toEqual(Array.from(b));
+      }),
+    );
+    expect(() => fromHex("x", "abc")).toThrow(LocalProtocolError);
+    expect(() => fromHex("x", "zz")).toThrow(LocalProtocolError);
+  });
+});
+
+describe("UTF-8", () => {
+  it("round-trips any well-formed string", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: "grapheme" }), (s) => {
+        expect(decodeUtf8(encodeUtf8(s))).toBe(s);
+      }),
+    );
+  });
+
+  it("encodes as the standard does", () => {
+    expect(toHex(encodeUtf8("aé€😀"))).toBe("61c3a9e282acf09f9880");
+  });
+
+  it("replaces malformed sequences with U+FFFD and never throws", () => {
+    expect(decodeUtf8(Uint8Array.of(0xc0, 0xaf))).toBe("\ufffd\ufffd");
+    expect(decodeUtf8(Uint8Array.of(0xe2, 0x82))).toBe("\ufffd");
+    expect(decodeUtf8(Uint8Array.of(0xed, 0xa0, 0x80))).toBe("\ufffd");
+    expect(decodeUtf8(Uint8Array.of(0x61, 0xff, 0x62))).toBe("a\ufffdb");
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 50 }), (b) => {
+        expect(typeof decodeUtf8(b)).toBe("string");
+      }),
+    );
+  });
+});
