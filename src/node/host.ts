@@ -10,6 +10,7 @@ import {
 } from "../core/errors.js";
 import type { LogoutReason, TaskManagementFunction } from "../core/pdu/opcodes.js";
 import type { AsyncEventInfo, CommandRequest, CommandResult, PingResult } from "../core/session/command.js";
+import type { RecoveryRecord } from "../core/session/recovery.js";
 import type { Connection } from "../core/session/connection.js";
 import { Session, type SessionConfig, type SessionDeps } from "../core/session/session.js";
 import type { TextPair } from "../core/text/codec.js";
@@ -37,6 +38,7 @@ export interface HostEvents {
   "async-event": [event: AsyncEventInfo, cid: number];
   "connection-closed": [cid: number, error: IscsiError | undefined];
   "session-closed": [error: IscsiError | undefined];
+  recovery: [phase: "started" | "recovered" | "gave-up", record: RecoveryRecord];
 }
 
 /**
@@ -55,6 +57,8 @@ export class SessionHost extends EventEmitter<HostEvents> {
   private pumpScheduled = false;
   private readonly connectTimeoutMs: number;
   private readonly maxRedirects: number;
+  /** Where the session last logged in (after redirections): recovery reconnects there. */
+  private home: Portal;
 
   constructor(
     readonly config: SessionConfig,
@@ -66,6 +70,7 @@ export class SessionHost extends EventEmitter<HostEvents> {
     this.session = new Session<Pending>(config, deps);
     this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.maxRedirects = options.maxRedirects ?? 5;
+    this.home = portal;
   }
 
   /** Where this host is connected (or connecting), for messages. */
@@ -235,6 +240,7 @@ export class SessionHost extends EventEmitter<HostEvents> {
           event.context.reject(event.error);
           break;
         case "login-complete": {
+          this.home = this.portals.get(event.cid) ?? this.home;
           const waiter = this.loginWaiters.get(event.cid);
           this.loginWaiters.delete(event.cid);
           waiter?.resolve();
@@ -301,6 +307,19 @@ export class SessionHost extends EventEmitter<HostEvents> {
           this.emit("connection-closed", event.cid, event.error);
           break;
         }
+        case "reconnect":
+          // Session recovery: a new leading login to where the session last lived.
+          queueMicrotask(() => {
+            try {
+              this.openConnection(this.home);
+            } catch {
+              // The session closed meanwhile.
+            }
+          });
+          break;
+        case "recovery":
+          this.emit("recovery", event.phase, event.record);
+          break;
         case "session-closed":
           this.clearTimer();
           this.emit("session-closed", event.error);
@@ -328,11 +347,14 @@ export class SessionHost extends EventEmitter<HostEvents> {
       this.clearTimer();
       return;
     }
-    if (this.timer !== undefined && at >= this.timerAt) return;
-    this.clearTimer();
-    this.timerAt = at;
-    this.timer = setTimeout(() => this.onTimer(), Math.max(0, Math.ceil(at - monotonicNow())));
-    this.timer.unref();
+    if (this.timer === undefined || at < this.timerAt) {
+      this.clearTimer();
+      this.timerAt = at;
+      this.timer = setTimeout(() => this.onTimer(), Math.max(0, Math.ceil(at - monotonicNow())));
+    }
+    // Keep-alive pings alone must not hold the process open; held commands and recovery must.
+    if (this.session.outstanding === 0 && !this.session.recovering) this.timer.unref();
+    else this.timer.ref();
   }
 
   private onTimer(): void {

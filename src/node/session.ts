@@ -3,14 +3,17 @@ import { ConfigError, type IscsiError, ScsiError } from "../core/errors.js";
 import { LogoutReason, TaskManagementFunction, TaskManagementResponseCode } from "../core/pdu/opcodes.js";
 import { describePdu } from "../core/pdu/describe.js";
 import type { AsyncEventInfo, CommandResult } from "../core/session/command.js";
+import type { RecoveryRecord } from "../core/session/recovery.js";
 import type { SessionParameters } from "../core/text/parameters.js";
 import { buildReportLunsCdb } from "../core/scsi/cdb.js";
 import { parseReportLunsData } from "../core/scsi/report-luns.js";
 import { scsiOpcodeName } from "../core/scsi/opcodes.js";
+import { isRepeatable } from "../core/scsi/repeatable.js";
 import { ScsiStatus, SenseKey, scsiStatusName } from "../core/scsi/status.js";
 import { decodeSense, describeSense } from "../core/scsi/sense.js";
 import { TaskManagementError } from "../core/errors.js";
 import { formatPortal, type Portal, SessionHost } from "./host.js";
+import { tmfName, tmfResponseName } from "../core/session/control.js";
 import { Lun } from "./lun.js";
 import {
   buildProposal,
@@ -28,7 +31,7 @@ export interface ExecuteOptions {
   readonly dataOut?: Uint8Array;
   /** Resolve with the result even when the status is not GOOD, instead of rejecting. */
   readonly allowStatus?: boolean;
-  /** Whether the command may be repeated after a reconnect; READ/WRITE are, by default nothing else. */
+  /** Whether the command may be repeated after a reconnect; by default decided by its opcode (isRepeatable). */
   readonly retry?: "safe" | "never";
   readonly timeoutMs?: number;
   /** Called with the command's Initiator Task Tag once it is queued (for ABORT TASK). */
@@ -44,6 +47,7 @@ export interface SessionEvents {
   "async-event": [event: AsyncEventInfo];
   "unit-attention": [lun: number, description: string];
   closed: [error: IscsiError | undefined];
+  recovery: [phase: "started" | "recovered" | "gave-up", record: RecoveryRecord];
 }
 
 /**
@@ -71,6 +75,7 @@ export class IscsiSession extends EventEmitter<SessionEvents> {
     this.commandTimeoutMs = options.commandTimeoutMs;
     host.on("async-event", (event) => this.emit("async-event", event));
     host.on("session-closed", (error) => this.emit("closed", error));
+    host.on("recovery", (phase, record) => this.emit("recovery", phase, record));
   }
 
   /** The negotiated session parameters (RFC 7143 §13). */
@@ -81,6 +86,11 @@ export class IscsiSession extends EventEmitter<SessionEvents> {
   /** The negotiated parameters of each connection. */
   get connections(): ReadonlyArray<{ readonly cid: number; readonly headerDigest: boolean; readonly dataDigest: boolean; readonly maxRecvDataSegmentLength: number; readonly maxSendDataSegmentLength: number }> {
     return this.host.session.connectionList.map((c) => ({ cid: c.cid, ...c.params }));
+  }
+
+  /** Every recovery episode so far: cause, duration, attempts, commands retried and failed. */
+  get recoveries(): readonly RecoveryRecord[] {
+    return this.host.session.recoveries;
   }
 
   get isid(): number {
@@ -128,7 +138,7 @@ export class IscsiSession extends EventEmitter<SessionEvents> {
         cdb,
         ...(dataIn === undefined ? {} : { dataIn }),
         ...(options.dataOut === undefined ? {} : { dataOut: options.dataOut }),
-        retry: options.retry ?? "never",
+        retry: options.retry ?? (isRepeatable(cdb) ? "safe" : "never"),
         ...(options.timeoutMs ?? this.commandTimeoutMs) === undefined ? {} : { timeoutMs: options.timeoutMs ?? this.commandTimeoutMs },
       });
       if (result.status === ScsiStatus.Good || options.allowStatus) {
@@ -207,34 +217,6 @@ export class IscsiSession extends EventEmitter<SessionEvents> {
 
 const EMPTY = new Uint8Array(0);
 
-export function tmfName(fn: number): string {
-  const names: Record<number, string> = {
-    1: "ABORT TASK",
-    2: "ABORT TASK SET",
-    3: "CLEAR ACA",
-    4: "CLEAR TASK SET",
-    5: "LOGICAL UNIT RESET",
-    6: "TARGET WARM RESET",
-    7: "TARGET COLD RESET",
-    8: "TASK REASSIGN",
-  };
-  return names[fn] ?? `task management function ${fn}`;
-}
-
-export function tmfResponseName(response: number): string {
-  const names: Record<number, string> = {
-    0: "function complete",
-    1: "task does not exist",
-    2: "LUN does not exist",
-    3: "task still allegiant",
-    4: "task allegiance reassignment not supported",
-    5: "task management function not supported",
-    6: "function authorization failed",
-    255: "function rejected",
-  };
-  return names[response] ?? `response ${response}`;
-}
-
 /** Opens and logs in a session from a URL (`iscsi://[user[%secret]@]host[:port]/iqn[/lun]`) or options. */
 export async function openSession(target: string | SessionOptions, overrides: Partial<SessionOptions> = {}): Promise<IscsiSession> {
   const options: SessionOptions = typeof target === "string" ? optionsFromUrl(target, overrides) : { ...target, ...overrides };
@@ -269,5 +251,3 @@ export async function openLun(url: string, overrides: Partial<SessionOptions> = 
   return session.lun(options.lun);
 }
 
-function noop(): void {}
-void noop;

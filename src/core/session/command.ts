@@ -1,5 +1,6 @@
 import type { IscsiError } from "../errors.js";
 import type { TaskAttribute } from "../pdu/opcodes.js";
+import type { RecoveryRecord } from "./recovery.js";
 
 /**
  * What the caller asks the session to carry: one SCSI command. The data buffers are the caller's:
@@ -82,5 +83,9 @@ export type SessionEvent<C> =
   | { readonly type: "async-event"; readonly cid: number; readonly event: AsyncEventInfo }
   /** The host must close this connection's transport now (after writing what pollTransmit gives). */
   | { readonly type: "connection-closed"; readonly cid: number; readonly error?: IscsiError }
+  /** Session recovery needs a new connection now: the host opens one (openConnection, connect). */
+  | { readonly type: "reconnect"; readonly attempt: number }
+  /** A recovery episode started, ended with the session back, or was given up. */
+  | { readonly type: "recovery"; readonly phase: "started" | "recovered" | "gave-up"; readonly record: RecoveryRecord }
   /** The session can no longer carry commands (every connection gone, or logged out). */
   | { readonly type: "session-closed"; readonly error?: IscsiError };

@@ -181,8 +181,10 @@ export class ScriptedTarget {
 export class Pair {
   now = 0;
   readonly session: Session<string>;
-  readonly connection: Connection;
-  readonly target: ScriptedTarget;
+  connection: Connection;
+  target: ScriptedTarget;
+  private readonly setup: PairSetup;
+  private tsih = 0x1234;
 
   constructor(setup: PairSetup = {}) {
     const random = seededRandomBytes(setup.seed ?? 7);
@@ -195,29 +197,41 @@ export class Pair {
       },
       { crc32c, randomBytes: random, hash: testHash },
     );
-    const policy: TargetPolicy = { ...DEFAULT_TARGET_POLICY, ...setup.policy };
-    const login = new TargetLogin({
+    this.setup = setup;
+    this.connection = this.session.openConnection(this.now);
+    this.target = new ScriptedTarget(this, this.targetLogin());
+  }
+
+  private targetLogin(): TargetLogin {
+    const policy: TargetPolicy = { ...DEFAULT_TARGET_POLICY, ...this.setup.policy };
+    const tsih = this.tsih++;
+    return new TargetLogin({
       portalGroupTag: 1,
       resolveTarget: (name) =>
         name === TARGET_NAME ? { kind: "target", target: { name, authMethods: ["None"] } } : { kind: "not-found" },
       lookupAccount: () => undefined,
-      allocateTsih: () => 0x1234,
+      allocateTsih: () => tsih,
       policy,
       statSN: 500,
-      commandWindow: setup.window ?? 32,
+      commandWindow: this.setup.window ?? 32,
       hash: testHash,
       randomBytes: seededRandomBytes(99),
     });
+  }
+
+  /** A new connection and a fresh target side for it (the host's answer to a reconnect event). */
+  reconnect(): this {
     this.connection = this.session.openConnection(this.now);
-    this.target = new ScriptedTarget(this, login);
+    this.target = new ScriptedTarget(this, this.targetLogin());
+    return this.login(false);
   }
 
   /** Runs the login to completion. */
-  login(): this {
+  login(drainEvents = true): this {
     this.session.transportConnected(this.connection, this.now);
-    for (let i = 0; i < 16 && this.session.state !== "LOGGED_IN" && !this.connection.closed; i++) this.target.pull();
+    for (let i = 0; i < 16 && !this.connection.usable && !this.connection.closed; i++) this.target.pull();
     if (this.session.state !== "LOGGED_IN") throw new Error(`test: login did not complete (${this.connection.error?.message})`);
-    this.events();
+    if (drainEvents) this.events();
     return this;
   }
 

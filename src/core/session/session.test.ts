@@ -173,7 +173,7 @@ describe("Session data path", () => {
 
 describe("Session refuses a misbehaving target", () => {
   function withRead() {
-    const pair = new Pair().login();
+    const pair = new Pair({ config: { recovery: { enabled: false } } }).login();
     pair.session.submit({ lun: 1, cdb: READ10, dataIn: new Uint8Array(4096), context: "r" }, 0);
     const command = pair.target.take(Opcode.ScsiCommand);
     pair.target.accept(command);

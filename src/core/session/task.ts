@@ -35,6 +35,11 @@ export interface ScsiTask<C> {
   deadline: number | undefined;
   /** Time (ms) it was issued, for latency. */
   issuedAt: number;
+  /**
+   * How far a stuck command has been escalated: 0 none, 1 ABORT TASK sent, 2 LOGICAL UNIT RESET
+   * sent, 3 its connection dropped for session recovery.
+   */
+  escalation: 0 | 1 | 2 | 3;
 }
 
 /** A NOP-Out ping awaiting its NOP-In. */
@@ -55,7 +60,12 @@ export interface TaskManagementTask<C> {
   readonly function: number;
   readonly referencedTaskTag: number;
   readonly lun: number;
-  readonly context: C;
+  /** The caller's context; undefined for the session's own (escalation) requests. */
+  readonly context: C | undefined;
+  /** For the session's own requests: called with the response code, or undefined on failure. */
+  readonly internal?: (response: number | undefined) => void;
+  /** When the function is given up on (escalation), or undefined. */
+  deadline: number | undefined;
 }
 
 /** A Text Request exchange (SendTargets, renegotiation), possibly spanning several PDUs. */

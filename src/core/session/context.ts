@@ -1,0 +1,212 @@
+import type { HashFunction } from "../auth/hash.js";
+import type { Crc32c } from "../digest/crc32c.js";
+import type { IscsiError } from "../errors.js";
+import type { ChapCredentials } from "../login/initiator.js";
+import type { Pdu } from "../pdu/types.js";
+import { DEFAULT_SESSION_PARAMETERS, type OperationalProposal, type SessionParameters } from "../text/parameters.js";
+import type { SessionEvent } from "./command.js";
+import type { Connection } from "./connection.js";
+import type { RecoverySettings } from "./recovery.js";
+import { SessionState } from "./states.js";
+import type { ScsiTask, Task, TextTask } from "./task.js";
+import { TaskTable } from "./task.js";
+import { CommandWindow } from "./window.js";
+
+/** Host services the core needs but cannot own (injected). */
+export interface SessionDeps {
+  readonly crc32c: Crc32c;
+  readonly randomBytes: (length: number) => Uint8Array;
+  readonly hash: HashFunction;
+}
+
+export interface KeepAliveSettings {
+  /** Send a NOP-Out when nothing was received for this long. */
+  readonly intervalMs: number;
+  /** Declare the connection dead when nothing at all was received this long after a ping. */
+  readonly timeoutMs: number;
+}
+
+export interface SessionConfig {
+  readonly initiatorName: string;
+  readonly initiatorAlias?: string;
+  /** Required for a Normal session. */
+  readonly targetName?: string;
+  readonly sessionType: "Normal" | "Discovery";
+  readonly chap?: ChapCredentials;
+  /** What we offer in operational negotiation; the core's default proposal when absent. */
+  readonly proposal?: OperationalProposal;
+  /** 48-bit ISID; generated (random qualifier) when absent. Keep it to reinstate a session. */
+  readonly isid?: number;
+  readonly keepAlive?: KeepAliveSettings | false;
+  /** Milliseconds allowed for a whole login (connect included); default 15 s. */
+  readonly loginTimeoutMs?: number;
+  /** Milliseconds allowed for a logout; default 10 s. */
+  readonly logoutTimeoutMs?: number;
+  /** Milliseconds allowed for a task management function before escalating; default 10 s. */
+  readonly taskManagementTimeoutMs?: number;
+  /** Session recovery after a connection loss (RFC 7143 §6.3.5); on by default for Normal sessions. */
+  readonly recovery?: Partial<RecoverySettings>;
+  /** Called for each PDU sent and received (the CLI's -v trace). */
+  readonly trace?: (direction: "send" | "receive", cid: number, pdu: Pdu) => void;
+}
+
+export const DEFAULT_KEEPALIVE: KeepAliveSettings = { intervalMs: 5_000, timeoutMs: 15_000 };
+export const EMPTY = new Uint8Array(0);
+
+/**
+ * The state every part of a session shares: tasks, the command window, the queue of commands
+ * waiting for it, connections, parameters and the event queue. The session's modules (data path,
+ * control requests, escalation, recovery) are functions over this object; `Session` is the
+ * public face that wires them to connections.
+ */
+export class SessionContext<C> {
+  tsih = 0;
+  state: SessionState = SessionState.Free;
+  params: SessionParameters = DEFAULT_SESSION_PARAMETERS;
+  readonly window: CommandWindow;
+  readonly tasks = new TaskTable<C>();
+  /** Non-immediate SCSI and text tasks waiting for the window (or a connection) to open. */
+  private pending: Array<ScsiTask<C> | TextTask<C> | undefined> = [];
+  private pendingHead = 0;
+  readonly connections = new Map<number, Connection>();
+  private readonly events: Array<SessionEvent<C> | undefined> = [];
+  private eventHead = 0;
+  private cursor = 0;
+  /** SCSI tasks with a deadline, scanned on the escalation tick. */
+  readonly timed = new Set<ScsiTask<C>>();
+  /** While set, no new command is issued (draining for a target-requested logout). */
+  draining = false;
+
+  constructor(
+    readonly config: SessionConfig,
+    readonly deps: SessionDeps,
+    initialCmdSN: number,
+  ) {
+    this.window = new CommandWindow(initialCmdSN);
+  }
+
+  emit(event: SessionEvent<C>): void {
+    this.events.push(event);
+  }
+
+  nextEvent(): SessionEvent<C> | undefined {
+    if (this.eventHead >= this.events.length) {
+      if (this.eventHead > 0) {
+        this.events.length = 0;
+        this.eventHead = 0;
+      }
+      return undefined;
+    }
+    const event = this.events[this.eventHead];
+    this.events[this.eventHead] = undefined;
+    this.eventHead++;
+    return event;
+  }
+
+  get hasPending(): boolean {
+    return this.pendingHead < this.pending.length;
+  }
+
+  enqueue(task: ScsiTask<C> | TextTask<C>): void {
+    this.pending.push(task);
+  }
+
+  /** Takes the oldest waiting task, or undefined. */
+  dequeue(): ScsiTask<C> | TextTask<C> | undefined {
+    while (this.pendingHead < this.pending.length) {
+      const task = this.pending[this.pendingHead];
+      this.pending[this.pendingHead] = undefined;
+      this.pendingHead++;
+      if (task !== undefined) {
+        this.compact();
+        return task;
+      }
+    }
+    this.compact();
+    return undefined;
+  }
+
+  /** Removes a task from the waiting queue (it timed out or was failed). */
+  unqueue(task: ScsiTask<C> | TextTask<C>): void {
+    const at = this.pending.indexOf(task, this.pendingHead);
+    if (at >= 0) this.pending[at] = undefined;
+  }
+
+  /** Every waiting task, oldest first, and empties the queue. */
+  drainQueue(): Array<ScsiTask<C> | TextTask<C>> {
+    const out: Array<ScsiTask<C> | TextTask<C>> = [];
+    for (let i = this.pendingHead; i < this.pending.length; i++) {
+      const task = this.pending[i];
+      if (task !== undefined) out.push(task);
+    }
+    this.pending = [];
+    this.pendingHead = 0;
+    return out;
+  }
+
+  private compact(): void {
+    if (this.pendingHead === this.pending.length) {
+      this.pending.length = 0;
+      this.pendingHead = 0;
+    } else if (this.pendingHead > 1024 && this.pendingHead * 2 > this.pending.length) {
+      this.pending.splice(0, this.pendingHead);
+      this.pendingHead = 0;
+    }
+  }
+
+  /** A logged-in connection for the next command: round robin over them (MC/S). */
+  pickConnection(): Connection | undefined {
+    if (this.connections.size === 1) {
+      const only = this.connections.values().next().value as Connection;
+      return only.usable ? only : undefined;
+    }
+    let usable = 0;
+    for (const c of this.connections.values()) if (c.usable) usable++;
+    if (usable === 0) return undefined;
+    this.cursor = (this.cursor + 1) % usable;
+    let i = 0;
+    for (const c of this.connections.values()) {
+      if (!c.usable) continue;
+      if (i++ === this.cursor) return c;
+    }
+    return undefined;
+  }
+
+  liveConnections(): number {
+    let n = 0;
+    for (const c of this.connections.values()) if (!c.closed) n++;
+    return n;
+  }
+
+  /** Fails one task with `error`, whatever its kind, and forgets it. */
+  failTask(task: Task<C>, error: IscsiError): void {
+    this.tasks.delete(task.itt);
+    switch (task.kind) {
+      case "scsi":
+        this.timed.delete(task);
+        if (task.phase === "queued") this.unqueue(task);
+        this.emit({ type: "command-failed", context: task.request.context, error });
+        return;
+      case "ping":
+        if (!task.internal) this.emit({ type: "request-failed", context: task.context as C, error });
+        return;
+      case "tmf":
+        if (task.internal === undefined) this.emit({ type: "request-failed", context: task.context as C, error });
+        else task.internal(undefined);
+        return;
+      case "text":
+        if (task.cid < 0) this.unqueue(task);
+        this.emit({ type: "request-failed", context: task.context, error });
+        return;
+      case "logout":
+        return;
+    }
+  }
+
+  /** Fails every task and empties the queue. */
+  failAll(error: IscsiError): void {
+    for (const task of [...this.tasks.values()]) this.failTask(task, error);
+    this.pending = [];
+    this.pendingHead = 0;
+  }
+}

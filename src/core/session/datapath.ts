@@ -1,0 +1,203 @@
+/**
+ * The SCSI data path of the initiator (RFC 7143 §3.2.4, §11.3, §11.4, §11.7, §11.8): issuing a
+ * command with its immediate and unsolicited data, answering R2Ts with Data-Out, placing Data-In
+ * in the caller's buffer, and completing on status.
+ */
+import { RemoteProtocolError, TargetFailureError } from "../errors.js";
+import { readU32 } from "../pdu/bytes.js";
+import type { Frame } from "../pdu/framer.js";
+import { Opcode, RESERVED_TAG, TaskAttribute } from "../pdu/opcodes.js";
+import type { DataInPdu, R2TPdu, ScsiCommandPdu, ScsiResponsePdu } from "../pdu/types.js";
+import type { CommandResult } from "./command.js";
+import type { Connection } from "./connection.js";
+import { EMPTY, type SessionContext } from "./context.js";
+import { dataOutSequence, planUnsolicited, UNSOLICITED_TTT } from "./data-out.js";
+import type { ScsiTask, Task } from "./task.js";
+
+/** Sends a SCSI Command and whatever data goes with it before any R2T (RFC 7143 §3.2.4.2). */
+export function issue<C>(ctx: SessionContext<C>, task: ScsiTask<C>, connection: Connection, now: number): void {
+  const request = task.request;
+  const write = request.dataOut !== undefined && task.transferLength > 0;
+  task.phase = "issued";
+  task.cid = connection.cid;
+  task.cmdSN = ctx.window.take();
+  task.attempts++;
+  task.issuedAt = now;
+  task.dataInBytes = 0;
+  task.nextDataSN = 0;
+  task.dataOutBytes = 0;
+  task.nextR2TSN = 0;
+  task.escalation = 0;
+  if (request.timeoutMs !== undefined) {
+    task.deadline = now + request.timeoutMs;
+    ctx.timed.add(task);
+  }
+  let immediate = 0;
+  let unsolicited = 0;
+  if (write) {
+    const plan = planUnsolicited(task.transferLength, {
+      immediateData: ctx.params.immediateData,
+      initialR2T: ctx.params.initialR2T,
+      firstBurstLength: ctx.params.firstBurstLength,
+      maxSendDataSegmentLength: connection.params.maxSendDataSegmentLength,
+    });
+    immediate = plan.immediate;
+    unsolicited = plan.unsolicited;
+  }
+  const data = request.dataOut;
+  const command: ScsiCommandPdu = {
+    opcode: Opcode.ScsiCommand,
+    immediate: false,
+    // RFC 7143 §11.3.1: F is set when no unsolicited Data-Out follows the command.
+    final: unsolicited === 0,
+    read: request.dataIn !== undefined && task.transferLength > 0,
+    write,
+    attribute: request.attribute ?? TaskAttribute.Simple,
+    lun: request.lun,
+    initiatorTaskTag: task.itt,
+    expectedDataTransferLength: task.transferLength,
+    cmdSN: task.cmdSN,
+    expStatSN: connection.expStatSN,
+    cdb: request.cdb,
+    data: immediate > 0 && data !== undefined ? data.subarray(0, immediate) : EMPTY,
+  };
+  connection.send(command);
+  task.dataOutBytes = immediate;
+  if (unsolicited > 0 && data !== undefined) {
+    dataOutSequence(
+      (pdu) => connection.send(pdu),
+      data,
+      { lun: request.lun, initiatorTaskTag: task.itt, targetTransferTag: UNSOLICITED_TTT, expStatSN: connection.expStatSN },
+      immediate,
+      unsolicited,
+      connection.params.maxSendDataSegmentLength,
+    );
+    task.dataOutBytes += unsolicited;
+  }
+}
+
+/** The framer asks where a Data-In payload goes: straight into the caller's buffer. */
+export function placeData<C>(ctx: SessionContext<C>, bhs: Uint8Array, length: number): Uint8Array | undefined {
+  if (((bhs[0] as number) & 0x3f) !== Opcode.DataIn) return undefined;
+  const task = ctx.tasks.get(readU32(bhs, 16));
+  if (task === undefined || task.kind !== "scsi" || task.phase !== "issued") return undefined;
+  const buffer = task.request.dataIn;
+  if (buffer === undefined) return undefined;
+  const offset = readU32(bhs, 40);
+  if (offset + length > buffer.length) return undefined;
+  return buffer.subarray(offset, offset + length);
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16)}`;
+}
+
+export function scsiTask<C>(ctx: SessionContext<C>, itt: number, what: string): ScsiTask<C> {
+  const task: Task<C> | undefined = ctx.tasks.get(itt);
+  if (task === undefined || task.kind !== "scsi" || task.phase !== "issued") {
+    throw new RemoteProtocolError(`${what} for unknown Initiator Task Tag ${hex(itt)}`);
+  }
+  return task;
+}
+
+export function onDataIn<C>(ctx: SessionContext<C>, connection: Connection, pdu: DataInPdu, frame: Frame): void {
+  const task = scsiTask(ctx, pdu.initiatorTaskTag, "Data-In");
+  const buffer = task.request.dataIn;
+  if (buffer === undefined) throw new RemoteProtocolError(`Data-In for task ${hex(task.itt)}, which reads no data`);
+  if (task.cid !== connection.cid) {
+    throw new RemoteProtocolError(`Data-In for task ${hex(task.itt)} on connection ${connection.cid}, not its own (RFC 7143 §7.1.2)`);
+  }
+  const length = pdu.data.length;
+  if (length > 0) {
+    if (pdu.bufferOffset + length > buffer.length) {
+      throw new RemoteProtocolError(
+        `Data-In beyond the buffer: offset ${pdu.bufferOffset} + ${length} > ${buffer.length} (ITT ${hex(task.itt)})`,
+      );
+    }
+    if (pdu.dataSN !== task.nextDataSN) {
+      throw new RemoteProtocolError(`Data-In DataSN ${pdu.dataSN}, expected ${task.nextDataSN} (ITT ${hex(task.itt)})`);
+    }
+    if (ctx.params.dataPDUInOrder && pdu.bufferOffset !== task.dataInBytes) {
+      throw new RemoteProtocolError(
+        `Data-In out of order: offset ${pdu.bufferOffset}, expected ${task.dataInBytes} (DataPDUInOrder=Yes)`,
+      );
+    }
+    // The framer placed the bytes already when it could; otherwise copy them now (once).
+    if (!frame.dataPlaced) buffer.set(pdu.data, pdu.bufferOffset);
+    task.dataInBytes += length;
+    task.nextDataSN = (task.nextDataSN + 1) >>> 0;
+  } else if (pdu.dataSN === task.nextDataSN) {
+    task.nextDataSN = (task.nextDataSN + 1) >>> 0;
+  }
+  if (pdu.hasStatus) {
+    if (!pdu.final) throw new RemoteProtocolError("Data-In with the S bit but not the F bit (RFC 7143 §11.7.1)");
+    complete(ctx, task, {
+      status: pdu.status,
+      sense: EMPTY,
+      bytesIn: task.dataInBytes,
+      residualCount: pdu.residualCount,
+      residualUnderflow: pdu.residualUnderflow,
+      residualOverflow: pdu.residualOverflow,
+    });
+  }
+}
+
+export function onScsiResponse<C>(ctx: SessionContext<C>, connection: Connection, pdu: ScsiResponsePdu): void {
+  const task = scsiTask(ctx, pdu.initiatorTaskTag, "SCSI Response");
+  if (task.cid !== connection.cid) {
+    throw new RemoteProtocolError(`SCSI Response for task ${hex(task.itt)} on connection ${connection.cid}, not its own`);
+  }
+  if (pdu.response !== 0) {
+    ctx.failTask(
+      task,
+      new TargetFailureError(pdu.response, `target failure (iSCSI response ${hex(pdu.response)}) for CDB opcode ${hex(task.request.cdb[0] ?? 0)}`),
+    );
+    return;
+  }
+  complete(ctx, task, {
+    status: pdu.status,
+    sense: pdu.sense.length > 0 ? pdu.sense.slice() : EMPTY,
+    bytesIn: task.dataInBytes,
+    residualCount: pdu.residualCount,
+    residualUnderflow: pdu.residualUnderflow,
+    residualOverflow: pdu.residualOverflow,
+  });
+}
+
+function complete<C>(ctx: SessionContext<C>, task: ScsiTask<C>, result: CommandResult): void {
+  ctx.tasks.delete(task.itt);
+  if (task.deadline !== undefined) ctx.timed.delete(task);
+  ctx.emit({ type: "command-complete", context: task.request.context, result });
+}
+
+/** RFC 7143 §11.8: the target asks for a burst of write data. */
+export function onR2T<C>(ctx: SessionContext<C>, connection: Connection, pdu: R2TPdu): void {
+  const task = scsiTask(ctx, pdu.initiatorTaskTag, "R2T");
+  const data = task.request.dataOut;
+  if (data === undefined) throw new RemoteProtocolError(`R2T for task ${hex(task.itt)}, which writes no data`);
+  if (task.cid !== connection.cid) throw new RemoteProtocolError(`R2T for task ${hex(task.itt)} on connection ${connection.cid}, not its own`);
+  if (pdu.r2tSN !== task.nextR2TSN) {
+    throw new RemoteProtocolError(`R2T R2TSN ${pdu.r2tSN}, expected ${task.nextR2TSN} (ITT ${hex(task.itt)})`);
+  }
+  const length = pdu.desiredDataTransferLength;
+  if (length === 0) throw new RemoteProtocolError("R2T with a Desired Data Transfer Length of 0 (RFC 7143 §11.8.4)");
+  if (pdu.bufferOffset + length > task.transferLength) {
+    throw new RemoteProtocolError(
+      `R2T beyond the transfer: offset ${pdu.bufferOffset} + ${length} > ${task.transferLength} (ITT ${hex(task.itt)})`,
+    );
+  }
+  if (length > ctx.params.maxBurstLength) {
+    throw new RemoteProtocolError(`R2T asks ${length} bytes, more than MaxBurstLength ${ctx.params.maxBurstLength}`);
+  }
+  if (pdu.targetTransferTag === RESERVED_TAG) throw new RemoteProtocolError("R2T with the reserved Target Transfer Tag");
+  task.nextR2TSN = (task.nextR2TSN + 1) >>> 0;
+  dataOutSequence(
+    (out) => connection.send(out),
+    data,
+    { lun: task.request.lun, initiatorTaskTag: task.itt, targetTransferTag: pdu.targetTransferTag, expStatSN: connection.expStatSN },
+    pdu.bufferOffset,
+    length,
+    connection.params.maxSendDataSegmentLength,
+  );
+  task.dataOutBytes += length;
+}

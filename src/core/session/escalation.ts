@@ -1,0 +1,110 @@
+/**
+ * Escalation for a stuck command (the initiator's half of RFC 7143 §6.1.1 and SAM-5 task
+ * management): when a command passes its deadline, ABORT TASK; if that is not answered in time
+ * or fails, LOGICAL UNIT RESET; if that fails too, drop the connection and let session recovery
+ * reinstate the session. A command is never failed while the target may still write into its
+ * buffer: it fails only once the target has confirmed the task is gone, or the session is gone.
+ */
+import { AbortedError, TimeoutError } from "../errors.js";
+import { TaskManagementFunction, TaskManagementResponseCode } from "../pdu/opcodes.js";
+import { scsiOpcodeName } from "../scsi/opcodes.js";
+import type { SessionContext } from "./context.js";
+import { sendTaskManagement, tasksEndedBy } from "./control.js";
+import type { ScsiTask, TaskManagementTask } from "./task.js";
+
+/** How often deadlines are checked while any command has one: timeouts are coarse by nature. */
+export const ESCALATION_TICK_MS = 250;
+
+export interface EscalationHooks {
+  /** Drop this connection (the last step); session recovery takes over. */
+  readonly dropConnection: (cid: number, error: TimeoutError) => void;
+  /** Put a command back in the queue to be sent again. */
+  readonly requeue: (task: ScsiTask<unknown>) => void;
+}
+
+function describe(task: ScsiTask<unknown>): string {
+  return `${scsiOpcodeName(task.request.cdb[0] ?? 0)} (ITT 0x${task.itt.toString(16)}) on LUN ${task.request.lun}`;
+}
+
+/** Checks deadlines; call on every escalation tick. */
+export function checkDeadlines<C>(ctx: SessionContext<C>, now: number, tmfTimeoutMs: number, hooks: EscalationHooks): void {
+  for (const task of [...ctx.timed]) {
+    if (task.deadline === undefined || now < task.deadline) continue;
+    const timeoutMs = task.request.timeoutMs ?? 0;
+    if (task.phase === "queued") {
+      // Never sent: nothing to abort on the target.
+      ctx.failTask(task, new TimeoutError(`${describe(task)} timed out after ${timeoutMs} ms waiting to be sent`));
+      continue;
+    }
+    if (task.phase === "held") continue; // the replacement timeout of recovery decides
+    if (task.escalation === 0) abort(ctx, task, now, tmfTimeoutMs, hooks);
+  }
+  // Task management requests of our own that are not answered in time move to the next step.
+  for (const t of [...ctx.tasks.values()]) {
+    if (t.kind !== "tmf" || t.internal === undefined || t.deadline === undefined || now < t.deadline) continue;
+    ctx.tasks.delete(t.itt);
+    t.internal(undefined);
+  }
+}
+
+function abort<C>(ctx: SessionContext<C>, task: ScsiTask<C>, now: number, tmfTimeoutMs: number, hooks: EscalationHooks): void {
+  task.escalation = 1;
+  const connection = ctx.connections.get(task.cid);
+  if (connection === undefined || !connection.usable) {
+    drop(ctx, task, hooks);
+    return;
+  }
+  sendTaskManagement(ctx, TaskManagementFunction.AbortTask, { referencedTaskTag: task.itt }, {
+    context: undefined,
+    deadline: now + tmfTimeoutMs,
+    internal: (response) => {
+      if (!ctx.tasks.get(task.itt)) return; // completed meanwhile
+      // RFC 7143 §11.6.1: "task does not exist" means the target holds no such task any more.
+      if (response === TaskManagementResponseCode.FunctionComplete || response === TaskManagementResponseCode.TaskDoesNotExist) {
+        ctx.failTask(task, new TimeoutError(`${describe(task)} timed out after ${task.request.timeoutMs} ms and was aborted`));
+        return;
+      }
+      reset(ctx, task, now, tmfTimeoutMs, hooks);
+    },
+  });
+}
+
+function reset<C>(ctx: SessionContext<C>, task: ScsiTask<C>, now: number, tmfTimeoutMs: number, hooks: EscalationHooks): void {
+  task.escalation = 2;
+  const connection = ctx.connections.get(task.cid);
+  if (connection === undefined || !connection.usable) {
+    drop(ctx, task, hooks);
+    return;
+  }
+  const lun = task.request.lun;
+  let itt = 0;
+  itt = sendTaskManagement(ctx, TaskManagementFunction.LogicalUnitReset, { lun }, {
+    context: undefined,
+    deadline: now + tmfTimeoutMs,
+    internal: (response) => {
+      if (response === TaskManagementResponseCode.FunctionComplete) {
+        // Every task of the LUN is gone on the target: the stuck one fails, the others that are
+        // safe to repeat go again (we caused their loss), the rest fail as aborted.
+        const tmf = { kind: "tmf", function: TaskManagementFunction.LogicalUnitReset, lun, itt } as TaskManagementTask<C>;
+        for (const other of tasksEndedBy(ctx, tmf)) {
+          if (other === task) continue;
+          if (other.request.retry === "safe") hooks.requeue(other as ScsiTask<unknown>);
+          else ctx.failTask(other, new AbortedError(`${describe(other)} was aborted by a LOGICAL UNIT RESET for a stuck command`));
+        }
+        if (ctx.tasks.get(task.itt)) {
+          ctx.failTask(task, new TimeoutError(`${describe(task)} timed out after ${task.request.timeoutMs} ms; LOGICAL UNIT RESET cleared it`));
+        }
+        return;
+      }
+      if (ctx.tasks.get(task.itt)) drop(ctx, task, hooks);
+    },
+  });
+}
+
+function drop<C>(ctx: SessionContext<C>, task: ScsiTask<C>, hooks: EscalationHooks): void {
+  task.escalation = 3;
+  hooks.dropConnection(
+    task.cid,
+    new TimeoutError(`${describe(task)} timed out after ${task.request.timeoutMs} ms; neither ABORT TASK nor LOGICAL UNIT RESET cleared it`),
+  );
+}

@@ -1,0 +1,236 @@
+import { describe, expect, it } from "vitest";
+import { TransportError } from "../errors.js";
+import { AsyncEvent, Opcode, TaskManagementFunction } from "../pdu/opcodes.js";
+import { RecoveryTracker } from "./recovery.js";
+import { Pair } from "./session.test-util.js";
+
+const READ10 = new Uint8Array([0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
+const CAW = new Uint8Array([0x89, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0]);
+
+function recoveringPair(extra: Record<string, unknown> = {}) {
+  return new Pair({
+    config: { keepAlive: false, recovery: { initialBackoffMs: 100, maxBackoffMs: 1000, replacementTimeoutMs: 10_000 }, ...extra },
+  }).login();
+}
+
+describe("Session recovery (ERL 0 session reinstatement)", () => {
+  it("holds a command in flight when the connection drops and re-issues it after reinstatement", () => {
+    const pair = recoveringPair();
+    const buffer = new Uint8Array(512);
+    pair.session.submit({ lun: 1, cdb: READ10, dataIn: buffer, retry: "safe", context: "read" }, 0);
+    const first = pair.target.take(Opcode.ScsiCommand);
+    pair.connection.fail(new TransportError("connection reset"), pair.now);
+    const events = pair.events();
+    expect(events.map((e) => e.type)).toEqual(["connection-closed", "recovery"]);
+    expect(pair.session.state).toBe("FAILED");
+    expect(pair.session.outstanding).toBe(1);
+    // DefaultTime2Wait (2 s by default) comes before the first attempt.
+    pair.advance(1999);
+    expect(pair.events().map((e) => e.type)).not.toContain("reconnect");
+    pair.advance(1);
+    expect(pair.events().map((e) => e.type)).toContain("reconnect");
+    pair.reconnect();
+    expect(pair.session.state).toBe("LOGGED_IN");
+    const again = pair.target.take(Opcode.ScsiCommand);
+    expect(again.initiatorTaskTag).toBe(first.initiatorTaskTag);
+    pair.target.accept(again);
+    pair.target.deliver(pair.target.dataIn(again, new Uint8Array(512).fill(7), { hasStatus: true }));
+    const after = pair.events();
+    expect(after.map((e) => e.type)).toEqual(["login-complete", "recovery", "command-complete"]);
+    expect(buffer[0]).toBe(7);
+    const [record] = pair.session.recoveries;
+    expect(record).toMatchObject({ cause: "connection-lost", outcome: "recovered", retried: 1, failed: 0, attempts: 1 });
+  });
+
+  it("reinstates with the same ISID and a TSIH of 0", () => {
+    const pair = recoveringPair();
+    const isid = pair.session.isid;
+    pair.connection.fail(new TransportError("reset"), 0);
+    pair.advance(5000);
+    pair.connection = pair.session.openConnection(pair.now);
+    pair.session.transportConnected(pair.connection, pair.now);
+    const pieces = pair.connection.pollTransmit();
+    expect(pieces).toBeDefined();
+    const bhs = pieces?.[0] as Uint8Array;
+    expect(bhs[0] as number & 0x3f).toBe(0x43);
+    const view = new DataView(bhs.buffer, bhs.byteOffset);
+    expect(view.getUint32(8) * 65536 + view.getUint16(12)).toBe(isid);
+    expect(view.getUint16(14)).toBe(0); // TSIH
+  });
+
+  it("fails a command that is not safe to repeat instead of re-issuing it", () => {
+    const pair = recoveringPair();
+    pair.session.submit({ lun: 1, cdb: CAW, dataOut: new Uint8Array(1024), context: "caw" }, 0);
+    pair.target.take(Opcode.ScsiCommand);
+    pair.connection.fail(new TransportError("reset"), 0);
+    pair.advance(3000);
+    pair.events();
+    pair.reconnect();
+    const failed = pair.events().find((e) => e.type === "command-failed");
+    expect(failed?.type === "command-failed" && failed.error.code).toBe("ISCSI_ERR_NOT_RETRYABLE");
+    expect(failed?.type === "command-failed" && failed.error.message).toMatch(/not safe to repeat/);
+    pair.target.pull();
+    expect(pair.target.received.filter((p) => p.opcode === Opcode.ScsiCommand)).toHaveLength(0);
+  });
+
+  it("backs off between failed attempts and gives up after the replacement timeout", () => {
+    const pair = recoveringPair();
+    pair.session.submit({ lun: 1, cdb: READ10, dataIn: new Uint8Array(512), retry: "safe", context: "r" }, 0);
+    pair.connection.fail(new TransportError("reset"), 0);
+    pair.events();
+    const attemptTimes: number[] = [];
+    while (pair.now < 12_000) {
+      pair.advance(10);
+      for (const e of pair.events()) {
+        if (e.type === "reconnect") {
+          attemptTimes.push(pair.now);
+          const c = pair.session.openConnection(pair.now);
+          c.fail(new TransportError("connection refused"), pair.now);
+        }
+      }
+      if (pair.session.state === "CLOSED") break;
+    }
+    expect(attemptTimes.length).toBeGreaterThan(3);
+    // No attempt comes sooner than DefaultTime2Wait after the previous one, none in a busy loop.
+    for (let i = 1; i < attemptTimes.length; i++) expect((attemptTimes[i] as number) - (attemptTimes[i - 1] as number)).toBeGreaterThanOrEqual(2000);
+    expect(pair.session.state).toBe("CLOSED");
+    expect(pair.now).toBeGreaterThanOrEqual(10_000);
+    const record = pair.session.recoveries[0];
+    expect(record?.outcome).toBe("gave-up");
+    expect(record?.failed).toBe(1);
+  });
+
+  it("fails held commands with a message naming the target when the session does not come back", () => {
+    const pair = recoveringPair();
+    pair.session.submit({ lun: 1, cdb: READ10, dataIn: new Uint8Array(512), retry: "safe", context: "r" }, 0);
+    pair.connection.fail(new TransportError("reset"), 0);
+    pair.events();
+    pair.advance(10_000);
+    const failed = pair.events().find((e) => e.type === "command-failed");
+    expect(failed?.type === "command-failed" && failed.error.message).toMatch(/could not be re-established within 10 s/);
+  });
+
+  it("does not try again after a login refused for authentication", () => {
+    const pair = recoveringPair();
+    pair.session.submit({ lun: 1, cdb: READ10, dataIn: new Uint8Array(512), retry: "safe", context: "r" }, 0);
+    pair.connection.fail(new TransportError("reset"), 0);
+    pair.advance(3000);
+    const c = pair.session.openConnection(pair.now);
+    c.fail(new (class extends TransportError {})("x"), pair.now); // transient: keeps going
+    expect(pair.session.state).toBe("FAILED");
+  });
+
+  it("logs out when the target asks, after what is in flight completes, then comes back", () => {
+    const pair = recoveringPair();
+    pair.session.submit({ lun: 1, cdb: READ10, dataIn: new Uint8Array(512), retry: "safe", context: "r1" }, 0);
+    const command = pair.target.take(Opcode.ScsiCommand);
+    pair.target.accept(command);
+    pair.target.deliver({
+      opcode: Opcode.AsyncMessage,
+      lun: 0,
+      statSN: pair.target.nextStatSN(),
+      expCmdSN: pair.target.expCmdSN,
+      maxCmdSN: pair.target.maxCmdSN,
+      asyncEvent: AsyncEvent.LogoutRequest,
+      asyncVCode: 0,
+      parameter1: 0,
+      parameter2: 0,
+      parameter3: 10,
+      data: new Uint8Array(0),
+    });
+    // New commands wait while the session drains for the logout.
+    pair.session.submit({ lun: 1, cdb: READ10, dataIn: new Uint8Array(512), retry: "safe", context: "r2" }, 0);
+    pair.target.pull();
+    expect(pair.target.received.filter((p) => p.opcode === Opcode.ScsiCommand)).toHaveLength(0);
+    expect(pair.target.received.filter((p) => p.opcode === Opcode.LogoutRequest)).toHaveLength(0);
+    pair.target.deliver(pair.target.response(command));
+    const logout = pair.target.take(Opcode.LogoutRequest);
+    pair.target.deliver({
+      opcode: Opcode.LogoutResponse,
+      response: 0,
+      initiatorTaskTag: logout.initiatorTaskTag,
+      statSN: pair.target.nextStatSN(),
+      expCmdSN: pair.target.expCmdSN,
+      maxCmdSN: pair.target.maxCmdSN,
+      time2Wait: 1,
+      time2Retain: 0,
+    });
+    expect(pair.session.state).toBe("FAILED");
+    pair.events();
+    pair.advance(1000);
+    expect(pair.events().map((e) => e.type)).toContain("reconnect");
+    pair.reconnect();
+    const r2 = pair.target.take(Opcode.ScsiCommand);
+    expect(r2.expectedDataTransferLength).toBe(512);
+    expect(pair.session.recoveries[0]?.cause).toBe("target-logout-request");
+  });
+});
+
+describe("Escalation of a stuck command", () => {
+  function stuck() {
+    const pair = new Pair({ config: { keepAlive: false, taskManagementTimeoutMs: 1000, recovery: { initialBackoffMs: 100 } } }).login();
+    pair.session.submit({ lun: 3, cdb: READ10, dataIn: new Uint8Array(512), retry: "safe", timeoutMs: 2000, context: "slow" }, 0);
+    const command = pair.target.take(Opcode.ScsiCommand);
+    pair.target.accept(command);
+    return { pair, command };
+  }
+
+  it("sends ABORT TASK at the deadline and fails the command with a timeout once the target confirms", () => {
+    const { pair, command } = stuck();
+    pair.advance(1999);
+    pair.target.pull();
+    expect(pair.target.received).toHaveLength(0);
+    pair.advance(250);
+    const abort = pair.target.take(Opcode.TaskManagementRequest);
+    expect(abort.function).toBe(TaskManagementFunction.AbortTask);
+    expect(abort.referencedTaskTag).toBe(command.initiatorTaskTag);
+    expect(pair.events()).toHaveLength(0); // not failed before the target confirms
+    pair.target.deliver({
+      opcode: Opcode.TaskManagementResponse,
+      response: 0,
+      initiatorTaskTag: abort.initiatorTaskTag,
+      statSN: pair.target.nextStatSN(),
+      expCmdSN: pair.target.expCmdSN,
+      maxCmdSN: pair.target.maxCmdSN,
+    });
+    const [failed] = pair.events();
+    expect(failed?.type === "command-failed" && failed.error.code).toBe("ISCSI_ERR_TIMEOUT");
+    expect(failed?.type === "command-failed" && failed.error.message).toMatch(/timed out after 2000 ms and was aborted/);
+  });
+
+  it("escalates to LOGICAL UNIT RESET when ABORT TASK is not answered, then drops the connection", () => {
+    const { pair } = stuck();
+    pair.advance(2250);
+    pair.target.take(Opcode.TaskManagementRequest);
+    pair.advance(1250);
+    const reset = pair.target.take(Opcode.TaskManagementRequest);
+    expect(reset.function).toBe(TaskManagementFunction.LogicalUnitReset);
+    expect(reset.lun).toBe(3);
+    pair.advance(1250);
+    expect(pair.connection.closed).toBe(true);
+    expect(pair.session.state).toBe("FAILED");
+    expect(pair.session.recoveries[0]?.cause).toBe("command-timeout");
+    // The command is held and goes again after reinstatement (it is safe to repeat).
+    pair.advance(5000);
+    pair.events();
+    pair.reconnect();
+    const again = pair.target.take(Opcode.ScsiCommand);
+    expect(again.lun).toBe(3);
+  });
+});
+
+describe("RecoveryTracker", () => {
+  it("keeps backoff within half and all of a doubling, capped delay", () => {
+    let r = 0;
+    const tracker = new RecoveryTracker(
+      { enabled: true, replacementTimeoutMs: 1000, initialBackoffMs: 100, maxBackoffMs: 800, maxAttempts: 3 },
+      () => (r = (r + 0.37) % 1),
+    );
+    for (let n = 0; n < 10; n++) {
+      const base = Math.min(800, 100 * 2 ** n);
+      const d = tracker.backoff(n);
+      expect(d).toBeGreaterThanOrEqual(base / 2);
+      expect(d).toBeLessThanOrEqual(base);
+    }
+  });
+});

@@ -1,0 +1,127 @@
+/**
+ * Session recovery at ErrorRecoveryLevel 0 (RFC 7143 §6.3.5, §7.1.1): when the last connection
+ * of a session is lost, the initiator logs in again with the same ISID and TSIH 0 (session
+ * reinstatement), after DefaultTime2Wait and with a capped, jittered backoff between attempts;
+ * commands in flight are held and re-issued when they are safe to repeat, and everything fails
+ * with a clear error if no login succeeds within the replacement timeout.
+ *
+ * This module holds the policy and the record; the session applies it.
+ */
+
+export interface RecoverySettings {
+  /** Re-establish the session after a connection loss; default true. */
+  readonly enabled: boolean;
+  /** How long held commands wait for the session to come back before failing; default 120 s. */
+  readonly replacementTimeoutMs: number;
+  /** First retry delay (before jitter); default 250 ms. */
+  readonly initialBackoffMs: number;
+  /** Ceiling of the retry delay; default 10 s. */
+  readonly maxBackoffMs: number;
+  /** Attempts a stuck command gets (issue, then re-issue after escalation); default 3. */
+  readonly maxAttempts: number;
+}
+
+export const DEFAULT_RECOVERY: RecoverySettings = {
+  enabled: true,
+  replacementTimeoutMs: 120_000,
+  initialBackoffMs: 250,
+  maxBackoffMs: 10_000,
+  maxAttempts: 3,
+};
+
+export type RecoveryCause =
+  | "connection-lost"
+  | "keepalive-timeout"
+  | "target-logout-request"
+  | "target-drop"
+  | "command-timeout"
+  | "protocol-error";
+
+/** One episode of recovery, from the loss to the session being back (or given up). */
+export interface RecoveryRecord {
+  readonly cause: RecoveryCause;
+  /** The error that started it, as text (never a secret: errors carry none). */
+  readonly detail: string;
+  readonly startedAt: number;
+  endedAt: number | undefined;
+  /** Login attempts made. */
+  attempts: number;
+  /** Commands re-issued after the session came back. */
+  retried: number;
+  /** Commands failed because they were not safe to repeat, or the replacement timed out. */
+  failed: number;
+  outcome: "in-progress" | "recovered" | "gave-up";
+}
+
+/** Tracks the current episode: when to try next, when to give up. */
+export class RecoveryTracker {
+  private current: RecoveryRecord | undefined;
+  private readonly history: RecoveryRecord[] = [];
+  /** When the next login attempt is due, while recovering and not connecting. */
+  nextAttemptAt: number | undefined;
+  /** When held commands fail if the session is not back. */
+  giveUpAt: number | undefined;
+
+  constructor(
+    readonly settings: RecoverySettings,
+    private readonly random: () => number,
+  ) {}
+
+  get active(): RecoveryRecord | undefined {
+    return this.current;
+  }
+
+  get records(): readonly RecoveryRecord[] {
+    return this.history;
+  }
+
+  /** Starts an episode (or continues the running one) and schedules the first attempt. */
+  begin(cause: RecoveryCause, detail: string, now: number, time2WaitMs: number): RecoveryRecord {
+    if (this.current === undefined) {
+      this.current = { cause, detail, startedAt: now, endedAt: undefined, attempts: 0, retried: 0, failed: 0, outcome: "in-progress" };
+      this.history.push(this.current);
+      this.giveUpAt = now + this.settings.replacementTimeoutMs;
+    }
+    // RFC 7143 §13.15: DefaultTime2Wait is the least time to wait before reconnecting.
+    this.nextAttemptAt = now + Math.max(time2WaitMs, this.backoff(0));
+    return this.current;
+  }
+
+  /** A login attempt starts now. */
+  attempt(): void {
+    if (this.current !== undefined) this.current.attempts++;
+    this.nextAttemptAt = undefined;
+  }
+
+  /** A login attempt failed: schedule the next with exponential backoff and jitter. */
+  attemptFailed(now: number, time2WaitMs: number): void {
+    const attempts = this.current?.attempts ?? 1;
+    this.nextAttemptAt = now + Math.max(time2WaitMs, this.backoff(attempts));
+  }
+
+  /** The session is back. */
+  succeeded(now: number): void {
+    if (this.current === undefined) return;
+    this.current.endedAt = now;
+    this.current.outcome = "recovered";
+    this.current = undefined;
+    this.nextAttemptAt = undefined;
+    this.giveUpAt = undefined;
+  }
+
+  /** The replacement timeout passed or a permanent error came: stop. */
+  gaveUp(now: number): void {
+    if (this.current === undefined) return;
+    this.current.endedAt = now;
+    this.current.outcome = "gave-up";
+    this.current = undefined;
+    this.nextAttemptAt = undefined;
+    this.giveUpAt = undefined;
+  }
+
+  /** Delay before attempt `n` (0-based): initial x 2^n, capped, with "equal jitter" (half fixed, half random). */
+  backoff(n: number): number {
+    const base = Math.min(this.settings.maxBackoffMs, this.settings.initialBackoffMs * 2 ** Math.min(n, 30));
+    return base / 2 + (base / 2) * this.random();
+  }
+}
