@@ -13,6 +13,7 @@ import type { ScsiTask, TaskManagementTask, TextTask } from "./task.js";
 
 /** Bound on a whole Text Response sequence (SendTargets of a large target list fits well). */
 export const MAX_TEXT_RESPONSE = 1024 * 1024;
+const REPEATABLE_TEXT_KEYS: ReadonlySet<string> = new Set(["TargetName", "TargetAddress", "TargetAlias"]);
 
 export function sendPing<C>(
   ctx: SessionContext<C>,
@@ -212,9 +213,12 @@ export function onTextResponse<C>(ctx: SessionContext<C>, connection: Connection
     sendText(ctx, task, connection, pdu.targetTransferTag);
     return;
   }
-  ctx.tasks.delete(task.itt);
   const all = concat(task.chunks, task.receivedBytes);
-  ctx.emit({ type: "text-complete", context: task.context, pairs: parseText(all) });
+  // RFC 7143 Appendix D: SendTargets answers repeat TargetName, TargetAddress and TargetAlias.
+  // Parse before forgetting the task, so a malformed answer fails the request it belongs to.
+  const pairs = parseText(all, { repeatable: REPEATABLE_TEXT_KEYS, where: "Text Response" });
+  ctx.tasks.delete(task.itt);
+  ctx.emit({ type: "text-complete", context: task.context, pairs });
 }
 
 export function onReject<C>(ctx: SessionContext<C>, pdu: RejectPdu): void {

@@ -210,6 +210,7 @@ export class Pair {
       resolveTarget: (name) =>
         name === TARGET_NAME ? { kind: "target", target: { name, authMethods: ["None"] } } : { kind: "not-found" },
       lookupAccount: () => undefined,
+      discovery: { authMethods: ["None"] },
       allocateTsih: () => tsih,
       policy,
       statSN: 500,

@@ -408,4 +408,26 @@ describe("Session task management and logout", () => {
       ["TargetAddress", "127.0.0.1:3260,1"],
     ]);
   });
+
+  it("fails a pending text request when its response breaks the protocol, instead of leaving it hanging", () => {
+    const pair = new Pair({ config: { sessionType: "Discovery", targetName: undefined } }).login();
+    pair.session.text([["SendTargets", "All"]], "st", 0);
+    const request = pair.target.take(Opcode.TextRequest);
+    pair.target.deliver({
+      opcode: Opcode.TextResponse,
+      final: true,
+      continue: false,
+      lun: 0,
+      initiatorTaskTag: request.initiatorTaskTag,
+      targetTransferTag: RESERVED_TAG,
+      statSN: pair.target.nextStatSN(),
+      expCmdSN: pair.target.expCmdSN,
+      maxCmdSN: pair.target.maxCmdSN,
+      data: new TextEncoder().encode("MaxBurstLength=1\0MaxBurstLength=2\0"),
+    });
+    const failed = pair.events().find((e) => e.type === "request-failed");
+    expect(failed?.type === "request-failed" && failed.error.code).toBe("ISCSI_ERR_REMOTE_PROTOCOL");
+    expect(pair.connection.closed).toBe(true);
+  });
 });
+
