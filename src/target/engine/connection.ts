@@ -1,0 +1,453 @@
+/**
+ * One TCP connection of the target, sans I/O: bytes in through `receive`, bytes out through
+ * `pollTransmit`, time through the engine's `handleTimeout`. It owns the framer and encoder (with
+ * the digests negotiated for it), its StatSN (RFC 7143 §4.2.2.2: per connection), the login
+ * (through the core's `TargetLogin`), NOP-In pings of its own, and Reject for PDUs it cannot take.
+ * Everything session-wide (the command window, tasks, task management, logout) is the session's.
+ */
+import { IscsiError, LocalProtocolError, RemoteProtocolError, TimeoutError } from "../../core/errors.js";
+import type { Crc32c } from "../../core/digest/crc32c.js";
+import { TargetLogin, type TargetLoginOptions, type TargetLoginResult } from "../../core/login/target.js";
+import { LoginStatus } from "../../core/login/status.js";
+import { readU16, readU32, readU48 } from "../../core/pdu/bytes.js";
+import { decodePdu } from "../../core/pdu/decode.js";
+import { type DigestSettings, encodePdu } from "../../core/pdu/encode.js";
+import { type Frame, Framer } from "../../core/pdu/framer.js";
+import { DEFAULT_MAX_RECV_DATA_SEGMENT_LENGTH, LoginStage, Opcode, RESERVED_TAG, RejectReason, opcodeName } from "../../core/pdu/opcodes.js";
+import type { InitiatorPdu, LoginRequestPdu, LoginResponsePdu, NopInPdu, Pdu, TargetPdu } from "../../core/pdu/types.js";
+import { type ConnectionParameters, DEFAULT_CONNECTION_PARAMETERS } from "../../core/text/parameters.js";
+import type { NopInSettings } from "./config.js";
+import type { ConnectionEndpoint } from "./events.js";
+
+export type ConnectionPhase = "login" | "full-feature" | "closed";
+
+/** What the connection needs from the engine and from the session it joins. */
+export interface ConnectionOwner {
+  readonly crc32c: Crc32c;
+  readonly nopIn: NopInSettings | false;
+  readonly loginTimeoutMs: number;
+  readonly trace: ((direction: "send" | "receive", connectionId: number, pdu: Pdu) => void) | undefined;
+  /** Options for this connection's login; the owner wires target lookup, accounts and TSIHs. */
+  loginOptions(connection: TargetConnection, first: LoginRequestPdu): TargetLoginOptions;
+  /**
+   * A check before the login machine runs (RFC 7143 §6.3: a login that adds a connection to a
+   * session must find the session with room for it). Returns a refusal status, or undefined.
+   */
+  preLogin(connection: TargetConnection, first: LoginRequestPdu): { status: number; detail: string } | undefined;
+  /** The login completed: the owner binds the connection to a session. */
+  loginComplete(connection: TargetConnection, result: TargetLoginResult, now: number): FullFeatureHandler;
+  loginFailed(connection: TargetConnection, error: IscsiError): void;
+  /** The connection closed (for whatever reason); called once. */
+  closed(connection: TargetConnection, error: IscsiError | undefined, now: number): void;
+  protocolError(connection: TargetConnection, error: IscsiError): void;
+  /** The window fields every target PDU carries, for a connection not yet in a session. */
+  countPing(): void;
+}
+
+/** What handles full-feature PDUs: the session the connection belongs to. */
+export interface FullFeatureHandler {
+  readonly expCmdSN: number;
+  readonly maxCmdSN: number;
+  receive(connection: TargetConnection, pdu: InitiatorPdu, frame: Frame, now: number): void;
+  /** The framer's placement hook: where a Data-Out or immediate data payload goes, if known. */
+  place(connection: TargetConnection, bhs: Uint8Array, length: number): Uint8Array | undefined;
+  connectionClosed(connection: TargetConnection, now: number): void;
+}
+
+export class TargetConnection {
+  readonly id: number;
+  readonly endpoint: ConnectionEndpoint;
+  readonly #owner: ConnectionOwner;
+  #phase: ConnectionPhase = "login";
+  #cid = -1;
+  #params: ConnectionParameters = DEFAULT_CONNECTION_PARAMETERS;
+  readonly #framer: Framer;
+  #digests: DigestSettings;
+  #tx: Uint8Array[] = [];
+  #txBytes = 0;
+  #statSN = 0;
+  #login: TargetLogin | undefined;
+  #loginRewrite: ((pdu: LoginResponsePdu) => LoginResponsePdu) | undefined;
+  #handler: FullFeatureHandler | undefined;
+  #loginDeadline: number | undefined;
+  #lastHeard: number;
+  #nextPingAt: number | undefined;
+  #pingTag: number | undefined;
+  #pingDeadline: number | undefined;
+  #nextPingTag = 1;
+  #closing = false;
+  #error: IscsiError | undefined;
+  /** Set once a Logout Response went out: nothing but closing follows (RFC 7143 §11.15). */
+  #loggedOut = false;
+
+  constructor(id: number, endpoint: ConnectionEndpoint, owner: ConnectionOwner, now: number) {
+    this.id = id;
+    this.endpoint = endpoint;
+    this.#owner = owner;
+    this.#digests = { headerDigest: false, dataDigest: false, crc32c: owner.crc32c };
+    // RFC 7143 §13.12: during login every data segment is bounded by the default 8192.
+    this.#framer = new Framer(
+      { maxDataSegmentLength: DEFAULT_MAX_RECV_DATA_SEGMENT_LENGTH, headerDigest: false, dataDigest: false },
+      owner.crc32c,
+      (bhs, _ahs, length) => (this.#handler === undefined ? undefined : this.#handler.place(this, bhs, length)),
+    );
+    this.#lastHeard = now;
+    this.#loginDeadline = now + owner.loginTimeoutMs;
+  }
+
+  get phase(): ConnectionPhase {
+    return this.#phase;
+  }
+
+  /** The CID the initiator gave this connection; -1 before its first Login Request. */
+  get cid(): number {
+    return this.#cid;
+  }
+
+  get params(): ConnectionParameters {
+    return this.#params;
+  }
+
+  /** True once the connection is closing or closed: the host must close its transport. */
+  get closed(): boolean {
+    return this.#closing;
+  }
+
+  get error(): IscsiError | undefined {
+    return this.#error;
+  }
+
+  /** Bytes queued for the transport and not yet taken. */
+  get pendingBytes(): number {
+    return this.#txBytes;
+  }
+
+  /** The StatSN the next status will carry (RFC 7143 §4.2.2.2). */
+  get statSN(): number {
+    return this.#statSN;
+  }
+
+  /** Takes a StatSN for a PDU that carries status. */
+  takeStatSN(): number {
+    const sn = this.#statSN;
+    this.#statSN = (this.#statSN + 1) >>> 0;
+    return sn;
+  }
+
+  /** Everything queued since the last call, in order, or undefined. */
+  pollTransmit(): Uint8Array[] | undefined {
+    if (this.#tx.length === 0) return undefined;
+    const out = this.#tx;
+    this.#tx = [];
+    this.#txBytes = 0;
+    return out;
+  }
+
+  /** Queues a PDU. Nothing is queued once a Logout Response went out or the connection failed. */
+  send(pdu: TargetPdu): void {
+    if (this.#closing && this.#phase === "closed") return;
+    this.#owner.trace?.("send", this.id, pdu);
+    const pieces = encodePdu(pdu, this.#digests);
+    for (const piece of pieces) {
+      this.#tx.push(piece);
+      this.#txBytes += piece.length;
+    }
+  }
+
+  /** Queues raw bytes (tests and, later, hostile mode: PDUs no encoder would write). */
+  sendRaw(bytes: Uint8Array): void {
+    this.#tx.push(bytes);
+    this.#txBytes += bytes.length;
+  }
+
+  /** Bytes from the transport. The initiator's errors close the connection; this never throws for them. */
+  receive(bytes: Uint8Array, now: number): void {
+    if (this.#closing) return;
+    this.#lastHeard = now;
+    if (this.#nextPingAt !== undefined && this.#owner.nopIn !== false) this.#nextPingAt = now + this.#owner.nopIn.intervalMs;
+    try {
+      this.#framer.push(bytes);
+      for (;;) {
+        if (this.#closing) return;
+        const frame = this.#framer.next();
+        if (frame === undefined) return;
+        this.#frame(frame, now);
+      }
+    } catch (error) {
+      if (!(error instanceof IscsiError)) throw error;
+      // The framer lost framing (header digest, oversized segment) or the login machine refused:
+      // at ErrorRecoveryLevel 0 the connection is dropped (RFC 7143 §7.1.5, §7.8).
+      this.#owner.protocolError(this, error);
+      this.close(error, now);
+    }
+  }
+
+  #frame(frame: Frame, now: number): void {
+    if (frame.dataDigestError) {
+      // RFC 7143 §7.8: a data digest error is answered with Reject (Data-Digest-Error). At
+      // ErrorRecoveryLevel 0 the PDU cannot be recovered, so the connection goes too.
+      const error = new RemoteProtocolError(
+        `${opcodeName(frame.opcode)} (ITT 0x${readU32(frame.bhs, 16).toString(16)}): data digest mismatch`,
+      );
+      this.reject(frame, RejectReason.DataDigestError, error);
+      this.close(error, now);
+      return;
+    }
+    let pdu: Pdu;
+    try {
+      pdu = decodePdu(frame);
+    } catch (error) {
+      if (!(error instanceof RemoteProtocolError) || this.#phase === "login") throw error;
+      // Framing is intact: refuse the one PDU and go on (RFC 7143 §11.17.1).
+      const unknown = /unknown opcode/.test(error.message);
+      this.reject(frame, unknown ? RejectReason.CommandNotSupported : RejectReason.InvalidPduField, error);
+      this.#owner.protocolError(this, error);
+      return;
+    }
+    this.#owner.trace?.("receive", this.id, pdu);
+    if (this.#phase === "login") {
+      this.#loginPdu(pdu, now);
+      return;
+    }
+    if (pdu.opcode >= 0x20) {
+      const error = new RemoteProtocolError(`the initiator sent ${opcodeName(pdu.opcode)}, a target opcode`);
+      this.reject(frame, RejectReason.ProtocolError, error);
+      this.#owner.protocolError(this, error);
+      return;
+    }
+    if (this.#loggedOut) {
+      const error = new RemoteProtocolError(`${opcodeName(pdu.opcode)} after the Logout Response on this connection`);
+      this.#owner.protocolError(this, error);
+      return;
+    }
+    if (pdu.opcode === Opcode.LoginRequest) {
+      const error = new RemoteProtocolError("Login Request in full feature phase (RFC 7143 §6.3)");
+      this.reject(frame, RejectReason.ProtocolError, error);
+      this.#owner.protocolError(this, error);
+      this.close(error, now);
+      return;
+    }
+    if (pdu.opcode === Opcode.NopOut && pdu.initiatorTaskTag === RESERVED_TAG) {
+      this.#nopOutReply(pdu.targetTransferTag, now);
+      return;
+    }
+    (this.#handler as FullFeatureHandler).receive(this, pdu as InitiatorPdu, frame, now);
+  }
+
+  // ---------------------------------------------------------------- login
+
+  #loginPdu(pdu: Pdu, now: number): void {
+    if (pdu.opcode !== Opcode.LoginRequest) {
+      // RFC 7143 §6.3: only Login Requests until the login completes; nothing else is answered.
+      throw new RemoteProtocolError(`${opcodeName(pdu.opcode)} during login; only Login Requests are allowed (RFC 7143 §6.3)`);
+    }
+    if (this.#login === undefined) {
+      this.#cid = pdu.cid;
+      const refusal = this.#owner.preLogin(this, pdu);
+      if (refusal !== undefined) {
+        this.send(this.#refusal(pdu, refusal.status));
+        const error = new RemoteProtocolError(`login refused: ${refusal.detail}`);
+        this.#owner.loginFailed(this, error);
+        this.close(error, now);
+        return;
+      }
+      const options = this.#owner.loginOptions(this, pdu);
+      this.#statSN = options.statSN >>> 0;
+      this.#login = new TargetLogin(options);
+    }
+    const step = this.#login.receive(pdu);
+    // Every Login Response consumed a StatSN (RFC 7143 §11.13.4); keep ours in step.
+    this.#statSN = (step.pdu.statSN + 1) >>> 0;
+    const response = this.#loginRewrite === undefined ? step.pdu : this.#loginRewrite(step.pdu);
+    this.send(response);
+    switch (step.kind) {
+      case "send":
+        return;
+      case "reject":
+      case "redirect": {
+        const error = step.kind === "reject" ? step.error : new RemoteProtocolError("login redirected");
+        this.#owner.loginFailed(this, error);
+        this.close(error, now);
+        return;
+      }
+      case "complete": {
+        this.#login = undefined;
+        this.#loginRewrite = undefined;
+        this.#loginDeadline = undefined;
+        this.#phase = "full-feature";
+        const params = step.result.connection;
+        this.#params = params;
+        // RFC 7143 §13.1: digests start with the first PDU after the final Login Response.
+        this.#digests = { headerDigest: params.headerDigest, dataDigest: params.dataDigest, crc32c: this.#owner.crc32c };
+        this.#framer.configure({
+          maxDataSegmentLength: params.maxRecvDataSegmentLength,
+          headerDigest: params.headerDigest,
+          dataDigest: params.dataDigest,
+        });
+        this.#handler = this.#owner.loginComplete(this, step.result, now);
+        if (this.#owner.nopIn !== false) this.#nextPingAt = now + this.#owner.nopIn.intervalMs;
+        return;
+      }
+    }
+  }
+
+  /** The session's window replaces the login machine's on a connection joining a session. */
+  rewriteLoginResponses(rewrite: (pdu: LoginResponsePdu) => LoginResponsePdu): void {
+    this.#loginRewrite = rewrite;
+  }
+
+  #refusal(req: LoginRequestPdu, status: number): LoginResponsePdu {
+    return {
+      opcode: Opcode.LoginResponse,
+      transit: false,
+      continue: false,
+      currentStage: req.currentStage,
+      nextStage: LoginStage.Security,
+      versionMax: 0,
+      versionActive: 0,
+      isid: req.isid,
+      tsih: req.tsih,
+      initiatorTaskTag: req.initiatorTaskTag,
+      statSN: 0,
+      expCmdSN: req.cmdSN,
+      maxCmdSN: req.cmdSN,
+      statusClass: status >> 8,
+      statusDetail: status & 0xff,
+      data: new Uint8Array(0),
+    };
+  }
+
+  /** Updates what the initiator accepts (a Text Request renegotiated MaxRecvDataSegmentLength). */
+  updateSendLimit(maxSendDataSegmentLength: number): void {
+    this.#params = { ...this.#params, maxSendDataSegmentLength };
+  }
+
+  // ---------------------------------------------------------------- replies of the connection's own
+
+  /**
+   * RFC 7143 §11.17: refuses one PDU, echoing its header. The Reject consumes a StatSN. A command
+   * PDU's CmdSN is the session's business (see the session's reject handling).
+   */
+  reject(frame: Frame, reason: number, error: IscsiError): void {
+    const header = new Uint8Array(frame.bhs.length + frame.ahs.length);
+    header.set(frame.bhs, 0);
+    header.set(frame.ahs, frame.bhs.length);
+    const window = this.#handler;
+    this.send({
+      opcode: Opcode.Reject,
+      reason,
+      statSN: this.takeStatSN(),
+      expCmdSN: window?.expCmdSN ?? readU32(frame.bhs, 24),
+      maxCmdSN: window?.maxCmdSN ?? readU32(frame.bhs, 24),
+      dataSNOrR2TSN: 0,
+      data: header,
+    });
+    void error;
+  }
+
+  /** The initiator's NOP-Out answering our ping (ITT 0xffffffff, RFC 7143 §11.18.1). */
+  #nopOutReply(ttt: number, now: number): void {
+    if (ttt === this.#pingTag) {
+      this.#pingTag = undefined;
+      this.#pingDeadline = undefined;
+      if (this.#owner.nopIn !== false) this.#nextPingAt = now + this.#owner.nopIn.intervalMs;
+    }
+    // Otherwise a keep-alive of the initiator's own (TTT 0xffffffff): nothing to answer.
+  }
+
+  // ---------------------------------------------------------------- time
+
+  /** The earliest time `handleTimeout` has something to do, or undefined. */
+  pollTimeout(): number | undefined {
+    if (this.#closing) return undefined;
+    let at = this.#loginDeadline;
+    const nop = this.#pingDeadline ?? (this.#pingTag === undefined ? this.#nextPingAt : undefined);
+    if (nop !== undefined && (at === undefined || nop < at)) at = nop;
+    return at;
+  }
+
+  handleTimeout(now: number): void {
+    if (this.#closing) return;
+    if (this.#loginDeadline !== undefined && now >= this.#loginDeadline) {
+      const error = new TimeoutError(`login not complete within ${this.#owner.loginTimeoutMs} ms`);
+      this.#owner.loginFailed(this, error);
+      this.close(error, now);
+      return;
+    }
+    const nop = this.#owner.nopIn;
+    if (nop === false || this.#phase !== "full-feature" || this.#handler === undefined) return;
+    if (this.#pingDeadline !== undefined && now >= this.#pingDeadline) {
+      this.close(new TimeoutError(`no answer to a NOP-In ping within ${nop.timeoutMs} ms (connection ${this.#cid})`), now);
+      return;
+    }
+    if (this.#pingTag === undefined && this.#nextPingAt !== undefined && now >= this.#nextPingAt) {
+      // RFC 7143 §11.19: a NOP-In with a valid TTT asks for a NOP-Out; ITT 0xffffffff, and the
+      // StatSN it carries is not consumed.
+      const tag = this.#nextPingTag;
+      this.#nextPingTag = this.#nextPingTag >= 0x7fff_ffff ? 1 : this.#nextPingTag + 1;
+      this.#pingTag = tag;
+      this.#pingDeadline = now + nop.timeoutMs;
+      const ping: NopInPdu = {
+        opcode: Opcode.NopIn,
+        lun: 0,
+        initiatorTaskTag: RESERVED_TAG,
+        targetTransferTag: tag,
+        statSN: this.#statSN,
+        expCmdSN: this.#handler.expCmdSN,
+        maxCmdSN: this.#handler.maxCmdSN,
+        data: new Uint8Array(0),
+      };
+      this.#owner.countPing();
+      this.send(ping);
+    }
+  }
+
+  /** Milliseconds since the initiator was last heard from. */
+  idleFor(now: number): number {
+    return now - this.#lastHeard;
+  }
+
+  // ---------------------------------------------------------------- closing
+
+  /** After the Logout Response: the initiator sends nothing more and closes (RFC 7143 §11.15). */
+  markLoggedOut(): void {
+    this.#loggedOut = true;
+  }
+
+  /**
+   * Closes the connection: `error` says why (undefined after a logout). The session forgets it;
+   * the host writes what is still queued and closes the transport. Idempotent.
+   */
+  close(error: IscsiError | undefined, now: number): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#error = error;
+    const handler = this.#handler;
+    this.#handler = undefined;
+    handler?.connectionClosed(this, now);
+    this.#owner.closed(this, error, now);
+  }
+
+  /** The host's transport closed (the initiator went away). */
+  transportClosed(now: number): void {
+    if (this.#closing) {
+      this.#phase = "closed";
+      return;
+    }
+    this.close(this.#loggedOut ? undefined : new RemoteProtocolError(`connection ${this.#cid} closed by the initiator`), now);
+    this.#phase = "closed";
+  }
+
+  /** The ISID, TSIH and CID of a Login Request header, for messages. */
+  static describeLogin(bhs: Uint8Array): string {
+    return `ISID 0x${readU48(bhs, 8).toString(16)}, TSIH ${readU16(bhs, 14)}, CID ${readU16(bhs, 20)}`;
+  }
+}
+
+/** The refusal statuses the connection itself may give before the login machine runs. */
+export const PRE_LOGIN_STATUS = {
+  tooManyConnections: LoginStatus.TooManyConnections,
+  sessionDoesNotExist: LoginStatus.SessionDoesNotExist,
+} as const;
+
+void LocalProtocolError;

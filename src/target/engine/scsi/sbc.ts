@@ -1,0 +1,223 @@
+/**
+ * The block commands (SBC-3) that reach storage: READ, WRITE, VERIFY, WRITE SAME, UNMAP,
+ * SYNCHRONIZE CACHE, COMPARE AND WRITE, and READ CAPACITY. Each checks its CDB against the unit
+ * (range, protection, limits) before asking for data or storage, then runs through the port.
+ *
+ * Every write-type command reports `writeLength` (the bytes its CDB called for), so that the
+ * iSCSI layer can give the right residual even when the command fails.
+ */
+import { fitAllocationLength } from "../../../core/scsi/allocation.js";
+import { buildReadCapacity10Data, buildReadCapacity16Data } from "../../../core/scsi/capacity.js";
+import type {
+  CompareAndWriteCdb,
+  ReadCapacity16Cdb,
+  ReadCdb,
+  SynchronizeCacheCdb,
+  UnmapCdb,
+  VerifyCdb,
+  WriteCdb,
+  WriteSameCdb,
+} from "../../../core/scsi/parse-cdb.js";
+import { ScsiStatus } from "../../../core/scsi/status.js";
+import { parseUnmapParameterList } from "../../../core/scsi/unmap.js";
+import type { U64 } from "../../../core/scsi/wire.js";
+import type { Extent } from "../storage.js";
+import type { LogicalUnit } from "./logical-unit.js";
+import type { ScsiPort, ScsiRequest, ScsiResult } from "./port.js";
+import { GOOD, Sense, checkCondition, good, invalidFieldInCdb, invalidParameterList, storageFailure } from "./results.js";
+import type { UnitLimits } from "./spc.js";
+
+/** Where the TRANSFER LENGTH field sits in each CDB size (for the field pointer). */
+const LENGTH_FIELD: Readonly<Record<number, number>> = { 6: 4, 10: 7, 12: 6, 16: 10 };
+
+function lbaNumber(lba: U64): number {
+  return typeof lba === "bigint" ? Number.POSITIVE_INFINITY : lba;
+}
+
+/** SBC-3: LBA + blocks past the capacity is LOGICAL BLOCK ADDRESS OUT OF RANGE. */
+function outOfRange(unit: LogicalUnit, lba: U64, blocks: number): boolean {
+  const start = lbaNumber(lba);
+  return start > unit.def.blocks || start + blocks > unit.def.blocks;
+}
+
+/**
+ * Asks for `length` bytes of write data. The iSCSI Expected Data Transfer Length must cover what
+ * the CDB calls for: otherwise (FCP-4 and the libiscsi residual tests agree) nothing is written and
+ * the command ends with INVALID FIELD IN INFORMATION UNIT, the residual showing the overflow.
+ */
+export function collect(request: ScsiRequest, port: ScsiPort, length: number, then: (data: Uint8Array) => void): void {
+  if (!request.write || length > request.expectedLength) {
+    port.finish(checkCondition(Sense.InvalidFieldInInformationUnit, {}, length));
+    return;
+  }
+  port.receiveData(length, then);
+}
+
+// ---------------------------------------------------------------- READ, WRITE, VERIFY
+
+export function read(cdb: ReadCdb, unit: LogicalUnit, limits: UnitLimits, port: ScsiPort): void {
+  const bs = unit.def.blockSize;
+  // No protection information here: RDPROTECT must be 0 (SBC-3 §4.22).
+  if (cdb.protect !== 0) return port.finish(invalidFieldInCdb(1, 7));
+  if (outOfRange(unit, cdb.lba, cdb.blocks)) return port.finish(checkCondition(Sense.LbaOutOfRange));
+  if (cdb.blocks === 0) return port.finish(GOOD);
+  const length = cdb.blocks * bs;
+  if (length > limits.maxTransferBytes) return port.finish(invalidFieldInCdb(LENGTH_FIELD[cdb.variant] ?? 0));
+  port.storage({ op: "read", offset: lbaNumber(cdb.lba) * bs, length }, (outcome) => {
+    if (!outcome.ok) return port.finish(storageFailure(outcome.kind, false));
+    port.finish(good(outcome.data));
+  });
+}
+
+export function write(request: ScsiRequest, cdb: WriteCdb, unit: LogicalUnit, limits: UnitLimits, port: ScsiPort): void {
+  const bs = unit.def.blockSize;
+  const length = cdb.blocks * bs;
+  if (unit.def.readOnly) return port.finish(checkCondition(Sense.WriteProtected, {}, length));
+  if (cdb.protect !== 0) return port.finish(invalidFieldInCdb(1, 7, length));
+  if (outOfRange(unit, cdb.lba, cdb.blocks)) return port.finish(checkCondition(Sense.LbaOutOfRange, {}, length));
+  if (cdb.blocks === 0) return port.finish(GOOD);
+  if (length > limits.maxTransferBytes) return port.finish(invalidFieldInCdb(LENGTH_FIELD[cdb.variant] ?? 0, undefined, length));
+  collect(request, port, length, (data) => {
+    port.storage({ op: "write", offset: lbaNumber(cdb.lba) * bs, data, fua: cdb.fua }, (outcome) => {
+      port.finish(outcome.ok ? { status: ScsiStatus.Good, writeLength: length } : storageFailure(outcome.kind, true, length));
+    });
+  });
+}
+
+export function verify(request: ScsiRequest, cdb: VerifyCdb, unit: LogicalUnit, limits: UnitLimits, port: ScsiPort): void {
+  const bs = unit.def.blockSize;
+  const blocksIn = cdb.byteCheck === 1 ? cdb.blocks : cdb.byteCheck === 3 ? 1 : 0;
+  const writeLength = blocksIn * bs;
+  const result = (r: ScsiResult): void => port.finish(writeLength === 0 ? r : { ...r, writeLength });
+  if (cdb.protect !== 0) return result(invalidFieldInCdb(1, 7));
+  if (outOfRange(unit, cdb.lba, cdb.blocks)) return result(checkCondition(Sense.LbaOutOfRange));
+  if (cdb.blocks === 0) return result(GOOD);
+  const length = cdb.blocks * bs;
+  if (length > limits.maxTransferBytes) return result(invalidFieldInCdb(LENGTH_FIELD[cdb.variant] ?? 0));
+  const offset = lbaNumber(cdb.lba) * bs;
+  // BYTCHK 0: the medium is memory or a file; reading it is the verification.
+  const compareWith = (expected: Uint8Array | undefined): void => {
+    port.storage({ op: "read", offset, length }, (outcome) => {
+      if (!outcome.ok) return result(storageFailure(outcome.kind, false));
+      if (expected === undefined) return result(GOOD);
+      const data = outcome.data ?? new Uint8Array(length);
+      const at = firstDifference(data, expected, cdb.byteCheck === 3 ? bs : length);
+      // SBC-3 VERIFY: MISCOMPARE, INFORMATION = offset of the first byte that differs.
+      result(at < 0 ? GOOD : checkCondition(Sense.Miscompare, { information: at }));
+    });
+  };
+  if (writeLength === 0) return compareWith(undefined);
+  collect(request, port, writeLength, (data) => compareWith(data));
+}
+
+/** Offset of the first byte of `data` that differs from `expected` (repeated every `period` bytes), or -1. */
+function firstDifference(data: Uint8Array, expected: Uint8Array, period: number): number {
+  for (let i = 0; i < data.length; i++) if (data[i] !== expected[i % period]) return i;
+  return -1;
+}
+
+// ---------------------------------------------------------------- WRITE SAME, UNMAP
+
+export function writeSame(request: ScsiRequest, cdb: WriteSameCdb, unit: LogicalUnit, limits: UnitLimits, port: ScsiPort): void {
+  const bs = unit.def.blockSize;
+  const writeLength = cdb.ndob ? 0 : bs;
+  const result = (r: ScsiResult): void => port.finish(writeLength === 0 ? r : { ...r, writeLength });
+  if (unit.def.readOnly) return result(checkCondition(Sense.WriteProtected));
+  if (cdb.protect !== 0) return result(invalidFieldInCdb(1, 7));
+  // We report WSNZ=1 (Block Limits): zero blocks is not "to the end of the medium" here.
+  if (cdb.blocks === 0) return result(invalidFieldInCdb(cdb.variant === 10 ? 7 : 10));
+  if (cdb.blocks > limits.maxWriteSameBlocks) return result(invalidFieldInCdb(cdb.variant === 10 ? 7 : 10));
+  if (cdb.unmap && !unit.def.thinProvisioned) return result(invalidFieldInCdb(1, 3));
+  if (outOfRange(unit, cdb.lba, cdb.blocks)) return result(checkCondition(Sense.LbaOutOfRange));
+  const offset = lbaNumber(cdb.lba) * bs;
+  const length = cdb.blocks * bs;
+  const apply = (block: Uint8Array): void => {
+    // SBC-3: with UNMAP the blocks may be deallocated, if they then read back as the data given.
+    const deallocate = cdb.unmap && unit.def.unmappedReadsZero && block.every((b) => b === 0);
+    const op = deallocate ? ({ op: "unmap", extents: [{ offset, length }] } as const) : ({ op: "write-same", offset, length, block } as const);
+    port.storage(op, (outcome) => result(outcome.ok ? GOOD : storageFailure(outcome.kind, true)));
+  };
+  if (cdb.ndob) return apply(new Uint8Array(bs));
+  collect(request, port, bs, (block) => apply(block.slice()));
+}
+
+export function unmap(request: ScsiRequest, cdb: UnmapCdb, unit: LogicalUnit, limits: UnitLimits, port: ScsiPort): void {
+  const listLength = cdb.parameterListLength;
+  const result = (r: ScsiResult): void => port.finish(listLength === 0 ? r : { ...r, writeLength: listLength });
+  // LBPU=0 (Block Limits, Logical Block Provisioning): UNMAP is not a command this unit has.
+  if (!unit.def.thinProvisioned) return result(checkCondition(Sense.InvalidCommandOperationCode));
+  if (unit.def.readOnly) return result(checkCondition(Sense.WriteProtected));
+  if (cdb.anchor) return result(invalidFieldInCdb(1, 0));
+  if (listLength === 0) return result(GOOD);
+  collect(request, port, listLength, (bytes) => {
+    const list = parseUnmapParameterList(bytes);
+    if (list.kind === "invalid") return port.finish(invalidParameterList(list.asc, list.ascq, list.field, listLength));
+    if (list.descriptors.length > limits.maxUnmapDescriptors) return port.finish(invalidParameterList(0x26, 0x00, 2, listLength));
+    const bs = unit.def.blockSize;
+    const extents: Extent[] = [];
+    for (let i = 0; i < list.descriptors.length; i++) {
+      const d = list.descriptors[i]!;
+      if (outOfRange(unit, d.lba, d.blocks)) return port.finish(checkCondition(Sense.LbaOutOfRange, {}, listLength));
+      if (d.blocks > limits.maxUnmapBlocks) return port.finish(invalidParameterList(0x26, 0x00, 16 + 16 * i, listLength));
+      if (d.blocks > 0) extents.push({ offset: lbaNumber(d.lba) * bs, length: d.blocks * bs });
+    }
+    if (extents.length === 0) return result(GOOD);
+    port.storage({ op: "unmap", extents }, (outcome) => result(outcome.ok ? GOOD : storageFailure(outcome.kind, true)));
+  });
+}
+
+// ---------------------------------------------------------------- SYNCHRONIZE CACHE, COMPARE AND WRITE
+
+export function synchronizeCache(cdb: SynchronizeCacheCdb, unit: LogicalUnit, port: ScsiPort): void {
+  if (outOfRange(unit, cdb.lba, cdb.blocks)) return port.finish(checkCondition(Sense.LbaOutOfRange));
+  port.storage({ op: "flush" }, (outcome) => port.finish(outcome.ok ? GOOD : storageFailure(outcome.kind, true)));
+}
+
+/**
+ * SBC-3 COMPARE AND WRITE: the Data-Out holds the verify data then the write data, each `blocks`
+ * long. The unit is held alone for the whole command (see LogicalUnit), so nothing writes
+ * between the compare and the write.
+ */
+export function compareAndWrite(request: ScsiRequest, cdb: CompareAndWriteCdb, unit: LogicalUnit, limits: UnitLimits, port: ScsiPort): void {
+  const bs = unit.def.blockSize;
+  const length = cdb.blocks * bs;
+  const writeLength = 2 * length;
+  if (unit.def.readOnly) return port.finish(checkCondition(Sense.WriteProtected, {}, writeLength));
+  if (cdb.protect !== 0) return port.finish(invalidFieldInCdb(1, 7, writeLength));
+  if (cdb.blocks > limits.maxCompareAndWriteBlocks) return port.finish(invalidFieldInCdb(13, undefined, writeLength));
+  if (outOfRange(unit, cdb.lba, cdb.blocks)) return port.finish(checkCondition(Sense.LbaOutOfRange, {}, writeLength));
+  if (cdb.blocks === 0) return port.finish(GOOD);
+  const offset = lbaNumber(cdb.lba) * bs;
+  collect(request, port, writeLength, (data) => {
+    port.storage({ op: "read", offset, length }, (outcome) => {
+      if (!outcome.ok) return port.finish(storageFailure(outcome.kind, false, writeLength));
+      const current = outcome.data ?? new Uint8Array(length);
+      const at = firstDifference(current, data.subarray(0, length), length);
+      // SBC-3: MISCOMPARE DURING VERIFY OPERATION, INFORMATION = offset of the first difference.
+      if (at >= 0) return port.finish(checkCondition(Sense.Miscompare, { information: at }, writeLength));
+      port.storage({ op: "write", offset, data: data.subarray(length, writeLength), fua: cdb.fua }, (written) => {
+        port.finish(written.ok ? { status: ScsiStatus.Good, writeLength } : storageFailure(written.kind, true, writeLength));
+      });
+    });
+  });
+}
+
+// ---------------------------------------------------------------- READ CAPACITY
+
+export function readCapacity10(unit: LogicalUnit): ScsiResult {
+  // SBC-3: a capacity past 32 bits reports 0xFFFFFFFF, telling the initiator to use (16).
+  const last = unit.def.blocks - 1;
+  return good(buildReadCapacity10Data({ lastLba: Math.min(last, 0xffff_ffff), blockLength: unit.def.blockSize }));
+}
+
+export function readCapacity16(cdb: ReadCapacity16Cdb, unit: LogicalUnit): ScsiResult {
+  const def = unit.def;
+  const data = buildReadCapacity16Data({
+    lastLba: def.blocks - 1,
+    blockLength: def.blockSize,
+    // SBC-3: LBPME tells the initiator it may UNMAP; LBPRZ that unmapped blocks read as zeros.
+    lbpme: def.thinProvisioned,
+    lbprz: def.thinProvisioned && def.unmappedReadsZero,
+  });
+  return good(fitAllocationLength(data, cdb.allocationLength));
+}

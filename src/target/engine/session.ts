@@ -1,0 +1,673 @@
+/**
+ * A target session (RFC 7143 §3.4): its connections, the session-wide command window with
+ * ordered delivery, the SCSI tasks by Initiator Task Tag, text exchanges, task management and
+ * logout. Connections hand it every full-feature PDU; it answers on the connection a command came
+ * on (RFC 7143 §6.1.2 connection allegiance), while Data-Out is looked up session-wide.
+ */
+import { type IscsiError, RemoteProtocolError } from "../../core/errors.js";
+import { readU32 } from "../../core/pdu/bytes.js";
+import type { Frame } from "../../core/pdu/framer.js";
+import { LogoutReason, LogoutResponseCode, Opcode, RESERVED_TAG, RejectReason, TaskAttribute } from "../../core/pdu/opcodes.js";
+import type {
+  DataOutPdu,
+  InitiatorPdu,
+  LogoutRequestPdu,
+  NopOutPdu,
+  ScsiCommandPdu,
+  TaskManagementRequestPdu,
+  TextRequestPdu,
+} from "../../core/pdu/types.js";
+import type { SessionParameters, TargetPolicy } from "../../core/text/parameters.js";
+import { CommandWindow } from "./command-window.js";
+import type { ResolvedTarget } from "./config.js";
+import type { FullFeatureHandler, TargetConnection } from "./connection.js";
+import type { SessionCloseReason, SessionSummary } from "./events.js";
+import type { LogicalUnit } from "./scsi/logical-unit.js";
+import type { ScsiResult } from "./scsi/port.js";
+import { ScsiTask, type TaskHost } from "./scsi-task.js";
+import type { StorageOperation, StorageOutcome } from "./storage.js";
+import { TextExchanges, type TextContext } from "./text.js";
+import { handleTaskManagement, type TmfHooks, type TmfSession } from "./tmf.js";
+import type { DiscoveredTarget } from "../../core/discovery/send-targets.js";
+import { WriteTransfer } from "./write-transfer.js";
+
+/** What a session needs from the engine. */
+export interface SessionOwner {
+  readonly maxTransferBytes: number;
+  readonly unitAttentionOnNewNexus: boolean;
+  /** Runs the SCSI layer for one command. */
+  execute(session: TargetSession, unit: LogicalUnit | undefined, task: ScsiTask): void;
+  /** Whether a command must hold its unit alone (COMPARE AND WRITE). */
+  exclusive(task: ScsiTask): boolean;
+  storage(unit: LogicalUnit, operation: StorageOperation, then: (outcome: StorageOutcome) => void): void;
+  discoveredTargets(connection: TargetConnection): readonly DiscoveredTarget[];
+  /** Other sessions of the same target, for resets that reach every I_T nexus. */
+  otherSessions(session: TargetSession): readonly TargetSession[];
+  sessionEnded(session: TargetSession, reason: SessionCloseReason): void;
+  protocolError(connection: TargetConnection, error: IscsiError): void;
+  internalError(task: ScsiTask, error: unknown): ScsiResult;
+  countCommand(): void;
+  countR2T(): void;
+  countData(read: number, written: number): void;
+  countReject(): void;
+  countTaskManagement(): void;
+}
+
+/** A PDU waiting for its CmdSN's turn. */
+type Sequenced =
+  | { readonly kind: "scsi"; readonly task: ScsiTask }
+  | { readonly kind: "nop"; readonly connection: TargetConnection; readonly frame: Frame; readonly pdu: NopOutPdu }
+  | { readonly kind: "tmf"; readonly connection: TargetConnection; readonly frame: Frame; readonly pdu: TaskManagementRequestPdu }
+  | { readonly kind: "text"; readonly connection: TargetConnection; readonly frame: Frame; readonly pdu: TextRequestPdu }
+  | { readonly kind: "logout"; readonly connection: TargetConnection; readonly frame: Frame; readonly pdu: LogoutRequestPdu };
+
+/** SAM-5 unit attention conditions waiting for this I_T nexus, per LUN (ASC, ASCQ). */
+export type PendingUnitAttention = Array<{ readonly asc: number; readonly ascq: number }>;
+
+/** How many aborted tags we remember, to drop their late Data-Out quietly. */
+const TOMBSTONES = 1024;
+
+export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
+  readonly tsih: number;
+  readonly isid: number;
+  readonly initiatorName: string;
+  readonly target: ResolvedTarget | undefined;
+  readonly params: SessionParameters;
+  readonly policy: TargetPolicy;
+  readonly units: ReadonlyMap<number, LogicalUnit>;
+  readonly #owner: SessionOwner;
+  readonly #window: CommandWindow<Sequenced>;
+  readonly #connections = new Map<number, TargetConnection>();
+  readonly #tasks = new Map<number, ScsiTask>();
+  readonly #tombstones = new Set<number>();
+  readonly #texts: TextExchanges;
+  /** Immediate data the framer placed, per connection, until its command is processed. */
+  readonly #placed = new Map<number, { readonly bhs: Uint8Array; readonly buffer: Uint8Array }>();
+  readonly #unitAttention = new Map<number, PendingUnitAttention>();
+  #nextTag = 1;
+  #closed = false;
+  #logout: { readonly connection: TargetConnection; readonly pdu: LogoutRequestPdu; readonly waiting: Set<ScsiTask> } | undefined;
+
+  constructor(
+    fields: {
+      tsih: number;
+      isid: number;
+      initiatorName: string;
+      target: ResolvedTarget | undefined;
+      params: SessionParameters;
+      policy: TargetPolicy;
+      units: ReadonlyMap<number, LogicalUnit>;
+      expCmdSN: number;
+      queueDepth: number;
+    },
+    owner: SessionOwner,
+  ) {
+    this.tsih = fields.tsih;
+    this.isid = fields.isid;
+    this.initiatorName = fields.initiatorName;
+    this.target = fields.target;
+    this.params = fields.params;
+    this.policy = fields.policy;
+    this.units = fields.units;
+    this.#owner = owner;
+    this.#window = new CommandWindow<Sequenced>(fields.expCmdSN, fields.queueDepth);
+    this.#texts = new TextExchanges(() => this.allocateTargetTransferTag());
+    if (owner.unitAttentionOnNewNexus) {
+      // SAM-5: a new I_T nexus sees the power-on/reset unit attention on every logical unit.
+      for (const lun of this.units.keys()) this.addUnitAttention(lun, 0x29, 0x00);
+    }
+  }
+
+  get type(): "Normal" | "Discovery" {
+    return this.params.sessionType;
+  }
+
+  get summary(): SessionSummary {
+    return { tsih: this.tsih, isid: this.isid, initiatorName: this.initiatorName, targetName: this.target?.iqn, type: this.type };
+  }
+
+  get expCmdSN(): number {
+    return this.#window.expCmdSN;
+  }
+
+  get maxCmdSN(): number {
+    return this.#window.maxCmdSN;
+  }
+
+  get maxBurstLength(): number {
+    return this.params.maxBurstLength;
+  }
+
+  get connections(): readonly TargetConnection[] {
+    return [...this.#connections.values()];
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** SCSI tasks in the session (received, running or draining). */
+  get taskCount(): number {
+    return this.#tasks.size;
+  }
+
+  task(itt: number): ScsiTask | undefined {
+    return this.#tasks.get(itt);
+  }
+
+  get tasks(): readonly ScsiTask[] {
+    return [...this.#tasks.values()];
+  }
+
+  /** Commands waiting for a gap in CmdSN to fill. */
+  get heldCommands(): number {
+    return this.#window.heldCount;
+  }
+
+  addConnection(connection: TargetConnection): void {
+    this.#connections.set(connection.cid, connection);
+  }
+
+  connectionByCid(cid: number): TargetConnection | undefined {
+    return this.#connections.get(cid);
+  }
+
+  allocateTargetTransferTag(): number {
+    const tag = this.#nextTag;
+    // RFC 7143 §11.8.3: 0xffffffff is reserved; anything else identifies a transfer.
+    this.#nextTag = this.#nextTag >= 0xffff_fffe ? 1 : this.#nextTag + 1;
+    return tag;
+  }
+
+  // ---------------------------------------------------------------- PDUs in
+
+  receive(connection: TargetConnection, pdu: InitiatorPdu, frame: Frame, now: number): void {
+    switch (pdu.opcode) {
+      case Opcode.DataOut:
+        this.#dataOut(connection, pdu, frame);
+        return;
+      case Opcode.ScsiCommand:
+        this.#command(connection, pdu, frame);
+        return;
+      case Opcode.NopOut:
+        this.#sequence(connection, frame, pdu.immediate, pdu.cmdSN, { kind: "nop", connection, frame, pdu });
+        return;
+      case Opcode.TaskManagementRequest:
+        this.#sequence(connection, frame, pdu.immediate, pdu.cmdSN, { kind: "tmf", connection, frame, pdu });
+        return;
+      case Opcode.TextRequest:
+        this.#sequence(connection, frame, pdu.immediate, pdu.cmdSN, { kind: "text", connection, frame, pdu });
+        return;
+      case Opcode.LogoutRequest:
+        this.#sequence(connection, frame, pdu.immediate, pdu.cmdSN, { kind: "logout", connection, frame, pdu });
+        return;
+      case Opcode.SnackRequest:
+        // RFC 7143 §7.1.5: SNACK belongs to ErrorRecoveryLevel 1 and up; ours is 0.
+        this.#reject(connection, frame, RejectReason.ProtocolError, new RemoteProtocolError("SNACK with ErrorRecoveryLevel=0"));
+        return;
+      default:
+        void now;
+        this.#reject(connection, frame, RejectReason.ProtocolError, new RemoteProtocolError(`unexpected opcode 0x${(pdu as InitiatorPdu).opcode.toString(16)} in full feature phase`));
+    }
+  }
+
+  place(connection: TargetConnection, bhs: Uint8Array, length: number): Uint8Array | undefined {
+    const opcode = bhs[0]! & 0x3f;
+    if (opcode === Opcode.DataOut) {
+      const task = this.#tasks.get(readU32(bhs, 16));
+      const transfer = task?.transfer;
+      const offset = readU32(bhs, 40);
+      if (transfer?.buffer === undefined || !transfer.expects(readU32(bhs, 20), offset, length)) return undefined;
+      return transfer.buffer.subarray(offset, offset + length);
+    }
+    if (opcode === Opcode.ScsiCommand && (bhs[1]! & 0x20) !== 0 && this.type === "Normal") {
+      // Immediate data of a write: straight into the buffer the backend write will use. The
+      // Expected Data Transfer Length is bounded before anything is allocated.
+      const expected = readU32(bhs, 20);
+      if (length > expected || expected > this.#owner.maxTransferBytes) return undefined;
+      const buffer = new Uint8Array(expected);
+      this.#placed.set(connection.id, { bhs, buffer });
+      return buffer.subarray(0, length);
+    }
+    return undefined;
+  }
+
+  /** Non-SCSI commands with a CmdSN: delivered now if immediate, else in CmdSN order. */
+  #sequence(connection: TargetConnection, frame: Frame, immediate: boolean, cmdSN: number, item: Sequenced): void {
+    if (immediate) {
+      this.#deliver(item, false);
+      return;
+    }
+    this.#offer(connection, frame, cmdSN, item);
+  }
+
+  #offer(connection: TargetConnection, frame: Frame, cmdSN: number, item: Sequenced): boolean {
+    const admission = this.#window.offer(cmdSN, item);
+    switch (admission) {
+      case "deliver":
+        this.#deliver(item, true);
+        this.#drainWindow();
+        return true;
+      case "held":
+        return true;
+      case "outside-window":
+      case "duplicate": {
+        // RFC 7143 §4.2.2.1: a non-immediate command outside the window is silently ignored.
+        const error = new RemoteProtocolError(
+          `CmdSN ${cmdSN} ${admission === "duplicate" ? "repeats a command already queued" : `is outside the window [${this.expCmdSN}, ${this.maxCmdSN}]`}; ignored (ITT 0x${readU32(frame.bhs, 16).toString(16)})`,
+        );
+        this.#owner.protocolError(connection, error);
+        return false;
+      }
+    }
+  }
+
+  #drainWindow(): void {
+    for (;;) {
+      const item = this.#window.next();
+      if (item === undefined) return;
+      this.#deliver(item, true);
+    }
+  }
+
+  #deliver(item: Sequenced, counted: boolean): void {
+    if (item.kind === "scsi") {
+      item.task.counted = counted;
+      this.#start(item.task);
+      return;
+    }
+    try {
+      if (!item.connection.closed) {
+        switch (item.kind) {
+          case "nop":
+            this.#nopOut(item.connection, item.pdu);
+            break;
+          case "tmf":
+            this.#owner.countTaskManagement();
+            handleTaskManagement(this, this.#tmfHooks(), item.connection, item.pdu);
+            break;
+          case "text":
+            this.#text(item.connection, item.pdu, item.frame);
+            break;
+          case "logout":
+            this.#logoutRequest(item.connection, item.pdu, item.frame);
+            break;
+        }
+      }
+    } finally {
+      if (counted) this.#window.finish();
+    }
+  }
+
+  // ---------------------------------------------------------------- SCSI commands
+
+  #command(connection: TargetConnection, pdu: ScsiCommandPdu, frame: Frame): void {
+    const placed = this.#placed.get(connection.id);
+    this.#placed.delete(connection.id);
+    const itt = pdu.initiatorTaskTag;
+    if (this.type === "Discovery") {
+      // RFC 7143 §4.3: a discovery session carries Text and Logout only.
+      this.#refuseCommand(connection, frame, pdu, RejectReason.CommandNotSupported, new RemoteProtocolError(`SCSI Command (ITT 0x${itt.toString(16)}) in a discovery session`));
+      return;
+    }
+    if (this.#tasks.has(itt)) {
+      this.#refuseCommand(connection, frame, pdu, RejectReason.TaskInProgress, new RemoteProtocolError(`SCSI Command reuses ITT 0x${itt.toString(16)} of a task still in progress`));
+      return;
+    }
+    let transfer: WriteTransfer | undefined;
+    const expected = pdu.expectedDataTransferLength;
+    try {
+      if (pdu.write && expected > 0) {
+        const immediatePlaced = frame.dataPlaced && placed !== undefined && placed.bhs === frame.bhs;
+        const buffer = immediatePlaced ? placed.buffer : expected <= this.#owner.maxTransferBytes ? new Uint8Array(expected) : undefined;
+        transfer = new WriteTransfer(
+          { itt, length: expected, final: pdu.final, immediate: pdu.data, immediatePlaced },
+          buffer,
+          {
+            immediateData: this.params.immediateData,
+            initialR2T: this.params.initialR2T,
+            firstBurstLength: this.params.firstBurstLength,
+            maxBurstLength: this.params.maxBurstLength,
+            maxOutstandingR2T: this.params.maxOutstandingR2T,
+          },
+        );
+      } else if (pdu.data.length > 0 || !pdu.final) {
+        throw new RemoteProtocolError(
+          `SCSI Command (ITT 0x${itt.toString(16)}): ${pdu.data.length > 0 ? `${pdu.data.length} bytes of immediate data` : "F bit clear"} without the W bit and an Expected Data Transfer Length`,
+        );
+      }
+    } catch (error) {
+      if (!(error instanceof RemoteProtocolError)) throw error;
+      this.#violation(connection, frame, RejectReason.ProtocolError, error);
+      return;
+    }
+    const task = new ScsiTask(
+      {
+        itt,
+        cmdSN: pdu.cmdSN,
+        immediate: pdu.immediate,
+        // The CDB is a view of the received bytes: keep a copy of our own.
+        request: { lun: pdu.lun, cdb: pdu.cdb.slice(), expectedLength: expected, read: pdu.read, write: pdu.write },
+        attribute: pdu.attribute,
+      },
+      connection,
+      transfer,
+      this,
+    );
+    this.#tasks.set(itt, task);
+    this.#tombstones.delete(itt);
+    this.#owner.countCommand();
+    if (pdu.immediate) {
+      this.#start(task);
+      return;
+    }
+    if (!this.#offer(connection, frame, pdu.cmdSN, { kind: "scsi", task })) this.#tasks.delete(itt);
+  }
+
+  #start(task: ScsiTask): void {
+    if (task.ended) {
+      // Aborted while it waited for its CmdSN: it only frees its slot.
+      if (task.counted) {
+        task.counted = false;
+        this.#window.finish();
+      }
+      return;
+    }
+    task.markRunning();
+    const unit = this.units.get(task.request.lun);
+    if (unit === undefined) {
+      task.run(() => this.#owner.execute(this, undefined, task));
+      return;
+    }
+    const headOfQueue = task.attribute === TaskAttribute.HeadOfQueue;
+    const exclusive = task.attribute === TaskAttribute.Ordered || this.#owner.exclusive(task);
+    task.ticket = unit.schedule(exclusive, () => task.run(() => this.#owner.execute(this, unit, task)), headOfQueue);
+  }
+
+  #dataOut(connection: TargetConnection, pdu: DataOutPdu, frame: Frame): void {
+    const itt = pdu.initiatorTaskTag;
+    const task = this.#tasks.get(itt);
+    if (task === undefined) {
+      // Data still in flight for a task that was aborted: dropped quietly (RFC 7143 §11.5.1).
+      if (this.#tombstones.has(itt)) return;
+      this.#reject(connection, frame, RejectReason.InvalidPduField, new RemoteProtocolError(`Data-Out for ITT 0x${itt.toString(16)}, which names no task`));
+      return;
+    }
+    if (task.transfer === undefined) {
+      this.#violation(connection, frame, RejectReason.ProtocolError, new RemoteProtocolError(`Data-Out for ITT 0x${itt.toString(16)}, a command without write data`));
+      return;
+    }
+    try {
+      task.dataOut(pdu, frame.dataPlaced);
+    } catch (error) {
+      if (!(error instanceof RemoteProtocolError)) throw error;
+      // ErrorRecoveryLevel 0 cannot recover a broken data sequence: reject it and drop the connection.
+      this.#violation(connection, frame, RejectReason.ProtocolError, error);
+    }
+  }
+
+  // ---------------------------------------------------------------- TaskHost
+
+  storage(task: ScsiTask, operation: StorageOperation, then: (outcome: StorageOutcome) => void): void {
+    const unit = this.units.get(task.request.lun);
+    if (unit === undefined) throw new RemoteProtocolError(`storage for LUN ${task.request.lun}, which does not exist`);
+    this.#owner.storage(unit, operation, then);
+  }
+
+  taskDone(task: ScsiTask): void {
+    if (this.#tasks.get(task.itt) === task) this.#tasks.delete(task.itt);
+    if (task.counted) {
+      task.counted = false;
+      this.#window.finish();
+    }
+    if (task.ticket !== undefined) this.units.get(task.request.lun)?.release(task.ticket);
+    const logout = this.#logout;
+    if (logout !== undefined && logout.waiting.delete(task) && logout.waiting.size === 0) this.#logoutRespond();
+  }
+
+  countR2T(): void {
+    this.#owner.countR2T();
+  }
+
+  countData(read: number, written: number): void {
+    this.#owner.countData(read, written);
+  }
+
+  internalError(task: ScsiTask, error: unknown): ScsiResult {
+    return this.#owner.internalError(task, error);
+  }
+
+  // ---------------------------------------------------------------- unit attention (SAM-5 §5.14)
+
+  addUnitAttention(lun: number, asc: number, ascq: number): void {
+    if (!this.units.has(lun)) return;
+    let list = this.#unitAttention.get(lun);
+    if (list === undefined) {
+      list = [];
+      this.#unitAttention.set(lun, list);
+    }
+    if (!list.some((ua) => ua.asc === asc && ua.ascq === ascq)) list.push({ asc, ascq });
+  }
+
+  /** The pending unit attention conditions of this nexus for `lun` (the SCSI layer takes them). */
+  unitAttention(lun: number): PendingUnitAttention | undefined {
+    return this.#unitAttention.get(lun);
+  }
+
+  // ---------------------------------------------------------------- aborting
+
+  /** Ends a task without a response, remembering its tag for late Data-Out. */
+  abortTask(task: ScsiTask): void {
+    if (this.#tasks.get(task.itt) === task) this.#tasks.delete(task.itt);
+    this.#tombstone(task.itt);
+    task.abort();
+  }
+
+  #tombstone(itt: number): void {
+    this.#tombstones.add(itt);
+    if (this.#tombstones.size > TOMBSTONES) {
+      const oldest = this.#tombstones.values().next().value as number;
+      this.#tombstones.delete(oldest);
+    }
+  }
+
+  /** Tasks on `lun` (all tasks when undefined), for task management. */
+  tasksOn(lun: number | undefined): ScsiTask[] {
+    return [...this.#tasks.values()].filter((t) => lun === undefined || t.request.lun === lun);
+  }
+
+  /** Another nexus reset the unit or cleared its task set: our tasks end with TASK ABORTED. */
+  terminateTasks(lun: number | undefined): void {
+    for (const task of this.tasksOn(lun)) {
+      if (this.#tasks.get(task.itt) === task) this.#tasks.delete(task.itt);
+      this.#tombstone(task.itt);
+      task.terminate();
+    }
+  }
+
+  considerReceived(cmdSN: number): boolean {
+    if (!this.#window.skip(cmdSN)) return false;
+    this.#drainWindow();
+    return true;
+  }
+
+  #tmfHooks(): TmfHooks {
+    const others = (): readonly TargetSession[] => this.#owner.otherSessions(this);
+    return {
+      terminateElsewhere: (lun) => {
+        for (const other of others()) other.terminateTasks(lun);
+      },
+      unitAttentionElsewhere: (lun, asc, ascq) => {
+        if (!this.#owner.unitAttentionOnNewNexus) return;
+        for (const other of others()) {
+          for (const unit of lun === undefined ? [...other.units.keys()] : [lun]) other.addUnitAttention(unit, asc, ascq);
+        }
+      },
+      coldReset: () => {
+        for (const other of others()) other.end("reset");
+        this.end("reset");
+      },
+    };
+  }
+
+  // ---------------------------------------------------------------- NOP, text, logout
+
+  #nopOut(connection: TargetConnection, pdu: NopOutPdu): void {
+    // RFC 7143 §11.19: the answer to a ping carries its ITT and echoes its data.
+    const max = connection.params.maxSendDataSegmentLength;
+    connection.send({
+      opcode: Opcode.NopIn,
+      lun: pdu.lun,
+      initiatorTaskTag: pdu.initiatorTaskTag,
+      targetTransferTag: RESERVED_TAG,
+      statSN: connection.takeStatSN(),
+      expCmdSN: this.expCmdSN,
+      maxCmdSN: this.maxCmdSN,
+      data: pdu.data.length > max ? pdu.data.subarray(0, max) : pdu.data,
+    });
+  }
+
+  #text(connection: TargetConnection, pdu: TextRequestPdu, frame: Frame): void {
+    const context: TextContext = {
+      sessionType: this.type,
+      currentTarget: this.target?.iqn,
+      policy: this.policy,
+      targets: () => this.#owner.discoveredTargets(connection),
+      updateSendLimit: (bytes) => connection.updateSendLimit(bytes),
+    };
+    let reply;
+    try {
+      reply = this.#texts.handle(pdu, connection.params.maxSendDataSegmentLength, context);
+    } catch (error) {
+      if (!(error instanceof RemoteProtocolError)) throw error;
+      this.#reject(connection, frame, RejectReason.ProtocolError, error);
+      return;
+    }
+    connection.send({
+      opcode: Opcode.TextResponse,
+      final: reply.final,
+      continue: reply.continue,
+      lun: pdu.lun,
+      initiatorTaskTag: pdu.initiatorTaskTag,
+      targetTransferTag: reply.targetTransferTag,
+      statSN: connection.takeStatSN(),
+      expCmdSN: this.expCmdSN,
+      maxCmdSN: this.maxCmdSN,
+      data: reply.data,
+    });
+  }
+
+  #logoutRequest(connection: TargetConnection, pdu: LogoutRequestPdu, frame: Frame): void {
+    if (this.#logout !== undefined) {
+      this.#reject(connection, frame, RejectReason.ProtocolError, new RemoteProtocolError("a second Logout Request while one is in progress"));
+      return;
+    }
+    let affected: readonly TargetConnection[];
+    switch (pdu.reason) {
+      case LogoutReason.CloseSession:
+        affected = this.connections;
+        break;
+      case LogoutReason.CloseConnection: {
+        const target = this.#connections.get(pdu.cid);
+        if (target === undefined) {
+          this.#logoutResponse(connection, pdu, LogoutResponseCode.CidNotFound);
+          return;
+        }
+        affected = [target];
+        break;
+      }
+      default:
+        // RFC 7143 §11.15.1: removing a connection for recovery needs ErrorRecoveryLevel 2.
+        this.#logoutResponse(connection, pdu, LogoutResponseCode.RecoveryNotSupported);
+        return;
+    }
+    // Tasks that are in storage finish and answer first; the rest end now (ERL 0 keeps nothing).
+    const waiting = new Set<ScsiTask>();
+    for (const task of [...this.#tasks.values()]) {
+      if (!affected.includes(task.connection)) continue;
+      if (task.busy && task.state === "running") waiting.add(task);
+      else this.abortTask(task);
+    }
+    this.#logout = { connection, pdu, waiting };
+    if (waiting.size === 0) this.#logoutRespond();
+  }
+
+  #logoutRespond(): void {
+    const logout = this.#logout;
+    if (logout === undefined) return;
+    this.#logout = undefined;
+    const { connection, pdu } = logout;
+    this.#logoutResponse(connection, pdu, LogoutResponseCode.Success);
+    if (pdu.reason === LogoutReason.CloseSession) {
+      for (const other of this.connections) if (other !== connection) other.close(undefined, 0);
+      connection.markLoggedOut();
+      connection.close(undefined, 0);
+      this.end("logout");
+      return;
+    }
+    const closing = this.#connections.get(pdu.cid);
+    if (closing === connection) connection.markLoggedOut();
+    closing?.close(undefined, 0);
+  }
+
+  #logoutResponse(connection: TargetConnection, pdu: LogoutRequestPdu, response: number): void {
+    connection.send({
+      opcode: Opcode.LogoutResponse,
+      response,
+      initiatorTaskTag: pdu.initiatorTaskTag,
+      statSN: connection.takeStatSN(),
+      expCmdSN: this.expCmdSN,
+      maxCmdSN: this.maxCmdSN,
+      // RFC 7143 §11.15.2-3: at ErrorRecoveryLevel 0 nothing is kept, so no wait and no retention.
+      time2Wait: 0,
+      time2Retain: 0,
+    });
+  }
+
+  // ---------------------------------------------------------------- errors
+
+  /**
+   * Refuses a command PDU with Reject. Its CmdSN counts as received (else the window would wait
+   * for it forever): RFC 7143 §11.17.1 leaves the command un-executed, not un-numbered.
+   */
+  #refuseCommand(connection: TargetConnection, frame: Frame, pdu: ScsiCommandPdu, reason: number, error: RemoteProtocolError): void {
+    this.#reject(connection, frame, reason, error);
+    if (!pdu.immediate && this.#window.skip(pdu.cmdSN)) this.#drainWindow();
+  }
+
+  #reject(connection: TargetConnection, frame: Frame, reason: number, error: RemoteProtocolError): void {
+    this.#owner.countReject();
+    this.#owner.protocolError(connection, error);
+    connection.reject(frame, reason, error);
+  }
+
+  /** A protocol error the session cannot recover from at ERL 0: Reject, then drop the connection. */
+  #violation(connection: TargetConnection, frame: Frame, reason: number, error: RemoteProtocolError): void {
+    this.#reject(connection, frame, reason, error);
+    connection.close(error, 0);
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  connectionClosed(connection: TargetConnection, now: number): void {
+    void now;
+    // A connection replaced by a new login with its CID (RFC 7143 §6.3.4) is no longer in the map.
+    if (this.#connections.get(connection.cid) === connection) this.#connections.delete(connection.cid);
+    this.#placed.delete(connection.id);
+    // RFC 7143 §7.1.5 (ERL 0): tasks with allegiance to a lost connection are gone.
+    for (const task of [...this.#tasks.values()]) if (task.connection === connection) this.abortTask(task);
+    const logout = this.#logout;
+    if (logout !== undefined && logout.connection === connection) this.#logout = undefined;
+    if (this.#connections.size === 0 && !this.#closed) this.end("connections-lost");
+  }
+
+  /** Ends the session: every task ends quietly, every connection closes. Idempotent. */
+  end(reason: SessionCloseReason, error?: IscsiError): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const task of [...this.#tasks.values()]) this.abortTask(task);
+    for (const item of this.#window.clear()) if (item.kind === "scsi") this.abortTask(item.task);
+    for (const connection of this.connections) connection.close(error, 0);
+    this.#owner.sessionEnded(this, reason);
+  }
+}
