@@ -6,6 +6,7 @@ import type { ChapCredentials } from "../core/login/initiator.js";
 import { type DigestName, DEFAULT_INITIATOR_PROPOSAL, type OperationalProposal } from "../core/text/parameters.js";
 import { type IscsiUrl, parseHostPort, parseIscsiUrl } from "../core/url.js";
 import type { Portal } from "./host.js";
+import type { RecoverySettings } from "../core/session/recovery.js";
 
 /** CHAP credentials as a caller gives them: strings are wrapped in a Secret at once. */
 export interface ChapOptions {
@@ -39,6 +40,10 @@ export interface SessionOptions {
   readonly commandTimeoutMs?: number;
   /** NOP-Out keep-alive; default every 5 s with a 15 s timeout; false turns it off. */
   readonly keepAlive?: { readonly intervalMs: number; readonly timeoutMs: number } | false;
+  /** Session recovery after a connection loss (ERL 0 reinstatement); on by default. */
+  readonly recovery?: Partial<RecoverySettings>;
+  /** Milliseconds a task management function may take before escalating; default 10 s. */
+  readonly taskManagementTimeoutMs?: number;
   /** How often a command is retried after a UNIT ATTENTION (SAM-5 §5.14); default 5. */
   readonly unitAttentionRetries?: number;
   /** Each PDU sent and received as one line (CHAP values redacted), for -v. */

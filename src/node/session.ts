@@ -234,6 +234,8 @@ export async function openSession(target: string | SessionOptions, overrides: Pa
       ...(options.keepAlive === undefined ? {} : { keepAlive: options.keepAlive }),
       ...(options.loginTimeoutMs === undefined ? {} : { loginTimeoutMs: options.loginTimeoutMs }),
       ...(options.logoutTimeoutMs === undefined ? {} : { logoutTimeoutMs: options.logoutTimeoutMs }),
+      ...(options.recovery === undefined ? {} : { recovery: options.recovery }),
+      ...(options.taskManagementTimeoutMs === undefined ? {} : { taskManagementTimeoutMs: options.taskManagementTimeoutMs }),
       ...(trace === undefined ? {} : { trace: (direction, cid, pdu) => trace(`${direction === "send" ? ">>" : "<<"} [${cid}] ${describePdu(pdu)}`) }),
     },
     portal,
