@@ -6,7 +6,7 @@
 import { RemoteProtocolError, TargetFailureError } from "../errors.js";
 import { readU32 } from "../pdu/bytes.js";
 import type { Frame } from "../pdu/framer.js";
-import { Opcode, RESERVED_TAG, TaskAttribute } from "../pdu/opcodes.js";
+import { Opcode, RESERVED_TAG, SnackType, TaskAttribute } from "../pdu/opcodes.js";
 import type { DataInPdu, R2TPdu, ScsiCommandPdu, ScsiResponsePdu } from "../pdu/types.js";
 import type { CommandResult } from "./command.js";
 import type { Connection } from "./connection.js";
@@ -28,6 +28,9 @@ export function issue<C>(ctx: SessionContext<C>, task: ScsiTask<C>, connection: 
   task.dataOutBytes = 0;
   task.nextR2TSN = 0;
   task.escalation = 0;
+  task.nextOffset = 0;
+  task.missingDataSN = undefined;
+  task.pendingStatus = undefined;
   if (request.timeoutMs !== undefined) {
     task.deadline = now + request.timeoutMs;
     ctx.timed.add(task);
@@ -108,38 +111,94 @@ export function onDataIn<C>(ctx: SessionContext<C>, connection: Connection, pdu:
     throw new RemoteProtocolError(`Data-In for task ${hex(task.itt)} on connection ${connection.cid}, not its own (RFC 7143 §7.1.2)`);
   }
   const length = pdu.data.length;
-  if (length > 0) {
-    if (pdu.bufferOffset + length > buffer.length) {
-      throw new RemoteProtocolError(
-        `Data-In beyond the buffer: offset ${pdu.bufferOffset} + ${length} > ${buffer.length} (ITT ${hex(task.itt)})`,
-      );
-    }
+  if (length > 0 && pdu.bufferOffset + length > buffer.length) {
+    throw new RemoteProtocolError(
+      `Data-In beyond the buffer: offset ${pdu.bufferOffset} + ${length} > ${buffer.length} (ITT ${hex(task.itt)})`,
+    );
+  }
+  const missing = task.missingDataSN;
+  const retransmission = missing !== undefined && missing.includes(pdu.dataSN);
+  if (!retransmission) {
     if (pdu.dataSN !== task.nextDataSN) {
       throw new RemoteProtocolError(`Data-In DataSN ${pdu.dataSN}, expected ${task.nextDataSN} (ITT ${hex(task.itt)})`);
     }
-    if (ctx.params.dataPDUInOrder && pdu.bufferOffset !== task.dataInBytes) {
-      throw new RemoteProtocolError(
-        `Data-In out of order: offset ${pdu.bufferOffset}, expected ${task.dataInBytes} (DataPDUInOrder=Yes)`,
-      );
+    if (length > 0 && ctx.params.dataPDUInOrder && pdu.bufferOffset !== task.nextOffset) {
+      throw new RemoteProtocolError(`Data-In out of order: offset ${pdu.bufferOffset}, expected ${task.nextOffset} (DataPDUInOrder=Yes)`);
     }
+    task.nextDataSN = (task.nextDataSN + 1) >>> 0;
+    task.nextOffset = pdu.bufferOffset + length;
+  }
+  if (frame.dataDigestError) {
+    // RFC 7143 §7.3 (ERL 1): discard the PDU and ask for it again with a Data SNACK. The header
+    // is sound (its digest checked), so a status it carries is kept for when the data is whole.
+    if (!retransmission) (task.missingDataSN ??= []).push(pdu.dataSN);
+    if (pdu.hasStatus) {
+      task.pendingStatus = { status: pdu.status, residualCount: pdu.residualCount, underflow: pdu.residualUnderflow, overflow: pdu.residualOverflow };
+    }
+    connection.send({
+      opcode: Opcode.SnackRequest,
+      type: SnackType.DataR2T,
+      lun: task.request.lun,
+      initiatorTaskTag: task.itt,
+      targetTransferTag: RESERVED_TAG,
+      expStatSN: connection.expStatSN,
+      begRun: pdu.dataSN,
+      runLength: 1,
+    });
+    return;
+  }
+  if (length > 0) {
     // The framer placed the bytes already when it could; otherwise copy them now (once).
     if (!frame.dataPlaced) buffer.set(pdu.data, pdu.bufferOffset);
     task.dataInBytes += length;
-    task.nextDataSN = (task.nextDataSN + 1) >>> 0;
-  } else if (pdu.dataSN === task.nextDataSN) {
-    task.nextDataSN = (task.nextDataSN + 1) >>> 0;
+  }
+  if (retransmission) {
+    missing.splice(missing.indexOf(pdu.dataSN), 1);
+    if (missing.length === 0) task.missingDataSN = undefined;
+  }
+  if (pdu.acknowledge && ctx.params.errorRecoveryLevel > 0 && pdu.targetTransferTag !== RESERVED_TAG) {
+    // RFC 7143 §11.16.3: acknowledge the data so the target may release it.
+    connection.send({
+      opcode: Opcode.SnackRequest,
+      type: SnackType.DataAck,
+      lun: task.request.lun,
+      initiatorTaskTag: task.itt,
+      targetTransferTag: pdu.targetTransferTag,
+      expStatSN: connection.expStatSN,
+      begRun: task.missingDataSN?.[0] ?? task.nextDataSN,
+      runLength: 0,
+    });
   }
   if (pdu.hasStatus) {
     if (!pdu.final) throw new RemoteProtocolError("Data-In with the S bit but not the F bit (RFC 7143 §11.7.1)");
+    task.pendingStatus = { status: pdu.status, residualCount: pdu.residualCount, underflow: pdu.residualUnderflow, overflow: pdu.residualOverflow };
+  }
+  const status = task.pendingStatus;
+  if (status !== undefined && task.missingDataSN === undefined) {
     complete(ctx, task, {
-      status: pdu.status,
+      status: status.status,
       sense: EMPTY,
       bytesIn: task.dataInBytes,
-      residualCount: pdu.residualCount,
-      residualUnderflow: pdu.residualUnderflow,
-      residualOverflow: pdu.residualOverflow,
+      residualCount: status.residualCount,
+      residualUnderflow: status.underflow,
+      residualOverflow: status.overflow,
     });
   }
+}
+
+/** ERL 1: a SCSI Response whose data (sense) failed its digest is asked for again (Status SNACK). */
+export function requestStatusAgain<C>(ctx: SessionContext<C>, connection: Connection, pdu: ScsiResponsePdu): void {
+  const task = scsiTask(ctx, pdu.initiatorTaskTag, "SCSI Response");
+  connection.send({
+    opcode: Opcode.SnackRequest,
+    type: SnackType.Status,
+    lun: task.request.lun,
+    initiatorTaskTag: RESERVED_TAG,
+    targetTransferTag: RESERVED_TAG,
+    expStatSN: connection.expStatSN,
+    begRun: pdu.statSN,
+    runLength: 1,
+  });
 }
 
 export function onScsiResponse<C>(ctx: SessionContext<C>, connection: Connection, pdu: ScsiResponsePdu): void {
@@ -153,6 +212,10 @@ export function onScsiResponse<C>(ctx: SessionContext<C>, connection: Connection
       new TargetFailureError(pdu.response, `target failure (iSCSI response ${hex(pdu.response)}) for CDB opcode ${hex(task.request.cdb[0] ?? 0)}`),
     );
     return;
+  }
+  if (task.missingDataSN !== undefined) {
+    // ERL 1: Data-In asked for again has not arrived yet; the status waits for it.
+    throw new RemoteProtocolError(`SCSI Response for task ${hex(task.itt)} before the Data-In it asked for again (DataSN ${task.missingDataSN.join(",")})`);
   }
   complete(ctx, task, {
     status: pdu.status,

@@ -91,8 +91,14 @@ export class ScriptedTarget {
   }
 
   /** Encodes a target PDU and hands its bytes to the initiator connection. */
-  deliver(pdu: TargetPdu, split = 0): void {
+  deliver(pdu: TargetPdu, split = 0, corruptDataByte?: number): void {
     const pieces = encodePdu(pdu, this.digests);
+    if (corruptDataByte !== undefined) {
+      // Flip a bit in the data segment (piece 1): the data digest no longer matches.
+      const data = (pieces[1] as Uint8Array).slice();
+      data[corruptDataByte] = (data[corruptDataByte] as number) ^ 0x10;
+      pieces[1] = data;
+    }
     const total = pieces.reduce((n, p) => n + p.length, 0);
     const bytes = new Uint8Array(total);
     let at = 0;

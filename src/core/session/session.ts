@@ -1,5 +1,6 @@
 import type { ChapAlgorithm } from "../auth/hash.js";
 import {
+  DigestError,
   type IscsiError,
   LocalProtocolError,
   LoginError,
@@ -11,7 +12,7 @@ import {
 } from "../errors.js";
 import { readU32 } from "../pdu/bytes.js";
 import type { Frame } from "../pdu/framer.js";
-import { AsyncEvent, LogoutReason, Opcode, opcodeName, RESERVED_TAG, type TaskManagementFunction } from "../pdu/opcodes.js";
+import { AsyncEvent, LogoutReason, Opcode, opcodeName, RejectReason, RESERVED_TAG, type TaskManagementFunction } from "../pdu/opcodes.js";
 import type { AsyncMessagePdu, LoginResponsePdu, LogoutResponsePdu, TargetPdu } from "../pdu/types.js";
 import { InitiatorLogin, type LoginStep } from "../login/initiator.js";
 import { makeIsid } from "../login/isid.js";
@@ -22,7 +23,7 @@ import type { AsyncEventInfo, CommandRequest, SessionEvent } from "./command.js"
 import { Connection, type ConnectionOwner, consumesStatSN } from "./connection.js";
 import { DEFAULT_KEEPALIVE, EMPTY, type KeepAliveSettings, type SessionConfig, SessionContext, type SessionDeps } from "./context.js";
 import { onNopIn, onReject, onTaskManagementResponse, onTextResponse, sendPing, sendTaskManagement, sendText } from "./control.js";
-import { issue, onDataIn, onR2T, onScsiResponse, placeData } from "./datapath.js";
+import { issue, onDataIn, onR2T, onScsiResponse, placeData, requestStatusAgain } from "./datapath.js";
 import { checkDeadlines, ESCALATION_TICK_MS } from "./escalation.js";
 import { DEFAULT_RECOVERY, type RecoveryCause, type RecoveryRecord, RecoveryTracker } from "./recovery.js";
 import { ConnectionState, SessionState, sessionTransition } from "./states.js";
@@ -269,6 +270,9 @@ export class Session<C = unknown> {
       deadline: request.timeoutMs === undefined ? undefined : now + request.timeoutMs,
       issuedAt: now,
       escalation: 0,
+      nextOffset: 0,
+      missingDataSN: undefined,
+      pendingStatus: undefined,
     };
     ctx.tasks.add(task);
     if (task.deadline !== undefined) {
@@ -516,24 +520,26 @@ export class Session<C = unknown> {
     if (connection.state === ConnectionState.InLogin || connection.state === ConnectionState.XptWait) {
       throw new RemoteProtocolError(`connection ${connection.cid}: ${opcodeName(pdu.opcode)} received during login`);
     }
-    if (frame.dataDigestError) {
-      // ERL 0: a data digest error cannot be recovered on this connection (RFC 7143 §7.8).
-      throw new RemoteProtocolError(`connection ${connection.cid}: data digest error in ${opcodeName(pdu.opcode)}`);
+    const ctx = this.ctx;
+    if (frame.dataDigestError && !this.recoverDigestError(connection, pdu)) {
+      // RFC 7143 §7.8: without ERL >= 1 (or for this PDU) the connection cannot go on.
+      throw new DigestError("data", `connection ${connection.cid}: data digest error in ${opcodeName(pdu.opcode)}`);
     }
     this.acceptStatSN(connection, pdu);
-    const ctx = this.ctx;
     if ("maxCmdSN" in pdu && ctx.window.update(pdu.expCmdSN, pdu.maxCmdSN)) this.flushPending(now);
     switch (pdu.opcode) {
       case Opcode.DataIn:
         onDataIn(ctx, connection, pdu, frame);
         break;
       case Opcode.ScsiResponse:
-        onScsiResponse(ctx, connection, pdu);
+        if (frame.dataDigestError) requestStatusAgain(ctx, connection, pdu);
+        else onScsiResponse(ctx, connection, pdu);
         break;
       case Opcode.R2T:
         onR2T(ctx, connection, pdu);
         break;
       case Opcode.NopIn:
+        if (frame.dataDigestError) break; // a ping answer with damaged data: the ping times out or is repeated
         onNopIn(ctx, connection, pdu, now, this.keepAlive ? this.keepAlive.intervalMs : undefined);
         break;
       case Opcode.TaskManagementResponse:
@@ -549,10 +555,20 @@ export class Session<C = unknown> {
         this.onAsyncMessage(connection, pdu, now);
         break;
       case Opcode.Reject:
+        // ERL >= 1: a Data-Out the target found damaged is asked for again with a recovery R2T
+        // (RFC 7143 §7.3); the command goes on.
+        if (pdu.reason === RejectReason.DataDigestError && ctx.params.errorRecoveryLevel > 0) break;
         onReject(ctx, pdu);
         break;
     }
     if (ctx.draining && this.scsiInFlight() === 0) this.logoutForTarget(now);
+  }
+
+  /** ERL >= 1 recovers data digest errors in Data-In, SCSI Response and NOP-In (RFC 7143 §7.3). */
+  private recoverDigestError(connection: Connection, pdu: TargetPdu): boolean {
+    if (this.ctx.params.errorRecoveryLevel < 1) return false;
+    void connection;
+    return pdu.opcode === Opcode.DataIn || pdu.opcode === Opcode.ScsiResponse || pdu.opcode === Opcode.NopIn;
   }
 
   /** RFC 7143 §4.2.2.2: StatSN advances by one per status PDU on a connection. */

@@ -40,6 +40,12 @@ export interface ScsiTask<C> {
    * sent, 3 its connection dropped for session recovery.
    */
   escalation: 0 | 1 | 2 | 3;
+  /** Buffer offset the next new Data-In must carry (DataPDUInOrder), past discarded PDUs too. */
+  nextOffset: number;
+  /** ERL 1: DataSNs of Data-In PDUs discarded for a data digest error and asked for again. */
+  missingDataSN: number[] | undefined;
+  /** ERL 1: status already received while data is still being asked for again. */
+  pendingStatus: { readonly status: number; readonly residualCount: number; readonly underflow: boolean; readonly overflow: boolean } | undefined;
 }
 
 /** A NOP-Out ping awaiting its NOP-In. */
