@@ -41,7 +41,7 @@ export async function rejectionOf(promise: Promise<unknown>, what: string, ms = 
     what,
     ms,
   );
-  if (outcome.resolved) throw new Error(`${what} was expected to fail but resolved with ${inspect(outcome.value, { depth: 1 })}`);
+  if (outcome.resolved) throw new Error(`${what} was expected to fail but resolved with ${inspect(outcome.value, { depth: 0 })}`);
   return outcome.error;
 }
 
@@ -98,9 +98,9 @@ export function parseTraceLine(line: string): TraceEntry | undefined {
   }
   const keys: Record<string, string> = {};
   if (brace >= 0) {
-    for (const token of rest.slice(brace + 1, rest.lastIndexOf("}")).split(" ")) {
-      const eq = token.indexOf("=");
-      if (eq > 0) keys[token.slice(0, eq)] = token.slice(eq + 1);
+    // Redacted values read "<redacted 66 bytes>", spaces and all.
+    for (const m of rest.slice(brace + 1, rest.lastIndexOf("}")).matchAll(/([^\s=]+)=(<[^>]*>|\S*)/g)) {
+      keys[m[1] as string] = m[2] ?? "";
     }
   }
   return {
