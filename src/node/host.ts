@@ -9,7 +9,7 @@ import {
   TransportError,
 } from "../core/errors.js";
 import type { LogoutReason, TaskManagementFunction } from "../core/pdu/opcodes.js";
-import type { AsyncEventInfo, CommandRequest, CommandResult, PingResult } from "../core/session/command.js";
+import type { AsyncEventInfo, CommandResult, PingResult } from "../core/session/command.js";
 import type { RecoveryRecord } from "../core/session/recovery.js";
 import type { Connection } from "../core/session/connection.js";
 import { Session, type SessionConfig, type SessionDeps } from "../core/session/session.js";
@@ -132,10 +132,25 @@ export class SessionHost extends EventEmitter<HostEvents> {
 
   // ------------------------------------------------------------------ requests
 
-  /** Sends a SCSI command; resolves with its outcome whatever the SCSI status. */
-  execute(request: Omit<CommandRequest<Pending>, "context">): Promise<CommandResult> {
+  /**
+   * Sends a SCSI command; resolves with its outcome whatever the SCSI status. `onTag` learns the
+   * command's Initiator Task Tag (for ABORT TASK).
+   */
+  execute(
+    lun: number,
+    cdb: Uint8Array,
+    dataIn: Uint8Array | undefined,
+    dataOut: Uint8Array | undefined,
+    retry: "safe" | "never",
+    timeoutMs: number | undefined,
+    onTag?: (tag: number) => void,
+  ): Promise<CommandResult> {
     return new Promise<CommandResult>((resolve, reject) => {
-      this.session.submit({ ...request, context: { resolve: resolve as (v: never) => void, reject } }, monotonicNow());
+      const tag = this.session.submit(
+        { lun, cdb, dataIn, dataOut, retry, timeoutMs, context: { resolve: resolve as (v: never) => void, reject } },
+        monotonicNow(),
+      );
+      onTag?.(tag);
       this.schedulePump();
     });
   }

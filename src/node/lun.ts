@@ -171,7 +171,7 @@ export class Lun {
   }
 
   private async transferLimit(blockSize: number): Promise<number> {
-    if (this.maxTransferBytes === undefined) {
+    if (this.maxTransferBytes === undefined || this.maxTransferBytes % blockSize !== 0) {
       const limits = await this.blockLimits();
       const maxBlocks = limits?.maximumTransferLength ?? 0;
       this.maxTransferBytes = maxBlocks > 0 ? Math.min(maxBlocks * blockSize, DEFAULT_MAX_TRANSFER_BYTES) : DEFAULT_MAX_TRANSFER_BYTES;
@@ -186,12 +186,19 @@ export class Lun {
    */
   async read(lba: number, blocks: number, options: IoOptions & { readonly into?: Uint8Array } = {}): Promise<Uint8Array> {
     checkRange(lba, blocks);
-    const blockSize = await this.blockSize();
+    // The hot path: no await before the command when capacity and limits are known.
+    const blockSize = this.capacityValue?.blockSize ?? (await this.blockSize());
     const length = blocks * blockSize;
     const buffer = options.into ?? new Uint8Array(length);
     if (buffer.length < length) throw new ConfigError(`read buffer of ${buffer.length} bytes is smaller than ${blocks} blocks of ${blockSize}`);
-    const limit = await this.transferLimit(blockSize);
+    const limit = this.maxTransferBytes ?? (await this.transferLimit(blockSize));
     const step = limit / blockSize;
+    if (blocks <= step) {
+      const cdb = useLong(lba, blocks) ? buildRead16Cdb({ lba, blocks, fua: options.fua }) : buildRead10Cdb({ lba, blocks, fua: options.fua });
+      const view = buffer.length === length ? buffer : buffer.subarray(0, length);
+      await this.session.execute(this.number, cdb, { dataIn: view, retry: "safe", timeoutMs: options.timeoutMs });
+      return view;
+    }
     const parts: Promise<unknown>[] = [];
     for (let done = 0; done < blocks; done += step) {
       const n = Math.min(step, blocks - done);
@@ -206,14 +213,19 @@ export class Lun {
 
   /** Writes `data` (a whole number of blocks) at `lba`. */
   async write(lba: number, data: Uint8Array, options: IoOptions = {}): Promise<void> {
-    const blockSize = await this.blockSize();
+    const blockSize = this.capacityValue?.blockSize ?? (await this.blockSize());
     if (data.length % blockSize !== 0) {
       throw new ConfigError(`write of ${data.length} bytes is not a whole number of ${blockSize}-byte blocks`);
     }
     const blocks = data.length / blockSize;
     checkRange(lba, blocks);
-    const limit = await this.transferLimit(blockSize);
+    const limit = this.maxTransferBytes ?? (await this.transferLimit(blockSize));
     const step = limit / blockSize;
+    if (blocks <= step) {
+      const cdb = useLong(lba, blocks) ? buildWrite16Cdb({ lba, blocks, fua: options.fua }) : buildWrite10Cdb({ lba, blocks, fua: options.fua });
+      await this.session.execute(this.number, cdb, { dataOut: data, retry: "safe", timeoutMs: options.timeoutMs });
+      return;
+    }
     const parts: Promise<unknown>[] = [];
     for (let done = 0; done < blocks; done += step) {
       const n = Math.min(step, blocks - done);

@@ -132,17 +132,20 @@ export class IscsiSession extends EventEmitter<SessionEvents> {
    */
   async execute(lun: number, cdb: Uint8Array, options: ExecuteOptions = {}): Promise<ScsiResult> {
     const dataIn = typeof options.dataIn === "number" ? new Uint8Array(options.dataIn) : options.dataIn;
+    const retry = options.retry ?? (isRepeatable(cdb) ? "safe" : "never");
+    const timeoutMs = options.timeoutMs ?? this.commandTimeoutMs;
     for (let attempt = 0; ; attempt++) {
-      const result = await this.host.execute({
-        lun,
-        cdb,
-        ...(dataIn === undefined ? {} : { dataIn }),
-        ...(options.dataOut === undefined ? {} : { dataOut: options.dataOut }),
-        retry: options.retry ?? (isRepeatable(cdb) ? "safe" : "never"),
-        ...(options.timeoutMs ?? this.commandTimeoutMs) === undefined ? {} : { timeoutMs: options.timeoutMs ?? this.commandTimeoutMs },
-      });
+      const result = await this.host.execute(lun, cdb, dataIn, options.dataOut, retry, timeoutMs, options.onTag);
       if (result.status === ScsiStatus.Good || options.allowStatus) {
-        return { ...result, data: dataIn === undefined ? EMPTY : dataIn.subarray(0, result.bytesIn) };
+        return {
+          status: result.status,
+          sense: result.sense,
+          bytesIn: result.bytesIn,
+          residualCount: result.residualCount,
+          residualUnderflow: result.residualUnderflow,
+          residualOverflow: result.residualOverflow,
+          data: dataIn === undefined ? EMPTY : result.bytesIn === dataIn.length ? dataIn : dataIn.subarray(0, result.bytesIn),
+        };
       }
       const sense = result.sense.length > 0 ? decodeSense(result.sense) : undefined;
       if (
