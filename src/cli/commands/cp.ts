@@ -1,0 +1,213 @@
+/**
+ * `cp SRC DST`: whole-LUN copies between LUNs, files and standard streams, pipelined (--qd
+ * chunks of --bs bytes in flight), with a progress bar on a terminal, zero skipping where the
+ * destination can make zeros cheaply, and --verify.
+ */
+import { Command } from "commander";
+import type { Lun } from "../../node/lun.js";
+import { runCopy, type Sink, type Source, verifyCopy } from "../copy/engine.js";
+import { fileSink, fileSource, type LunRange, type LunZeroing, lunSink, lunSource, lunZeroing, streamSink, streamSource } from "../copy/endpoints.js";
+import type { CliContext, TargetRef } from "../context.js";
+import { CliError } from "../errors.js";
+import type { CliIo } from "../program.js";
+import { startProgress } from "../progress.js";
+import { formatBytes, formatDuration, formatRate, parseCount, parseSize } from "../units.js";
+import { examples, type Runner } from "./command.js";
+import { DEFAULT_QUEUE_DEPTH, lunName } from "./io.js";
+
+type Endpoint = { readonly kind: "stream"; readonly shown: string } | { readonly kind: "file"; readonly path: string; readonly shown: string } | { readonly kind: "lun"; readonly ref: TargetRef & { readonly lun: number }; readonly shown: string };
+
+function endpoint(ctx: CliContext, text: string, role: "source" | "destination"): Endpoint {
+  if (text === "-") return { kind: "stream", shown: role === "source" ? "standard input" : "standard output" };
+  if (/^iscsi:\/\//i.test(text)) {
+    const ref = ctx.targetRef(text, true);
+    return { kind: "lun", ref, shown: lunName(ref) };
+  }
+  return { kind: "file", path: text, shown: text };
+}
+
+interface CpOptions {
+  readonly bs: string;
+  readonly qd: string;
+  readonly verify?: boolean;
+  readonly sparse: boolean;
+  readonly progress: boolean;
+}
+
+export function cpCommand(run: Runner, io: CliIo): Command {
+  return new Command("cp")
+    .summary("copy a whole LUN to or from a file, stdin/stdout, or another LUN")
+    .description(
+      [
+        "SRC and DST are each a file, - (stdin/stdout) or a LUN URL. A LUN is copied whole; a file onto a LUN fills it from LBA 0 (the rest of the LUN is left as it was; a last partial block is padded with zeros).",
+        "A source larger than the destination LUN is refused before anything is written. Zero chunks are not sent where the destination can make zeros itself: a new file gets holes; a thin LUN whose unmapped blocks read as zeros (LBPRZ) gets WRITE SAME with UNMAP (LBPWS) or UNMAP (LBPU). --no-sparse writes zeros like any data.",
+        "--verify reads the destination back and compares it with digests of what was sent. A file destination appears under its name only when the copy (and its verification) succeeded.",
+      ].join("\n\n"),
+    )
+    .argument("<src>", "file, -, or iscsi://host/target-iqn/lun")
+    .argument("<dst>", "file, -, or iscsi://host/target-iqn/lun")
+    .option("--bs <size>", "bytes per command", "1M")
+    .option("--qd <n>", "commands in flight", String(DEFAULT_QUEUE_DEPTH))
+    .option("--verify", "read the destination back and compare")
+    .option("--no-sparse", "write zero blocks instead of skipping them")
+    .option("--no-progress", "no progress bar, even on a terminal")
+    .addHelpText(
+      "after",
+      examples([
+        "iscsi cp iscsi://127.0.0.1/iqn.2026-11.example:disk/1 disk.img",
+        "iscsi cp --verify disk.img iscsi://127.0.0.1/iqn.2026-11.example:disk/1",
+        "iscsi cp iscsi://10.0.0.1/iqn.2026-11.a:disk/1 iscsi://10.0.0.2/iqn.2026-11.b:disk/1 --bs 4M --qd 4",
+        "iscsi cp iscsi://127.0.0.1/iqn.2026-11.example:disk/1 - | gzip > disk.img.gz",
+      ]),
+    )
+    .action(async (src: string, dst: string, opts: CpOptions, cmd: Command) => run(cmd, (ctx) => copyCommand(ctx, io, src, dst, opts)));
+}
+
+async function copyCommand(ctx: CliContext, io: CliIo, srcText: string, dstText: string, opts: CpOptions): Promise<void> {
+  const bs = parseSize(opts.bs, "--bs");
+  if (bs < 512 || bs > 64 << 20) throw new CliError("ISCSI_CLI_USAGE", `--bs ${opts.bs} must be between 512 bytes and 64 MiB`);
+  const qd = parseCount(opts.qd, "--qd", { min: 1, max: 256 });
+  const src = endpoint(ctx, srcText, "source");
+  const dst = endpoint(ctx, dstText, "destination");
+  if (srcText === dstText) throw new CliError("ISCSI_CLI_USAGE", `source and destination are the same (${src.shown})`);
+  if (dst.kind === "stream") {
+    if (ctx.out.json) throw new CliError("ISCSI_CLI_USAGE", "--json prints its document on standard output: copy to a file or a LUN");
+    if (opts.verify === true) throw new CliError("ISCSI_CLI_USAGE", "--verify cannot read standard output back");
+    if (io.stdout.isTTY === true) throw new CliError("ISCSI_CLI_USAGE", "refusing to write binary data to a terminal");
+  }
+  if (src.kind === "stream" && io.stdin.isTTY === true) throw new CliError("ISCSI_CLI_USAGE", "refusing to read binary data from a terminal: pipe the data in");
+
+  // Local files first: a missing source is reported without connecting anywhere.
+  const fileSrc = src.kind === "file" ? await fileSource(src.path, ctx.signal) : undefined;
+  try {
+    await withEndpointLun(ctx, src, async (srcLun) => {
+      const srcRange = srcLun === undefined ? undefined : await wholeLun(srcLun, src);
+      const source: Source = srcRange !== undefined ? lunSource(srcRange) : (fileSrc ?? streamSource(io.stdin, ctx.signal));
+      await withEndpointLun(ctx, dst, async (dstLun) => {
+        const dstRange = dstLun === undefined ? undefined : await wholeLun(dstLun, dst);
+        await copyBetween(ctx, io, { src, dst, source, srcRange, dstRange, bs, qd, opts });
+      });
+    });
+  } finally {
+    await fileSrc?.close().catch(() => undefined);
+  }
+}
+
+/** Opens a session when the endpoint is a LUN (a second one for a second LUN, even on the same target). */
+async function withEndpointLun(
+  ctx: CliContext,
+  e: Endpoint,
+  body: (lun: Lun | undefined) => Promise<void>,
+): Promise<void> {
+  if (e.kind !== "lun") return body(undefined);
+  return ctx.withLun(e.ref, (lun) => body(lun));
+}
+
+async function wholeLun(lun: Lun, e: Endpoint): Promise<LunRange> {
+  const capacity = await lun.readCapacity();
+  return { lun, blockSize: capacity.blockSize, lba: 0, blocks: Number(capacity.blocks), name: e.shown };
+}
+
+interface Plan {
+  readonly src: Endpoint;
+  readonly dst: Endpoint;
+  readonly source: Source;
+  readonly srcRange: LunRange | undefined;
+  readonly dstRange: LunRange | undefined;
+  readonly bs: number;
+  readonly qd: number;
+  readonly opts: CpOptions;
+}
+
+async function copyBetween(ctx: CliContext, io: CliIo, p: Plan): Promise<void> {
+  for (const range of [p.srcRange, p.dstRange]) {
+    if (range !== undefined && p.bs % range.blockSize !== 0) {
+      throw new CliError("ISCSI_CLI_USAGE", `--bs ${p.opts.bs} is not a multiple of the ${range.blockSize}-byte blocks of ${range.name}`);
+    }
+  }
+  const dstBytes = p.dstRange === undefined ? undefined : p.dstRange.blocks * p.dstRange.blockSize;
+  if (dstBytes !== undefined && p.source.size !== undefined && p.source.size > dstBytes) {
+    throw new CliError(
+      "ISCSI_CLI_OUT_OF_RANGE",
+      `the source ${p.src.shown} (${formatBytes(p.source.size)}, ${p.source.size} bytes) is larger than ${p.dst.shown} (${formatBytes(dstBytes)}, ${dstBytes} bytes); nothing was written`,
+    );
+  }
+  const sparse = p.opts.sparse;
+  let zeroing: LunZeroing = { method: "none" };
+  let sink: Sink;
+  if (p.dstRange !== undefined) {
+    if (sparse) zeroing = await lunZeroing(p.dstRange.lun);
+    sink = lunSink(p.dstRange, zeroing);
+  } else if (p.dst.kind === "file") {
+    sink = await fileSink(p.dst.path, ctx.interrupts, { sparse });
+  } else {
+    sink = streamSink(io.stdout);
+  }
+
+  const total = p.source.size ?? dstBytes;
+  const bar = startProgress(io.stderr, p.opts.progress && !ctx.out.json, "copying", total);
+  let result;
+  try {
+    result = await runCopy(p.source, sink, {
+      chunkSize: p.bs,
+      queueDepth: p.qd,
+      ...(p.source.size === undefined && dstBytes !== undefined ? { length: dstBytes } : {}),
+      skipZeros: sparse,
+      verify: p.opts.verify === true,
+      signal: ctx.signal,
+      onProgress: (bytes) => bar.update(bytes),
+    });
+  } finally {
+    bar.stop();
+  }
+  try {
+    if (p.source.size === undefined && dstBytes !== undefined && result.bytes === dstBytes) {
+      // A stream that filled the LUN: if it has more, the copy was cut short.
+      const more = await p.source.read(result.bytes, new Uint8Array(1));
+      if (more > 0) {
+        throw new CliError("ISCSI_CLI_OUT_OF_RANGE", `${p.src.shown} is larger than ${p.dst.shown} (${dstBytes} bytes): only the first ${dstBytes} bytes were written`);
+      }
+    }
+    if (p.opts.verify === true && result.digests !== undefined) {
+      const vbar = startProgress(io.stderr, p.opts.progress && !ctx.out.json, "verifying", result.bytes);
+      try {
+        await verifyCopy(sink, result.bytes, result.digests, {
+          chunkSize: p.bs,
+          queueDepth: p.qd,
+          signal: ctx.signal,
+          destination: p.dst.shown,
+          ...(p.dstRange === undefined ? {} : { blockSize: p.dstRange.blockSize }),
+          onProgress: (bytes) => vbar.update(bytes),
+        });
+      } finally {
+        vbar.stop();
+      }
+    }
+    await sink.commit?.();
+  } catch (error) {
+    await sink.abort().catch(() => undefined);
+    throw error;
+  }
+
+  const rate = (result.bytes * 1000) / Math.max(result.elapsedMs, 0.001);
+  const summary = {
+    source: p.src.kind === "lun" ? p.src.ref.shown : p.src.kind === "file" ? p.src.path : "-",
+    destination: p.dst.kind === "lun" ? p.dst.ref.shown : p.dst.kind === "file" ? p.dst.path : "-",
+    bytes: result.bytes,
+    zeroBytesSkipped: result.zeroBytes,
+    zeroMethod: result.zeroBytes > 0 ? sink.zeroMethod : undefined,
+    chunkSize: p.bs,
+    queueDepth: p.qd,
+    elapsedMs: result.elapsedMs,
+    bytesPerSecond: rate,
+    verified: p.opts.verify === true,
+  };
+  const text = (): string => {
+    let line = `copied ${formatBytes(result.bytes)} (${result.bytes} bytes) from ${p.src.shown} to ${p.dst.shown} in ${formatDuration(result.elapsedMs)} (${formatRate(rate)})`;
+    if (result.zeroBytes > 0) line += `; ${formatBytes(result.zeroBytes)} of zeros skipped (${sink.zeroMethod ?? ""})`;
+    if (p.opts.verify === true) line += "; verified";
+    return line;
+  };
+  if (p.dst.kind === "stream") ctx.out.note(text());
+  else ctx.out.result(summary, text);
+}

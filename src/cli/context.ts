@@ -1,0 +1,181 @@
+/**
+ * What every command shares: the global options turned into session options (initiator name,
+ * digests, timeouts, CHAP, the -v trace), the output, the interrupt signal, and the opening and
+ * closing of sessions so that no command forgets to log out.
+ */
+import { readFileSync } from "node:fs";
+import { ConfigError } from "../core/errors.js";
+import { type IscsiUrl, isPlausibleIscsiName, parseHostPort, parseIscsiUrl, redactUrl } from "../core/url.js";
+import { discover, type DiscoveredTarget } from "../node/discovery.js";
+import { formatPortal, type Portal } from "../node/host.js";
+import type { Lun } from "../node/lun.js";
+import type { DigestPreference, SessionOptions } from "../node/options.js";
+import { openSession, type IscsiSession } from "../node/session.js";
+import { type CredentialOptions, type Environment, environmentSecrets, resolveCredentials } from "./credentials.js";
+import { fileError } from "./errors.js";
+import { type Interrupts, untilAborted, withDeadline } from "./interrupt.js";
+import type { Output } from "./output.js";
+import { parseDuration } from "./units.js";
+
+/** The options every command takes (commander's camelCase names). */
+export interface GlobalOptions extends CredentialOptions {
+  readonly initiatorName?: string;
+  readonly headerDigest?: string;
+  readonly dataDigest?: string;
+  readonly timeout?: string;
+  readonly verbose?: boolean;
+  readonly json?: boolean;
+}
+
+export const DEFAULT_TIMEOUT = "15s";
+
+/** `none`, `crc32c`, or a preference list `crc32c,none` / `none,crc32c`. */
+export function parseDigestOption(text: string, what: string): DigestPreference {
+  const forms: Record<string, DigestPreference> = {
+    none: "None",
+    crc32c: "CRC32C",
+    "crc32c,none": "CRC32C,None",
+    "none,crc32c": "None,CRC32C",
+  };
+  const value = forms[text.toLowerCase().replace(/\s+/g, "")];
+  if (value === undefined) throw new ConfigError(`${what} "${text}" must be none, crc32c, crc32c,none or none,crc32c`);
+  return value;
+}
+
+/** A target URL with the connection parts checked; `lun` only when the command works on one. */
+export interface TargetRef {
+  readonly url: IscsiUrl;
+  /** The URL as given, with any secret replaced: safe to print. */
+  readonly shown: string;
+  readonly portal: Portal;
+  readonly targetName: string;
+}
+
+export class CliContext {
+  readonly timeoutMs: number;
+  readonly verbose: boolean;
+  private readonly initiatorName: string | undefined;
+  private readonly headerDigest: DigestPreference | undefined;
+  private readonly dataDigest: DigestPreference | undefined;
+
+  constructor(
+    readonly options: GlobalOptions,
+    readonly out: Output,
+    readonly interrupts: Interrupts,
+    readonly env: Environment,
+  ) {
+    this.timeoutMs = parseDuration(options.timeout ?? DEFAULT_TIMEOUT, "--timeout");
+    if (this.timeoutMs < 1) throw new ConfigError(`--timeout ${options.timeout ?? ""} is shorter than a millisecond`);
+    this.verbose = options.verbose === true;
+    if (options.initiatorName !== undefined && !isPlausibleIscsiName(options.initiatorName)) {
+      throw new ConfigError(`--initiator-name "${options.initiatorName}" is not an iSCSI name (iqn.yyyy-mm.domain:..., eui.<16 hex>, naa.<hex>)`);
+    }
+    this.initiatorName = options.initiatorName;
+    this.headerDigest = options.headerDigest === undefined ? undefined : parseDigestOption(options.headerDigest, "--header-digest");
+    this.dataDigest = options.dataDigest === undefined ? undefined : parseDigestOption(options.dataDigest, "--data-digest");
+    out.addSecrets(environmentSecrets(env));
+  }
+
+  get signal(): AbortSignal {
+    return this.interrupts.signal;
+  }
+
+  /** Parses a URL naming a target (and, with `needLun`, a LUN). */
+  targetRef(text: string, needLun: boolean): TargetRef & { readonly lun: number } {
+    const url = parseIscsiUrl(text, { requireTarget: true, requireLun: needLun });
+    if (url.targetName === undefined) throw new ConfigError(`the URL ${redactUrl(text)} names no target`);
+    return { url, shown: redactUrl(text), portal: { host: url.host, port: url.port }, targetName: url.targetName, lun: url.lun ?? 0 };
+  }
+
+  /** A portal as `host[:port]` or an iscsi:// URL (whose target part, if any, is returned too). */
+  portalRef(text: string): { readonly portal: Portal; readonly url: IscsiUrl | undefined } {
+    if (/^iscsi:\/\//i.test(text)) {
+      const url = parseIscsiUrl(text);
+      return { portal: { host: url.host, port: url.port }, url };
+    }
+    return { portal: parseHostPort(text), url: undefined };
+  }
+
+  private chapFor(url: IscsiUrl | undefined): SessionOptions["chap"] {
+    const resolved = resolveCredentials(
+      url,
+      this.options,
+      this.env,
+      (path) => {
+        try {
+          return readFileSync(path, "utf8");
+        } catch (error) {
+          throw fileError(error, path, "read the secret file");
+        }
+      },
+      (secret) => this.out.addSecrets([secret]),
+    );
+    if (resolved.sources !== undefined && this.verbose) this.out.trace(`iscsi: ${resolved.sources}`);
+    return resolved.chap;
+  }
+
+  private common(): Pick<SessionOptions, "initiatorName" | "connectTimeoutMs" | "loginTimeoutMs" | "logoutTimeoutMs" | "trace"> {
+    return {
+      ...(this.initiatorName === undefined ? {} : { initiatorName: this.initiatorName }),
+      connectTimeoutMs: this.timeoutMs,
+      loginTimeoutMs: this.timeoutMs,
+      logoutTimeoutMs: Math.min(this.timeoutMs, 5000),
+      ...(this.verbose ? { trace: (line: string) => this.out.trace(line) } : {}),
+    };
+  }
+
+  /** Session options for a target: URL, global options, credentials. */
+  sessionOptions(ref: TargetRef, extra: Partial<SessionOptions> = {}): SessionOptions {
+    const chap = this.chapFor(ref.url);
+    const headerDigest = this.headerDigest ?? ref.url.headerDigest;
+    return {
+      ...this.common(),
+      portal: ref.portal,
+      targetName: ref.targetName,
+      commandTimeoutMs: this.timeoutMs,
+      ...(chap === undefined ? {} : { chap }),
+      ...(headerDigest === undefined ? {} : { headerDigest }),
+      ...(this.dataDigest === undefined ? {} : { dataDigest: this.dataDigest }),
+      ...extra,
+    };
+  }
+
+  /** Logs in, runs `body`, and logs out whatever `body` did (a failed logout closes the sockets). */
+  async withSession<T>(ref: TargetRef, body: (session: IscsiSession) => Promise<T>, extra: Partial<SessionOptions> = {}): Promise<T> {
+    const session = await untilAborted(
+      withDeadline(openSession(this.sessionOptions(ref, extra)), this.timeoutMs * 2, `login to ${ref.targetName} at ${formatPortal(ref.portal)}`),
+      this.signal,
+    );
+    try {
+      return await body(session);
+    } finally {
+      await this.endSession(session);
+    }
+  }
+
+  /** As withSession, with the URL's LUN. */
+  withLun<T>(ref: TargetRef & { readonly lun: number }, body: (lun: Lun, session: IscsiSession) => Promise<T>, extra: Partial<SessionOptions> = {}): Promise<T> {
+    return this.withSession(ref, (session) => body(session.lun(ref.lun), session), extra);
+  }
+
+  async endSession(session: IscsiSession): Promise<void> {
+    try {
+      await withDeadline(session.logout(), Math.min(this.timeoutMs, 5000), "logout");
+    } catch {
+      // The session may already be gone (that error, if any, is the one to report); drop it.
+      session.close();
+    }
+  }
+
+  /** SendTargets discovery at a portal, with the overall deadline the library does not give. */
+  discover(portal: Portal, url: IscsiUrl | undefined): Promise<DiscoveredTarget[]> {
+    const chap = this.chapFor(url);
+    const options = {
+      ...this.common(),
+      ...(chap === undefined ? {} : { chap }),
+      ...(this.headerDigest === undefined ? {} : { headerDigest: this.headerDigest }),
+      ...(this.dataDigest === undefined ? {} : { dataDigest: this.dataDigest }),
+    };
+    return untilAborted(withDeadline(discover(portal, options), this.timeoutMs * 2, `discovery at ${formatPortal(portal)}`), this.signal);
+  }
+}

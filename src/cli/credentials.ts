@@ -1,0 +1,186 @@
+/**
+ * Where the CLI finds CHAP credentials, and how it keeps them out of sight.
+ *
+ * Sources, first found wins, for each of the four values (user, secret, target user, target
+ * secret):
+ *   1. the URL, in libiscsi's form `iscsi://user%secret@host/...?target_user=u&target_password=p`;
+ *   2. the command line, for names only (`--chap-user`, `--chap-target-user`) and for files
+ *      holding a secret (`--chap-secret-file`, `--chap-target-secret-file`): a secret itself is
+ *      never an option, because argv is world-readable in /proc;
+ *   3. the environment: ISCSI_CHAP_USERNAME, ISCSI_CHAP_SECRET, ISCSI_CHAP_TARGET_USERNAME,
+ *      ISCSI_CHAP_TARGET_SECRET, then libiscsi's LIBISCSI_CHAP_USERNAME, LIBISCSI_CHAP_PASSWORD,
+ *      LIBISCSI_CHAP_TARGET_USERNAME, LIBISCSI_CHAP_TARGET_PASSWORD.
+ * Every secret seen (used or not) is remembered so that any text the tool prints can be masked.
+ */
+import { AuthenticationError, ConfigError } from "../core/errors.js";
+import { Secret } from "../core/auth/secret.js";
+import type { ChapOptions } from "../node/options.js";
+import { maskSecrets } from "./report.js";
+
+export interface CredentialOptions {
+  readonly chapUser?: string | undefined;
+  readonly chapSecretFile?: string | undefined;
+  readonly chapTargetUser?: string | undefined;
+  readonly chapTargetSecretFile?: string | undefined;
+}
+
+/** The credential parts of a parsed URL. */
+export interface UrlCredentials {
+  readonly username: string | undefined;
+  readonly secret: string | undefined;
+  readonly targetUsername: string | undefined;
+  readonly targetSecret: string | undefined;
+}
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+export const ENV = {
+  user: ["ISCSI_CHAP_USERNAME", "LIBISCSI_CHAP_USERNAME"],
+  secret: ["ISCSI_CHAP_SECRET", "LIBISCSI_CHAP_PASSWORD"],
+  targetUser: ["ISCSI_CHAP_TARGET_USERNAME", "LIBISCSI_CHAP_TARGET_USERNAME"],
+  targetSecret: ["ISCSI_CHAP_TARGET_SECRET", "LIBISCSI_CHAP_TARGET_PASSWORD"],
+} as const;
+
+/** Every secret value present in the environment, whether or not it is used. */
+export function environmentSecrets(env: Environment): string[] {
+  return [...ENV.secret, ...ENV.targetSecret, "ISCSI_TARGET_CHAP_SECRET", "ISCSI_TARGET_MUTUAL_SECRET"]
+    .map((name) => env[name])
+    .filter((v): v is string => v !== undefined && v !== "");
+}
+
+function fromEnv(env: Environment, names: readonly string[]): { value: string; source: string } | undefined {
+  for (const name of names) {
+    const value = env[name];
+    if (value !== undefined && value !== "") return { value, source: `$${name}` };
+  }
+  return undefined;
+}
+
+/**
+ * A secret file's content: the whole file, less one trailing line break (as `echo secret > f`
+ * leaves one). Refuses an empty file rather than send an empty secret.
+ */
+export function secretFromFileContent(content: string, path: string): string {
+  const secret = content.replace(/\r?\n$/, "");
+  if (secret === "") throw new ConfigError(`the secret file ${path} is empty`);
+  if (/[\r\n]/.test(secret)) throw new ConfigError(`the secret file ${path} holds more than one line`);
+  return secret;
+}
+
+export interface ResolvedCredentials {
+  readonly chap: ChapOptions | undefined;
+  /** Where each value came from, for -v ("user from the URL, secret from $ISCSI_CHAP_SECRET"). */
+  readonly sources: string | undefined;
+}
+
+/**
+ * Puts the credentials together. `readSecretFile` reads a file's text (a CliError when it cannot).
+ * A user without a secret is an AuthenticationError (the login cannot succeed: exit status 2);
+ * a secret without a user, or a target secret without the initiator's, is a ConfigError.
+ */
+export function resolveCredentials(
+  url: UrlCredentials | undefined,
+  options: CredentialOptions,
+  env: Environment,
+  readSecretFile: (path: string) => string,
+  remember: (secret: string) => void,
+): ResolvedCredentials {
+  const pick = (
+    fromUrl: string | undefined,
+    option: string | undefined,
+    optionName: string,
+    file: string | undefined,
+    fileOption: string,
+    envNames: readonly string[],
+  ): { value: string; source: string } | undefined => {
+    if (fromUrl !== undefined && fromUrl !== "") return { value: fromUrl, source: "the URL" };
+    if (option !== undefined && option !== "") return { value: option, source: optionName };
+    if (file !== undefined) {
+      const value = secretFromFileContent(readSecretFile(file), file);
+      remember(value);
+      return { value, source: `${fileOption} ${file}` };
+    }
+    return fromEnv(env, envNames);
+  };
+
+  const user = pick(url?.username, options.chapUser, "--chap-user", undefined, "", ENV.user);
+  const secret = pick(url?.secret, undefined, "", options.chapSecretFile, "--chap-secret-file", ENV.secret);
+  const targetUser = pick(url?.targetUsername, options.chapTargetUser, "--chap-target-user", undefined, "", ENV.targetUser);
+  const targetSecret = pick(url?.targetSecret, undefined, "", options.chapTargetSecretFile, "--chap-target-secret-file", ENV.targetSecret);
+  for (const s of [secret, targetSecret]) if (s !== undefined) remember(s.value);
+
+  if (user === undefined) {
+    // A secret given on purpose (a file) with nobody to use it is a mistake worth saying; one
+    // merely present in the environment is not, as libiscsi's tools ignore it too.
+    if (secret !== undefined && secret.source.startsWith("--")) {
+      throw new ConfigError(`${secret.source} gives a CHAP secret but no user name (write user@ in the URL, or use --chap-user or $ISCSI_CHAP_USERNAME)`);
+    }
+    if (targetUser !== undefined || (targetSecret !== undefined && targetSecret.source.startsWith("--"))) {
+      throw new ConfigError("mutual CHAP needs the initiator's CHAP user and secret too");
+    }
+    return { chap: undefined, sources: undefined };
+  }
+  if (secret === undefined) {
+    throw new AuthenticationError(
+      `CHAP user "${user.value}" (from ${user.source}) has no secret: give it in $ISCSI_CHAP_SECRET, with --chap-secret-file FILE, or in the URL as user%secret@`,
+    );
+  }
+  if ((targetUser === undefined) !== (targetSecret === undefined)) {
+    throw targetUser === undefined
+      ? new ConfigError(`a mutual CHAP secret (from ${targetSecret?.source ?? "?"}) was given without the target's user name (--chap-target-user or $ISCSI_CHAP_TARGET_USERNAME)`)
+      : new AuthenticationError(
+          `mutual CHAP user "${targetUser.value}" (from ${targetUser.source}) has no secret: give it in $ISCSI_CHAP_TARGET_SECRET or with --chap-target-secret-file FILE`,
+        );
+  }
+  const chap: ChapOptions = {
+    username: user.value,
+    secret: Secret.fromString(secret.value),
+    ...(targetUser === undefined || targetSecret === undefined
+      ? {}
+      : { targetUsername: targetUser.value, targetSecret: Secret.fromString(targetSecret.value) }),
+  };
+  const sources = [`CHAP user from ${user.source}`, `secret from ${secret.source}`];
+  if (targetUser !== undefined && targetSecret !== undefined) sources.push(`target user from ${targetUser.source}`, `target secret from ${targetSecret.source}`);
+  return { chap, sources: sources.join(", ") };
+}
+
+/**
+ * The secrets inside command-line arguments (URLs), for masking. The credentials are found as the
+ * URL parser finds them (up to the last '@' before the path), not with redactUrl's pattern, which
+ * stops at the first '@' and so would leave the tail of a secret containing '@' in view.
+ */
+export function secretsInArguments(args: readonly string[]): string[] {
+  const found: string[] = [];
+  for (const arg of args) {
+    const prefix = /^iscsi:\/\//i.exec(arg);
+    if (prefix === null) continue;
+    const rest = arg.slice(prefix[0].length);
+    const pathAt = rest.search(/[/?]/);
+    const authority = pathAt < 0 ? rest : rest.slice(0, pathAt);
+    const at = authority.lastIndexOf("@");
+    const pct = at < 0 ? -1 : authority.indexOf("%");
+    if (pct >= 0 && pct < at && at > pct + 1) found.push(authority.slice(pct + 1, at));
+    const targetPassword = /[?&]target_password=([^&]*)/i.exec(arg)?.[1];
+    if (targetPassword !== undefined && targetPassword !== "") {
+      found.push(targetPassword);
+      try {
+        found.push(decodeURIComponent(targetPassword));
+      } catch {
+        // A malformed escape: the raw text is masked, and the URL parser will refuse it.
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * Replaces every URL secret in the process title. On Linux, assigning `process.title` rewrites
+ * the memory that /proc/<pid>/cmdline (and so ps) reads, so a secret given on the command line is
+ * visible only for the moment before this runs. Returns the secrets found (empty: title untouched).
+ */
+export function hideSecretsFromProcessTitle(argv: readonly string[], setTitle: (title: string) => void): string[] {
+  const secrets = secretsInArguments(argv);
+  if (secrets.length === 0) return secrets;
+  setTitle(maskSecrets(argv.join(" "), secrets));
+  return secrets;
+}

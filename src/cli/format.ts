@@ -1,0 +1,83 @@
+/**
+ * Text layout for humans (aligned tables and "key: value" lists) and JSON for machines (bigints
+ * and byte arrays made representable). Pure functions: the commands build strings, `Output`
+ * (output.ts) writes them.
+ */
+
+export type Align = "left" | "right";
+
+export interface Column {
+  readonly header: string;
+  readonly align?: Align;
+}
+
+/** Visible width: counts code points, so "µs" is two columns, not three bytes. */
+function width(text: string): number {
+  return [...text].length;
+}
+
+function pad(text: string, to: number, align: Align): string {
+  const fill = " ".repeat(Math.max(0, to - width(text)));
+  return align === "right" ? fill + text : text + fill;
+}
+
+/**
+ * An aligned table: a header row, then one row per entry, columns two spaces apart. The last
+ * column is not padded (no trailing blanks).
+ */
+export function formatTable(columns: readonly Column[], rows: readonly (readonly string[])[]): string {
+  const widths = columns.map((c, i) => Math.max(width(c.header), ...rows.map((r) => width(r[i] ?? ""))));
+  const line = (cells: readonly string[]): string =>
+    columns
+      .map((c, i) => {
+        const cell = cells[i] ?? "";
+        return i === columns.length - 1 && (c.align ?? "left") === "left" ? cell : pad(cell, widths[i] ?? 0, c.align ?? "left");
+      })
+      .join("  ")
+      .trimEnd();
+  return [line(columns.map((c) => c.header)), ...rows.map(line)].join("\n");
+}
+
+/** "Key:   value" lines with the values aligned; an undefined value drops its line. */
+export function formatFields(fields: readonly (readonly [string, string | undefined])[], indent = ""): string {
+  const shown = fields.filter((f): f is readonly [string, string] => f[1] !== undefined);
+  const keyWidth = Math.max(0, ...shown.map(([k]) => width(k) + 1));
+  return shown.map(([k, v]) => `${indent}${pad(`${k}:`, keyWidth, "left")}  ${v}`).join("\n");
+}
+
+export function yesNo(value: boolean | undefined): string | undefined {
+  return value === undefined ? undefined : value ? "yes" : "no";
+}
+
+export function hex(value: number, digits = 2): string {
+  return `0x${value.toString(16).padStart(digits, "0")}`;
+}
+
+/**
+ * JSON with the values JSON lacks made representable: a bigint as a number when it is exact,
+ * else as a decimal string; a byte array as lower-case hex; undefined fields dropped.
+ */
+export function toJson(value: unknown, indent = 2): string {
+  return JSON.stringify(
+    value,
+    (_key, v: unknown) => {
+      if (typeof v === "bigint") return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
+      if (v instanceof Uint8Array) return Array.from(v, (b) => b.toString(16).padStart(2, "0")).join("");
+      return v;
+    },
+    indent,
+  );
+}
+
+/** camelCase to words: "maximumTransferLength" -> "maximum transfer length". */
+export function words(key: string): string {
+  return key
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .replace(/([A-Z]+)([A-Z][a-z])/g, "$1 $2")
+    .toLowerCase();
+}
+
+/** The first letter upper-cased: "maximum transfer length" -> "Maximum transfer length". */
+export function capitalise(text: string): string {
+  return text.length === 0 ? text : (text[0] ?? "").toUpperCase() + text.slice(1);
+}

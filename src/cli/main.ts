@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+/**
+ * The `iscsi` command. Before anything else, a secret given in a URL on the command line is
+ * overwritten in the process title, which on Linux is the memory ps reads (/proc/<pid>/cmdline).
+ */
+import { hideSecretsFromProcessTitle } from "./credentials.js";
+import { Interrupts } from "./interrupt.js";
+import { runCli } from "./program.js";
+
+hideSecretsFromProcessTitle(process.argv, (title) => {
+  process.title = title;
+});
+
+const interrupts = new Interrupts();
+interrupts.install(process);
+
+const status = await runCli(process.argv, {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  stdin: process.stdin,
+  env: process.env,
+  interrupts,
+});
+interrupts.runCleanups();
+// Let stdout and stderr drain (a pipe may still hold output), then end even if a socket or a
+// timer of a failed session would keep the event loop alive.
+process.stdout.write("", () => {
+  process.stderr.write("", () => process.exit(status));
+});

@@ -1,0 +1,254 @@
+/**
+ * SCSI data for a human: VPD page names as the user may type them, and INQUIRY, VPD and capacity
+ * data laid out as aligned fields. The decoding itself is src/core/scsi's; this only chooses
+ * words and order.
+ */
+import { ConfigError } from "../core/errors.js";
+import type { InquiryData } from "../core/scsi/inquiry.js";
+import { toHex } from "../core/scsi/text.js";
+import type { Designator, DesignatorValue, DeviceIdentificationPage } from "../core/scsi/vpd-device-id.js";
+import {
+  parseBlockDeviceCharacteristicsPage,
+  parseBlockLimitsPage,
+  parseLogicalBlockProvisioningPage,
+  parseSupportedVpdPages,
+  parseUnitSerialNumberPage,
+  parseVpdHeader,
+  vpdPageName,
+  VpdPage,
+} from "../core/scsi/vpd.js";
+import { parseDeviceIdentificationPage } from "../core/scsi/vpd-device-id.js";
+import type { Capacity } from "../node/lun.js";
+import { capitalise, formatFields, hex, words, yesNo } from "./format.js";
+import { formatBytes } from "./units.js";
+
+const PAGE_NAMES: Readonly<Record<string, number>> = {
+  supported: VpdPage.SupportedPages,
+  pages: VpdPage.SupportedPages,
+  serial: VpdPage.UnitSerialNumber,
+  sn: VpdPage.UnitSerialNumber,
+  "unit-serial": VpdPage.UnitSerialNumber,
+  "device-id": VpdPage.DeviceIdentification,
+  devid: VpdPage.DeviceIdentification,
+  id: VpdPage.DeviceIdentification,
+  identification: VpdPage.DeviceIdentification,
+  "block-limits": VpdPage.BlockLimits,
+  limits: VpdPage.BlockLimits,
+  bl: VpdPage.BlockLimits,
+  characteristics: VpdPage.BlockDeviceCharacteristics,
+  "block-characteristics": VpdPage.BlockDeviceCharacteristics,
+  bdc: VpdPage.BlockDeviceCharacteristics,
+  provisioning: VpdPage.LogicalBlockProvisioning,
+  lbp: VpdPage.LogicalBlockProvisioning,
+  thin: VpdPage.LogicalBlockProvisioning,
+};
+
+/** `0x83`, `83h`, `131`, or a name (`serial`, `device-id`, `block-limits`, `provisioning`, ...). */
+export function parseVpdPage(text: string): number {
+  const t = text.trim().toLowerCase();
+  let page: number | undefined = PAGE_NAMES[t];
+  if (page === undefined && /^0x[0-9a-f]{1,2}$/.test(t)) page = Number.parseInt(t.slice(2), 16);
+  if (page === undefined && /^[0-9a-f]{1,2}h$/.test(t)) page = Number.parseInt(t.slice(0, -1), 16);
+  if (page === undefined && /^\d{1,3}$/.test(t)) page = Number(t);
+  if (page === undefined || page > 0xff) {
+    const names = [...new Set(Object.entries(PAGE_NAMES).map(([name]) => name))].filter((n) => n.length > 3).join(", ");
+    throw new ConfigError(`--vpd "${text}" is not a VPD page: give a number (0x83) or a name (${names})`);
+  }
+  return page;
+}
+
+/** A short word for the device type column of `ls`. */
+export function shortDeviceType(type: number): string {
+  const names: Readonly<Record<number, string>> = {
+    0x00: "disk",
+    0x01: "tape",
+    0x03: "processor",
+    0x05: "cd/dvd",
+    0x07: "optical",
+    0x08: "changer",
+    0x0c: "controller",
+    0x0d: "enclosure",
+    0x0e: "disk (RBC)",
+    0x11: "osd",
+    0x14: "zoned disk",
+    0x1e: "well-known",
+    0x1f: "none",
+  };
+  return names[type] ?? hex(type);
+}
+
+/** Device types that answer READ CAPACITY (SBC direct access, RBC, zoned, MMC). */
+export function hasCapacity(type: number): boolean {
+  return type === 0x00 || type === 0x0e || type === 0x14 || type === 0x05 || type === 0x07;
+}
+
+const TPGS_NAMES = ["not supported", "implicit", "explicit", "implicit and explicit"];
+
+export function formatInquiry(d: InquiryData): string {
+  return formatFields([
+    ["Vendor", d.vendor],
+    ["Product", d.product],
+    ["Revision", d.revision],
+    ["Device type", `${d.peripheralDeviceTypeName} (${hex(d.peripheralDeviceType)})`],
+    ["Qualifier", `${d.peripheralQualifierName} (${d.peripheralQualifier})`],
+    ["Version", `${d.versionName} (${hex(d.version)})`],
+    ["Removable", yesNo(d.removable)],
+    ["Command queuing", yesNo(d.cmdQue)],
+    ["Hierarchical LUNs", yesNo(d.hiSup)],
+    ["ALUA (TPGS)", TPGS_NAMES[d.tpgs] ?? String(d.tpgs)],
+    ["Third-party copy", yesNo(d.thirdPartyCopy)],
+    ["Protection info", yesNo(d.protect)],
+    ["Multi-port", yesNo(d.multiP)],
+    ["Version descriptors", d.versionDescriptors.length === 0 ? undefined : d.versionDescriptors.map((v) => hex(v, 4)).join(" ")],
+    ["Truncated", d.truncated ? "yes (the target returned less than it announced)" : undefined],
+  ]);
+}
+
+export interface CapacityJson {
+  readonly blocks: number | bigint;
+  readonly blockSize: number;
+  readonly bytes: number | bigint;
+  readonly thinProvisioned: boolean;
+  readonly unmappedReadsZero: boolean;
+  readonly logicalBlocksPerPhysicalBlock: number;
+}
+
+export function capacityJson(c: Capacity): CapacityJson {
+  return {
+    blocks: c.blocks,
+    blockSize: c.blockSize,
+    bytes: c.bytes,
+    thinProvisioned: c.thinProvisioned,
+    unmappedReadsZero: c.unmappedReadsZero,
+    logicalBlocksPerPhysicalBlock: c.logicalBlocksPerPhysicalBlock,
+  };
+}
+
+export function formatCapacity(c: Capacity): string {
+  const physical = c.blockSize * c.logicalBlocksPerPhysicalBlock;
+  return formatFields([
+    ["Capacity", `${formatBytes(c.bytes)} (${String(c.bytes)} bytes)`],
+    ["Blocks", String(c.blocks)],
+    ["Block size", `${c.blockSize} bytes`],
+    ["Physical block", c.logicalBlocksPerPhysicalBlock > 1 ? `${physical} bytes (${c.logicalBlocksPerPhysicalBlock} logical blocks)` : `${physical} bytes`],
+    ["Thin provisioned", yesNo(c.thinProvisioned)],
+    ["Unmapped blocks read as zeros", yesNo(c.unmappedReadsZero)],
+  ]);
+}
+
+/** A decoded VPD page: the parsed object (for --json) and its text. */
+export interface DecodedVpd {
+  readonly page: number;
+  readonly name: string;
+  readonly decoded: unknown;
+  readonly text: string;
+}
+
+/** Header fields every page repeats: left out of the text. */
+const HEADER_KEYS = new Set(["peripheralQualifier", "peripheralDeviceType", "peripheralDeviceTypeName", "pageCode", "pageLength"]);
+
+function fieldValue(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v === "boolean") return yesNo(v);
+  if (typeof v === "number" || typeof v === "bigint") return String(v);
+  if (typeof v === "string") return v === "" ? "(empty)" : v;
+  if (v instanceof Uint8Array) return toHex(v);
+  return undefined;
+}
+
+/** Every scalar field of a decoded page, in its order, as "Words: value". */
+function genericFields(decoded: object): string {
+  const fields: [string, string | undefined][] = [];
+  for (const [key, value] of Object.entries(decoded)) {
+    if (HEADER_KEYS.has(key)) continue;
+    if (key === "truncated") {
+      if (value === true) fields.push(["Truncated", "yes (the target returned less than the page length)"]);
+      continue;
+    }
+    fields.push([capitalise(words(key)), fieldValue(value)]);
+  }
+  return formatFields(fields);
+}
+
+export function designatorText(v: DesignatorValue): string {
+  switch (v.kind) {
+    case "naa":
+      return `0x${v.hex} (NAA type ${v.naa})`;
+    case "t10-vendor-id":
+      return v.vendorSpecific === "" ? v.vendorId : `${v.vendorId} ${v.vendorSpecific}`;
+    case "eui-64":
+    case "md5":
+    case "protocol-specific-port":
+      return `0x${v.hex}`;
+    case "scsi-name-string":
+      return v.name;
+    case "relative-target-port":
+      return String(v.port);
+    case "target-port-group":
+    case "logical-unit-group":
+      return String(v.group);
+    case "uuid":
+      return v.uuid;
+    case "vendor-specific":
+      return v.text ?? `0x${v.hex}`;
+    case "undecoded":
+      return `0x${v.hex} (${v.reason})`;
+  }
+}
+
+function formatDeviceId(page: DeviceIdentificationPage): string {
+  if (page.designators.length === 0) return "No designators";
+  return page.designators
+    .map((d: Designator) => {
+      const protocol = d.piv ? `, ${d.protocolIdentifierName}` : "";
+      return `${d.designatorTypeName} (${d.associationName}${protocol}): ${designatorText(d.value)}`;
+    })
+    .join("\n");
+}
+
+/** Decodes the pages core/scsi knows (0x00, 0x80, 0x83, 0xB0, 0xB1, 0xB2); others as hex. */
+export function decodeVpd(page: number, data: Uint8Array): DecodedVpd {
+  const name = vpdPageName(page);
+  switch (page) {
+    case VpdPage.SupportedPages: {
+      const d = parseSupportedVpdPages(data);
+      return { page, name, decoded: d, text: d.pages.map((p) => `${hex(p)}  ${vpdPageName(p)}`).join("\n") };
+    }
+    case VpdPage.UnitSerialNumber: {
+      const d = parseUnitSerialNumberPage(data);
+      return { page, name, decoded: d, text: formatFields([["Unit serial number", d.serialNumber === "" ? "(empty)" : d.serialNumber]]) };
+    }
+    case VpdPage.DeviceIdentification: {
+      const d = parseDeviceIdentificationPage(data);
+      return { page, name, decoded: d, text: formatDeviceId(d) };
+    }
+    case VpdPage.BlockLimits: {
+      const d = parseBlockLimitsPage(data);
+      return { page, name, decoded: d, text: genericFields(d) };
+    }
+    case VpdPage.BlockDeviceCharacteristics: {
+      const d = parseBlockDeviceCharacteristicsPage(data);
+      return { page, name, decoded: d, text: genericFields(d) };
+    }
+    case VpdPage.LogicalBlockProvisioning: {
+      const d = parseLogicalBlockProvisioningPage(data);
+      return { page, name, decoded: d, text: genericFields(d) };
+    }
+    default: {
+      const header = parseVpdHeader(data);
+      return { page, name, decoded: { ...header, data }, text: hexDump(data) };
+    }
+  }
+}
+
+/** 16 bytes a line: offset, hex, printable ASCII. */
+export function hexDump(data: Uint8Array): string {
+  const lines: string[] = [];
+  for (let off = 0; off < data.length; off += 16) {
+    const row = data.subarray(off, off + 16);
+    const hexPart = Array.from(row, (b) => b.toString(16).padStart(2, "0")).join(" ");
+    const ascii = Array.from(row, (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : ".")).join("");
+    lines.push(`${off.toString(16).padStart(4, "0")}  ${hexPart.padEnd(47)}  ${ascii}`);
+  }
+  return lines.join("\n");
+}
