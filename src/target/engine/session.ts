@@ -599,9 +599,7 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
     const { connection, pdu } = logout;
     this.#logoutResponse(connection, pdu, LogoutResponseCode.Success);
     if (pdu.reason === LogoutReason.CloseSession) {
-      for (const other of this.connections) if (other !== connection) other.close(undefined, 0);
       connection.markLoggedOut();
-      connection.close(undefined, 0);
       this.end("logout");
       return;
     }

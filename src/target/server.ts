@@ -1,0 +1,397 @@
+/**
+ * The embedded target on Node: `startTarget(config)` opens the backends, listens on a TCP port
+ * (port 0 picks a free one) and drives a `TargetEngine` with the sockets, a timer, and the
+ * backends' storage. All protocol decisions are the engine's; this file moves bytes, time and
+ * storage results, and reports what happens as events.
+ */
+import { EventEmitter } from "node:events";
+import * as net from "node:net";
+import type { ChapAccount } from "../core/auth/chap.js";
+import type { ChapAlgorithm } from "../core/auth/hash.js";
+import { ConfigError, type IscsiError } from "../core/errors.js";
+import type { Pdu } from "../core/pdu/types.js";
+import type { TargetPolicy } from "../core/text/parameters.js";
+import { loadCrc32c, monotonicNow, nodeHash, nodeRandom } from "../node/deps.js";
+import { type BlockBackend, performStorageSync } from "./backends/backend.js";
+import { openBackend } from "./backends/open.js";
+import type { BackendSpec } from "./backends/spec.js";
+import { type EngineConfig, type LunDefinition, type NopInSettings, resolveEngineConfig } from "./engine/config.js";
+import type { TargetConnection } from "./engine/connection.js";
+import { type EngineDeps, TargetEngine } from "./engine/engine.js";
+import type { EngineStats, SessionCloseReason, SessionSummary } from "./engine/events.js";
+import type { StorageOutcome, StorageRequest } from "./engine/storage.js";
+
+export interface LunConfig {
+  readonly lun: number;
+  /** `mem:<size>`, `null:<size>`, `file:<path>`, a spec object, or a backend of the caller's own. */
+  readonly backend: string | BackendSpec | BlockBackend;
+  readonly readOnly?: boolean;
+  /** 512 unless told (4096 is the other common choice). */
+  readonly blockSize?: number;
+  readonly vendor?: string;
+  readonly product?: string;
+  readonly revision?: string;
+  readonly serial?: string;
+  /** Override what the backend reports (thin provisioning: UNMAP and WRITE SAME with UNMAP). */
+  readonly thinProvisioned?: boolean;
+  readonly writeCache?: boolean;
+}
+
+export interface TargetNodeConfig {
+  readonly iqn: string;
+  readonly alias?: string;
+  readonly luns: readonly LunConfig[];
+  /** CHAP users; CHAP is required when given. */
+  readonly chap?: { readonly users: readonly ChapAccount[] };
+  /** The target's account for mutual CHAP. */
+  readonly mutualChap?: ChapAccount;
+  readonly policy?: Partial<TargetPolicy>;
+}
+
+export interface TargetServerConfig {
+  /** Where to listen; 127.0.0.1 and a free port unless told. */
+  readonly listen?: { readonly host?: string; readonly port?: number };
+  readonly targets: readonly TargetNodeConfig[];
+  readonly chapAlgorithms?: readonly ChapAlgorithm[];
+  readonly discovery?: EngineConfig["discovery"];
+  readonly queueDepth?: number;
+  readonly nopIn?: NopInSettings | false;
+  readonly loginTimeoutMs?: number;
+  readonly unitAttentionOnNewNexus?: boolean;
+  readonly maxTransferBytes?: number;
+  /** Every PDU sent and received. */
+  readonly trace?: (direction: "send" | "receive", connectionId: number, pdu: Pdu) => void;
+}
+
+export interface TargetServerEvents {
+  "connection-opened": [connectionId: number, remote: string];
+  "connection-closed": [connectionId: number, error: IscsiError | undefined];
+  "login-complete": [connectionId: number, session: SessionSummary, leading: boolean];
+  "login-failed": [connectionId: number, error: IscsiError];
+  "session-created": [session: SessionSummary];
+  "session-closed": [session: SessionSummary, reason: SessionCloseReason];
+  "protocol-error": [connectionId: number, error: IscsiError];
+  "internal-error": [connectionId: number, error: IscsiError];
+}
+
+export interface RunningTarget extends EventEmitter<TargetServerEvents> {
+  /** The address and port actually bound. */
+  readonly host: string;
+  readonly port: number;
+  readonly engine: TargetEngine;
+  readonly stats: Readonly<EngineStats>;
+  /** `iscsi://host:port/<iqn>/<lun>` (libiscsi and QEMU form); the first target and LUN 0 unless told. */
+  url(iqn?: string, lun?: number): string;
+  /** The backend behind a LUN (tests look into memory backends). */
+  backend(iqn: string, lun: number): BlockBackend | undefined;
+  /** Closes every connection and the listener, then the backends it opened. Logs nothing. */
+  close(): Promise<void>;
+}
+
+export async function startTarget(config: TargetServerConfig): Promise<RunningTarget> {
+  const opened: BlockBackend[] = [];
+  const backends = new Map<number, BlockBackend>();
+  const targets: EngineConfig["targets"][number][] = [];
+  let index = 0;
+  try {
+    for (const t of config.targets) {
+      const luns: LunDefinition[] = [];
+      for (const l of t.luns) {
+        const backend = isBackend(l.backend) ? l.backend : await openBackend(l.backend);
+        if (!isBackend(l.backend)) opened.push(backend);
+        const blockSize = l.blockSize ?? 512;
+        const blocks = Math.floor(backend.size / blockSize);
+        if (blocks < 1) throw new ConfigError(`target ${t.iqn} LUN ${l.lun}: ${backend.description} holds less than one ${blockSize}-byte block`);
+        backends.set(index++, backend);
+        luns.push({
+          lun: l.lun,
+          blockSize,
+          blocks,
+          readOnly: l.readOnly ?? backend.readOnly,
+          thinProvisioned: l.thinProvisioned ?? backend.thinProvisioned,
+          ...pick(l, ["vendor", "product", "revision", "serial", "writeCache"]),
+        });
+      }
+      targets.push({ iqn: t.iqn, luns, ...pick(t, ["alias", "chap", "mutualChap", "policy"]) });
+    }
+    const host = config.listen?.host ?? "127.0.0.1";
+    const engineConfig: EngineConfig = {
+      targets,
+      portals: [{ host, port: config.listen?.port ?? 3260 }],
+      ...pick(config, ["chapAlgorithms", "discovery", "queueDepth", "nopIn", "loginTimeoutMs", "unitAttentionOnNewNexus", "maxTransferBytes"]),
+    };
+    // Refuse a bad configuration before taking a port.
+    resolveEngineConfig({ ...engineConfig, portals: [{ host, port: 1 }] });
+    const server = net.createServer({ noDelay: true });
+    const port = await listen(server, host, config.listen?.port ?? 0);
+    const deps: EngineDeps = { crc32c: loadCrc32c().fn, hash: nodeHash, randomBytes: nodeRandom };
+    const engine = new TargetEngine({ ...engineConfig, portals: [{ host, port }] }, deps, config.trace === undefined ? {} : { trace: config.trace });
+    return new TargetServer(server, engine, host, port, backends, opened);
+  } catch (error) {
+    await Promise.allSettled(opened.map((b) => b.close()));
+    throw error;
+  }
+}
+
+function isBackend(value: string | BackendSpec | BlockBackend): value is BlockBackend {
+  return typeof value === "object" && "read" in value && typeof value.read === "function";
+}
+
+function pick<T extends object, K extends keyof T>(source: T, keys: readonly K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const key of keys) if (source[key] !== undefined) out[key] = source[key];
+  return out;
+}
+
+function listen(server: net.Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException): void => {
+      reject(new ConfigError(`cannot listen on ${formatHostPort(host, port)}: ${error.code === "EADDRINUSE" ? "the port is in use" : error.message}`, { cause: error }));
+    };
+    server.once("error", onError);
+    server.listen({ host, port, exclusive: true }, () => {
+      server.off("error", onError);
+      const address = server.address();
+      resolve(typeof address === "object" && address !== null ? address.port : port);
+    });
+  });
+}
+
+function formatHostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+interface Link {
+  readonly socket: net.Socket;
+  readonly connection: TargetConnection;
+  ending: boolean;
+}
+
+class TargetServer extends EventEmitter<TargetServerEvents> implements RunningTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly engine: TargetEngine;
+  readonly #server: net.Server;
+  readonly #backends: ReadonlyMap<number, BlockBackend>;
+  readonly #opened: readonly BlockBackend[];
+  readonly #links = new Map<number, Link>();
+  readonly #inFlight = new Set<Promise<void>>();
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
+  #pumping = false;
+  #pumpAgain = false;
+  #pumpScheduled = false;
+  #closing: Promise<void> | undefined;
+
+  constructor(server: net.Server, engine: TargetEngine, host: string, port: number, backends: ReadonlyMap<number, BlockBackend>, opened: readonly BlockBackend[]) {
+    super();
+    this.#server = server;
+    this.engine = engine;
+    this.host = host;
+    this.port = port;
+    this.#backends = backends;
+    this.#opened = opened;
+    server.on("connection", (socket) => this.#accept(socket));
+    // A listener error after start (rare: EMFILE on accept) must not crash the process.
+    server.on("error", () => undefined);
+  }
+
+  get stats(): Readonly<EngineStats> {
+    return this.engine.stats;
+  }
+
+  url(iqn?: string, lun?: number): string {
+    const target = iqn ?? this.engine.config.targets[0]?.iqn ?? "";
+    const host = this.host === "0.0.0.0" ? "127.0.0.1" : this.host === "::" ? "::1" : this.host;
+    return `iscsi://${formatHostPort(host, this.port)}/${target}/${lun ?? this.engine.config.targets.find((t) => t.iqn === target)?.luns[0]?.lun ?? 0}`;
+  }
+
+  backend(iqn: string, lun: number): BlockBackend | undefined {
+    const unit = this.engine.unit(iqn, lun);
+    return unit === undefined ? undefined : this.#backends.get(unit.def.index);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.engine.shutdown(monotonicNow());
+    this.#pump();
+    for (const link of this.#links.values()) link.socket.destroy();
+    this.#links.clear();
+    this.#clearTimer();
+    await stopped;
+    // Storage still running finishes before its backend closes under it.
+    await Promise.allSettled([...this.#inFlight]);
+    await Promise.allSettled(this.#opened.map((b) => b.close()));
+  }
+
+  // ---------------------------------------------------------------- sockets
+
+  #accept(socket: net.Socket): void {
+    if (this.#closing !== undefined) {
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    const connection = this.engine.accept(
+      {
+        localAddress: socket.localAddress ?? this.host,
+        localPort: socket.localPort ?? this.port,
+        remoteAddress: socket.remoteAddress ?? "",
+        remotePort: socket.remotePort ?? 0,
+      },
+      monotonicNow(),
+    );
+    const link: Link = { socket, connection, ending: false };
+    this.#links.set(connection.id, link);
+    this.emit("connection-opened", connection.id, formatHostPort(socket.remoteAddress ?? "?", socket.remotePort ?? 0));
+    socket.on("data", (chunk: Buffer) => {
+      connection.receive(chunk, monotonicNow());
+      this.#pump();
+    });
+    // Errors (ECONNRESET) are followed by "close", which is where the connection ends.
+    socket.on("error", () => undefined);
+    socket.on("close", () => {
+      this.#links.delete(connection.id);
+      connection.transportClosed(monotonicNow());
+      this.#pump();
+    });
+    this.#armTimer();
+  }
+
+  // ---------------------------------------------------------------- the loop
+
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    setImmediate(() => {
+      this.#pumpScheduled = false;
+      this.#pump();
+    });
+  }
+
+  /** Hands out the engine's events, performs storage, writes what is queued, re-arms the timer. */
+  #pump(): void {
+    if (this.#pumping) {
+      this.#pumpAgain = true;
+      return;
+    }
+    this.#pumping = true;
+    try {
+      do {
+        this.#pumpAgain = false;
+        this.#drain();
+        for (const link of this.#links.values()) this.#flush(link);
+      } while (this.#pumpAgain);
+    } finally {
+      this.#pumping = false;
+    }
+    this.#armTimer();
+  }
+
+  #drain(): void {
+    for (;;) {
+      const event = this.engine.nextEvent();
+      if (event === undefined) return;
+      switch (event.type) {
+        case "storage":
+          this.#storage(event.request);
+          break;
+        case "connection-closed": {
+          const link = this.#links.get(event.connectionId);
+          if (link !== undefined) link.ending = true;
+          this.emit("connection-closed", event.connectionId, event.error);
+          break;
+        }
+        case "login-complete":
+          this.emit("login-complete", event.connectionId, event.session, event.leading);
+          break;
+        case "login-failed":
+          this.emit("login-failed", event.connectionId, event.error);
+          break;
+        case "session-created":
+          this.emit("session-created", event.session);
+          break;
+        case "session-closed":
+          this.emit("session-closed", event.session, event.reason);
+          break;
+        case "protocol-error":
+          this.emit("protocol-error", event.connectionId, event.error);
+          break;
+        case "internal-error":
+          this.emit("internal-error", event.connectionId, event.error);
+          break;
+      }
+    }
+  }
+
+  #storage(request: StorageRequest): void {
+    const backend = this.#backends.get(request.unit.index);
+    if (backend === undefined) {
+      this.engine.completeStorage(request.id, { ok: false, kind: "failure", message: `no backend for unit ${request.unit.index}` }, monotonicNow());
+      return;
+    }
+    const outcome = performStorageSync(backend, request);
+    if (!(outcome instanceof Promise)) {
+      this.engine.completeStorage(request.id, outcome, monotonicNow());
+      return;
+    }
+    const done: Promise<void> = outcome.then((o: StorageOutcome) => {
+      this.#inFlight.delete(done);
+      if (this.#closing !== undefined) return;
+      this.engine.completeStorage(request.id, o, monotonicNow());
+      this.#schedulePump();
+    });
+    this.#inFlight.add(done);
+  }
+
+  #flush(link: Link): void {
+    const pieces = link.connection.pollTransmit();
+    const socket = link.socket;
+    if (pieces !== undefined && !socket.destroyed) {
+      if (pieces.length === 1) {
+        socket.write(pieces[0] as Uint8Array);
+      } else {
+        // One gathered write per batch: corked writes leave as a single writev.
+        socket.cork();
+        for (const piece of pieces) socket.write(piece);
+        socket.uncork();
+      }
+    }
+    if (link.ending) {
+      this.#links.delete(link.connection.id);
+      // FIN after what is queued (a Logout Response, a Reject); an initiator that never closes
+      // its side must not keep the socket.
+      socket.end();
+      setTimeout(() => socket.destroy(), 2_000).unref();
+    }
+  }
+
+  #armTimer(): void {
+    const at = this.engine.pollTimeout();
+    if (at === undefined || this.#closing !== undefined) {
+      this.#clearTimer();
+      return;
+    }
+    if (this.#timer !== undefined && at >= this.#timerAt) return;
+    this.#clearTimer();
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerAt = Number.POSITIVE_INFINITY;
+      this.engine.handleTimeout(monotonicNow());
+      this.#pump();
+    }, Math.max(0, Math.ceil(at - monotonicNow())));
+    this.#timer.unref();
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+  }
+}
