@@ -81,8 +81,11 @@ export class SessionHost extends EventEmitter<HostEvents> {
 
   // ------------------------------------------------------------------ connections
 
-  /** Opens a connection (the leading one first) and resolves when its login completes. */
-  login(portal: Portal = this.portal): Promise<void> {
+  /**
+   * Opens a connection and resolves when its login completes: the leading one first, then more
+   * for multiple connections per session (RFC 7143 §4.3.1, MC/S), up to MaxConnections.
+   */
+  login(portal: Portal = this.home): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const connection = this.openConnection(portal);
       this.loginWaiters.set(connection.cid, { resolve, reject, redirects: 0 });
@@ -334,12 +337,26 @@ export class SessionHost extends EventEmitter<HostEvents> {
           break;
         case "recovery":
           this.emit("recovery", event.phase, event.record);
+          if (event.phase === "recovered") this.restoreConnections();
           break;
         case "session-closed":
           this.clearTimer();
           this.emit("session-closed", event.error);
           break;
       }
+    }
+  }
+
+  /** How many connections the caller wants (MC/S); recovery brings the session back to it. */
+  wantedConnections = 1;
+
+  /** After a reinstatement only the leading connection is back: add the others again. */
+  private restoreConnections(): void {
+    const missing = Math.min(this.wantedConnections, this.session.params.maxConnections) - this.session.connectionList.length;
+    for (let i = 0; i < missing; i++) {
+      this.login().catch(() => {
+        // A connection that cannot be added leaves the session running on fewer.
+      });
     }
   }
 

@@ -31,6 +31,11 @@ export interface SessionOptions {
   readonly chap?: ChapOptions;
   readonly headerDigest?: DigestPreference;
   readonly dataDigest?: DigestPreference;
+  /**
+   * TCP connections in the session (MC/S, RFC 7143 §4.3.1); default 1. Commands are spread over
+   * them round robin. The target may allow fewer (MaxConnections): the session uses what it gets.
+   */
+  readonly connections?: number;
   /** Operational values to offer instead of the defaults (RFC 7143 §13). */
   readonly proposal?: Partial<OperationalProposal>;
   readonly connectTimeoutMs?: number;
@@ -86,8 +91,13 @@ export function digestList(preference: DigestPreference | undefined, fallback: r
 }
 
 export function buildProposal(options: SessionOptions): OperationalProposal {
+  const connections = options.connections ?? 1;
+  if (!Number.isInteger(connections) || connections < 1 || connections > 64) {
+    throw new ConfigError(`connections must be a whole number from 1 to 64, not ${connections}`);
+  }
   return {
     ...DEFAULT_INITIATOR_PROPOSAL,
+    maxConnections: Math.max(connections, DEFAULT_INITIATOR_PROPOSAL.maxConnections),
     ...options.proposal,
     headerDigest: digestList(options.headerDigest, options.proposal?.headerDigest ?? DEFAULT_INITIATOR_PROPOSAL.headerDigest),
     dataDigest: digestList(options.dataDigest, options.proposal?.dataDigest ?? DEFAULT_INITIATOR_PROPOSAL.dataDigest),

@@ -245,6 +245,17 @@ export async function openSession(target: string | SessionOptions, overrides: Pa
     { ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }) },
   );
   await host.login();
+  const wanted = options.connections ?? 1;
+  host.wantedConnections = wanted;
+  const extra = Math.min(wanted, host.session.params.maxConnections) - 1;
+  if (extra > 0) {
+    const results = await Promise.allSettled(Array.from({ length: extra }, () => host.login()));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed !== undefined && host.session.connectionList.length === 1) {
+      // The leading connection works; say why the others did not, but keep the session.
+      options.trace?.(`note: could not add connections: ${(failed.reason as Error).message}`);
+    }
+  }
   return new IscsiSession(host, options);
 }
 

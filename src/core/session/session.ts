@@ -688,6 +688,10 @@ export class Session<C = unknown> {
     ctx.emit({ type: "connection-closed", cid: connection.cid, ...(error === undefined ? {} : { error }) });
     if (ctx.state === SessionState.Closed || this.dropping) return;
     const cause = error ?? new TransportError(`connection ${connection.cid} closed`);
+    if (!wasLoggedIn && ctx.state === SessionState.LoggedIn) {
+      // A connection being added to a running session failed its login: the session goes on.
+      return;
+    }
 
     if (this.recoveryEnabled && ctx.state !== SessionState.Free && this.shouldRecover(error)) {
       this.beginRecovery(connection, cause, now);

@@ -429,8 +429,10 @@ export class Negotiator {
       throw new RemoteProtocolError(`security key ${key} sent in the operational stage (RFC 7143 §6.3)`);
     }
     // Declarations (SessionType) are harmless there and some initiators repeat them; negotiable
-    // leading-only keys would change the session from a side connection.
-    if (def.use === "LO" && !this.#leading && def.rule !== "declarative") {
+    // leading-only keys would change the session from a side connection. tgtd offers
+    // MaxConnections again on every added connection: as the initiator we answer it (the
+    // session's values stay those of the leading login) rather than refuse the connection.
+    if (def.use === "LO" && !this.#leading && def.rule !== "declarative" && this.role === "target") {
       throw new RemoteProtocolError(`leading-only key ${key} sent on a non-leading connection (RFC 7143 §13)`);
     }
   }
