@@ -1,16 +1,161 @@
 /**
- * `target`: serve the embedded target (src/target) until SIGINT/SIGTERM.
+ * `target`: serves LUNs with the embedded target (src/target) until SIGINT or SIGTERM.
+ *
+ * CHAP secrets for the target's accounts never come from the command line: from
+ * $ISCSI_TARGET_CHAP_SECRET / $ISCSI_TARGET_MUTUAL_SECRET, or from --chap-secret-file /
+ * --mutual-secret-file.
  */
+import { readFileSync } from "node:fs";
 import { Command } from "commander";
-import { CliError } from "../errors.js";
-import type { Runner } from "./command.js";
+import { Secret } from "../../core/auth/secret.js";
+import { ConfigError } from "../../core/errors.js";
+import { describePdu } from "../../core/pdu/describe.js";
+import { isPlausibleIscsiName, parseHostPort } from "../../core/url.js";
+import { startTarget, type LunConfig, type RunningTarget, type TargetServerConfig } from "../../target/server.js";
+import { formatPortal } from "../../node/host.js";
+import type { CliContext } from "../context.js";
+import { secretFromFileContent } from "../credentials.js";
+import { fileError } from "../errors.js";
+import { formatTable } from "../format.js";
+import { formatBytes, parseCount } from "../units.js";
+import { examples, type Runner } from "./command.js";
+
+interface TargetOptions {
+  readonly listen: string;
+  readonly iqn: string;
+  readonly lun: readonly string[];
+  readonly chap?: string;
+  readonly mutual?: string;
+  readonly mutualSecretFile?: string;
+  readonly blockSize: string;
+  readonly readOnly?: boolean;
+}
+
+export const DEFAULT_TARGET_IQN = "iqn.2026-11.io.iscsi-ts:target";
+
+/** `N=SPEC`: a LUN number and its backend (mem:SIZE, null:SIZE, file:PATH or a path). */
+export function parseLunOption(text: string): { readonly lun: number; readonly backend: string } {
+  const eq = text.indexOf("=");
+  if (eq <= 0 || eq === text.length - 1) {
+    throw new ConfigError(`--lun "${text}" must be N=BACKEND, e.g. 1=mem:256M, 2=null:1T, 3=/var/lib/disk.img`);
+  }
+  const lun = parseCount(text.slice(0, eq), "--lun number", { min: 0, max: 16383 });
+  return { lun, backend: text.slice(eq + 1) };
+}
+
+function collect(value: string, previous: readonly string[]): string[] {
+  return [...previous, value];
+}
+
+function readSecret(ctx: CliContext, file: string | undefined, envName: string, what: string): Secret {
+  let text: string | undefined;
+  if (file !== undefined) {
+    let content: string;
+    try {
+      content = readFileSync(file, "utf8");
+    } catch (error) {
+      throw fileError(error, file, "read the secret file");
+    }
+    text = secretFromFileContent(content, file);
+  } else {
+    const value = ctx.env[envName];
+    text = value === undefined || value === "" ? undefined : value;
+  }
+  if (text === undefined) throw new ConfigError(`${what} needs a secret: set $${envName} or give a secret file`);
+  ctx.out.addSecrets([text]);
+  return Secret.fromString(text);
+}
+
+export function targetConfig(ctx: CliContext, opts: TargetOptions): TargetServerConfig {
+  const { host, port } = parseListen(opts.listen);
+  if (!isPlausibleIscsiName(opts.iqn)) throw new ConfigError(`--iqn "${opts.iqn}" is not an iSCSI name (iqn.yyyy-mm.domain:...)`);
+  const blockSize = parseCount(opts.blockSize, "--block-size");
+  if (blockSize !== 512 && blockSize !== 4096) throw new ConfigError(`--block-size ${blockSize} must be 512 or 4096`);
+  if (opts.lun.length === 0) throw new ConfigError("give at least one --lun N=BACKEND, e.g. --lun 1=mem:256M");
+  const luns: LunConfig[] = [];
+  for (const text of opts.lun) {
+    const { lun, backend } = parseLunOption(text);
+    if (luns.some((l) => l.lun === lun)) throw new ConfigError(`--lun ${lun} is given twice`);
+    luns.push({ lun, backend, blockSize, ...(opts.readOnly === true ? { readOnly: true } : {}) });
+  }
+  const chap =
+    opts.chap === undefined ? undefined : { users: [{ username: opts.chap, secret: readSecret(ctx, ctx.options.chapSecretFile, "ISCSI_TARGET_CHAP_SECRET", `--chap ${opts.chap}`) }] };
+  if (opts.mutual !== undefined && chap === undefined) throw new ConfigError("--mutual needs --chap: mutual CHAP follows the initiator's CHAP");
+  const mutualChap =
+    opts.mutual === undefined ? undefined : { username: opts.mutual, secret: readSecret(ctx, opts.mutualSecretFile, "ISCSI_TARGET_MUTUAL_SECRET", `--mutual ${opts.mutual}`) };
+  return {
+    listen: { host, port },
+    targets: [{ iqn: opts.iqn, luns, ...(chap === undefined ? {} : { chap }), ...(mutualChap === undefined ? {} : { mutualChap }) }],
+    ...(ctx.verbose ? { trace: (direction, cid, pdu) => ctx.out.trace(`${direction === "send" ? ">>" : "<<"} [${cid}] ${describePdu(pdu)}`) } : {}),
+  };
+}
+
+/** `HOST:PORT`, `HOST` (port 3260), `:PORT` (127.0.0.1), or `[v6]:PORT`. Port 0 picks a free one. */
+export function parseListen(text: string): { readonly host: string; readonly port: number } {
+  if (/^:\d+$/.test(text)) return { host: "127.0.0.1", port: parseCount(text.slice(1), "--listen port", { max: 65535 }) };
+  const m = /^(.*):0$/.exec(text);
+  if (m !== null && m[1] !== undefined && m[1] !== "") return { host: parseHostPort(m[1]).host, port: 0 };
+  return parseHostPort(text, (why) => new ConfigError(`--listen "${text}": ${why}`));
+}
+
+export function describeTarget(target: RunningTarget, config: TargetServerConfig): { readonly json: unknown; readonly text: string } {
+  const node = config.targets[0];
+  const portal = formatPortal({ host: target.host, port: target.port });
+  const luns = (node?.luns ?? []).map((l) => {
+    const backend = target.backend(node?.iqn ?? "", l.lun);
+    const size = backend?.size ?? 0;
+    return { lun: l.lun, backend: backend?.description ?? String(l.backend), bytes: size, blockSize: l.blockSize ?? 512, readOnly: l.readOnly === true, url: target.url(node?.iqn, l.lun) };
+  });
+  const json = { iqn: node?.iqn, host: target.host, port: target.port, portal, chap: node?.chap !== undefined, mutualChap: node?.mutualChap !== undefined, luns };
+  const table = formatTable(
+    [{ header: "LUN", align: "right" }, { header: "BACKEND" }, { header: "SIZE", align: "right" }, { header: "URL" }],
+    luns.map((l) => [String(l.lun), l.backend + (l.readOnly ? " (read-only)" : ""), formatBytes(l.bytes), l.url]),
+  );
+  const auth = node?.chap === undefined ? "no authentication" : node.mutualChap === undefined ? "CHAP" : "mutual CHAP";
+  return { json, text: `serving ${node?.iqn ?? "?"} on ${portal} (${auth}); Ctrl-C stops\n${table}` };
+}
 
 export function targetCommand(run: Runner): Command {
   return new Command("target")
     .summary("serve LUNs with the embedded iSCSI target")
-    .action(async (_opts: unknown, cmd: Command) =>
-      run(cmd, async () => {
-        throw new CliError("ISCSI_CLI_USAGE", "the embedded target is not available in this build yet");
+    .description(
+      "Runs the embedded target until SIGINT or SIGTERM. Backends: mem:SIZE (sparse, in memory), null:SIZE (reads zeros, drops writes), file:PATH or a path. CHAP secrets come from $ISCSI_TARGET_CHAP_SECRET and $ISCSI_TARGET_MUTUAL_SECRET, or --chap-secret-file and --mutual-secret-file; never from the command line. With --json, one document describing the running target is printed once it listens.",
+    )
+    .option("--listen <host:port>", "address to listen on (port 0: any free port)", "127.0.0.1:3260")
+    .option("--iqn <iqn>", "the target's name", DEFAULT_TARGET_IQN)
+    .option("--lun <n=backend>", "a LUN: 1=mem:256M, 2=null:1T, 3=/path/disk.img (repeatable)", collect, [] as string[])
+    .option("--chap <user>", "require CHAP with this user (secret: $ISCSI_TARGET_CHAP_SECRET or --chap-secret-file)")
+    .option("--mutual <user>", "answer mutual CHAP as this user (secret: $ISCSI_TARGET_MUTUAL_SECRET or --mutual-secret-file)")
+    .option("--mutual-secret-file <file>", "read the mutual CHAP secret from a file")
+    .option("--block-size <bytes>", "logical block size: 512 or 4096", "512")
+    .option("--read-only", "refuse writes (WRITE PROTECTED)")
+    .addHelpText(
+      "after",
+      examples([
+        "iscsi target --listen 127.0.0.1:3260 --lun 1=mem:256M",
+        "iscsi target --listen 0.0.0.0:3260 --iqn iqn.2026-11.example:disk --lun 1=/var/lib/disk.img --lun 2=null:1T",
+        "ISCSI_TARGET_CHAP_SECRET=... iscsi target --listen :3260 --lun 1=mem:1G --chap alice",
+        "iscsi target --listen 127.0.0.1:0 --lun 1=mem:64M --json   # prints the port it took",
+      ]),
+    )
+    .action(async (opts: TargetOptions, cmd: Command) =>
+      run(cmd, async (ctx) => {
+        const config = targetConfig(ctx, opts);
+        const target = await startTarget(config);
+        try {
+          const { json, text } = describeTarget(target, config);
+          ctx.out.result(json, () => text);
+          await ctx.out.flush();
+          await new Promise<void>((resolve) => {
+            if (ctx.signal.aborted) resolve();
+            else ctx.signal.addEventListener("abort", () => resolve(), { once: true });
+          });
+          ctx.out.note("stopping");
+        } finally {
+          await target.close();
+        }
+        // Stopping on SIGINT/SIGTERM is how a server ends: success.
       }),
     );
 }
+
