@@ -7,6 +7,7 @@
  */
 import { SessionClosedError } from "../../core/errors.js";
 import type { TaskManagementFunction } from "../../core/pdu/opcodes.js";
+import type { Pdu } from "../../core/pdu/types.js";
 import type { CommandResult, SessionEvent } from "../../core/session/command.js";
 import type { Connection } from "../../core/session/connection.js";
 import { Session, type SessionConfig } from "../../core/session/session.js";
@@ -31,6 +32,8 @@ export interface PairOptions {
   readonly storage?: "sync" | "manual";
   /** Deliver bytes in chunks of this size (0: as the sender queued them). */
   readonly split?: number;
+  /** Record every PDU the target sends and receives in `pair.trace`. */
+  readonly trace?: boolean;
 }
 
 export const DEFAULT_LUN: LunDefinition = { lun: 0, blocks: 8192, thinProvisioned: true };
@@ -41,6 +44,8 @@ interface Link {
   readonly side: InitiatorSide;
   targetToldClosed: boolean;
   initiatorToldClosed: boolean;
+  /** A frozen link moves no bytes (a network that went silent). */
+  frozen: boolean;
 }
 
 export class TargetPair {
@@ -48,6 +53,7 @@ export class TargetPair {
   readonly backends = new Map<number, MemoryBackend>();
   readonly engineEvents: EngineEvent[] = [];
   readonly pending: StorageRequest[] = [];
+  readonly trace: Array<{ readonly direction: "send" | "receive"; readonly connectionId: number; readonly pdu: Pdu }> = [];
   readonly #links: Link[] = [];
   readonly #sides: InitiatorSide[] = [];
   readonly #mode: "sync" | "manual";
@@ -63,7 +69,8 @@ export class TargetPair {
       ...options.engine,
     };
     const deps = nodeSessionDeps();
-    this.engine = new TargetEngine(config, { crc32c: deps.crc32c, hash: deps.hash, randomBytes: deps.randomBytes });
+    const trace = options.trace === true ? (direction: "send" | "receive", connectionId: number, pdu: Pdu) => void this.trace.push({ direction, connectionId, pdu }) : undefined;
+    this.engine = new TargetEngine(config, { crc32c: deps.crc32c, hash: deps.hash, randomBytes: deps.randomBytes }, trace === undefined ? {} : { trace });
     for (const unit of this.engine.units) this.backends.set(unit.def.index, new MemoryBackend(unit.size));
     this.#mode = options.storage ?? "sync";
     this.#split = options.split ?? 0;
@@ -94,7 +101,7 @@ export class TargetPair {
   connect(side: InitiatorSide, endpoint = { localAddress: "127.0.0.1", localPort: 3260, remoteAddress: "127.0.0.1", remotePort: 40000 + this.#links.length }): Link {
     const initiator = side.session.openConnection(this.now);
     const target = this.engine.accept(endpoint, this.now);
-    const link: Link = { initiator, target, side, targetToldClosed: false, initiatorToldClosed: false };
+    const link: Link = { initiator, target, side, targetToldClosed: false, initiatorToldClosed: false, frozen: false };
     this.#links.push(link);
     side.session.transportConnected(initiator, this.now);
     this.pump();
@@ -142,6 +149,7 @@ export class TargetPair {
   }
 
   #move(link: Link): boolean {
+    if (link.frozen) return false;
     let progress = false;
     const out = link.initiator.pollTransmit();
     if (out !== undefined && !link.target.closed) {
@@ -197,12 +205,23 @@ export class TargetPair {
   links(): readonly Link[] {
     return this.#links;
   }
+
+  /** PDUs the target sent (with `trace: true`), of one opcode. */
+  sent<O extends Pdu["opcode"]>(opcode: O): Extract<Pdu, { opcode: O }>[] {
+    return this.trace.filter((t) => t.direction === "send" && t.pdu.opcode === opcode).map((t) => t.pdu as Extract<Pdu, { opcode: O }>);
+  }
+
+  /** PDUs the target received (with `trace: true`), of one opcode. */
+  received<O extends Pdu["opcode"]>(opcode: O): Extract<Pdu, { opcode: O }>[] {
+    return this.trace.filter((t) => t.direction === "receive" && t.pdu.opcode === opcode).map((t) => t.pdu as Extract<Pdu, { opcode: O }>);
+  }
 }
 
 /** One initiator session and what it has been told. */
 export class InitiatorSide {
   readonly session: Session<number>;
   readonly events: SessionEvent<number>[] = [];
+  readonly #itts = new Map<number, number>();
   readonly #pair: TargetPair;
   #nextId = 1;
 
@@ -235,8 +254,17 @@ export class InitiatorSide {
   /** Submits a command; returns its id (the context of its events). */
   submit(request: { lun?: number; cdb: Uint8Array; dataIn?: Uint8Array; dataOut?: Uint8Array; attribute?: number }): number {
     const id = this.#nextId++;
-    this.session.submit({ lun: request.lun ?? 0, cdb: request.cdb, dataIn: request.dataIn, dataOut: request.dataOut, attribute: request.attribute as never, context: id }, this.#pair.now);
+    const itt = this.session.submit(
+      { lun: request.lun ?? 0, cdb: request.cdb, dataIn: request.dataIn, dataOut: request.dataOut, attribute: request.attribute as never, context: id },
+      this.#pair.now,
+    );
+    this.#itts.set(id, itt);
     return id;
+  }
+
+  /** The Initiator Task Tag of command `id`. */
+  itt(id: number): number {
+    return this.#itts.get(id) as number;
   }
 
   /** The outcome of request `id`, if it has one yet. */
