@@ -100,6 +100,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   ];
   for (const command of commands) {
     command
+      .configureHelp({ showGlobalOptions: true })
       .exitOverride()
       .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s), outputError: () => undefined })
       .addHelpText("after", `\n${EXIT_CODES_HELP}`);

@@ -156,6 +156,31 @@ function fieldValue(v: unknown): string | undefined {
   return undefined;
 }
 
+/** Field names whose words are acronyms of the standard, spelled as SBC-3 spells them. */
+const LABELS: Readonly<Record<string, string>> = {
+  wsnz: "WSNZ (WRITE SAME needs a block count)",
+  maximumUnmapLbaCount: "Maximum UNMAP LBA count",
+  maximumUnmapBlockDescriptorCount: "Maximum UNMAP block descriptor count",
+  optimalUnmapGranularity: "Optimal UNMAP granularity",
+  unmapGranularityAlignmentValid: "UNMAP granularity alignment valid",
+  unmapGranularityAlignment: "UNMAP granularity alignment",
+  maximumWriteSameLength: "Maximum WRITE SAME length",
+  maximumCompareAndWriteLength: "Maximum COMPARE AND WRITE length",
+  lbpu: "LBPU (UNMAP supported)",
+  lbpws: "LBPWS (WRITE SAME(16) with UNMAP)",
+  lbpws10: "LBPWS10 (WRITE SAME(10) with UNMAP)",
+  lbprz: "LBPRZ",
+  ancSup: "ANC_SUP (ANCHOR supported)",
+  dp: "DP (provisioning group descriptor)",
+  wabereq: "WABEREQ",
+  wacereq: "WACEREQ",
+  fuab: "FUAB",
+  vbuls: "VBULS",
+};
+
+/** SBC-4: what an unmapped block reads as, by LBPRZ value. */
+const LBPRZ_MEANING: readonly string[] = ["unmapped blocks read as anything", "unmapped blocks read as zeros", "unmapped blocks read as the initialization pattern"];
+
 /** Every scalar field of a decoded page, in its order, as "Words: value". */
 function genericFields(decoded: object): string {
   const fields: [string, string | undefined][] = [];
@@ -165,7 +190,8 @@ function genericFields(decoded: object): string {
       if (value === true) fields.push(["Truncated", "yes (the target returned less than the page length)"]);
       continue;
     }
-    fields.push([capitalise(words(key)), fieldValue(value)]);
+    const shown = key === "lbprz" && typeof value === "number" ? `${value} (${LBPRZ_MEANING[value] ?? "reserved"})` : fieldValue(value);
+    fields.push([LABELS[key] ?? capitalise(words(key)), shown]);
   }
   return formatFields(fields);
 }

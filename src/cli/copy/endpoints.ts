@@ -6,7 +6,7 @@
  * (or an interrupt) the temporary file is removed. A device node (/dev/sdX, /dev/null) is written
  * in place, as there is nothing to rename.
  */
-import { closeSync, createReadStream, constants as fsConstants, type Stats, unlinkSync } from "node:fs";
+import { createReadStream, constants as fsConstants, type Stats, unlinkSync } from "node:fs";
 import { type FileHandle, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Lun } from "../../node/lun.js";
@@ -223,11 +223,7 @@ export async function fileSink(path: string, interrupts: Interrupts, options: { 
   const removeCleanup = inPlace
     ? () => undefined
     : interrupts.addCleanup(() => {
-        try {
-          closeSync(handle.fd);
-        } catch {
-          // already closed
-        }
+        // Unlinked while open: the data goes with the descriptor when the process exits.
         try {
           unlinkSync(target);
         } catch {

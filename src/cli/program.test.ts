@@ -1,0 +1,149 @@
+import { createServer } from "node:net";
+import { describe, expect, it } from "vitest";
+import { runCaptured } from "./cli.test-util.js";
+
+/** A loopback port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const address = server.address();
+  const port = typeof address === "object" && address !== null ? address.port : 0;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+function expectOneErrorLine(stderr: string, pattern: RegExp): void {
+  const lines = stderr.split("\n").filter((l) => l !== "");
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^iscsi: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(stderr).not.toMatch(/\n\s+at /);
+}
+
+describe("help", () => {
+  it("lists every command and the exit statuses", async () => {
+    const r = await runCaptured(["--help"]);
+    expect(r.status).toBe(0);
+    for (const command of ["discover", "ls", "luns", "inquiry", "readcap", "read", "write", "cp", "perf", "ping", "target", "demo"]) {
+      expect(r.stdout).toMatch(new RegExp(`^  ${command}\\b`, "m"));
+    }
+    expect(r.stdout).toMatch(/Exit status:/);
+    expect(r.stdout).toMatch(/^ {2}5 {4}verification mismatch/m);
+    expect(r.stdout).toMatch(/ISCSI_CHAP_SECRET/);
+  });
+
+  it("gives each command examples, the global options and the exit statuses", async () => {
+    for (const command of ["discover", "ls", "luns", "inquiry", "readcap", "read", "write", "cp", "perf", "ping", "target", "demo"]) {
+      const r = await runCaptured([command, "--help"]);
+      expect(r.status, command).toBe(0);
+      expect(r.stdout, command).toMatch(/Examples:/);
+      expect(r.stdout, command).toMatch(/Exit status:/);
+      expect(r.stdout, command).toMatch(/--header-digest/);
+      expect(r.stdout, command).toMatch(/--json/);
+    }
+  });
+
+  it("prints the help on stderr and exits 1 when no command is given", async () => {
+    const r = await runCaptured([]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/Usage: iscsi/);
+  });
+});
+
+describe("usage errors", () => {
+  it("reports an unknown option in one line naming the command's help", async () => {
+    const r = await runCaptured(["discover", "127.0.0.1", "--frobnicate"]);
+    expect(r.status).toBe(1);
+    expectOneErrorLine(r.stderr, /unknown option '--frobnicate' \(see iscsi discover --help\)/);
+  });
+
+  it("reports a missing argument and an unknown command", async () => {
+    const missing = await runCaptured(["readcap"]);
+    expect(missing.status).toBe(1);
+    expectOneErrorLine(missing.stderr, /missing required argument 'lun-url'/);
+    const unknown = await runCaptured(["frob"]);
+    expect(unknown.status).toBe(1);
+    expectOneErrorLine(unknown.stderr, /unknown command 'frob'/);
+  });
+
+  it("reports a malformed URL without showing its secret", async () => {
+    const r = await runCaptured(["readcap", "iscsi://alice%s3cretvalue@127.0.0.1/not-an-iqn/1"]);
+    expect(r.status).toBe(1);
+    expectOneErrorLine(r.stderr, /invalid iSCSI URL "iscsi:\/\/alice%\*\*\*@127.0.0.1\/not-an-iqn\/1"/);
+    expect(r.stderr + r.stdout).not.toContain("s3cretvalue");
+  });
+
+  it("refuses a URL without a LUN for a command that works on one", async () => {
+    const r = await runCaptured(["inquiry", "iscsi://127.0.0.1/iqn.2026-11.example:disk"]);
+    expect(r.status).toBe(1);
+    expectOneErrorLine(r.stderr, /the LUN number is missing/);
+  });
+
+  it("refuses bad sizes, durations and digests, naming the option", async () => {
+    const url = "iscsi://127.0.0.1/iqn.2026-11.example:disk/1";
+    expectOneErrorLine((await runCaptured(["perf", url, "--bs", "4x"])).stderr, /--bs "4x": unknown unit "x"/);
+    expectOneErrorLine((await runCaptured(["perf", url, "--time", "soon"])).stderr, /--time "soon" is not a duration/);
+    expectOneErrorLine((await runCaptured(["readcap", url, "--timeout", "1 fortnight"])).stderr, /--timeout "1 fortnight"/);
+    expectOneErrorLine((await runCaptured(["readcap", url, "--header-digest", "md5"])).stderr, /--header-digest "md5" must be none, crc32c/);
+    expectOneErrorLine((await runCaptured(["read", url, "--lba", "-1", "--blocks", "1"])).stderr, /--lba "-1" is not a whole number/);
+  });
+
+  it("refuses a write workload without --force", async () => {
+    const r = await runCaptured(["perf", "iscsi://127.0.0.1/iqn.2026-11.example:disk/1", "--rw", "randwrite"]);
+    expect(r.status).toBe(1);
+    expectOneErrorLine(r.stderr, /--rw randwrite overwrites the data on the LUN: add --force/);
+  });
+
+  it("refuses to write binary data to a terminal unless -o - insists", async () => {
+    const r = await runCaptured(["read", "iscsi://127.0.0.1/iqn.2026-11.example:disk/1", "--lba", "0", "--blocks", "1"], { stdoutIsTty: true });
+    expect(r.status).toBe(1);
+    expectOneErrorLine(r.stderr, /refusing to write binary data to a terminal: use -o FILE, or -o - to insist/);
+  });
+
+  it("refuses --json with data on standard output", async () => {
+    const r = await runCaptured(["read", "iscsi://127.0.0.1/iqn.2026-11.example:disk/1", "--lba", "0", "--blocks", "1", "--json"]);
+    expect(r.status).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: "ISCSI_CLI_USAGE", exitCode: 1 } });
+  });
+
+  it("reports a file that does not exist before connecting anywhere", async () => {
+    const r = await runCaptured(["write", "iscsi://192.0.2.1/iqn.2026-11.example:disk/1", "--lba", "0", "-i", "/nonexistent/input.bin"]);
+    expect(r.status).toBe(1);
+    expectOneErrorLine(r.stderr, /^iscsi: cannot open \/nonexistent\/input.bin: no such file or directory$/);
+  });
+
+  it("reports a CHAP user without a secret as a login failure (2)", async () => {
+    const r = await runCaptured(["readcap", "iscsi://alice@127.0.0.1/iqn.2026-11.example:disk/1"]);
+    expect(r.status).toBe(2);
+    expectOneErrorLine(r.stderr, /CHAP user "alice" \(from the URL\) has no secret/);
+  });
+});
+
+describe("connection failures", () => {
+  it("reports a refused port in one line with exit status 4", async () => {
+    const port = await closedPort();
+    const r = await runCaptured(["readcap", `iscsi://127.0.0.1:${port}/iqn.2026-11.example:disk/1`]);
+    expect(r.status).toBe(4);
+    expectOneErrorLine(r.stderr, new RegExp(`cannot connect to 127.0.0.1:${port}: connection refused \\(is a target listening there\\?\\)`));
+  });
+
+  it("gives the same failure as one JSON document with --json", async () => {
+    const port = await closedPort();
+    const r = await runCaptured(["discover", `127.0.0.1:${port}`, "--json"]);
+    expect(r.status).toBe(4);
+    const doc = JSON.parse(r.stdout) as { error: { code: string; exitCode: number; message: string } };
+    expect(doc.error.code).toBe("ISCSI_ERR_TRANSPORT");
+    expect(doc.error.exitCode).toBe(4);
+    expect(doc.error.message).toMatch(/connection refused/);
+  });
+
+  it("masks an environment secret in everything it prints", async () => {
+    const port = await closedPort();
+    const secret = "env-secret-value-123";
+    const r = await runCaptured(["readcap", `iscsi://127.0.0.1:${port}/iqn.2026-11.example:disk/1`, "-v"], {
+      env: { ISCSI_CHAP_USERNAME: "alice", ISCSI_CHAP_SECRET: secret },
+    });
+    expect(r.status).toBe(4);
+    expect(r.stdout + r.stderr).not.toContain(secret);
+  });
+});
