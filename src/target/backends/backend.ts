@@ -93,10 +93,22 @@ export function performStorageSync(backend: BlockBackend, request: StorageReques
       case "flush":
         result = backend.flush();
         break;
-      case "unmap":
-        if (request.extents.length !== 1) return performStorage(backend, request);
-        result = backend.unmap(request.extents[0]!.offset, request.extents[0]!.length);
+      case "unmap": {
+        const extents = request.extents;
+        let i = 0;
+        for (; i < extents.length; i++) {
+          result = backend.unmap(extents[i]!.offset, extents[i]!.length);
+          if (result instanceof Promise) break;
+        }
+        if (result instanceof Promise && i + 1 < extents.length) {
+          // An asynchronous backend: finish the rest one by one.
+          const rest = extents.slice(i + 1);
+          result = result.then(async () => {
+            for (const extent of rest) await backend.unmap(extent.offset, extent.length);
+          });
+        }
         break;
+      }
       case "write-same":
         result = backend.writeSame(request.offset, request.length, request.block);
         break;

@@ -135,7 +135,8 @@ export class TargetPair {
 
   #perform(request: StorageRequest): void {
     const backend = this.backends.get(request.unit.index) as MemoryBackend;
-    const outcome = performStorageSync(backend, request) as StorageOutcome;
+    const outcome = performStorageSync(backend, request);
+    if (outcome instanceof Promise) throw new SessionClosedError("test: a memory backend answered asynchronously");
     this.engine.completeStorage(request.id, outcome, this.now);
   }
 

@@ -75,7 +75,7 @@ export function storageFailure(kind: StorageFailureKind, writing: boolean, write
       return checkCondition(writing ? Sense.WriteError : Sense.UnrecoveredReadError, {}, writeLength);
     case "no-space":
       return checkCondition(Sense.SpaceAllocationFailed, {}, writeLength);
-    case "failure":
+    default:
       return checkCondition(Sense.InternalTargetFailure, {}, writeLength);
   }
 }
