@@ -507,7 +507,10 @@ export class FaultProxy {
     client.setNoDelay(true);
     client.on("error", () => undefined);
     if (this.closed || this.refusing) {
-      if (this.refusing) this.record({ kind: "refuse", detail: `refused a connection from ${client.remoteAddress}:${client.remotePort}` });
+      if (this.refusing) {
+        this.counters.refused++;
+        this.record({ kind: "refuse", detail: `refused a connection from ${client.remoteAddress}:${client.remotePort}` });
+      }
       client.resetAndDestroy();
       return;
     }
