@@ -268,7 +268,7 @@ export class SessionHost extends EventEmitter<HostEvents> {
           const waiter = this.loginWaiters.get(event.cid);
           this.loginWaiters.delete(event.cid);
           const portal = this.portals.get(event.cid) ?? this.portal;
-          waiter?.reject(withContext(event.error, `login to ${this.config.targetName ?? "the discovery service"} at ${formatPortal(portal)} failed: `));
+          waiter?.reject(withContext(event.error, formatPortal(portal), this.config.targetName));
           break;
         }
         case "login-redirect":
@@ -313,7 +313,7 @@ export class SessionHost extends EventEmitter<HostEvents> {
             waiter.reject(
               event.error === undefined
                 ? new TransportError(`connection to ${formatPortal(portal)} closed during login`)
-                : withContext(event.error, `login to ${this.config.targetName ?? "the discovery service"} at ${formatPortal(portal)} failed: `),
+                : withContext(event.error, formatPortal(portal), this.config.targetName),
             );
           }
           if (this.logoutWaiter !== undefined && this.session.connectionList.length === 0) {
@@ -430,8 +430,16 @@ function transportError(error: NodeJS.ErrnoException, portal: Portal): IscsiErro
   }
 }
 
-function withContext(error: IscsiError, prefix: string): IscsiError {
-  if (error instanceof IscsiErrorClass && !error.message.startsWith(prefix)) error.message = prefix + error.message;
+/**
+ * Names the target and portal in an error that does not name them yet, once:
+ * "iqn.x at 127.0.0.1:3260: mutual CHAP ...", "127.0.0.1:3260: login to target iqn.x refused ...".
+ */
+function withContext(error: IscsiError, portal: string, target: string | undefined): IscsiError {
+  if (!(error instanceof IscsiErrorClass)) return error;
+  const needTarget = target !== undefined && !error.message.includes(target);
+  const needPortal = !error.message.includes(portal);
+  if (needTarget) error.message = `${target} at ${portal}: ${error.message}`;
+  else if (needPortal) error.message = `${portal}: ${error.message}`;
   return error;
 }
 

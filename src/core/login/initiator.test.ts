@@ -144,7 +144,8 @@ describe("a whole login, initiator to target in memory", () => {
   });
 
   it("asks for a retry with MD5 when the target answers CHAP_A=Reject, and the retry succeeds", () => {
-    const out = runLogin(makeInitiator(hash, { auth: "chap", algorithms: [8, 7] }), makeTarget(hash, { authMethods: ["CHAP"], chapAlgorithms: [5] }));
+    // A target that knows none of 8 and 7 and (being odd) refuses MD5 in a list: it answers Reject.
+    const out = runLogin(makeInitiator(hash, { auth: "chap", algorithms: [8, 7, 5] }), makeTarget(hash, { authMethods: ["CHAP"], chapAlgorithms: [6] }));
     expect(out.initiator).toMatchObject({ kind: "retry", chapAlgorithms: [5], reason: expect.stringMatching(/CHAP_A=Reject/) });
     if (out.initiator.kind !== "retry") return;
     const again = runLogin(makeInitiator(hash, { auth: "chap", algorithms: out.initiator.chapAlgorithms }), makeTarget(hash, { authMethods: ["CHAP"], chapAlgorithms: [5] }));
@@ -178,8 +179,20 @@ describe("a whole login, initiator to target in memory", () => {
       t.set("CHAP_A", "6");
       return { ...pdu, data: encodeText([...t]) };
     };
-    const out = runLogin(makeInitiator(hash, { auth: "chap", algorithms: [8, 7] }), makeTarget(hash, { authMethods: ["CHAP"] }), { tamperResponse: pick });
+    const out = runLogin(makeInitiator(hash, { auth: "chap", algorithms: [8, 7, 5] }), makeTarget(hash, { authMethods: ["CHAP"] }), { tamperResponse: pick });
     expect(out.initiator).toMatchObject({ kind: "retry", chapAlgorithms: [5] });
+  });
+
+  it("never falls back to MD5 when the caller's algorithm list leaves MD5 out (no downgrade)", () => {
+    const refusing = makeTarget(hash, { authMethods: ["CHAP"], chapAlgorithms: [5] });
+    expect(() => runLogin(makeInitiator(hash, { auth: "chap", algorithms: [8, 7] }), refusing)).toThrow(
+      expect.objectContaining({ code: "ISCSI_ERR_AUTH", message: expect.stringMatching(/no CHAP algorithm in common/) }),
+    );
+    const failOnResponse = (pdu: LoginResponsePdu): LoginResponsePdu =>
+      pdu.transit && pdu.currentStage === LoginStage.Security ? { ...pdu, statusClass: 2, statusDetail: 0, isid: 0, initiatorTaskTag: 0, data: new Uint8Array(0) } : pdu;
+    expect(() =>
+      runLogin(makeInitiator(hash, { auth: "chap", algorithms: [7] }), makeTarget(hash, { authMethods: ["CHAP"], chapAlgorithms: [7] }), { tamperResponse: failOnResponse }),
+    ).toThrow(AuthenticationError);
   });
 
   it("fails with an AuthenticationError when the target demands CHAP and we have no credentials", () => {

@@ -31,6 +31,7 @@ import type { LoginRequestPdu, LoginResponsePdu } from "../pdu/types.js";
 import type { TextPair } from "../text/codec.js";
 import { TextAccumulator, encodeText, parseText, splitText } from "../text/codec.js";
 import { keyDefinition } from "../text/keys.js";
+import { DEFAULT_CHAP_ALGORITHMS } from "../auth/hash.js";
 import { Negotiator } from "../text/negotiation.js";
 import type { ConnectionParameters, OperationalProposal, SessionParameters } from "../text/parameters.js";
 import { DEFAULT_INITIATOR_PROPOSAL, proposalValues, validateProposal } from "../text/parameters.js";
@@ -281,7 +282,7 @@ export class InitiatorLogin {
     const outcome: ChapChallengeOutcome = chap.answerChallenge(pairs);
     if (outcome.kind === "retry") {
       this.#state = "failed";
-      return { kind: "retry", chapAlgorithms: [5], reason: outcome.reason };
+      return this.#fallBackToMd5(outcome.reason);
     }
     const replies = this.#negotiator.receive(pairs, "security");
     this.#state = "chap-response";
@@ -399,11 +400,7 @@ export class InitiatorLogin {
     const chap = this.#chap;
     const md5Only = chap === undefined || (chap.algorithms.length === 1 && chap.algorithms[0] === 5);
     if (r.statusClass === LoginStatusClass.InitiatorError && this.#lastChapStep === "algorithm" && chap !== undefined && !md5Only) {
-      return {
-        kind: "retry",
-        chapAlgorithms: [5],
-        reason: `the target answered our CHAP_A=${chap.algorithms.join(",")} with ${describeLoginStatus(r.statusClass, r.statusDetail)}`,
-      };
+      return this.#fallBackToMd5(`the target answered our CHAP_A=${chap.algorithms.join(",")} with ${describeLoginStatus(r.statusClass, r.statusDetail)}`);
     }
     // tgtd 1.0 picks SHA-256 (7) from our list but cannot decode a 32-byte CHAP_R ("buf[20]
     // !sufficient"), and fails with 0x0200 rather than 0x0201. An "initiator error" in answer to a
@@ -415,13 +412,27 @@ export class InitiatorLogin {
       chap?.algorithm !== undefined &&
       chap.algorithm !== 5
     ) {
-      return {
-        kind: "retry",
-        chapAlgorithms: [5],
-        reason: `the target chose CHAP_A=${chap.algorithm} but refused our response with ${describeLoginStatus(r.statusClass, r.statusDetail)}`,
-      };
+      return this.#fallBackToMd5(
+        `the target chose CHAP_A=${chap.algorithm} but refused our response with ${describeLoginStatus(r.statusClass, r.statusDetail)}`,
+      );
     }
     throw loginErrorFromStatus(r.statusClass, r.statusDetail, this.#o.targetName);
+  }
+
+  /**
+   * A target that cannot use our stronger algorithms gets a second login offering MD5 alone, but
+   * only when the caller's list allows MD5: a caller who excluded it must not be downgraded by a
+   * target (or by someone in the path answering Reject; RFC 3723 §4).
+   */
+  #fallBackToMd5(reason: string): LoginStep {
+    const allowed = this.#o.chap?.algorithms ?? DEFAULT_CHAP_ALGORITHMS;
+    if (!allowed.includes(5)) {
+      throw new AuthenticationError(
+        `no CHAP algorithm in common with ${this.#targetText()}: we allow CHAP_A=${allowed.join(",")} only, and ${reason}`,
+        { statusClass: 0x02, statusDetail: 0x01 },
+      );
+    }
+    return { kind: "retry", chapAlgorithms: [5], reason };
   }
 
   #targetText(): string {
