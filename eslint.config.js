@@ -33,7 +33,7 @@ const corePurity = {
 };
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "coverage/**", "bench/results/**"] },
+  { ignores: ["dist/**", "node_modules/**", "coverage/**", "bench/results/**", "scratch/**"] },
   ...tseslint.configs.recommended,
   {
     rules: {
