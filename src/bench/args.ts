@@ -1,0 +1,125 @@
+/** The suite's command line (`npm run bench -- [options]`). */
+import { parseArgs } from "node:util";
+import { BenchError } from "./errors.js";
+import { LOCAL_SIZES, QEMU_READ_WORKLOADS, WORKLOADS, type WorkloadDef } from "./workloads.js";
+
+export interface BenchOptions {
+  readonly rounds: number;
+  /** Length of each run's measured window. */
+  readonly seconds: number;
+  /** Our worker's warm-up before its window (iscsi-perf's window starts after its first second). */
+  readonly warmupSeconds: number;
+  readonly quick: boolean;
+  readonly profile: boolean;
+  readonly workloads: readonly WorkloadDef[];
+  readonly local: boolean;
+  readonly localSizes: readonly number[];
+  readonly localQueueDepth: number;
+  readonly localFileBytes: number;
+  /** Where results go; bench/results in the repository unless told. */
+  readonly outDir: string | undefined;
+  readonly help: boolean;
+}
+
+export const USAGE = `usage: npm run bench -- [options]
+
+Runs each workload with libiscsi (iscsi-perf, qemu-img bench) and with iscsi-ts against a tgtd of
+its own, alternating, several rounds; prints one table and writes JSON and SVG to bench/results/.
+
+  --rounds N            rounds (3)
+  --seconds S           measured seconds per run, whole seconds (4)
+  --warmup S            iscsi-ts warm-up before its window, seconds (1)
+  --quick               smoke run: 1 round of 1 s, 3 block sizes in the local sweep
+  --profile             also run the iscsi-ts worker once per workload under --cpu-prof and
+                        write .cpuprofile files and self-time summaries to the results folder
+  --workloads LIST      comma-separated workload ids, or "none" (all):
+                        ${[...WORKLOADS, ...QEMU_READ_WORKLOADS].map((w) => w.id).join(", ")}
+  --qemu-reads          add the sequential reads against qemu-img bench too
+  --no-local            skip the iSCSI-over-local sweep
+  --local-sizes LIST    block sizes of the sweep in bytes (512,1024,...,131072)
+  --local-qd N          queue depth of the sweep (16)
+  --local-file-mib N    size of the file tgtd serves and fio reads (1024; --quick: 256)
+  --out DIR             results folder (bench/results)
+  --help`;
+
+function positiveInt(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) throw new BenchError("BENCH_ERR_USAGE", `${name} must be a positive integer, got ${JSON.stringify(text)}`);
+  return value;
+}
+
+function positiveNumber(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0) throw new BenchError("BENCH_ERR_USAGE", `${name} must be a non-negative number, got ${JSON.stringify(text)}`);
+  return value;
+}
+
+export function parseBenchArgs(argv: readonly string[]): BenchOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: {
+        rounds: { type: "string" },
+        seconds: { type: "string" },
+        warmup: { type: "string" },
+        quick: { type: "boolean", default: false },
+        profile: { type: "boolean", default: false },
+        workloads: { type: "string" },
+        "qemu-reads": { type: "boolean", default: false },
+        "no-local": { type: "boolean", default: false },
+        "local-sizes": { type: "string" },
+        "local-qd": { type: "string" },
+        "local-file-mib": { type: "string" },
+        out: { type: "string" },
+        help: { type: "boolean", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (error) {
+    throw new BenchError("BENCH_ERR_USAGE", `${(error as Error).message}\n${USAGE}`, { cause: error });
+  }
+  const v = parsed.values;
+  const quick = v.quick === true;
+  const all = [...WORKLOADS, ...QEMU_READ_WORKLOADS];
+  let workloads: readonly WorkloadDef[] = v["qemu-reads"] === true ? all : WORKLOADS;
+  if (v.workloads !== undefined) {
+    const ids = v.workloads.split(",").map((s) => s.trim()).filter((s) => s !== "");
+    if (ids.length === 1 && ids[0] === "none") {
+      workloads = [];
+    } else {
+      workloads = ids.map((id) => {
+        const found = all.find((w) => w.id === id);
+        if (found === undefined) throw new BenchError("BENCH_ERR_USAGE", `unknown workload ${JSON.stringify(id)}; known: ${all.map((w) => w.id).join(", ")}`);
+        return found;
+      });
+    }
+  }
+  const localSizes =
+    v["local-sizes"] !== undefined
+      ? v["local-sizes"].split(",").map((s) => {
+          const size = positiveInt("--local-sizes", s.trim(), 0);
+          if (size % 512 !== 0) throw new BenchError("BENCH_ERR_USAGE", `--local-sizes: ${size} is not a multiple of 512 bytes`);
+          return size;
+        })
+      : quick
+        ? [512, 4096, 131072]
+        : LOCAL_SIZES;
+  return {
+    rounds: positiveInt("--rounds", v.rounds, quick ? 1 : 3),
+    seconds: positiveInt("--seconds", v.seconds, quick ? 1 : 4),
+    warmupSeconds: positiveNumber("--warmup", v.warmup, quick ? 0.5 : 1),
+    quick,
+    profile: v.profile === true,
+    workloads,
+    local: v["no-local"] !== true,
+    localSizes,
+    localQueueDepth: positiveInt("--local-qd", v["local-qd"], 16),
+    localFileBytes: positiveInt("--local-file-mib", v["local-file-mib"], quick ? 256 : 1024) * 1024 * 1024,
+    outDir: v.out,
+    help: v.help === true,
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * `npm run bench`: iscsi-ts side by side with libiscsi. Starts its own tgtd (a null LUN and a file
+ * LUN), runs every workload with libiscsi's tool and with our worker, alternating, for several
+ * rounds, then the iSCSI-over-local sweep; prints one table and writes the results (JSON, SVG,
+ * Markdown) to bench/results/. Progress goes to stderr, the table to stdout.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { loadavg, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseBenchArgs, USAGE } from "./args.js";
+import { directIoWorks } from "./fio.js";
+import { runLocalComparison, warmPageCache, writeBackingFile } from "./local.js";
+import { machineInfo } from "./machine.js";
+import { clockTicksPerSecond } from "./procstat.js";
+import { judgeGoals, type BenchResults, type LocalComparison } from "./report.js";
+import { profileWorkloads, runSuite, type SuiteContext } from "./suite.js";
+import { localChart, ratioChart } from "./svg.js";
+import { renderMarkdown, renderTable } from "./table.js";
+import { BenchTgtd, FILE_LUN, NULL_LUN } from "./tgtd.js";
+
+/** The repository: two levels above this module (dist/bench/ or src/bench/). */
+const ROOT = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
+
+function stampOf(date: Date): string {
+  return date.toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
+}
+
+async function main(): Promise<number> {
+  const options = parseBenchArgs(process.argv.slice(2));
+  if (options.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const log = (line: string): void => void process.stderr.write(`${line}\n`);
+  const started = new Date();
+  const stamp = `${stampOf(started)}${options.quick ? "-quick" : ""}`;
+  const outDir = resolve(options.outDir ?? join(ROOT, "bench", "results"));
+  await mkdir(outDir, { recursive: true });
+  const machine = await machineInfo();
+  const clk = clockTicksPerSecond();
+  const work = await mkdtemp(join(tmpdir(), "iscsi-ts-bench-"));
+  const file = join(work, "lun.img");
+  let tgtd: BenchTgtd | undefined;
+  const cleanup = async (): Promise<void> => {
+    await tgtd?.stop();
+    await rm(work, { recursive: true, force: true });
+  };
+  const onSignal = (): void => {
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    log(`writing the ${(options.localFileBytes / 2 ** 20).toFixed(0)} MiB file for tgtd's file LUN in ${work}`);
+    await writeBackingFile(file, options.localFileBytes);
+    await warmPageCache(file);
+    tgtd = await BenchTgtd.start();
+    await tgtd.configure(file);
+    log(`tgtd pid ${tgtd.pid} on 127.0.0.1:${tgtd.port} (control port ${tgtd.controlPort}): LUN ${NULL_LUN} null, LUN ${FILE_LUN} ${file}`);
+    const tgtdParams = await tgtd.params();
+    const failures: string[] = [];
+    const ctx: SuiteContext = {
+      tgtd,
+      clockTicksPerSecond: clk,
+      rounds: options.rounds,
+      seconds: options.seconds,
+      warmupSeconds: options.warmupSeconds,
+      blockSize: 512,
+      log,
+      failures,
+    };
+    const suite = await runSuite(ctx, options.workloads, tgtd.url(NULL_LUN));
+    let local: LocalComparison | undefined;
+    if (options.local && options.localSizes.length > 0) {
+      local = await runLocalComparison(ctx, {
+        file,
+        fileBytes: options.localFileBytes,
+        sizes: options.localSizes,
+        queueDepth: options.localQueueDepth,
+        lunUrl: tgtd.url(FILE_LUN),
+        directIoPossible: await directIoWorks(file),
+      });
+    }
+    const profiles = options.profile ? await profileWorkloads(ctx, options.workloads, tgtd.url(NULL_LUN), outDir, stamp, ROOT) : [];
+    const results: BenchResults & { readonly failures: readonly string[] } = {
+      schema: 1,
+      startedAt: started.toISOString(),
+      finishedAt: new Date().toISOString(),
+      machine,
+      loadAverageAtEnd: loadavg().map((x) => Math.round(x * 100) / 100),
+      settings: {
+        rounds: options.rounds,
+        seconds: options.seconds,
+        warmupSeconds: options.warmupSeconds,
+        quick: options.quick,
+        profile: options.profile,
+        workloads: options.workloads.map((w) => w.id),
+        localSizes: options.local ? options.localSizes : [],
+        localQueueDepth: options.localQueueDepth,
+      },
+      target: { tgtdParams, negotiated: suite.firstReport?.negotiated ?? {} },
+      workloads: suite.outcomes,
+      local,
+      goals: judgeGoals(suite.outcomes),
+      profiles,
+      failures,
+    };
+    const json = `${JSON.stringify(results, null, 2)}\n`;
+    const title = `iscsi-ts / libiscsi, ${started.toISOString().slice(0, 10)}`;
+    const files: [string, string][] = [[`${stamp}.json`, json], [`${stamp}.md`, renderMarkdown(results)]];
+    if (suite.outcomes.length > 0) files.push([`${stamp}-ratios.svg`, ratioChart(suite.outcomes, title)]);
+    if (local !== undefined) files.push([`${stamp}-local.svg`, localChart(local, `iSCSI over local, ${started.toISOString().slice(0, 10)}`)]);
+    // A smoke run is not a measurement: it never replaces the latest results.
+    if (!options.quick) files.push(...files.map(([name, body]): [string, string] => [name.replace(stamp, "latest"), body]));
+    for (const [name, body] of files) await writeFile(join(outDir, name), body);
+    process.stdout.write(renderTable(results));
+    log(`results: ${files.map(([name]) => join(outDir, name)).join(", ")}`);
+    if (failures.length > 0) log(`${failures.length} run(s) failed:\n  ${failures.join("\n  ")}`);
+    return failures.length > 0 ? 1 : 0;
+  } finally {
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
+    await cleanup();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    const e = error as { code?: unknown; message?: unknown };
+    process.stderr.write(`bench failed: ${String(e.code ?? "")} ${String(e.message ?? error)}\n`);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,127 @@
+/**
+ * The suite's own tgtd: on 127.0.0.1 and a free port, a control port of its own, one target with
+ * a null LUN (tgtd's `--bstype null`: reads return zeros, writes are dropped, so the target costs
+ * as little as it can and the initiators are what is measured) and a file LUN (buffered reads of
+ * a file, for the comparison with reading that file locally).
+ *
+ * Traps (see the shared PEERS.md): tgtd does not fail when its portal's port is taken but listens
+ * on 0.0.0.0:3260 instead, so readiness is judged from `ss` by pid and exact address; `-C` values
+ * are locks, one per running tgtd; tgtd ignores SIGTERM, so it is stopped with SIGKILL.
+ */
+import { randomInt } from "node:crypto";
+import { createServer } from "node:net";
+import { BenchError, tail } from "./errors.js";
+import { Child, describeExit, run, runOk, sleep } from "./process.js";
+
+export const BENCH_IQN = "iqn.2026-11.io.iscsi-ts:bench";
+export const NULL_LUN = 1;
+export const FILE_LUN = 2;
+const HOST = "127.0.0.1";
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (tgtd's own check below still applies). */
+export function freeTcpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen({ host: HOST, port: 0, exclusive: true }, () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => (port > 0 ? resolve(port) : reject(new BenchError("BENCH_ERR_PEER", "no free port read back"))));
+    });
+  });
+}
+
+export class BenchTgtd {
+  private constructor(
+    private readonly child: Child,
+    readonly port: number,
+    readonly controlPort: number,
+  ) {}
+
+  get pid(): number {
+    return this.child.pid;
+  }
+
+  /** The libiscsi/QEMU URL of a LUN of the bench target. */
+  url(lun: number): string {
+    return `iscsi://${HOST}:${this.port}/${BENCH_IQN}/${lun}`;
+  }
+
+  /** Starts tgtd; tries other ports when a port or control port turns out to be taken. */
+  static async start(): Promise<BenchTgtd> {
+    const failures: string[] = [];
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const port = await freeTcpPort();
+      const ctl = randomInt(16384, 32768);
+      const child = new Child("tgtd", ["-f", "-C", String(ctl), "--iscsi", `portal=${HOST}:${port}`]);
+      const outcome = await waitReady(child, port, ctl);
+      if (outcome === "ready") return new BenchTgtd(child, port, ctl);
+      await child.kill();
+      failures.push(outcome);
+    }
+    throw new BenchError("BENCH_ERR_PEER", `tgtd did not start after 8 attempts: ${failures.join("; ")}`);
+  }
+
+  async tgtadm(args: readonly string[]): Promise<string> {
+    return (await runOk("tgtadm", ["-C", String(this.controlPort), "--lld", "iscsi", ...args], { timeoutMs: 15_000 })).stdout;
+  }
+
+  /** The bench target: LUN 1 null, LUN 2 the file at `filePath` (which must exist), open to all. */
+  async configure(filePath: string): Promise<void> {
+    await this.tgtadm(["--op", "new", "--mode", "target", "--tid", "1", "-T", BENCH_IQN]);
+    await this.tgtadm(["--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", String(NULL_LUN), "--bstype", "null", "-b", "nullstore"]);
+    await this.tgtadm(["--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", String(FILE_LUN), "-b", filePath]);
+    await this.tgtadm(["--op", "bind", "--mode", "target", "--tid", "1", "-I", "ALL"]);
+  }
+
+  /** Target parameters tgtd offers (MaxRecvDataSegmentLength, ...), for the record. */
+  async params(): Promise<Record<string, string>> {
+    const text = await this.tgtadm(["--op", "show", "--mode", "target", "--tid", "1"]);
+    const params: Record<string, string> = {};
+    for (const line of text.split("\n")) {
+      const eq = line.indexOf("=");
+      if (eq > 0) params[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
+    }
+    return params;
+  }
+
+  async stop(): Promise<void> {
+    await this.child.kill();
+  }
+}
+
+type Outcome = "ready" | string;
+
+async function waitReady(child: Child, port: number, ctl: number): Promise<Outcome> {
+  const expected = `${HOST}:${port}`;
+  const deadline = performance.now() + 10_000;
+  while (performance.now() < deadline) {
+    const err = child.stderr();
+    if (/another tgtd is using/.test(err)) return `control port ${ctl} taken`;
+    if (/failed to create\/bind to portal/.test(err)) return `portal ${port} taken`;
+    if (!child.running) {
+      throw new BenchError("BENCH_ERR_PEER", `tgtd ${describeExit(child.exitStatus ?? { code: null, signal: null })}; stderr: ${tail(err)}`);
+    }
+    const listening = await listeningAddresses(child.pid);
+    if (listening.some((a) => a !== expected)) return `tgtd listens on ${listening.join(", ")} instead of ${expected}`;
+    if (listening.length > 0) {
+      const probe = await run("tgtadm", ["-C", String(ctl), "--lld", "iscsi", "--op", "show", "--mode", "target"], { timeoutMs: 5_000 });
+      if (probe.status.code === 0) return "ready";
+    }
+    await sleep(50);
+  }
+  throw new BenchError("BENCH_ERR_TIMEOUT", `tgtd (pid ${child.pid}) did not listen on ${expected} within 10 s; stderr: ${tail(child.stderr())}`);
+}
+
+/** The TCP addresses a process listens on, from `ss` (root sees every process's sockets). */
+async function listeningAddresses(pid: number): Promise<string[]> {
+  const result = await runOk("ss", ["-H", "-l", "-t", "-n", "-p"], { timeoutMs: 10_000 });
+  const addresses: string[] = [];
+  for (const line of result.stdout.split("\n")) {
+    if (!line.includes(`pid=${pid},`)) continue;
+    const local = line.trim().split(/\s+/)[3];
+    if (local !== undefined) addresses.push(local);
+  }
+  return addresses;
+}
