@@ -1,0 +1,150 @@
+/**
+ * CHAP secrets stay secret: given by environment or file they appear in no output (with -v
+ * neither) and not in `ps`; given in a URL on the command line they are gone from
+ * /proc/<pid>/cmdline (what ps reads) while the command runs.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCommand, type TrackedProcess } from "../support/processes.js";
+import { Tgtd } from "../support/tgtd.js";
+import { useTempDir } from "../support/tmp.js";
+import { pollUntil, sleep } from "../support/wait.js";
+import { ensureBuilt, expectOk, iscsi, jsonOf, spawnIscsi } from "./cli.test-util.js";
+
+const IQN = "iqn.2026-11.test.cli:secrets";
+const USER = "secretuser";
+const SECRET = "Sesame-0pen-4a7c91d2";
+/** Mutual CHAP: the target proves this one. */
+const TARGET_USER = "targetuser";
+const TARGET_SECRET = "Target-Proof-88e1f0b3";
+
+function expectNoSecret(text: string, ...secrets: string[]): void {
+  for (const secret of secrets) expect(text.includes(secret), `the output contains a secret:\n${text.slice(0, 3000)}`).toBe(false);
+}
+
+async function cmdline(pid: number): Promise<string> {
+  return readFileSync(`/proc/${pid}/cmdline`, "latin1").replace(/\0/g, " ");
+}
+
+async function psArgs(): Promise<string> {
+  return (await runCommand("ps", ["-eo", "pid,args"])).stdout;
+}
+
+describe("CHAP secrets are never shown", () => {
+  let tgtd: Tgtd;
+  const tmp = useTempDir("iscsi-cli-secrets-");
+  const url = (lun?: number): string => `iscsi://${tgtd.portal}/${IQN}${lun === undefined ? "" : `/${lun}`}`;
+
+  beforeAll(async () => {
+    await ensureBuilt();
+    tgtd = await Tgtd.start();
+    await tgtd.addTarget({ tid: 1, iqn: IQN, luns: [{ lun: 1, file: { size: 1 << 20 } }] });
+    await tgtd.addAccount(USER, SECRET);
+    await tgtd.bindAccount(1, USER);
+    await tgtd.addAccount(TARGET_USER, TARGET_SECRET);
+    await tgtd.bindAccount(1, TARGET_USER, { outgoing: true });
+  });
+
+  afterAll(async () => {
+    await tgtd?.stop();
+  });
+
+  it("from ISCSI_CHAP_* in the environment: logs in, and no output shows the secret, even with -v", async () => {
+    const env = { ISCSI_CHAP_USERNAME: USER, ISCSI_CHAP_SECRET: SECRET };
+    for (const args of [["readcap", url(1), "-v"], ["readcap", url(1), "--json", "-v"], ["ls", url(), "-v"]]) {
+      const r = expectOk(await iscsi(args, { env }));
+      expectNoSecret(r.stdout + r.stderr, SECRET);
+    }
+    // The trace did show the CHAP exchange, with the values redacted.
+    const traced = expectOk(await iscsi(["luns", url(), "-v"], { env }));
+    expect(traced.stderr).toMatch(/CHAP_N=secretuser CHAP_R=<redacted/);
+  });
+
+  it("from libiscsi's LIBISCSI_CHAP_* variables, mutual CHAP included", async () => {
+    const env = {
+      LIBISCSI_CHAP_USERNAME: USER,
+      LIBISCSI_CHAP_PASSWORD: SECRET,
+      LIBISCSI_CHAP_TARGET_USERNAME: TARGET_USER,
+      LIBISCSI_CHAP_TARGET_PASSWORD: TARGET_SECRET,
+    };
+    const r = expectOk(await iscsi(["inquiry", url(1), "-v", "--json"], { env }));
+    expect(jsonOf<{ inquiry: { vendor: string } }>(r).inquiry.vendor).toBe("IET");
+    expectNoSecret(r.stdout + r.stderr, SECRET, TARGET_SECRET);
+  });
+
+  it("from --chap-secret-file and --chap-target-secret-file", async () => {
+    const secretFile = tmp().file("chap.secret");
+    const targetFile = tmp().file("target.secret");
+    writeFileSync(secretFile, `${SECRET}\n`, { mode: 0o600 });
+    writeFileSync(targetFile, `${TARGET_SECRET}\n`, { mode: 0o600 });
+    const args = ["readcap", url(1), "--chap-user", USER, "--chap-secret-file", secretFile, "--chap-target-user", TARGET_USER, "--chap-target-secret-file", targetFile, "-v"];
+    const r = expectOk(await iscsi(args));
+    expect(r.stdout).toMatch(/^Blocks: +2048$/m);
+    expectNoSecret(r.stdout + r.stderr, SECRET, TARGET_SECRET);
+  });
+
+  it("a wrong mutual secret fails the login (2) without showing either secret", async () => {
+    const wrongTarget = "Not-The-Target-Secret-1";
+    const r = await iscsi(["readcap", url(1)], {
+      env: { ISCSI_CHAP_USERNAME: USER, ISCSI_CHAP_SECRET: SECRET, ISCSI_CHAP_TARGET_USERNAME: TARGET_USER, ISCSI_CHAP_TARGET_SECRET: wrongTarget },
+    });
+    expect(r.code).toBe(2);
+    expectNoSecret(r.stdout + r.stderr, SECRET, wrongTarget, TARGET_SECRET);
+  });
+
+  it("from the environment or a file: not in ps while the command runs", async () => {
+    const secretFile = tmp().file("ps.secret");
+    writeFileSync(secretFile, SECRET, { mode: 0o600 });
+    const runs: TrackedProcess[] = [
+      spawnIscsi(["ping", url(), "--count", "3", "--interval", "1s"], { ISCSI_CHAP_USERNAME: USER, ISCSI_CHAP_SECRET: SECRET }),
+      spawnIscsi(["ping", url(), "--count", "3", "--interval", "1s", "--chap-user", USER, "--chap-secret-file", secretFile]),
+    ];
+    try {
+      for (const run of runs) await run.waitForOutput(/seq=1/, { timeoutMs: 15_000 });
+      const ps = await psArgs();
+      for (const run of runs) expect(ps).toContain(String(run.pid));
+      expectNoSecret(ps, SECRET);
+      for (const run of runs) {
+        const status = await run.exited;
+        expect(status.code).toBe(0);
+        expectNoSecret(run.stdout() + run.stderr(), SECRET);
+      }
+    } finally {
+      for (const run of runs) await run.kill();
+    }
+  });
+
+  it("given in the URL: hidden from /proc/<pid>/cmdline and ps while the command runs", async () => {
+    const withSecret = `iscsi://${USER}%${SECRET}@${tgtd.portal}/${IQN}`;
+    const run = spawnIscsi(["ping", withSecret, "--count", "3", "--interval", "1s"]);
+    try {
+      // The tool rewrites its title first thing; wait until it has, then watch the whole run.
+      await pollUntil(async () => ((await cmdline(run.pid)).includes(`${USER}%***@`) ? true : undefined), {
+        timeoutMs: 10_000,
+        intervalMs: 20,
+        what: "the process title to be rewritten",
+      });
+      let samples = 0;
+      while (run.running) {
+        let line: string;
+        try {
+          line = await cmdline(run.pid);
+        } catch {
+          break; // exited between the check and the read
+        }
+        expectNoSecret(line, SECRET);
+        expect(line).toContain("ping");
+        samples++;
+        if (samples === 3) expectNoSecret(await psArgs(), SECRET);
+        await sleep(150);
+      }
+      expect(samples).toBeGreaterThan(5);
+      const status = await run.exited;
+      expect(status.code, run.stderr()).toBe(0);
+      expect(run.stdout()).toMatch(/3 NOP-Outs sent, 3 NOP-Ins received/);
+      expectNoSecret(run.stdout() + run.stderr(), SECRET);
+    } finally {
+      await run.kill();
+    }
+  });
+});
