@@ -116,3 +116,11 @@ describe("hexDump", () => {
     expect(lines[1]).toMatch(/^0010  40 41 42 43/);
   });
 });
+
+describe("decodeVpd field names", () => {
+  it("puts a coded value and its name on one line", () => {
+    const vpd = decodeVpd(0xb2, buildLogicalBlockProvisioningPage({ provisioningType: 2 }));
+    expect(vpd.text).toMatch(/^Provisioning type: +2 \(thin provisioned\)$/m);
+    expect(vpd.text).not.toMatch(/Provisioning type name/);
+  });
+});

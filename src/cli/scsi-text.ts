@@ -184,8 +184,16 @@ const LBPRZ_MEANING: readonly string[] = ["unmapped blocks read as anything", "u
 /** Every scalar field of a decoded page, in its order, as "Words: value". */
 function genericFields(decoded: object): string {
   const fields: [string, string | undefined][] = [];
+  const record = decoded as Record<string, unknown>;
   for (const [key, value] of Object.entries(decoded)) {
     if (HEADER_KEYS.has(key)) continue;
+    // "provisioningType: 2" and "provisioningTypeName: thin provisioned" make one line.
+    if (key.endsWith("Name") && key.slice(0, -4) in record) continue;
+    const name = record[`${key}Name`];
+    if (typeof name === "string" && (typeof value === "number" || typeof value === "string")) {
+      fields.push([LABELS[key] ?? capitalise(words(key)), `${value} (${name})`]);
+      continue;
+    }
     if (key === "truncated") {
       if (value === true) fields.push(["Truncated", "yes (the target returned less than the page length)"]);
       continue;
