@@ -22,7 +22,7 @@ export function startProgress(
   if (!enabled || stream.isTTY !== true) return NONE;
   const known = totalBytes !== undefined && totalBytes > 0;
   const format = known
-    ? `${label} [{bar}] {percentage}% | {done} of {all} | {rate} | ETA {eta}`
+    ? `${label} [{bar}] {percentage}% | {done} of {all} | {rate} | ETA {left}`
     : `${label} {done} | {rate}`;
   const bar = new cliProgress.SingleBar(
     { stream, format, hideCursor: true, clearOnComplete: true, barsize: 28, fps: 8, etaBuffer: 40 },
@@ -38,7 +38,7 @@ export function startProgress(
       done: formatBytes(bytes),
       all: known ? formatBytes(totalBytes) : "?",
       rate: formatRate(rate),
-      eta: Number.isFinite(left) ? formatDuration(left) : "-",
+      left: Number.isFinite(left) ? formatDuration(left) : "-",
     };
   };
   bar.start(total, 0, payload(0));

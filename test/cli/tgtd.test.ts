@@ -10,7 +10,7 @@ import { qemuImgConvert } from "../support/peers.js";
 import { checkOk, runCommand } from "../support/processes.js";
 import { Tgtd } from "../support/tgtd.js";
 import { useTempDir } from "../support/tmp.js";
-import { ensureBuilt, expectOk, iscsi, iscsiCommand, jsonOf, quote } from "./cli.test-util.js";
+import { ensureBuilt, expectOk, iscsi, iscsiCommand, jsonOf, quote, spawnIscsi } from "./cli.test-util.js";
 
 /** A shell pipeline (for binary output, which the harness keeps only as text). */
 function shell(script: string) {
@@ -112,6 +112,19 @@ describe("iscsi against tgtd", () => {
       expect(json.maxMs).toBeGreaterThanOrEqual(json.minMs);
     });
 
+    it("ping --count 0 runs until Ctrl-C, then prints the summary and exits 0", async () => {
+      const run = spawnIscsi(["ping", url(), "--count", "0", "--interval", "100ms"]);
+      try {
+        await run.waitForOutput(/seq=3 /, { timeoutMs: 15_000 });
+        run.signal("SIGINT");
+        const status = await run.exited;
+        expect(status.code, run.stderr()).toBe(0);
+        expect(run.stdout()).toMatch(/^\d+ NOP-Outs sent, \d+ NOP-Ins received, 0% loss/m);
+      } finally {
+        await run.kill();
+      }
+    });
+
     it("negotiates CRC32C digests when asked, as the -v trace shows, and moves data with them", async () => {
       const digestUrl = `iscsi://${tgtd.portal}/${IQN_DIGEST}/1`;
       const options = ["--header-digest", "crc32c", "--data-digest", "crc32c"];
@@ -175,6 +188,17 @@ describe("iscsi against tgtd", () => {
       checkOk(await qemuImgConvert(other, url(3)));
       expectOk(await iscsi(["cp", url(3), back]));
       expect(Buffer.compare(readFileSync(back), readFileSync(other))).toBe(0);
+    });
+
+    it("cp draws a progress bar (bytes, rate, ETA) on a terminal, and none into a pipe", async () => {
+      const source = tmp().file("progress.img");
+      await writePatternFile(source, LUN_BYTES, SEED + 6);
+      // script(1) gives the command a pseudo-terminal.
+      const onTty = await runCommand("script", ["-qec", iscsiCommand(["cp", source, url(3), "--bs", "64k", "--qd", "1"]), "/dev/null"], { timeoutMs: 60_000 });
+      expect(onTty.code, onTty.stdout).toBe(0);
+      expect(onTty.stdout).toMatch(/copying \[[█░]+\] 100% \| 16 MiB of 16 MiB \| [\d.]+ [kMG]?B\/s \| ETA /);
+      const inPipe = expectOk(await iscsi(["cp", source, url(3)]));
+      expect(inPipe.stderr).toBe("");
     });
 
     it("cp copies one LUN onto another and verifies it", async () => {
