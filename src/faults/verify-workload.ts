@@ -57,6 +57,11 @@ export interface WorkloadOptions {
   /** Seed of LBAs, sizes and the run id; the run id is drawn from it unless given. */
   readonly seed?: number;
   readonly runId?: number;
+  /**
+   * Pause of a worker after a failed I/O, so a session that is gone (every call fails at once)
+   * does not turn the workload into a busy loop; 20 ms unless told.
+   */
+  readonly failurePauseMs?: number;
   /** How long `stop()` waits for I/O in flight to be answered; 60 s unless told. */
   readonly settleTimeoutMs?: number;
   /** Device for the final read-back (the session may have given up); the workload's device unless told. */
@@ -109,7 +114,7 @@ interface Worker {
   readonly start: number;
   readonly blocks: number;
   generation: number;
-  busy: Promise<void> | undefined;
+  busy: Promise<boolean> | undefined;
 }
 
 function errorCode(error: unknown): string {
@@ -267,12 +272,14 @@ export class VerifyWorkload {
       const lba = worker.start + random.int(0, worker.blocks - count);
       const io = worker.generation > 0 && random.chance(readFraction) ? this.readBack(lba, count) : this.write(worker, lba, count);
       worker.busy = io;
-      await io;
+      const ok = await io;
       worker.busy = undefined;
+      if (!ok) await new Promise((resolve) => setTimeout(resolve, this.options.failurePauseMs ?? 20));
     }
   }
 
-  private async write(worker: Worker, lba: number, count: number): Promise<void> {
+  /** One write; resolves with whether it was acknowledged. */
+  private async write(worker: Worker, lba: number, count: number): Promise<boolean> {
     const generation = ++worker.generation;
     const writeId = ++this.writeIds;
     const data = stampBlocks(this.device.blockSize, count, { runId: this.runId, worker: worker.id, lba, generation, writeId }, this.options.crc32c);
@@ -294,7 +301,7 @@ export class VerifyWorkload {
         if (list === undefined) this.uncertain.set(key, [generation]);
         else list.push(generation);
       }
-      return;
+      return false;
     }
     this.answered();
     this.counts.acknowledged++;
@@ -310,9 +317,11 @@ export class VerifyWorkload {
         waiter.resolve();
       }
     }
+    return true;
   }
 
-  private async readBack(lba: number, count: number): Promise<void> {
+  /** One read, checked against the ledger; resolves with whether it was answered. */
+  private async readBack(lba: number, count: number): Promise<boolean> {
     this.counts.reads++;
     let data: Uint8Array;
     try {
@@ -324,7 +333,7 @@ export class VerifyWorkload {
         this.counts.unexpectedErrors++;
         this.problem(`read of LBA ${lba}+${count} failed with a non-library error: ${String(error)}`);
       }
-      return;
+      return false;
     }
     this.answered();
     const size = this.device.blockSize;
@@ -335,6 +344,7 @@ export class VerifyWorkload {
         this.problem(`read during the run: LBA ${lba + i}: ${verdict.detail}`);
       }
     }
+    return true;
   }
 
   /** What the ledger says of one block's content. */
