@@ -21,6 +21,8 @@ export const ExitCode = {
   Internal: 70,
   /** SIGINT/SIGTERM (128 + SIGINT, as shells report it). */
   Interrupted: 130,
+  /** Standard output's reader went away (128 + SIGPIPE, as for tools SIGPIPE kills). */
+  BrokenPipe: 141,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -87,4 +89,5 @@ export const EXIT_CODES_HELP = `Exit status:
   4    connection failed, lost or timed out (unknown host, refused port, timeout)
   5    verification mismatch (cp --verify)
   70   internal error in iscsi-ts (run with -v for the stack)
-  130  interrupted (SIGINT/SIGTERM)`;
+  130  interrupted (SIGINT/SIGTERM)
+  141  standard output closed by its reader (broken pipe)`;

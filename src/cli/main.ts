@@ -4,6 +4,7 @@
  * overwritten in the process title, which on Linux is the memory ps reads (/proc/<pid>/cmdline).
  */
 import { hideSecretsFromProcessTitle } from "./credentials.js";
+import { ExitCode } from "./exit-codes.js";
 import { Interrupts } from "./interrupt.js";
 import { runCli } from "./program.js";
 
@@ -13,6 +14,14 @@ hideSecretsFromProcessTitle(process.argv, (title) => {
 
 const interrupts = new Interrupts();
 interrupts.install(process);
+
+// A reader that goes away (`iscsi read ... | head -c 10`) ends the tool as SIGPIPE ends other
+// tools: quietly, with 128 + 13, after the clean-ups (no partial file is left).
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  interrupts.runCleanups();
+  process.exit(error.code === "EPIPE" ? ExitCode.BrokenPipe : ExitCode.Usage);
+});
+process.stderr.on("error", () => undefined);
 
 const status = await runCli(process.argv, {
   stdout: process.stdout,

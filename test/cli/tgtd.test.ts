@@ -158,6 +158,12 @@ describe("iscsi against tgtd", () => {
       expectOk(await shell(`${iscsiCommand(["read", url(1), "--lba", "300", "--blocks", "16"])} | cmp - ${quote(pipedFile)}`));
     });
 
+    it("stops quietly with 141 when the reader of standard output goes away", async () => {
+      const r = await shell(`${iscsiCommand(["cp", url(2), "-"])} | head -c 100 > /dev/null`);
+      expect(r.code).toBe(141);
+      expect(r.stderr).toBe("");
+    });
+
     it("cp copies a file onto a LUN and back, byte for byte, with --verify", async () => {
       const source = tmp().file("source.img");
       const copy = tmp().file("copy.img");
