@@ -3,10 +3,11 @@
  * The `iscsi` command. Before anything else, a secret given in a URL on the command line is
  * overwritten in the process title, which on Linux is the memory ps reads (/proc/<pid>/cmdline).
  */
-import { hideSecretsFromProcessTitle } from "./credentials.js";
+import { environmentSecrets, hideSecretsFromProcessTitle, secretsInArguments } from "./credentials.js";
 import { ExitCode } from "./exit-codes.js";
 import { Interrupts } from "./interrupt.js";
 import { runCli } from "./program.js";
+import { describeFailure } from "./report.js";
 
 hideSecretsFromProcessTitle(process.argv, (title) => {
   process.title = title;
@@ -22,6 +23,18 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   process.exit(error.code === "EPIPE" ? ExitCode.BrokenPipe : ExitCode.Usage);
 });
 process.stderr.on("error", () => undefined);
+
+// Whatever escapes a command (a bug, a library callback that throws) still ends as one line.
+const fatal = (error: unknown): void => {
+  const verbose = process.argv.includes("-v") || process.argv.includes("--verbose");
+  const secrets = [...secretsInArguments(process.argv), ...environmentSecrets(process.env)];
+  const report = describeFailure(error, { secrets, verbose });
+  process.stderr.write(`iscsi: ${report.message}\n${report.detail === undefined ? "" : `${report.detail}\n`}`);
+  interrupts.runCleanups();
+  process.exit(report.exitCode === ExitCode.Ok ? ExitCode.Internal : report.exitCode);
+};
+process.on("uncaughtException", fatal);
+process.on("unhandledRejection", fatal);
 
 const status = await runCli(process.argv, {
   stdout: process.stdout,
