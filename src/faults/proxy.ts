@@ -97,6 +97,8 @@ export interface FaultProxyOptions {
   readonly connectTimeoutMs?: number;
   /** Called with a line for each fault applied and each connection opened or closed. */
   readonly log?: (line: string) => void;
+  /** Called with every PDU header as it passes (to check framing, or to watch a session). */
+  readonly observe?: (direction: Direction, pdu: PduHeader, connection: number) => void;
 }
 
 /** Bytes queued in one direction before reading from the source stops. */
@@ -402,6 +404,7 @@ export class FaultProxy {
 
   /** @internal Decides what happens to a PDU whose header just arrived. */
   plan(connection: ProxiedConnection, direction: Direction, pdu: PduHeader): Plan {
+    this.options.observe?.(direction, pdu, connection.id);
     const plan: Plan = {
       swallow: false,
       flipAt: undefined,
