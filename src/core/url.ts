@@ -23,11 +23,26 @@ export interface IscsiUrl {
 
 export const DEFAULT_ISCSI_PORT = 3260;
 
-/** What to say about a URL in an error: the URL with any secret replaced. */
+/**
+ * What to say about a URL in an error: the URL with any secret replaced. It finds the secret the
+ * way `parseIscsiUrl` does (user and secret split at the first '%', credentials ending at the last
+ * '@' before the path), so no part of a secret containing '@' or '/' can show.
+ */
 export function redactUrl(text: string): string {
-  return text
-    .replace(/^(iscsi:\/\/[^@/%]*)%[^@/]*@/i, "$1%***@")
-    .replace(/([?&]target_password=)[^&]*/i, "$1***");
+  let out = text;
+  const prefix = /^iscsi:\/\//i.exec(out);
+  if (prefix !== null) {
+    const rest = out.slice(prefix[0].length);
+    const queryAt = rest.indexOf("?");
+    const beforeQuery = queryAt >= 0 ? rest.slice(0, queryAt) : rest;
+    const at = beforeQuery.lastIndexOf("@");
+    if (at >= 0) {
+      const credentials = beforeQuery.slice(0, at);
+      const pct = credentials.indexOf("%");
+      if (pct >= 0) out = `${prefix[0]}${credentials.slice(0, pct)}%***${rest.slice(at)}`;
+    }
+  }
+  return out.replace(/([?&]target_password=)[^&]*/i, "$1***");
 }
 
 export function parseIscsiUrl(text: string, options: { readonly requireTarget?: boolean; readonly requireLun?: boolean } = {}): IscsiUrl {
@@ -47,7 +62,8 @@ export function parseIscsiUrl(text: string, options: { readonly requireTarget?: 
 
   let username: string | undefined;
   let secret: string | undefined;
-  const at = rest.lastIndexOf("@", rest.indexOf("/") < 0 ? rest.length : rest.indexOf("/"));
+  // Credentials end at the last '@' (an IQN never holds one), so a secret may contain '@' or '/'.
+  const at = rest.lastIndexOf("@");
   if (at >= 0) {
     const credentials = rest.slice(0, at);
     rest = rest.slice(at + 1);

@@ -1,4 +1,4 @@
-import { ConfigError, LocalProtocolError } from "../core/errors.js";
+import { ConfigError, IscsiError, LocalProtocolError, ScsiError } from "../core/errors.js";
 import {
   buildCompareAndWriteCdb,
   buildInquiryCdb,
@@ -117,19 +117,23 @@ export class Lun {
     }
   }
 
+  /** VPD 0xB0, or undefined when the LUN does not have the page (any other failure rejects). */
   async blockLimits(): Promise<BlockLimitsPage | undefined> {
     try {
       return parseBlockLimitsPage(await this.vpdRaw(0xb0));
-    } catch {
-      return undefined;
+    } catch (error) {
+      if (isScsiOrMalformed(error)) return undefined;
+      throw error;
     }
   }
 
+  /** VPD 0xB2, or undefined when the LUN does not have the page (any other failure rejects). */
   async provisioning(): Promise<LogicalBlockProvisioningPage | undefined> {
     try {
       return parseLogicalBlockProvisioningPage(await this.vpdRaw(0xb2));
-    } catch {
-      return undefined;
+    } catch (error) {
+      if (isScsiOrMalformed(error)) return undefined;
+      throw error;
     }
   }
 
@@ -148,7 +152,9 @@ export class Lun {
         logicalBlocksPerPhysicalBlock: 2 ** data.logicalBlocksPerPhysicalBlockExponent,
       };
     } catch (error) {
-      if (!(error instanceof Error && "code" in error && error.code === "ISCSI_ERR_SCSI")) throw error;
+      // SBC-3: a target without READ CAPACITY(16) answers INVALID COMMAND OPERATION CODE (or
+      // INVALID FIELD for the service action); anything else (a missing LUN) is the real answer.
+      if (!isUnsupportedCommand(error)) throw error;
       const result = await this.execute(buildReadCapacity10Cdb(), { dataIn: 8 });
       const data = parseReadCapacity10Data(result.data);
       const blocks = data.lastLba + 1;
@@ -241,7 +247,7 @@ export class Lun {
     try {
       await this.execute(buildSynchronizeCache16Cdb({}), { retry: "safe" });
     } catch (error) {
-      if (!(error instanceof Error && "code" in error && error.code === "ISCSI_ERR_SCSI")) throw error;
+      if (!isUnsupportedCommand(error)) throw error;
       await this.execute(buildSynchronizeCache10Cdb({}), { retry: "safe" });
     }
   }
@@ -303,4 +309,15 @@ function timeout(options: IoOptions): { timeoutMs?: number } {
 function multiply(blocks: number | bigint, size: number): number | bigint {
   const product = BigInt(blocks) * BigInt(size);
   return product <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(product) : product;
+}
+
+/** ILLEGAL REQUEST with INVALID COMMAND OPERATION CODE or INVALID FIELD IN CDB (SPC-4). */
+function isUnsupportedCommand(error: unknown): boolean {
+  if (!(error instanceof ScsiError) || error.sense === undefined) return false;
+  return error.sense.key === 0x05 && (error.sense.asc === 0x20 || error.sense.asc === 0x24);
+}
+
+/** The page is absent (CHECK CONDITION) or its data unusable: treat as "not supported". */
+function isScsiOrMalformed(error: unknown): boolean {
+  return error instanceof IscsiError && (error.code === "ISCSI_ERR_SCSI" || error.code === "ISCSI_ERR_REMOTE_PROTOCOL");
 }

@@ -42,6 +42,8 @@ export interface SessionConfig {
   readonly loginTimeoutMs?: number;
   /** Milliseconds allowed for a logout; default 10 s. */
   readonly logoutTimeoutMs?: number;
+  /** Milliseconds a ping or text exchange may take before it fails; default 30 s. */
+  readonly requestTimeoutMs?: number;
   /** Milliseconds allowed for a task management function before escalating; default 10 s. */
   readonly taskManagementTimeoutMs?: number;
   /** Session recovery after a connection loss (RFC 7143 §6.3.5); on by default for Normal sessions. */
@@ -76,6 +78,19 @@ export class SessionContext<C> {
   readonly timed = new Set<ScsiTask<C>>();
   /** While set, no new command is issued (draining for a target-requested logout). */
   draining = false;
+  /** Tags of pings and text exchanges that timed out: a late answer to one is dropped quietly. */
+  private readonly expired = new Set<number>();
+
+  /** Remembers a timed-out tag (bounded: the oldest are forgotten). */
+  expire(itt: number): void {
+    if (this.expired.size >= 1024) this.expired.delete(this.expired.values().next().value as number);
+    this.expired.add(itt);
+  }
+
+  /** True (once) when `itt` belongs to a request that timed out. */
+  wasExpired(itt: number): boolean {
+    return this.expired.delete(itt);
+  }
 
   constructor(
     readonly config: SessionConfig,

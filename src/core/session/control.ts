@@ -24,7 +24,8 @@ export function sendPing<C>(
   data: Uint8Array,
 ): number {
   const itt = ctx.tasks.allocate();
-  ctx.tasks.add({ kind: "ping", itt, cid: connection.cid, sentAt: now, context, internal });
+  const deadline = internal ? undefined : now + (ctx.config.requestTimeoutMs ?? 30_000);
+  ctx.tasks.add({ kind: "ping", itt, cid: connection.cid, sentAt: now, context, internal, deadline });
   connection.send({
     opcode: Opcode.NopOut,
     immediate: true,
@@ -62,6 +63,7 @@ export function onNopIn<C>(
     return;
   }
   const task = ctx.tasks.get(pdu.initiatorTaskTag);
+  if (task === undefined && ctx.wasExpired(pdu.initiatorTaskTag)) return;
   if (task === undefined || task.kind !== "ping") {
     throw new RemoteProtocolError(`NOP-In for unknown Initiator Task Tag 0x${pdu.initiatorTaskTag.toString(16)}`);
   }
@@ -197,6 +199,7 @@ export function sendText<C>(ctx: SessionContext<C>, task: TextTask<C>, connectio
 
 export function onTextResponse<C>(ctx: SessionContext<C>, connection: Connection, pdu: TextResponsePdu): void {
   const task = ctx.tasks.get(pdu.initiatorTaskTag);
+  if (task === undefined && ctx.wasExpired(pdu.initiatorTaskTag)) return;
   if (task === undefined || task.kind !== "text") {
     throw new RemoteProtocolError(`Text Response for unknown Initiator Task Tag 0x${pdu.initiatorTaskTag.toString(16)}`);
   }

@@ -39,6 +39,13 @@ export function checkDeadlines<C>(ctx: SessionContext<C>, now: number, tmfTimeou
     if (task.phase === "held") continue; // the replacement timeout of recovery decides
     if (task.escalation === 0) abort(ctx, task, now, tmfTimeoutMs, hooks);
   }
+  for (const t of [...ctx.tasks.values()]) {
+    if ((t.kind === "ping" || t.kind === "text") && t.deadline !== undefined && now >= t.deadline) {
+      ctx.expire(t.itt);
+      const what = t.kind === "ping" ? "NOP-Out ping" : "text exchange";
+      ctx.failTask(t, new TimeoutError(`${what} (ITT 0x${t.itt.toString(16)}) got no answer within ${ctx.config.requestTimeoutMs ?? 30_000} ms`));
+    }
+  }
   // Task management requests of our own that are not answered in time move to the next step.
   for (const t of [...ctx.tasks.values()]) {
     if (t.kind !== "tmf" || t.internal === undefined || t.deadline === undefined || now < t.deadline) continue;

@@ -429,5 +429,28 @@ describe("Session task management and logout", () => {
     expect(failed?.type === "request-failed" && failed.error.code).toBe("ISCSI_ERR_REMOTE_PROTOCOL");
     expect(pair.connection.closed).toBe(true);
   });
+
+  it("fails a ping with no answer after the request timeout and ignores the late NOP-In", () => {
+    const pair = new Pair({ config: { keepAlive: false, requestTimeoutMs: 1000 } }).login();
+    pair.session.ping("p", 0);
+    const nop = pair.target.take(Opcode.NopOut);
+    pair.advance(500);
+    expect(pair.events()).toHaveLength(0);
+    pair.advance(750);
+    const [failed] = pair.events();
+    expect(failed?.type === "request-failed" && failed.error.code).toBe("ISCSI_ERR_TIMEOUT");
+    pair.target.deliver({
+      opcode: Opcode.NopIn,
+      lun: 0,
+      initiatorTaskTag: nop.initiatorTaskTag,
+      targetTransferTag: RESERVED_TAG,
+      statSN: pair.target.nextStatSN(),
+      expCmdSN: pair.target.expCmdSN,
+      maxCmdSN: pair.target.maxCmdSN,
+      data: new Uint8Array(0),
+    });
+    expect(pair.connection.closed).toBe(false);
+    expect(pair.events()).toHaveLength(0);
+  });
 });
 

@@ -311,6 +311,7 @@ export class Session<C = unknown> {
     this.assertOpen();
     const connection = this.ctx.pickConnection();
     if (connection === undefined) throw new SessionClosedError("no connection is logged in");
+    this.nextEscalationTick ??= now + ESCALATION_TICK_MS;
     return sendPing(this.ctx, connection, context, false, now, data);
   }
 
@@ -332,7 +333,6 @@ export class Session<C = unknown> {
   /** A Text Request exchange (SendTargets, renegotiation); answered by a text-complete event. */
   text(pairs: readonly TextPair[], context: C, now: number): number {
     this.assertOpen();
-    void now;
     const ctx = this.ctx;
     const task: TextTask<C> = {
       kind: "text",
@@ -341,8 +341,10 @@ export class Session<C = unknown> {
       context,
       chunks: [],
       receivedBytes: 0,
+      deadline: now + (ctx.config.requestTimeoutMs ?? 30_000),
       request: encodeText(pairs),
     };
+    this.nextEscalationTick ??= now + ESCALATION_TICK_MS;
     ctx.tasks.add(task);
     const connection = ctx.pickConnection();
     if (connection !== undefined && ctx.window.open && !ctx.hasPending) sendText(ctx, task, connection, RESERVED_TAG);
@@ -481,7 +483,8 @@ export class Session<C = unknown> {
         },
         requeue: (task) => this.requeue(task as ScsiTask<C>, now),
       });
-      const anyTimed = ctx.timed.size > 0 || [...ctx.tasks.values()].some((t) => t.kind === "tmf" && t.deadline !== undefined);
+      const anyTimed =
+        ctx.timed.size > 0 || [...ctx.tasks.values()].some((t) => (t.kind === "tmf" || t.kind === "ping" || t.kind === "text") && t.deadline !== undefined);
       this.nextEscalationTick = anyTimed ? now + ESCALATION_TICK_MS : undefined;
     }
     if (this.logoutDueAt !== undefined && now >= this.logoutDueAt) this.logoutForTarget(now);

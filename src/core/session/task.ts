@@ -57,6 +57,8 @@ export interface PingTask<C> {
   /** undefined for the session's own keep-alive pings. */
   readonly context: C | undefined;
   readonly internal: boolean;
+  /** When a caller's ping is given up on (the keep-alive has its own timeout). */
+  readonly deadline: number | undefined;
 }
 
 export interface TaskManagementTask<C> {
@@ -80,6 +82,8 @@ export interface TextTask<C> {
   readonly itt: number;
   cid: number;
   readonly context: C;
+  /** When the exchange is given up on. */
+  deadline: number | undefined;
   /** The request text (sent in the first Text Request). */
   readonly request: Uint8Array;
   /** Response text gathered so far (C bit continuations). */
