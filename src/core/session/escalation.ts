@@ -8,6 +8,7 @@
 import { AbortedError, TimeoutError } from "../errors.js";
 import { TaskManagementFunction, TaskManagementResponseCode } from "../pdu/opcodes.js";
 import { scsiOpcodeName } from "../scsi/opcodes.js";
+import { serialGt } from "../serial.js";
 import type { SessionContext } from "./context.js";
 import { sendTaskManagement, tasksEndedBy } from "./control.js";
 import type { ScsiTask, TaskManagementTask } from "./task.js";
@@ -68,6 +69,10 @@ function abort<C>(ctx: SessionContext<C>, task: ScsiTask<C>, now: number, tmfTim
       if (!ctx.tasks.get(task.itt)) return; // completed meanwhile
       // RFC 7143 §11.6.1: "task does not exist" means the target holds no such task any more.
       if (response === TaskManagementResponseCode.FunctionComplete || response === TaskManagementResponseCode.TaskDoesNotExist) {
+        if (neverArrived(ctx, task)) {
+          drop(ctx, task, hooks);
+          return;
+        }
         ctx.failTask(task, new TimeoutError(`${describe(task)} timed out after ${task.request.timeoutMs} ms and was aborted`));
         return;
       }
@@ -99,6 +104,10 @@ function reset<C>(ctx: SessionContext<C>, task: ScsiTask<C>, now: number, tmfTim
           else ctx.failTask(other, new AbortedError(`${describe(other)} was aborted by a LOGICAL UNIT RESET for a stuck command`));
         }
         if (ctx.tasks.get(task.itt)) {
+          if (neverArrived(ctx, task)) {
+            drop(ctx, task, hooks);
+            return;
+          }
           ctx.failTask(task, new TimeoutError(`${describe(task)} timed out after ${task.request.timeoutMs} ms; LOGICAL UNIT RESET cleared it`));
         }
         return;
@@ -106,6 +115,16 @@ function reset<C>(ctx: SessionContext<C>, task: ScsiTask<C>, now: number, tmfTim
       if (ctx.tasks.get(task.itt)) drop(ctx, task, hooks);
     },
   });
+}
+
+/**
+ * The command never reached the target: its ExpCmdSN is still at or below the command's CmdSN.
+ * At ERL 0 the target then waits for that CmdSN forever and holds every later command (RFC 7143
+ * §4.2.2.1, commands are delivered in order). Aborting cannot plug the hole; reinstating the
+ * session does (tgtd answers "task does not exist" and keeps waiting, seen in tests).
+ */
+function neverArrived<C>(ctx: SessionContext<C>, task: ScsiTask<C>): boolean {
+  return !serialGt(ctx.window.expected, task.cmdSN);
 }
 
 function drop<C>(ctx: SessionContext<C>, task: ScsiTask<C>, hooks: EscalationHooks): void {

@@ -198,6 +198,25 @@ describe("Escalation of a stuck command", () => {
     expect(failed?.type === "command-failed" && failed.error.message).toMatch(/timed out after 2000 ms and was aborted/);
   });
 
+  it("drops the connection when the aborted command never reached the target (a CmdSN hole nothing else fills)", () => {
+    const pair = new Pair({ config: { keepAlive: false, taskManagementTimeoutMs: 1000 } }).login();
+    pair.session.submit({ lun: 3, cdb: READ10, dataIn: new Uint8Array(512), retry: "safe", timeoutMs: 2000, context: "lost" }, 0);
+    pair.target.take(Opcode.ScsiCommand); // taken, but the target never saw it: ExpCmdSN stays
+    pair.advance(2250);
+    const abort = pair.target.take(Opcode.TaskManagementRequest);
+    pair.target.deliver({
+      opcode: Opcode.TaskManagementResponse,
+      response: 1,
+      initiatorTaskTag: abort.initiatorTaskTag,
+      statSN: pair.target.nextStatSN(),
+      expCmdSN: pair.target.expCmdSN,
+      maxCmdSN: pair.target.maxCmdSN,
+    });
+    expect(pair.connection.closed).toBe(true);
+    expect(pair.session.recoveries[0]?.cause).toBe("command-timeout");
+    expect(pair.events().some((e) => e.type === "command-failed")).toBe(false);
+  });
+
   it("escalates to LOGICAL UNIT RESET when ABORT TASK is not answered, then drops the connection", () => {
     const { pair } = stuck();
     pair.advance(2250);
