@@ -35,6 +35,13 @@ describe("parseBenchArgs", () => {
     expect(() => parseBenchArgs(["--fast"])).toThrow(/usage: npm run bench/);
   });
 
+  it("waits up to 30 s for a machine under 15% busy before each run, and never in --quick", () => {
+    expect(parseBenchArgs([])).toMatchObject({ quietPercent: 15, quietWaitSeconds: 30 });
+    expect(parseBenchArgs(["--quick"])).toMatchObject({ quietWaitSeconds: 0 });
+    expect(parseBenchArgs(["--quiet-percent", "0"])).toMatchObject({ quietPercent: 0 });
+    expect(() => parseBenchArgs(["--quiet-wait=-1"])).toThrow(/--quiet-wait must be a non-negative number/);
+  });
+
   it("reads --no-local, --profile and --out", () => {
     expect(parseBenchArgs(["--no-local", "--profile", "--out", "/tmp/r"])).toMatchObject({ local: false, profile: true, outDir: "/tmp/r" });
   });

@@ -16,6 +16,10 @@ export interface BenchOptions {
   readonly localSizes: readonly number[];
   readonly localQueueDepth: number;
   readonly localFileBytes: number;
+  /** Busy share of the machine (percent) under which a run may start; 0 never waits. */
+  readonly quietPercent: number;
+  /** Longest wait for a quiet machine before a run, seconds. */
+  readonly quietWaitSeconds: number;
   /** Where results go; bench/results in the repository unless told. */
   readonly outDir: string | undefined;
   readonly help: boolean;
@@ -39,6 +43,9 @@ its own, alternating, several rounds; prints one table and writes JSON and SVG t
   --local-sizes LIST    block sizes of the sweep in bytes (512,1024,...,131072)
   --local-qd N          queue depth of the sweep (16)
   --local-file-mib N    size of the file tgtd serves and fio reads (1024; --quick: 256)
+  --quiet-percent P     before each run, wait until the machine's CPUs are less than P% busy
+                        (others' work: between runs nothing of ours runs); 0 never waits (15)
+  --quiet-wait S        but wait at most S seconds, then run and note it (30; --quick: 0)
   --out DIR             results folder (bench/results)
   --help`;
 
@@ -73,6 +80,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         "local-sizes": { type: "string" },
         "local-qd": { type: "string" },
         "local-file-mib": { type: "string" },
+        "quiet-percent": { type: "string" },
+        "quiet-wait": { type: "string" },
         out: { type: "string" },
         help: { type: "boolean", default: false },
       },
@@ -119,6 +128,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     localSizes,
     localQueueDepth: positiveInt("--local-qd", v["local-qd"], 16),
     localFileBytes: positiveInt("--local-file-mib", v["local-file-mib"], quick ? 256 : 1024) * 1024 * 1024,
+    quietPercent: positiveNumber("--quiet-percent", v["quiet-percent"], 15),
+    quietWaitSeconds: positiveNumber("--quiet-wait", v["quiet-wait"], quick ? 0 : 30),
     outDir: v.out,
     help: v.help === true,
   };

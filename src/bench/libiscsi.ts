@@ -17,7 +17,7 @@
  * start-up and login but includes the final flush and logout.
  */
 import { BenchError, tail } from "./errors.js";
-import { readCpuTicks, readMemory, ownTicks, parseProcStat, childTicks } from "./procstat.js";
+import { childTicks, contention, ownTicks, parseProcStat, readCpuTicks, readMemory, sampleSurroundings, type Contention, type Surroundings } from "./procstat.js";
 import { Child, describeExit, sleep } from "./process.js";
 
 export interface PerfReport {
@@ -54,6 +54,7 @@ export interface PeerRun {
   readonly peakRssKiB: number;
   /** Mean latency by Little's law (queue depth / IOPS): neither tool reports latencies. */
   readonly meanLatencyUs: number;
+  readonly contention: Contention;
 }
 
 export interface IscsiPerfOptions {
@@ -65,12 +66,14 @@ export interface IscsiPerfOptions {
   /** Length of the measured window, whole seconds (at least 1). */
   readonly seconds: number;
   readonly clockTicksPerSecond: number;
+  readonly tgtdPid?: number;
 }
 
 interface Sample {
   readonly atMs: number;
   readonly averageIops: number;
   readonly ticks: number;
+  readonly around: Surroundings;
 }
 
 export async function runIscsiPerf(options: IscsiPerfOptions): Promise<PeerRun> {
@@ -89,8 +92,9 @@ export async function runIscsiPerf(options: IscsiPerfOptions): Promise<PeerRun> 
     // Sample now, as the report arrives: the window's edges are these arrivals.
     const atMs = performance.now();
     const ticks = ownTicks(readCpuTicks(child.pid));
+    const around = sampleSurroundings(options.tgtdPid);
     const last = reports[reports.length - 1]!;
-    samples.push({ atMs, averageIops: last.averageIops, ticks });
+    samples.push({ atMs, averageIops: last.averageIops, ticks, around });
     if (samples.length >= wanted) {
       peakKiB = readMemory(child.pid).hwmKiB;
       reached();
@@ -125,6 +129,7 @@ export async function runIscsiPerf(options: IscsiPerfOptions): Promise<PeerRun> 
     cpuSeconds: (last.ticks - first.ticks) / options.clockTicksPerSecond,
     peakRssKiB: peakKiB,
     meanLatencyUs: (options.queueDepth / iops) * 1e6,
+    contention: contention(first.around, last.around, last.ticks - first.ticks, options.clockTicksPerSecond),
   };
 }
 
@@ -135,6 +140,7 @@ export interface QemuBenchOptions {
   readonly write: boolean;
   readonly count: number;
   readonly clockTicksPerSecond: number;
+  readonly tgtdPid?: number;
 }
 
 /** Seconds from qemu-img bench's "Run completed in X seconds." line. */
@@ -153,6 +159,7 @@ export async function runQemuBench(options: QemuBenchOptions): Promise<PeerRun> 
   qemuArgs.push(options.url);
   let qemuPid: number | undefined;
   let startTicks: number | undefined;
+  let aroundStart: Surroundings | undefined;
   let peakKiB = 0;
   const sampleMemory = (): void => {
     if (qemuPid === undefined) return;
@@ -173,6 +180,7 @@ export async function runQemuBench(options: QemuBenchOptions): Promise<PeerRun> 
       } catch {
         startTicks = 0;
       }
+      aroundStart = sampleSurroundings(options.tgtdPid);
       sampleMemory();
     }
   };
@@ -180,6 +188,7 @@ export async function runQemuBench(options: QemuBenchOptions): Promise<PeerRun> 
   const poll = setInterval(sampleMemory, 200);
   const timer = setTimeout(() => child.signal("SIGKILL"), 600_000);
   const status = await child.exited;
+  const aroundEnd = sampleSurroundings(options.tgtdPid);
   clearInterval(poll);
   clearTimeout(timer);
   const stdout = child.stdout();
@@ -189,10 +198,11 @@ export async function runQemuBench(options: QemuBenchOptions): Promise<PeerRun> 
     throw new BenchError("BENCH_ERR_PEER", `${command} ${describeExit(status)}; stdout: ${tail(stdout)}; stderr: ${tail(child.stderr())}`);
   }
   const statLine = /shell-stat (.*)/.exec(stdout)?.[1];
-  if (statLine === undefined || startTicks === undefined) {
+  if (statLine === undefined || startTicks === undefined || aroundStart === undefined) {
     throw new BenchError("BENCH_ERR_PARSE", `${command}: no start sample or shell stat line; stdout: ${tail(stdout)}`);
   }
   const totalTicks = childTicks(parseProcStat(statLine));
+  const windowTicks = totalTicks - startTicks;
   // qemu-img prints milliseconds; a run that short would make the rates meaningless anyway.
   const span = Math.max(seconds, 0.001);
   const iops = options.count / span;
@@ -203,8 +213,9 @@ export async function runQemuBench(options: QemuBenchOptions): Promise<PeerRun> 
     seconds: span,
     iops,
     bytesPerSecond: iops * options.ioBytes,
-    cpuSeconds: (totalTicks - startTicks) / options.clockTicksPerSecond,
+    cpuSeconds: windowTicks / options.clockTicksPerSecond,
     peakRssKiB: peakKiB,
     meanLatencyUs: (options.queueDepth / iops) * 1e6,
+    contention: contention(aroundStart, aroundEnd, windowTicks, options.clockTicksPerSecond),
   };
 }

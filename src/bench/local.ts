@@ -14,7 +14,7 @@ import { runIscsiPerf } from "./libiscsi.js";
 import { runOurs } from "./ours.js";
 import type { LocalComparison, LocalPoint, RunFigures } from "./report.js";
 import { ratio, spread } from "./stats.js";
-import { ourFigures, peerFigures, workerSpec, type SuiteContext } from "./suite.js";
+import { beforeRun, ourFigures, peerFigures, workerSpec, type SuiteContext } from "./suite.js";
 import { formatIops } from "./table.js";
 import { sizeLabel } from "./workloads.js";
 
@@ -80,10 +80,12 @@ export async function runLocalComparison(ctx: SuiteContext, options: LocalOption
     await warmPageCache(options.file);
     for (const [index, ioBytes] of options.sizes.entries()) {
       const what = `local round ${round} ${sizeLabel(ioBytes)}`;
+      await beforeRun(ctx, `${what} fio`);
       const fio = await guard(`${what} fio`, () =>
         runFio({ file: options.file, ioBytes, queueDepth: options.queueDepth, seconds: ctx.seconds, rampSeconds: ctx.warmupSeconds, direct: false }),
       );
       if (fio !== undefined) local.get(ioBytes)!.push({ round, iops: fio.iops, command: fio.command });
+      await beforeRun(ctx, `${what} iscsi-perf`);
       const perf = await guard(`${what} iscsi-perf`, () =>
         runIscsiPerf({
           url: options.lunUrl,
@@ -93,11 +95,13 @@ export async function runLocalComparison(ctx: SuiteContext, options: LocalOption
           random: true,
           seconds: ctx.seconds,
           clockTicksPerSecond: ctx.clockTicksPerSecond,
+          tgtdPid: ctx.tgtd.pid,
         }),
       );
       if (perf !== undefined) lib.get(ioBytes)!.push(peerFigures(perf, round, ioBytes, "100k-ios"));
       const spec = workerSpec({ pattern: "random", direction: "read", ioBytes, queueDepth: options.queueDepth }, ctx, 5000 + round * 100 + index);
-      const mine = await guard(`${what} iscsi-ts`, () => runOurs({ url: options.lunUrl, spec }));
+      await beforeRun(ctx, `${what} iscsi-ts`);
+      const mine = await guard(`${what} iscsi-ts`, () => runOurs({ url: options.lunUrl, spec, tgtdPid: ctx.tgtd.pid }));
       if (mine !== undefined) ours.get(ioBytes)!.push(ourFigures(mine, round, ioBytes, "100k-ios"));
       const show = (x: number | undefined): string => (x === undefined ? "failed" : `${formatIops(x)} IOPS`);
       ctx.log(`[local ${round}/${ctx.rounds}] ${sizeLabel(ioBytes).padEnd(8)} fio ${show(fio?.iops)} | iscsi-perf ${show(perf?.iops)} | iscsi-ts ${show(mine?.iops)}`);

@@ -60,6 +60,7 @@ async function main(): Promise<number> {
     log(`tgtd pid ${tgtd.pid} on 127.0.0.1:${tgtd.port} (control port ${tgtd.controlPort}): LUN ${NULL_LUN} null, LUN ${FILE_LUN} ${file}`);
     const tgtdParams = await tgtd.params();
     const failures: string[] = [];
+    const noisyRuns: string[] = [];
     const ctx: SuiteContext = {
       tgtd,
       clockTicksPerSecond: clk,
@@ -69,6 +70,8 @@ async function main(): Promise<number> {
       blockSize: 512,
       log,
       failures,
+      quiet: { thresholdPercent: options.quietPercent, maxWaitMs: options.quietWaitSeconds * 1000 },
+      noisyRuns,
     };
     const suite = await runSuite(ctx, options.workloads, tgtd.url(NULL_LUN));
     let local: LocalComparison | undefined;
@@ -83,7 +86,7 @@ async function main(): Promise<number> {
       });
     }
     const profiles = options.profile ? await profileWorkloads(ctx, options.workloads, tgtd.url(NULL_LUN), outDir, stamp, ROOT) : [];
-    const results: BenchResults & { readonly failures: readonly string[] } = {
+    const results: BenchResults = {
       schema: 1,
       startedAt: started.toISOString(),
       finishedAt: new Date().toISOString(),
@@ -98,6 +101,8 @@ async function main(): Promise<number> {
         workloads: options.workloads.map((w) => w.id),
         localSizes: options.local ? options.localSizes : [],
         localQueueDepth: options.localQueueDepth,
+        quietPercent: options.quietPercent,
+        quietWaitSeconds: options.quietWaitSeconds,
       },
       target: { tgtdParams, negotiated: suite.firstReport?.negotiated ?? {} },
       workloads: suite.outcomes,
@@ -105,6 +110,7 @@ async function main(): Promise<number> {
       goals: judgeGoals(suite.outcomes),
       profiles,
       failures,
+      noisyRuns,
     };
     const json = `${JSON.stringify(results, null, 2)}\n`;
     const title = `iscsi-ts / libiscsi, ${started.toISOString().slice(0, 10)}`;
@@ -116,6 +122,7 @@ async function main(): Promise<number> {
     for (const [name, body] of files) await writeFile(join(outDir, name), body);
     process.stdout.write(renderTable(results));
     log(`results: ${files.map(([name]) => join(outDir, name)).join(", ")}`);
+    if (noisyRuns.length > 0) log(`${noisyRuns.length} run(s) started on a busy machine (see noisyRuns in the JSON)`);
     if (failures.length > 0) log(`${failures.length} run(s) failed:\n  ${failures.join("\n  ")}`);
     return failures.length > 0 ? 1 : 0;
   } finally {

@@ -5,6 +5,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { BenchError, tail } from "./errors.js";
+import { contention, type Contention } from "./procstat.js";
 import { describeExit, run } from "./process.js";
 import { parseWorkerReport, type WorkerReport, type WorkerRequest } from "./worker-protocol.js";
 
@@ -19,6 +20,7 @@ export interface OurRun {
   readonly meanLatencyUs: number;
   readonly p50Us: number;
   readonly p99Us: number;
+  readonly contention: Contention;
   readonly report: WorkerReport;
 }
 
@@ -56,6 +58,7 @@ export async function runOurs(request: WorkerRequest, options: { readonly profil
     meanLatencyUs: r.latency.meanUs,
     p50Us: r.latency.p50Us,
     p99Us: r.latency.p99Us,
+    contention: contention(report.surroundings.start, report.surroundings.end, report.windowCpuTicks, report.clockTicksPerSecond),
     report,
   };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { BenchError } from "./errors.js";
-import { childTicks, clockTicksPerSecond, ownTicks, parseProcStat, parseProcStatus, readCpuTicks, readMemory } from "./procstat.js";
+import { childTicks, clockTicksPerSecond, contention, ownTicks, parseMachineStat, parseProcStat, parseProcStatus, readCpuTicks, readMachineTicks, readMemory } from "./procstat.js";
 
 // A /proc/<pid>/stat line of qemu-img (fields 14-17: utime stime cutime cstime).
 const QEMU_STAT =
@@ -54,5 +54,39 @@ describe("reading /proc", () => {
 
   it("knows the kernel's clock tick rate", () => {
     expect(clockTicksPerSecond()).toBeGreaterThanOrEqual(100);
+  });
+});
+
+describe("the machine around a run", () => {
+  it("reads busy and idle ticks of all CPUs from /proc/stat, iowait counted as idle", () => {
+    const text = "cpu  242219 5 135687 347920 926 3 14930 647 0 0\ncpu0 118349 0 65211 179607 120 0 7493 351 0 0\nintr 1 2 3\n";
+    expect(parseMachineStat(text)).toEqual({ busy: 242219 + 5 + 135687 + 647, irq: 3 + 14930, idle: 347920 + 926 });
+  });
+
+  it("refuses a /proc/stat without its cpu line", () => {
+    expect(() => parseMachineStat("cpu0 1 2 3 4 5 6 7 8\n")).toThrow(/no readable "cpu" line/);
+  });
+
+  it("reads this machine's counters, which only grow", () => {
+    const a = readMachineTicks();
+    const b = readMachineTicks();
+    expect(b.busy + b.idle).toBeGreaterThanOrEqual(a.busy + a.idle);
+  });
+
+  it("charges the busy time that neither the initiator nor tgtd used to other processes", () => {
+    const start = { machine: { busy: 1000, irq: 10, idle: 5000 }, tgtdTicks: 50 };
+    const end = { machine: { busy: 1300, irq: 60, idle: 5050 }, tgtdTicks: 150 };
+    // 300 busy ticks: 100 tgtd, 150 initiator, 50 others; 50 in softirqs; of 400 ticks of capacity.
+    const c = contention(start, end, 150, 100);
+    expect(c.tgtdCpuSeconds).toBeCloseTo(1, 9);
+    expect(c.otherCpuSeconds).toBeCloseTo(0.5, 9);
+    expect(c.irqCpuSeconds).toBeCloseTo(0.5, 9);
+    expect(c.otherCpuPercent).toBeCloseTo(12.5, 9);
+  });
+
+  it("never reports negative use by others when tick sampling rounds the other way", () => {
+    const start = { machine: { busy: 1000, irq: 0, idle: 0 }, tgtdTicks: 0 };
+    const end = { machine: { busy: 1100, irq: 0, idle: 0 }, tgtdTicks: 60 };
+    expect(contention(start, end, 50, 100).otherCpuSeconds).toBe(0);
   });
 });

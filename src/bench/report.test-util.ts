@@ -87,11 +87,13 @@ export function fakeResults(factor = 0.9, options: { readonly local?: boolean } 
     finishedAt: "2026-11-25T18:10:00.000Z",
     machine: MACHINE,
     loadAverageAtEnd: [1.5, 1, 0.5],
-    settings: { rounds: 3, seconds: 4, warmupSeconds: 1, quick: false, profile: false, workloads: WORKLOADS.map((w) => w.id), localSizes: [512, 4096, 131072], localQueueDepth: 16 },
+    settings: { rounds: 3, seconds: 4, warmupSeconds: 1, quick: false, profile: false, workloads: WORKLOADS.map((w) => w.id), localSizes: [512, 4096, 131072], localQueueDepth: 16, quietPercent: 15, quietWaitSeconds: 30 },
     target: { tgtdParams: {}, negotiated: {} },
     workloads,
     local: options.local === false ? undefined : fakeLocal(),
     goals: judgeGoals(workloads),
     profiles: [],
+    failures: [],
+    noisyRuns: [],
   };
 }

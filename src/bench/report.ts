@@ -24,6 +24,14 @@ export interface RunFigures {
   /** Measured (ours) or by Little's law, queue depth / IOPS (libiscsi's tools report none). */
   readonly meanLatencyUs: number;
   readonly latency?: LatencySummary;
+  /** CPU seconds tgtd spent in the window. */
+  readonly tgtdCpuSeconds?: number;
+  /** Share of the machine's CPU capacity that other processes used in the window, percent. */
+  readonly otherCpuPercent?: number;
+  /** CPU seconds in interrupts and softirqs in the window (loopback TCP, charged to no process). */
+  readonly irqCpuSeconds?: number;
+  /** Bytes of I/O buffers our worker held (ours only). */
+  readonly bufferBytes?: number;
 }
 
 export interface SideSummary {
@@ -34,6 +42,7 @@ export interface SideSummary {
   readonly peakRssKiB: Spread;
   readonly p50Us?: Spread;
   readonly p99Us?: Spread;
+  readonly otherCpuPercent: Spread;
 }
 
 export interface WorkloadOutcome {
@@ -88,6 +97,8 @@ export interface BenchSettings {
   readonly workloads: readonly string[];
   readonly localSizes: readonly number[];
   readonly localQueueDepth: number;
+  readonly quietPercent: number;
+  readonly quietWaitSeconds: number;
 }
 
 export interface BenchResults {
@@ -103,6 +114,10 @@ export interface BenchResults {
   readonly local: LocalComparison | undefined;
   readonly goals: readonly GoalOutcome[];
   readonly profiles: readonly ProfileSummary[];
+  /** Runs that failed (the suite went on without them). */
+  readonly failures: readonly string[];
+  /** Runs that had to start while other work kept the machine busy. */
+  readonly noisyRuns: readonly string[];
 }
 
 const GiB = 1024 ** 3;
@@ -121,6 +136,7 @@ export function summarize(runs: readonly RunFigures[]): SideSummary {
     cpuPerUnit: of((r) => r.cpuPerUnit),
     meanLatencyUs: of((r) => r.meanLatencyUs),
     peakRssKiB: of((r) => r.peakRssKiB),
+    otherCpuPercent: spread(runs.flatMap((r) => (r.otherCpuPercent === undefined ? [] : [r.otherCpuPercent]))),
     ...(withLatency.length === 0
       ? {}
       : { p50Us: spread(withLatency.map((r) => r.latency!.p50Us)), p99Us: spread(withLatency.map((r) => r.latency!.p99Us)) }),
@@ -192,7 +208,7 @@ export function judgeGoals(outcomes: readonly WorkloadOutcome[]): GoalOutcome[] 
   const mem = byId.get("seqread-1m-qd128");
   if (mem !== undefined) {
     const peakMiB = mem.ours.summary.peakRssKiB.max / 1024;
-    const bufferMiB = (mem.workload.queueDepth * mem.workload.ioBytes) / (1024 * 1024);
+    const bufferMiB = Math.max(0, ...mem.ours.runs.map((r) => r.bufferBytes ?? 0)) / (1024 * 1024);
     goals.push({
       goal: "peak RSS < 150 MiB at QD128 with 1 MiB I/Os",
       workload: mem.workload.id,
@@ -200,7 +216,7 @@ export function judgeGoals(outcomes: readonly WorkloadOutcome[]): GoalOutcome[] 
       limit: 150,
       comparison: "<",
       met: peakMiB < 150,
-      detail: `highest VmHWM over the rounds ${peakMiB.toFixed(0)} MiB, of which ${bufferMiB.toFixed(0)} MiB are the workload's own I/O buffers (libiscsi's iscsi-perf: ${(mem.libiscsi.summary.peakRssKiB.max / 1024).toFixed(0)} MiB)`,
+      detail: `highest VmHWM over the rounds ${peakMiB.toFixed(0)} MiB, of which ${bufferMiB.toFixed(0)} MiB is the worker's read buffer (libiscsi's iscsi-perf: ${(mem.libiscsi.summary.peakRssKiB.max / 1024).toFixed(0)} MiB)`,
     });
   }
   return goals;

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { runIscsiPerf, runQemuBench, type PeerRun } from "./libiscsi.js";
 import { runOurs, type OurRun } from "./ours.js";
 import { formatProfile, summarizeProfile, type ProfileSummary } from "./profile.js";
+import { waitForQuiet, type QuietOptions } from "./quiet.js";
 import { cpuPerUnit, outcome, type RunFigures, type WorkloadOutcome } from "./report.js";
 import { formatIops, formatMiBps } from "./table.js";
 import type { BenchTgtd } from "./tgtd.js";
@@ -27,6 +28,20 @@ export interface SuiteContext {
   readonly log: (line: string) => void;
   /** Failures of single runs: recorded and reported, the suite goes on. */
   readonly failures: string[];
+  /** Wait for a quiet machine before each run. */
+  readonly quiet: QuietOptions;
+  /** Runs that started on a machine still busy after the wait (others' work skews them). */
+  readonly noisyRuns: string[];
+}
+
+/** Waits for a quiet machine before a run, and notes a run that had to start on a busy one. */
+export async function beforeRun(ctx: SuiteContext, what: string): Promise<void> {
+  const q = await waitForQuiet(ctx.quiet);
+  if (!q.quiet) {
+    ctx.noisyRuns.push(`${what}: machine ${q.busyPercent.toFixed(0)}% busy after waiting ${(q.waitedMs / 1000).toFixed(0)} s`);
+  } else if (q.waitedMs > 2000) {
+    ctx.log(`  (waited ${(q.waitedMs / 1000).toFixed(0)} s for a quiet machine before ${what})`);
+  }
 }
 
 export function peerFigures(run: PeerRun, round: number, ioBytes: number, per: WorkloadDef["cpuPer"]): RunFigures {
@@ -41,6 +56,9 @@ export function peerFigures(run: PeerRun, round: number, ioBytes: number, per: W
     cpuPerUnit: cpuPerUnit(run.cpuSeconds, run.ios, ioBytes, per),
     peakRssKiB: run.peakRssKiB,
     meanLatencyUs: run.meanLatencyUs,
+    tgtdCpuSeconds: run.contention.tgtdCpuSeconds,
+    otherCpuPercent: run.contention.otherCpuPercent,
+    irqCpuSeconds: run.contention.irqCpuSeconds,
   };
 }
 
@@ -57,6 +75,10 @@ export function ourFigures(run: OurRun, round: number, ioBytes: number, per: Wor
     peakRssKiB: run.peakRssKiB,
     meanLatencyUs: run.meanLatencyUs,
     latency: run.report.result.latency,
+    tgtdCpuSeconds: run.contention.tgtdCpuSeconds,
+    otherCpuPercent: run.contention.otherCpuPercent,
+    irqCpuSeconds: run.contention.irqCpuSeconds,
+    bufferBytes: run.report.bufferBytes,
   };
 }
 
@@ -117,6 +139,7 @@ export async function runSuite(ctx: SuiteContext, workloads: readonly WorkloadDe
 
   for (let round = 1; round <= ctx.rounds; round++) {
     for (const [index, w] of workloads.entries()) {
+      await beforeRun(ctx, `round ${round} ${w.id} ${w.reference}`);
       const lib = await attempt(ctx, `round ${round} ${w.id} ${w.reference}`, async () => {
         if (w.reference === "iscsi-perf") {
           return runIscsiPerf({
@@ -127,22 +150,36 @@ export async function runSuite(ctx: SuiteContext, workloads: readonly WorkloadDe
             random: w.pattern === "random",
             seconds: ctx.seconds,
             clockTicksPerSecond: ctx.clockTicksPerSecond,
+            tgtdPid: ctx.tgtd.pid,
           });
         }
         const rate = qemuRate.get(w.id) ?? guessIops(w.ioBytes);
         const count = Math.max(w.queueDepth * 10, Math.round(rate * ctx.seconds));
-        const run = await runQemuBench({ url: lunUrl, queueDepth: w.queueDepth, ioBytes: w.ioBytes, write: w.direction === "write", count, clockTicksPerSecond: ctx.clockTicksPerSecond });
+        const run = await runQemuBench({
+          url: lunUrl,
+          queueDepth: w.queueDepth,
+          ioBytes: w.ioBytes,
+          write: w.direction === "write",
+          count,
+          clockTicksPerSecond: ctx.clockTicksPerSecond,
+          tgtdPid: ctx.tgtd.pid,
+        });
         qemuRate.set(w.id, run.iops);
         return run;
       });
       if (lib !== undefined) libRuns.get(w.id)!.push(peerFigures(lib, round, w.ioBytes, w.cpuPer));
-      const ours = await attempt(ctx, `round ${round} ${w.id} iscsi-ts`, () => runOurs({ url: lunUrl, spec: workerSpec(w, ctx, round * 100 + index) }));
+      await beforeRun(ctx, `round ${round} ${w.id} iscsi-ts`);
+      const ours = await attempt(ctx, `round ${round} ${w.id} iscsi-ts`, () => runOurs({ url: lunUrl, spec: workerSpec(w, ctx, round * 100 + index), tgtdPid: ctx.tgtd.pid }));
       if (ours !== undefined) {
         firstReport ??= ours.report;
         ourRuns.get(w.id)!.push(ourFigures(ours, round, w.ioBytes, w.cpuPer));
       }
-      const libText = lib === undefined ? "failed" : `${describeRate(w, lib.iops, lib.bytesPerSecond)} cpu ${lib.cpuSeconds.toFixed(2)} s`;
-      const ourText = ours === undefined ? "failed" : `${describeRate(w, ours.iops, ours.bytesPerSecond)} cpu ${ours.cpuSeconds.toFixed(2)} s rss ${(ours.peakRssKiB / 1024).toFixed(0)} MiB`;
+      const others = (c: { otherCpuPercent: number }): string => `others ${c.otherCpuPercent.toFixed(0)}%`;
+      const libText = lib === undefined ? "failed" : `${describeRate(w, lib.iops, lib.bytesPerSecond)} cpu ${lib.cpuSeconds.toFixed(2)} s ${others(lib.contention)}`;
+      const ourText =
+        ours === undefined
+          ? "failed"
+          : `${describeRate(w, ours.iops, ours.bytesPerSecond)} cpu ${ours.cpuSeconds.toFixed(2)} s rss ${(ours.peakRssKiB / 1024).toFixed(0)} MiB ${others(ours.contention)}`;
       ctx.log(`[round ${round}/${ctx.rounds}] ${w.label.padEnd(26)} ${w.reference} ${libText} | iscsi-ts ${ourText}`);
     }
   }

@@ -81,3 +81,13 @@ describe("renderMarkdown", () => {
     expect(md).toContain("| 4 KiB random read QD32: >= 1.0x libiscsi IOPS | met |");
   });
 });
+
+describe("caveats", () => {
+  it("says how many runs started on a busy machine and which runs failed", () => {
+    const results = { ...fakeResults(1), noisyRuns: ["a", "b"], failures: ["round 1 randread-4k-qd1 iscsi-ts failed: BENCH_ERR_WORKER boom"] };
+    const text = renderTable(results);
+    expect(text).toContain("2 run(s) had to start while other work kept the machine over 15% busy (after waiting up to 30 s)");
+    expect(text).toContain("1 run(s) FAILED and are missing from the medians: round 1 randread-4k-qd1 iscsi-ts failed: BENCH_ERR_WORKER boom");
+    expect(renderTable(fakeResults(1))).not.toContain("busy (after waiting");
+  });
+});

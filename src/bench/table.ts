@@ -58,6 +58,7 @@ const HEADERS = [
   "CPU iscsi-ts",
   "CPU ratio",
   "peak RSS MiB lib/ts",
+  "others' CPU % lib/ts",
 ];
 
 function workloadRow(o: WorkloadOutcome): string[] {
@@ -75,6 +76,7 @@ function workloadRow(o: WorkloadOutcome): string[] {
     `${fixed(ours.cpuPerUnit.median, 2)} ${cpuUnit(o)}`,
     formatRatio(o.cpuRatio),
     `${fixed(lib.peakRssKiB.max / 1024, 0)}/${fixed(ours.peakRssKiB.max / 1024, 0)}`,
+    `${fixed(lib.otherCpuPercent.median, 0)}/${fixed(ours.otherCpuPercent.median, 0)}`,
   ];
 }
 
@@ -115,11 +117,24 @@ export function settingsLine(results: BenchResults): string {
   );
 }
 
+/** Lines about runs that failed or ran on a busy machine: the reader must know. */
+export function caveats(results: BenchResults): string[] {
+  const notes: string[] = [];
+  if (results.noisyRuns.length > 0) {
+    notes.push(
+      `${results.noisyRuns.length} run(s) had to start while other work kept the machine over ${results.settings.quietPercent}% busy (after waiting up to ${results.settings.quietWaitSeconds} s): see noisyRuns in the JSON`,
+    );
+  }
+  if (results.failures.length > 0) notes.push(`${results.failures.length} run(s) FAILED and are missing from the medians: ${results.failures.join("; ")}`);
+  return notes;
+}
+
 export const FOOTNOTES = [
   "median [min-max] over the rounds; ratio = iscsi-ts / libiscsi of the medians (higher is better for iscsi-ts, except CPU and latency).",
   "* libiscsi's tools print no latencies: their mean latency is queue depth / IOPS (Little's law); iscsi-ts's is measured per I/O.",
   "CPU: utime+stime of the initiator process from /proc/<pid>/stat over the measured window, per 100K I/Os or per GiB moved.",
-  "peak RSS: VmHWM from /proc/<pid>/status (highest over the rounds); iscsi-ts's includes its I/O buffers (queue depth x I/O size).",
+  "peak RSS: VmHWM from /proc/<pid>/status (highest over the rounds); iscsi-ts's includes its I/O buffers: one shared read buffer (iscsi-perf keeps no data), a buffer per request for writes (as qemu-img bench).",
+  "others' CPU: share of the machine's CPU capacity used by processes other than the initiator and tgtd during the window (the machine is shared: above a few percent, treat that run's figures with care).",
   "qemu-img bench has no random mode: its 4 KiB writes go to sequential offsets (ours are random; tgtd's null LUN costs the same either way).",
 ];
 
@@ -128,6 +143,7 @@ export function renderTable(results: BenchResults): string {
   lines.push(`iscsi-ts vs libiscsi, loopback to tgtd's null LUN, ${when(results)}`);
   lines.push(`machine: ${describeMachine(results.machine)}`);
   lines.push(settingsLine(results));
+  for (const note of caveats(results)) lines.push(note);
   lines.push("");
   lines.push(alignColumns([HEADERS, ...results.workloads.map(workloadRow)]));
   lines.push("");
@@ -155,6 +171,8 @@ function markdownTable(headers: readonly string[], rows: readonly (readonly stri
 export function renderMarkdown(results: BenchResults): string {
   const parts: string[] = [];
   parts.push(`Measured ${when(results)} on ${describeMachine(results.machine)}; ${settingsLine(results)}.`);
+  const notes = caveats(results);
+  if (notes.length > 0) parts.push(notes.join("\n\n"));
   parts.push(markdownTable(HEADERS, results.workloads.map(workloadRow), 2));
   parts.push(FOOTNOTES.map((n) => `- ${n}`).join("\n"));
   if (results.local !== undefined) {

@@ -4,13 +4,15 @@
  * its own so that /proc measures its CPU time and memory exactly as it does libiscsi's tools.
  */
 import { BenchError, tail } from "./errors.js";
-import type { ProcMemory } from "./procstat.js";
+import type { ProcMemory, Surroundings } from "./procstat.js";
 import type { WorkloadResult, WorkloadSpec } from "./workload.js";
 
 export interface WorkerRequest {
   /** iscsi://host:port/iqn/lun */
   readonly url: string;
   readonly spec: WorkloadSpec;
+  /** tgtd's pid, sampled with the machine at the window's edges to tell who else used the CPUs. */
+  readonly tgtdPid?: number;
 }
 
 export interface WorkerReport {
@@ -26,6 +28,8 @@ export interface WorkerReport {
   readonly memory: ProcMemory;
   /** Bytes of I/O buffers the workload held (queue depth x I/O size). */
   readonly bufferBytes: number;
+  /** The machine and tgtd at the window's start and end. */
+  readonly surroundings: { readonly start: Surroundings; readonly end: Surroundings };
   /** What the session negotiated, for the record. */
   readonly negotiated: Readonly<Record<string, number | string | boolean>>;
 }

@@ -6,7 +6,7 @@
  */
 import { openLun } from "../node/index.js";
 import { BenchError } from "./errors.js";
-import { clockTicksPerSecond, ownTicks, readCpuTicks, readMemory, type ProcMemory } from "./procstat.js";
+import { clockTicksPerSecond, ownTicks, readCpuTicks, readMemory, sampleSurroundings, type ProcMemory, type Surroundings } from "./procstat.js";
 import { REPORT_PREFIX, type WorkerReport, type WorkerRequest } from "./worker-protocol.js";
 import { runWorkload, type BlockTarget } from "./workload.js";
 
@@ -36,13 +36,17 @@ async function main(): Promise<void> {
   let startTicks = 0;
   let endTicks = 0;
   let memory: ProcMemory | undefined;
+  let aroundStart: Surroundings | undefined;
+  let aroundEnd: Surroundings | undefined;
   const result = await runWorkload(target, request.spec, {
     now: () => performance.now(),
     onWindowStart: () => {
       startTicks = ownTicks(readCpuTicks("self"));
+      aroundStart = sampleSurroundings(request.tgtdPid);
     },
     onWindowEnd: () => {
       endTicks = ownTicks(readCpuTicks("self"));
+      aroundEnd = sampleSurroundings(request.tgtdPid);
       memory = readMemory("self");
     },
   });
@@ -63,6 +67,7 @@ async function main(): Promise<void> {
     clockTicksPerSecond: clkTck,
     totalCpuTicks: endTicks,
     memory: memory ?? readMemory("self"),
+    surroundings: { start: aroundStart ?? sampleSurroundings(request.tgtdPid), end: aroundEnd ?? sampleSurroundings(request.tgtdPid) },
     bufferBytes: (request.spec.direction === "read" && request.spec.sharedReadBuffer === true ? 1 : request.spec.queueDepth) * request.spec.ioBytes,
     negotiated,
   };
