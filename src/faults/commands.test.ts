@@ -40,6 +40,8 @@ describe("parseCommand", () => {
       count: 1,
     });
     expect(parseCommand("refuse on")).toEqual({ kind: "refuse", on: true });
+    expect(parseCommand("throttle 1000000 t2i burst=65536")).toEqual({ kind: "throttle", bytesPerSecond: 1_000_000, direction: "to-initiator", burst: 65536 });
+    expect(parseCommand("throttle 0")).toEqual({ kind: "throttle", bytesPerSecond: 0, direction: "both", burst: 16384 });
     expect(parseCommand("  # a comment")).toBeUndefined();
     expect(parseCommand("")).toBeUndefined();
     expect(parseCommand("events 5")).toEqual({ kind: "events", count: 5 });

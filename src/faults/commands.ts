@@ -7,6 +7,7 @@
  *     stall [MS]                           stop forwarding for MS ms, or until "release"
  *     release                              end a stall
  *     delay MS [to-target|to-initiator|both]
+ *     throttle BYTES_PER_S [to-target|to-initiator|both] [burst=N]   (0: off)
  *     cut DIR [MATCH...] [at=N] [rst|fin]  forward N bytes of the next matching PDU, then close
  *     flip DIR header|data [MATCH...] [offset=N] [bit=B]
  *     swallow DIR [MATCH...] [count=N]     forward nothing of the next N matching PDUs
@@ -26,6 +27,7 @@ export type ProxyCommand =
   | { readonly kind: "stall"; readonly durationMs: number | undefined }
   | { readonly kind: "release" }
   | { readonly kind: "delay"; readonly ms: number; readonly direction: Direction | "both" }
+  | { readonly kind: "throttle"; readonly bytesPerSecond: number; readonly direction: Direction | "both"; readonly burst: number }
   | { readonly kind: "cut"; readonly direction: Direction; readonly match: PduMatch; readonly at: number | undefined; readonly mode: CloseMode }
   | {
       readonly kind: "flip";
@@ -48,6 +50,7 @@ export const HELP = `commands:
   stall [MS]                              stop forwarding (for MS ms, or until release)
   release                                 end a stall
   delay MS [to-target|to-initiator|both]  hold every byte MS ms (0: off)
+  throttle BPS [DIR|both] [burst=N]       forward at most BPS bytes a second (0: off)
   cut DIR [MATCH] [at=N] [rst|fin]        forward N bytes of the next matching PDU, then close
   flip DIR header|data [MATCH] [offset=N] [bit=B]
                                           flip one bit of the next matching PDU
@@ -159,6 +162,15 @@ export function parseCommand(input: string): ProxyCommand | undefined {
       const direction = args[1] === undefined || args[1] === "both" ? "both" : parseDirection(line, args[1]);
       return { kind: "delay", ms, direction };
     }
+    case "throttle": {
+      if (args[0] === undefined) throw bad(line, "give the rate in bytes a second");
+      const bytesPerSecond = parseNumber(line, "rate", args[0], 10_000_000_000);
+      const { options, rest } = split(line, args.slice(1), ["burst"]);
+      noMore(line, rest.slice(1));
+      const direction = rest[0] === undefined || rest[0] === "both" ? "both" : parseDirection(line, rest[0]);
+      const burst = options.get("burst");
+      return { kind: "throttle", bytesPerSecond, direction, burst: burst === undefined ? 16 * 1024 : Math.max(1, parseNumber(line, "burst", burst, 16 * 1024 * 1024)) };
+    }
     case "cut": {
       const direction = parseDirection(line, args[0]);
       const { options, rest } = split(line, args.slice(1), [...MATCH_KEYS, "at"]);
@@ -229,6 +241,9 @@ export function applyCommand(proxy: FaultProxy, command: ProxyCommand): string {
     case "delay":
       proxy.setDelay(command.ms, command.direction);
       return `delay ${command.direction} ${command.ms} ms`;
+    case "throttle":
+      proxy.throttle(command.bytesPerSecond, command.direction, command.burst);
+      return command.bytesPerSecond === 0 ? `throttle ${command.direction} off` : `throttle ${command.direction} ${command.bytesPerSecond} bytes/s`;
     case "cut":
       proxy.cut({ direction: command.direction, match: command.match, mode: command.mode, ...(command.at === undefined ? {} : { at: command.at }) });
       return `armed cut ${command.direction}`;

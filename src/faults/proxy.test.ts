@@ -359,6 +359,25 @@ describe("FaultProxy", () => {
     expect(performance.now() - quick).toBeLessThan(140);
   });
 
+  it("throttles a direction to a rate, in bursts, and lifts it", async () => {
+    const r = await rig();
+    r.proxy.throttle(256 * 1024, "to-initiator", 16 * 1024);
+    const big = encodeToBytes(dataIn(1, new Uint8Array(64 * 1024)), PLAIN);
+    const started = performance.now();
+    r.target.write(big);
+    // 64 KiB at 256 KiB/s: about 250 ms, in four bursts.
+    await r.initiator.waitFor(16 * 1024);
+    expect(r.initiator.receivedLength).toBeLessThan(big.length);
+    expect(await r.initiator.waitFor(big.length)).toEqual(big);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(230);
+    expect(r.proxy.stats.faults.throttle).toBe(1);
+    r.proxy.throttle(undefined);
+    const quick = performance.now();
+    r.target.write(big);
+    await r.initiator.waitFor(2 * big.length);
+    expect(performance.now() - quick).toBeLessThan(200);
+  });
+
   it("swallows the matching PDUs only", async () => {
     const r = await rig();
     const swallowed = r.proxy.swallow({ direction: "to-target", match: { opcode: Opcode.NopOut, initiatorTaskTag: 2 } });

@@ -9,6 +9,7 @@
  * - stall: stop forwarding (sockets stay open, reading stops so TCP backs up) for N ms or until
  *   released;
  * - delay: hold every byte N ms before forwarding it;
+ * - throttle: forward at most N bytes a second, in bursts (a slow link that is still busy);
  * - cut: forward only part of the next matching PDU, then close the connection;
  * - flip: flip one bit in the header or the data segment of the next matching PDU (with digests
  *   on, the receiver must notice: RFC 7143 §7.8);
@@ -28,7 +29,7 @@ import { SeededRandom } from "./random.js";
 
 export type Direction = "to-target" | "to-initiator";
 export type CloseMode = "rst" | "fin";
-export type FaultKind = "drop" | "stall" | "delay" | "cut" | "flip" | "swallow" | "refuse";
+export type FaultKind = "drop" | "stall" | "delay" | "throttle" | "cut" | "flip" | "swallow" | "refuse";
 
 export const DIRECTIONS: readonly Direction[] = ["to-target", "to-initiator"];
 
@@ -79,7 +80,7 @@ export interface ProxyStats {
   readonly active: number;
   readonly pdus: Readonly<Record<Direction, number>>;
   readonly bytes: Readonly<Record<Direction, number>>;
-  /** Faults applied, by kind (a delay counts once per PDU it held). */
+  /** Faults applied, by kind (delay and throttle count once per PDU they held). */
   readonly faults: Readonly<Record<FaultKind, number>>;
 }
 
@@ -151,6 +152,7 @@ export class FaultProxy {
   private stallWaiters: Array<() => void> = [];
   private stallTimer: NodeJS.Timeout | undefined;
   private delays: Record<Direction, number> = { "to-target": 0, "to-initiator": 0 };
+  private rates: Record<Direction, { readonly bytesPerSecond: number; readonly burst: number } | undefined> = { "to-target": undefined, "to-initiator": undefined };
   private refusing = false;
   private closed = false;
   private readonly counters = {
@@ -159,7 +161,7 @@ export class FaultProxy {
     refused: 0,
     pdus: { "to-target": 0, "to-initiator": 0 } as Record<Direction, number>,
     bytes: { "to-target": 0, "to-initiator": 0 } as Record<Direction, number>,
-    faults: { drop: 0, stall: 0, delay: 0, cut: 0, flip: 0, swallow: 0, refuse: 0 } as Record<FaultKind, number>,
+    faults: { drop: 0, stall: 0, delay: 0, throttle: 0, cut: 0, flip: 0, swallow: 0, refuse: 0 } as Record<FaultKind, number>,
   };
 
   private constructor(
@@ -290,6 +292,24 @@ export class FaultProxy {
   }
 
   /**
+   * Forwards at most `bytesPerSecond` in `direction`, in bursts of `burst` bytes (16 KiB unless
+   * told): a slow link that is busy. Undefined (or 0) lifts the limit.
+   */
+  throttle(bytesPerSecond: number | undefined, direction: Direction | "both" = "both", burst = 16 * 1024): void {
+    if (bytesPerSecond !== undefined && (!Number.isFinite(bytesPerSecond) || bytesPerSecond < 0)) {
+      throw new LocalProtocolError(`throttle must be a non-negative number of bytes a second, got ${bytesPerSecond}`);
+    }
+    if (!Number.isInteger(burst) || burst < 1) throw new LocalProtocolError(`throttle burst must be a positive number of bytes, got ${burst}`);
+    const rate = bytesPerSecond === undefined || bytesPerSecond === 0 ? undefined : { bytesPerSecond, burst };
+    for (const d of DIRECTIONS) if (direction === "both" || direction === d) this.rates[d] = rate;
+    this.log(rate === undefined ? `throttle ${direction}: off` : `throttle ${direction}: ${bytesPerSecond} bytes/s in bursts of ${burst}`);
+  }
+
+  rate(direction: Direction): { readonly bytesPerSecond: number; readonly burst: number } | undefined {
+    return this.rates[direction];
+  }
+
+  /**
    * Forwards only the first `at` bytes of the next matching PDU (a random point inside it unless
    * told), then closes that connection with FIN (default) or RST.
    */
@@ -357,6 +377,7 @@ export class FaultProxy {
   clearFaults(): void {
     this.rules.length = 0;
     this.delays = { "to-target": 0, "to-initiator": 0 };
+    this.rates = { "to-target": undefined, "to-initiator": undefined };
     this.refusing = false;
     this.release();
   }
@@ -392,9 +413,9 @@ export class FaultProxy {
     this.counters.pdus[direction]++;
   }
 
-  /** @internal A PDU held back by the delay fault. */
-  countDelayed(): void {
-    this.counters.faults.delay++;
+  /** @internal A PDU held back by the delay or throttle fault. */
+  countHeld(kind: "delay" | "throttle"): void {
+    this.counters.faults[kind]++;
   }
 
   /** @internal */
@@ -629,6 +650,9 @@ class Pipe {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private sourceEnded = false;
+  /** The throttled link's open burst: when it leaves, and how full it is. */
+  private burstDue = 0;
+  private burstFill = 0;
 
   constructor(
     readonly direction: Direction,
@@ -683,7 +707,8 @@ class Pipe {
     const proxy = this.connection.proxy;
     if (piece.header) {
       proxy.countPdu(this.direction);
-      if (proxy.delay(this.direction) > 0) proxy.countDelayed();
+      if (proxy.delay(this.direction) > 0) proxy.countHeld("delay");
+      if (proxy.rate(this.direction) !== undefined) proxy.countHeld("throttle");
       this.plan = proxy.plan(this.connection, this.direction, piece.pdu);
     }
     // The login is followed as sent, before any fault changes it.
@@ -712,9 +737,31 @@ class Pipe {
   }
 
   private enqueue(bytes: Uint8Array, close?: CloseMode): void {
-    const delay = this.connection.proxy.delay(this.direction);
-    this.queue.push({ bytes, due: delay === 0 ? 0 : performance.now() + delay, ...(close === undefined ? {} : { close }) });
+    const proxy = this.connection.proxy;
+    const delay = proxy.delay(this.direction);
+    const rate = proxy.rate(this.direction);
+    const earliest = delay === 0 ? 0 : performance.now() + delay;
     this.queuedBytes += bytes.length;
+    if (rate === undefined) {
+      this.queue.push({ bytes, due: earliest, ...(close === undefined ? {} : { close }) });
+      return;
+    }
+    // The link carries one burst per burst/rate seconds: bytes join the open burst, which leaves
+    // at its due time; a full burst closes and the next one is due a burst's time later.
+    const burstMs = (rate.burst / rate.bytesPerSecond) * 1000;
+    let at = 0;
+    do {
+      if (this.burstFill >= rate.burst || this.burstDue < performance.now()) {
+        const start = Math.max(this.burstDue, earliest, performance.now());
+        this.burstDue = this.burstFill >= rate.burst ? start + burstMs : start;
+        this.burstFill = 0;
+      }
+      const n = Math.min(bytes.length - at, rate.burst - this.burstFill);
+      const piece = bytes.subarray(at, at + n);
+      at += n;
+      this.burstFill += n;
+      this.queue.push({ bytes: piece, due: this.burstDue, ...(close !== undefined && at >= bytes.length ? { close } : {}) });
+    } while (at < bytes.length);
   }
 
   /** Writes what is due, in order; closes the connection after a cut. */

@@ -108,6 +108,53 @@ describe("the workload through the fault proxy, digests on", () => {
     expect(report.longestStallMs).toBeGreaterThanOrEqual(1_900);
   });
 
+  it("does not declare a slow but busy link dead when a NOP-In arrives late behind data", async () => {
+    proxy = await startProxy(tgtd, seed++, proxyLog);
+    client = await connectClient(proxy.portal, { headerDigest: "CRC32C", dataDigest: "CRC32C", keepAlive: { intervalMs: 300, timeoutMs: 1_000 } });
+    const data = new Uint8Array(512 * 1024).map((_, i) => (i * 7 + 3) & 0xff);
+    await client.lun.write(REGION.start, data);
+    // 128 KiB/s in 64 KiB bursts: data comes every half second, a 512 KiB read takes four.
+    proxy.throttle(128 * 1024, "to-initiator", 64 * 1024);
+    const started = performance.now();
+    const back = await settle(client.lun.read(REGION.start, data.length / 512), "a 512 KiB read over a throttled link", 30_000);
+    const tookMs = performance.now() - started;
+    proxy.throttle(undefined);
+    expect(back).toEqual(data);
+    expect(tookMs).toBeGreaterThan(3_000);
+    // Pings went out between bursts and their answers queued behind the data, later than the
+    // keep-alive timeout: data received meanwhile kept the connection alive.
+    const sent = new Map<string, number>();
+    let latest = 0;
+    client.trace.lines.forEach((line, i) => {
+      const itt = /NopOut .*ITT=(0x[0-9a-f]+)/.exec(line)?.[1];
+      if (line.startsWith(">>") && itt !== undefined) sent.set(itt, client?.traceTimes[i] ?? 0);
+      const answered = /^<< .*NopIn .*ITT=(0x[0-9a-f]+)/.exec(line)?.[1];
+      if (answered !== undefined && sent.has(answered)) latest = Math.max(latest, (client?.traceTimes[i] ?? 0) - (sent.get(answered) ?? 0));
+    });
+    expect(sent.size).toBeGreaterThan(0);
+    expect(latest).toBeGreaterThan(1_000);
+    expect(client.session.recoveries).toEqual([]);
+    figures.add({
+      scenario: "throttled link 128 KiB/s, NOP-In late behind data (keep-alive timeout 1 s)",
+      faultsInjected: 1,
+      recoveries: 0,
+      recovered: 0,
+      retried: 0,
+      writes: 1,
+      acknowledged: 1,
+      failed: 0,
+      failedByCode: {},
+      pending: 0,
+      reads: 1,
+      ackedBlocksChecked: data.length / 512,
+      lost: 0,
+      corrupt: 0,
+      longestStallMs: Math.round(latest),
+      durationMs: Math.round(tookMs),
+      notes: `slowest NOP-In answered ${Math.round(latest)} ms after its NOP-Out; no recovery`,
+    });
+  });
+
   it("carries on unharmed through a delay on every PDU", async () => {
     let delayed = 0;
     const { report } = await scenario(

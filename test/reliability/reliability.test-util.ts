@@ -64,6 +64,8 @@ export interface Client {
   readonly lun: Lun;
   readonly device: BlockDevice;
   readonly trace: TraceLog;
+  /** When each trace line was written (performance.now()), parallel to `trace.lines`. */
+  readonly traceTimes: number[];
   /** Recovery events as they happened, "phase cause" per line. */
   readonly events: string[];
   close(): Promise<void>;
@@ -72,14 +74,19 @@ export interface Client {
 /** Logs in at `portal` ("host:port"), to the LUN of the test target. */
 export async function connectClient(portal: string, overrides: Partial<SessionOptions> = {}): Promise<Client> {
   const trace = new TraceLog();
+  const traceTimes: number[] = [];
   const [host = "127.0.0.1", port = "3260"] = portal.split(":");
   const session = await openSession({
     portal: { host, port: Number(port) },
     targetName: IQN,
     trace: (line) => {
       trace.trace(line);
+      traceTimes.push(performance.now());
       // Keep the trace bounded: a long run sends hundreds of thousands of PDUs.
-      if (trace.lines.length > 4_000) trace.lines.splice(0, 2_000);
+      if (trace.lines.length > 4_000) {
+        trace.lines.splice(0, 2_000);
+        traceTimes.splice(0, 2_000);
+      }
     },
     ...faultTolerantOptions(overrides),
   });
@@ -92,6 +99,7 @@ export async function connectClient(portal: string, overrides: Partial<SessionOp
     lun,
     device,
     trace,
+    traceTimes,
     events,
     close: async () => {
       await session.logout().catch(() => session.close());
