@@ -31,6 +31,18 @@ import type { ScsiTask, TextTask } from "./task.js";
 
 export type { KeepAliveSettings, SessionConfig, SessionDeps } from "./context.js";
 
+/** Longest we let commands in flight finish before the logout a target asked for. */
+const MAX_LOGOUT_DRAIN_MS = 10_000;
+
+/**
+ * Whether a connection is still in full feature phase and worth keeping alive: logged in, or
+ * asked by the target to log out but not yet logging out (RFC 7143 §8.1.3, S7 still carries
+ * commands and NOP-Outs), so a target that dies then is noticed.
+ */
+function alive(connection: Connection): boolean {
+  return !connection.closed && (connection.state === ConnectionState.LoggedIn || connection.state === ConnectionState.LogoutRequested);
+}
+
 /**
  * An initiator session, sans I/O (RFC 7143 §3.4): the command window, the task table, the data
  * path, task management, NOP, text, logout and recovery, over one or more `Connection`s. The
@@ -427,7 +439,7 @@ export class Session<C = unknown> {
     for (const connection of this.ctx.connections.values()) {
       if (connection.closed) continue;
       consider(connection.phaseDeadline);
-      if (connection.usable && this.keepAlive) {
+      if (this.keepAlive && alive(connection)) {
         if (connection.pingOutstanding === undefined) consider(connection.nextPingAt);
         else consider(Math.max(connection.lastReceivedAt, connection.pingSentAt) + this.keepAlive.timeoutMs);
       }
@@ -455,7 +467,7 @@ export class Session<C = unknown> {
         connection.fail(new TimeoutError(`connection ${connection.cid}: ${what} timed out`), now);
         continue;
       }
-      if (!connection.usable || !this.keepAlive) continue;
+      if (!this.keepAlive || !alive(connection)) continue;
       if (connection.pingOutstanding !== undefined) {
         // Any PDU received counts as a sign of life, so a busy connection is not declared dead
         // because the NOP-In queued behind a large read.
@@ -638,7 +650,8 @@ export class Session<C = unknown> {
         if (connection.state === ConnectionState.LoggedIn) connection.transition(ConnectionState.LogoutRequested);
         this.ctx.draining = true;
         this.pendingCause = { cause: "target-logout-request", time2WaitMs: 0 };
-        this.logoutDueAt = now + Math.max(1, pdu.parameter3 || 5) * 1000 - 500;
+        // Parameter3 is only the target's upper limit; commands in flight get at most 10 s.
+        this.logoutDueAt = now + Math.min(Math.max(1, pdu.parameter3 || 5) * 1000 - 500, MAX_LOGOUT_DRAIN_MS);
         if (this.scsiInFlight() === 0) this.logoutForTarget(now);
         break;
       case AsyncEvent.DropConnection:
