@@ -14,8 +14,15 @@ export function weightOf(target: FuzzTarget): number {
   return WEIGHTS[target.name] ?? 1;
 }
 
-/** Each target's share of `total` inputs, by weight, at least one each. */
+/** Each target's share of `total` inputs, by weight, at least one each; the shares add up to at least `total`. */
 export function shares(targets: readonly FuzzTarget[], total: number): Map<FuzzTarget, number> {
   const sum = targets.reduce((n, t) => n + weightOf(t), 0);
-  return new Map(targets.map((t) => [t, Math.max(1, Math.round((total * weightOf(t)) / sum))]));
+  const plan = new Map(targets.map((t) => [t, Math.max(1, Math.floor((total * weightOf(t)) / sum))]));
+  let given = [...plan.values()].reduce((a, b) => a + b, 0);
+  // Rounding down leaves a few over: they go to the targets in order.
+  for (let i = 0; given < total; i = (i + 1) % targets.length, given++) {
+    const t = targets[i] as FuzzTarget;
+    plan.set(t, (plan.get(t) ?? 0) + 1);
+  }
+  return plan;
 }
