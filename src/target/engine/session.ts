@@ -381,7 +381,9 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
     }
     const headOfQueue = task.attribute === TaskAttribute.HeadOfQueue;
     const exclusive = task.attribute === TaskAttribute.Ordered || this.#owner.exclusive(task);
-    task.ticket = unit.schedule(exclusive, () => task.run(() => this.#owner.execute(this, unit, task)), headOfQueue);
+    // The task holds its ticket before it may start: a command that finishes at once releases it.
+    task.ticket = unit.ticket(exclusive, () => task.run(() => this.#owner.execute(this, unit, task)));
+    unit.enqueue(task.ticket, headOfQueue);
   }
 
   #dataOut(connection: TargetConnection, pdu: DataOutPdu, frame: Frame): void {

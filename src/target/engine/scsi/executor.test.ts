@@ -277,6 +277,17 @@ describe("COMPARE AND WRITE, VERIFY and SYNCHRONIZE CACHE", () => {
     expect(pair.memory().read(512 * 4, 1024)).toEqual(fill(1024, 2));
   });
 
+  it("lets go of the unit after every command, so COMPARE AND WRITE after others is not stuck", () => {
+    const { pair, side } = login();
+    side.run({ cdb: buildTestUnitReadyCdb() });
+    side.run({ cdb: buildWrite10Cdb({ lba: 0, blocks: 1 }), dataOut: fill(512, 1) });
+    const unit = pair.engine.unit(pair.engine.config.targets[0]!.iqn, 0)!;
+    expect([unit.running, unit.queued]).toEqual([0, 0]);
+    const caw = new Uint8Array([...fill(512, 1), ...fill(512, 2)]);
+    expect(side.run({ cdb: buildCompareAndWriteCdb({ lba: 0, blocks: 1 }), dataOut: caw }).status).toBe(ScsiStatus.Good);
+    expect([unit.running, unit.queued]).toEqual([0, 0]);
+  });
+
   it("holds the unit for COMPARE AND WRITE: a write queued behind it waits until it is done", () => {
     const pair = new TargetPair({ storage: "manual" });
     const side = pair.initiator().login();

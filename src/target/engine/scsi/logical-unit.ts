@@ -7,6 +7,7 @@
  * takes the unit the same way an ORDERED task does, which is what makes its read-compare-write
  * atomic with respect to every other command on the unit (SBC-3 §5.2).
  */
+import { LocalProtocolError } from "../../../core/errors.js";
 import type { ResolvedLun } from "../config.js";
 import type { UnitRef } from "../storage.js";
 
@@ -43,19 +44,23 @@ export class LogicalUnit {
     return this.#running;
   }
 
+  /** A ticket for a task: hand it to `enqueue` once the task knows it (it may start at once). */
+  ticket(exclusive: boolean, start: () => void): UnitTicket {
+    return { exclusive, start, state: "queued" };
+  }
+
   /**
-   * Queues a task; `start` runs (maybe at once) when its turn comes. `headOfQueue` skips the
-   * queue (SAM-5 HEAD OF QUEUE), but never overtakes a running exclusive task.
+   * Queues a task; its `start` runs (maybe at once, before this returns) when its turn comes.
+   * `headOfQueue` skips the queue (SAM-5 HEAD OF QUEUE), but never overtakes an exclusive task.
    */
-  schedule(exclusive: boolean, start: () => void, headOfQueue = false): UnitTicket {
-    const ticket: UnitTicket = { exclusive, start, state: "queued" };
-    if (headOfQueue && !exclusive && !this.#exclusiveRunning) {
+  enqueue(ticket: UnitTicket, headOfQueue = false): void {
+    if (ticket.state !== "queued") throw new LocalProtocolError(`a ${ticket.state} ticket cannot be queued`);
+    if (headOfQueue && !ticket.exclusive && !this.#exclusiveRunning) {
       this.#run(ticket);
-      return ticket;
+      return;
     }
     this.#queue.push(ticket);
     this.#pump();
-    return ticket;
   }
 
   /** The task is done with the unit (finished, or aborted). Idempotent. */
