@@ -473,8 +473,8 @@ export class FaultProxy {
         }
         case "cut": {
           this.rules.splice(i--, 1);
+          // Every PDU has at least its 48-byte BHS, so there is always a point inside it.
           const at = rule.at === undefined ? this.random.int(1, pdu.totalLength - 1) : Math.min(rule.at, pdu.totalLength - 1);
-          if (pdu.totalLength < 2) break; // cannot cut a 1-byte PDU (there is none: BHS is 48)
           plan.cutAt = Math.max(1, at);
           plan.cutMode = rule.mode;
           plan.cutDone = rule.done;

@@ -131,6 +131,30 @@ describe("commands caught in a fault", () => {
     });
   });
 
+  /** Figures of a single-command scenario (one READ, one recovery at most). */
+  function commandFigures(scenario: string, faults: number, durationMs: number, notes: string): void {
+    const records = (client as Client).session.recoveries;
+    figures.add({
+      scenario,
+      faultsInjected: faults,
+      recoveries: records.length,
+      recovered: records.filter((r) => r.outcome === "recovered").length,
+      retried: records.reduce((n, r) => n + r.retried, 0),
+      writes: 1,
+      acknowledged: 1,
+      failed: 0,
+      failedByCode: {},
+      pending: 0,
+      reads: 2,
+      ackedBlocksChecked: 1,
+      lost: 0,
+      corrupt: 0,
+      longestStallMs: Math.round(durationMs),
+      durationMs: Math.round(durationMs),
+      notes,
+    });
+  }
+
   /** A READ(10) of one block with a deadline; tgtd never sees it (the proxy swallows it). */
   async function stuckRead(timeoutMs: number): Promise<{ result: Promise<unknown>; started: number }> {
     proxy.swallow({ direction: "to-target", match: { opcode: Opcode.ScsiCommand, scsiOpcode: READ10 } });
@@ -148,14 +172,16 @@ describe("commands caught in a fault", () => {
     // ERL 0 initiator can fill but by a new session (RFC 7143 §11.5.1 would have the target count
     // it as received; tgtd does not). The READ is safe to repeat, so it completes after all.
     const data = (await settle(result, "a READ tgtd never saw", 15_000)) as Uint8Array;
+    const tookMs = performance.now() - started;
     expect(readStamp(data)).toMatchObject({ kind: "stamped", stamp: { lba: 400, generation: 1 } });
-    expect(performance.now() - started).toBeGreaterThanOrEqual(1_000);
+    expect(tookMs).toBeGreaterThanOrEqual(1_000);
     const tmfs = client.trace.of("TaskManagementRequest", "send").map((e) => e.fields["function"]);
     expect(tmfs).toEqual(["AbortTask"]);
     expect(client.session.recoveries).toHaveLength(1);
     expect(client.session.recoveries[0]).toMatchObject({ cause: "command-timeout", outcome: "recovered", retried: 1 });
     // The session goes on: a later command is not left waiting behind the hole.
     expect(readStamp(await settle(client.lun.read(400, 1), "a READ after the recovery", 10_000))).toMatchObject({ kind: "stamped" });
+    commandFigures("command lost on the way (proxy swallows it): ABORT TASK, then drop and reinstate", 1, tookMs, "tgtd answers 'task does not exist' and leaves a CmdSN hole; the READ completes after reinstatement");
   });
 
   it("escalates to LOGICAL UNIT RESET when ABORT TASK is not answered, then drops and reinstates for the same hole", async () => {
@@ -163,13 +189,15 @@ describe("commands caught in a fault", () => {
     client = await connectClient(proxy.portal, { taskManagementTimeoutMs: 1_000 });
     await client.lun.write(400, stamp(400, 2));
     proxy.swallow({ direction: "to-target", match: { opcode: Opcode.TaskManagementRequest, tmfFunction: TaskManagementFunction.AbortTask } });
-    const { result } = await stuckRead(1_000);
+    const { result, started } = await stuckRead(1_000);
     const data = (await settle(result, "a READ tgtd never saw", 15_000)) as Uint8Array;
+    const tookMs = performance.now() - started;
     expect(readStamp(data)).toMatchObject({ kind: "stamped", stamp: { lba: 400, generation: 2 } });
     expect(client.trace.of("TaskManagementRequest", "send").map((e) => e.fields["function"])).toEqual(["AbortTask", "LUReset"]);
     expect(client.session.recoveries).toHaveLength(1);
     expect(client.session.recoveries[0]).toMatchObject({ cause: "command-timeout", outcome: "recovered" });
     expect(readStamp(await settle(client.lun.read(400, 1), "a READ after the recovery", 10_000))).toMatchObject({ kind: "stamped" });
+    commandFigures("command lost on the way, ABORT TASK unanswered: LUN RESET, then drop and reinstate", 2, tookMs, "the READ completes after reinstatement");
   });
 
   it("drops the connection and reinstates the session when neither ABORT TASK nor LOGICAL UNIT RESET is answered, then re-issues the command", async () => {
