@@ -223,6 +223,18 @@ describe("Session refuses a misbehaving target", () => {
     expect(pair.connection.error?.message).toMatch(/R2T beyond the transfer/);
   });
 
+  it("closes the connection when MaxCmdSN goes back below a command already sent", () => {
+    const pair = new Pair({ window: 2 }).login();
+    pair.session.submit({ lun: 1, cdb: READ10, dataIn: new Uint8Array(512), context: "a" }, 0);
+    pair.session.submit({ lun: 1, cdb: READ10, dataIn: new Uint8Array(512), context: "b" }, 0);
+    const first = pair.target.take(Opcode.ScsiCommand);
+    pair.target.take(Opcode.ScsiCommand);
+    pair.target.accept(first);
+    pair.target.maxCmdSN = first.cmdSN; // still >= ExpCmdSN - 1, but below the second command
+    pair.target.deliver(pair.target.response(first));
+    expect(pair.connection.error?.message).toMatch(/MaxCmdSN went back/);
+  });
+
   it("ignores a MaxCmdSN that goes backwards (RFC 7143 §4.2.2.1)", () => {
     const pair = new Pair({ window: 8 }).login();
     const before = pair.session.commandWindow.maxCmdSN;

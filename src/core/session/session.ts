@@ -16,7 +16,7 @@ import { AsyncEvent, LogoutReason, Opcode, opcodeName, RejectReason, RESERVED_TA
 import type { AsyncMessagePdu, LoginResponsePdu, LogoutResponsePdu, TargetPdu } from "../pdu/types.js";
 import { InitiatorLogin, type LoginStep } from "../login/initiator.js";
 import { makeIsid } from "../login/isid.js";
-import { serialAdd, serialLt } from "../serial.js";
+import { serialAdd, serialGt, serialLt } from "../serial.js";
 import { encodeText, type TextPair } from "../text/codec.js";
 import type { SessionParameters } from "../text/parameters.js";
 import type { AsyncEventInfo, CommandRequest, SessionEvent } from "./command.js";
@@ -541,7 +541,23 @@ export class Session<C = unknown> {
       throw new DigestError("data", `connection ${connection.cid}: data digest error in ${opcodeName(pdu.opcode)}`);
     }
     this.acceptStatSN(connection, pdu);
-    if ("maxCmdSN" in pdu && ctx.window.update(pdu.expCmdSN, pdu.maxCmdSN)) this.flushPending(now);
+    if ("maxCmdSN" in pdu) {
+      // RFC 7143 §4.2.2.1: MaxCmdSN < ExpCmdSN - 1 means "ignore these fields". Otherwise a MaxCmdSN
+      // below a command already sent would make the target drop that command silently (it is
+      // out of the window when it arrives): a hang nothing recovers, so refuse it now.
+      const lastSent = (ctx.window.cmdSN - 1) >>> 0;
+      if (
+        !serialLt(pdu.maxCmdSN, (pdu.expCmdSN - 1) >>> 0) &&
+        serialLt(pdu.maxCmdSN, lastSent) &&
+        serialGt(ctx.window.max, pdu.maxCmdSN) &&
+        !serialLt(lastSent, ctx.window.expected)
+      ) {
+        throw new RemoteProtocolError(
+          `connection ${connection.cid}: MaxCmdSN went back to ${pdu.maxCmdSN}, below CmdSN ${lastSent} already sent (${opcodeName(pdu.opcode)})`,
+        );
+      }
+      if (ctx.window.update(pdu.expCmdSN, pdu.maxCmdSN)) this.flushPending(now);
+    }
     switch (pdu.opcode) {
       case Opcode.DataIn:
         onDataIn(ctx, connection, pdu, frame);
