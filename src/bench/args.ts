@@ -22,6 +22,8 @@ export interface BenchOptions {
   readonly quietWaitSeconds: number;
   /** Where results go; bench/results in the repository unless told. */
   readonly outDir: string | undefined;
+  /** Re-render the table, Markdown and charts of this results JSON instead of measuring. */
+  readonly render: string | undefined;
   readonly help: boolean;
 }
 
@@ -47,6 +49,8 @@ its own, alternating, several rounds; prints one table and writes JSON and SVG t
                         (others' work: between runs nothing of ours runs); 0 never waits (15)
   --quiet-wait S        but wait at most S seconds, then run and note it (30; --quick: 0)
   --out DIR             results folder (bench/results)
+  --render FILE.json    measure nothing: print the table of a results file and write its
+                        Markdown and charts again beside it (after a change to their format)
   --help`;
 
 function positiveInt(name: string, text: string | undefined, fallback: number): number {
@@ -83,6 +87,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         "quiet-percent": { type: "string" },
         "quiet-wait": { type: "string" },
         out: { type: "string" },
+        render: { type: "string" },
         help: { type: "boolean", default: false },
       },
       strict: true,
@@ -131,6 +136,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     quietPercent: positiveNumber("--quiet-percent", v["quiet-percent"], 15),
     quietWaitSeconds: positiveNumber("--quiet-wait", v["quiet-wait"], quick ? 0 : 30),
     outDir: v.out,
+    render: v.render,
     help: v.help === true,
   };
 }

@@ -50,6 +50,8 @@ export interface PeerRun {
   readonly bytesPerSecond: number;
   /** User+system CPU seconds of the initiator process in the window. */
   readonly cpuSeconds: number;
+  /** The system (kernel) part of cpuSeconds: syscalls, copies to and from sockets. */
+  readonly systemCpuSeconds: number;
   /** Peak resident set of the initiator process (VmHWM), KiB, as last sampled. */
   readonly peakRssKiB: number;
   /** Mean latency by Little's law (queue depth / IOPS): neither tool reports latencies. */
@@ -73,6 +75,7 @@ interface Sample {
   readonly atMs: number;
   readonly averageIops: number;
   readonly ticks: number;
+  readonly systemTicks: number;
   readonly around: Surroundings;
 }
 
@@ -91,10 +94,10 @@ export async function runIscsiPerf(options: IscsiPerfOptions): Promise<PeerRun> 
     if (samples.length >= wanted || reports.length <= samples.length) return;
     // Sample now, as the report arrives: the window's edges are these arrivals.
     const atMs = performance.now();
-    const ticks = ownTicks(readCpuTicks(child.pid));
+    const cpu = readCpuTicks(child.pid);
     const around = sampleSurroundings(options.tgtdPid);
     const last = reports[reports.length - 1]!;
-    samples.push({ atMs, averageIops: last.averageIops, ticks, around });
+    samples.push({ atMs, averageIops: last.averageIops, ticks: ownTicks(cpu), systemTicks: cpu.stime, around });
     if (samples.length >= wanted) {
       peakKiB = readMemory(child.pid).hwmKiB;
       reached();
@@ -127,6 +130,7 @@ export async function runIscsiPerf(options: IscsiPerfOptions): Promise<PeerRun> 
     iops,
     bytesPerSecond: iops * options.ioBytes,
     cpuSeconds: (last.ticks - first.ticks) / options.clockTicksPerSecond,
+    systemCpuSeconds: (last.systemTicks - first.systemTicks) / options.clockTicksPerSecond,
     peakRssKiB: peakKiB,
     meanLatencyUs: (options.queueDepth / iops) * 1e6,
     contention: contention(first.around, last.around, last.ticks - first.ticks, options.clockTicksPerSecond),
@@ -159,6 +163,7 @@ export async function runQemuBench(options: QemuBenchOptions): Promise<PeerRun> 
   qemuArgs.push(options.url);
   let qemuPid: number | undefined;
   let startTicks: number | undefined;
+  let startSystemTicks = 0;
   let aroundStart: Surroundings | undefined;
   let peakKiB = 0;
   const sampleMemory = (): void => {
@@ -176,7 +181,9 @@ export async function runQemuBench(options: QemuBenchOptions): Promise<PeerRun> 
     }
     if (startTicks === undefined && qemuPid !== undefined && /Sending \d+ (read|write) requests/.test(stdout)) {
       try {
-        startTicks = ownTicks(readCpuTicks(qemuPid));
+        const cpu = readCpuTicks(qemuPid);
+        startTicks = ownTicks(cpu);
+        startSystemTicks = cpu.stime;
       } catch {
         startTicks = 0;
       }
@@ -201,8 +208,8 @@ export async function runQemuBench(options: QemuBenchOptions): Promise<PeerRun> 
   if (statLine === undefined || startTicks === undefined || aroundStart === undefined) {
     throw new BenchError("BENCH_ERR_PARSE", `${command}: no start sample or shell stat line; stdout: ${tail(stdout)}`);
   }
-  const totalTicks = childTicks(parseProcStat(statLine));
-  const windowTicks = totalTicks - startTicks;
+  const shell = parseProcStat(statLine);
+  const windowTicks = childTicks(shell) - startTicks;
   // qemu-img prints milliseconds; a run that short would make the rates meaningless anyway.
   const span = Math.max(seconds, 0.001);
   const iops = options.count / span;
@@ -214,6 +221,7 @@ export async function runQemuBench(options: QemuBenchOptions): Promise<PeerRun> 
     iops,
     bytesPerSecond: iops * options.ioBytes,
     cpuSeconds: windowTicks / options.clockTicksPerSecond,
+    systemCpuSeconds: (shell.cstime - startSystemTicks) / options.clockTicksPerSecond,
     peakRssKiB: peakKiB,
     meanLatencyUs: (options.queueDepth / iops) * 1e6,
     contention: contention(aroundStart, aroundEnd, windowTicks, options.clockTicksPerSecond),

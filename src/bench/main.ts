@@ -4,9 +4,9 @@
  * rounds, then the iSCSI-over-local sweep; prints one table and writes the results (JSON, SVG,
  * Markdown) to bench/results/. Progress goes to stderr, the table to stdout.
  */
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseBenchArgs, USAGE } from "./args.js";
 import { directIoWorks } from "./fio.js";
@@ -26,12 +26,31 @@ function stampOf(date: Date): string {
   return date.toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
 }
 
+/** The Markdown and the charts of a run, by file name (with `stamp` as the common prefix). */
+function renderedFiles(results: BenchResults, stamp: string): [string, string][] {
+  const day = results.startedAt.slice(0, 10);
+  const files: [string, string][] = [[`${stamp}.md`, renderMarkdown(results)]];
+  if (results.workloads.length > 0) files.push([`${stamp}-ratios.svg`, ratioChart(results.workloads, `iscsi-ts / libiscsi, ${day}`)]);
+  if (results.local !== undefined) files.push([`${stamp}-local.svg`, localChart(results.local, `iSCSI over local, ${day}`)]);
+  return files;
+}
+
+/** --render: the table, Markdown and charts again from a results file, nothing measured. */
+async function render(path: string): Promise<number> {
+  const results = JSON.parse(await readFile(path, "utf8")) as BenchResults;
+  const stamp = basename(path).replace(/\.json$/, "");
+  for (const [name, body] of renderedFiles(results, stamp)) await writeFile(join(dirname(path), name), body);
+  process.stdout.write(renderTable(results));
+  return 0;
+}
+
 async function main(): Promise<number> {
   const options = parseBenchArgs(process.argv.slice(2));
   if (options.help) {
     console.log(USAGE);
     return 0;
   }
+  if (options.render !== undefined) return render(resolve(options.render));
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const started = new Date();
   const stamp = `${stampOf(started)}${options.quick ? "-quick" : ""}`;
@@ -112,11 +131,7 @@ async function main(): Promise<number> {
       failures,
       noisyRuns,
     };
-    const json = `${JSON.stringify(results, null, 2)}\n`;
-    const title = `iscsi-ts / libiscsi, ${started.toISOString().slice(0, 10)}`;
-    const files: [string, string][] = [[`${stamp}.json`, json], [`${stamp}.md`, renderMarkdown(results)]];
-    if (suite.outcomes.length > 0) files.push([`${stamp}-ratios.svg`, ratioChart(suite.outcomes, title)]);
-    if (local !== undefined) files.push([`${stamp}-local.svg`, localChart(local, `iSCSI over local, ${started.toISOString().slice(0, 10)}`)]);
+    const files: [string, string][] = [[`${stamp}.json`, `${JSON.stringify(results, null, 2)}\n`], ...renderedFiles(results, stamp)];
     // A smoke run is not a measurement: it never replaces the latest results.
     if (!options.quick) files.push(...files.map(([name, body]): [string, string] => [name.replace(stamp, "latest"), body]));
     for (const [name, body] of files) await writeFile(join(outDir, name), body);

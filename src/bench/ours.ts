@@ -16,6 +16,7 @@ export interface OurRun {
   readonly iops: number;
   readonly bytesPerSecond: number;
   readonly cpuSeconds: number;
+  readonly systemCpuSeconds: number;
   readonly peakRssKiB: number;
   readonly meanLatencyUs: number;
   readonly p50Us: number;
@@ -54,6 +55,7 @@ export async function runOurs(request: WorkerRequest, options: { readonly profil
     iops: r.iops,
     bytesPerSecond: r.bytesPerSecond,
     cpuSeconds: report.windowCpuTicks / report.clockTicksPerSecond,
+    systemCpuSeconds: report.windowSystemTicks / report.clockTicksPerSecond,
     peakRssKiB: report.memory.hwmKiB,
     meanLatencyUs: r.latency.meanUs,
     p50Us: r.latency.p50Us,

@@ -18,6 +18,8 @@ export interface RunFigures {
   readonly iops: number;
   readonly bytesPerSecond: number;
   readonly cpuSeconds: number;
+  /** The kernel's part of cpuSeconds (syscalls, socket copies); absent in results from before it was recorded. */
+  readonly systemCpuSeconds?: number;
   /** CPU seconds per 100K I/Os or per GiB, as the workload's `cpuPer` says. */
   readonly cpuPerUnit: number;
   readonly peakRssKiB: number;

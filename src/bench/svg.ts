@@ -65,13 +65,13 @@ export function ratioChart(outcomes: readonly WorkloadOutcome[], title: string):
     const e = efficiency(o);
     out.push(text(left - 10, y + 17, o.workload.label, 'text-anchor="end"'));
     out.push(text(left - 10, y + 31, `vs ${o.tool}`, 'text-anchor="end" fill="#777" font-size="11"'));
+    const rounds = roundRatios(o).filter((v) => Number.isFinite(v));
     if (Number.isFinite(r)) {
       out.push(`<rect x="${left}" y="${y + 6}" width="${n(x(r) - left)}" height="16" fill="${r >= 1 ? WIN : LOSE}"/>`);
-      out.push(text(x(r) + 5, y + 19, `${r.toFixed(2)}x`, 'font-weight="600"'));
+      // The label goes past the bar and past every round's dot, so neither hides it.
+      out.push(text(x(Math.max(r, ...rounds)) + 7, y + 19, `${r.toFixed(2)}x`, 'font-weight="600"'));
     }
-    for (const rr of roundRatios(o)) {
-      if (Number.isFinite(rr)) out.push(`<circle cx="${n(x(rr))}" cy="${y + 14}" r="2.5" fill="#222" fill-opacity="0.7"/>`);
-    }
+    for (const rr of rounds) out.push(`<circle cx="${n(x(rr))}" cy="${y + 14}" r="2.5" fill="#222" fill-opacity="0.7"/>`);
     if (Number.isFinite(e)) {
       out.push(`<rect x="${left}" y="${y + 26}" width="${n(x(e) - left)}" height="7" fill="#8a8a8a"/>`);
       out.push(text(x(e) + 5, y + 33, `CPU ${e.toFixed(2)}x`, 'fill="#555" font-size="10"'));
@@ -93,7 +93,7 @@ export function localChart(local: LocalComparison, title: string): string {
   const left = 70;
   const plotWidth = 600;
   const plotHeight = 300;
-  const top = 70;
+  const top = 84;
   const width = left + plotWidth + 40;
   const height = top + plotHeight + 70;
   const points = local.points;
@@ -116,21 +116,26 @@ export function localChart(local: LocalComparison, title: string): string {
   }
   points.forEach((p, i) => out.push(text(xs(i), top + plotHeight + 18, sizeLabel(p.ioBytes), 'text-anchor="middle" fill="#333"')));
   out.push(text(left + plotWidth / 2, top + plotHeight + 40, "block size", 'text-anchor="middle" fill="#333"'));
-  // Labels of the two series go on opposite sides of their points, so equal values stay legible.
-  const series = (pick: (i: number) => number, color: string, label: string, legendY: number, labelDy: number): void => {
-    const coords = points.map((_, i) => ({ x: xs(i), v: pick(i) })).filter((c) => Number.isFinite(c.v));
+  // At each size the higher series is labelled above its point and the lower one below, so the
+  // labels stay clear of each other and of the lines.
+  const labelDy = (mine: number, other: number): number => (mine >= other ? -9 : 17);
+  // The legend sits above the plot, where no line can run through it.
+  const series = (pick: (i: number) => number, pickOther: (i: number) => number, color: string, label: string, legendX: number): void => {
+    const coords = points.map((_, i) => ({ x: xs(i), v: pick(i), dy: labelDy(pick(i), pickOther(i)) })).filter((c) => Number.isFinite(c.v));
     if (coords.length > 1) {
       out.push(`<polyline fill="none" stroke="${color}" stroke-width="2.2" points="${coords.map((c) => `${n(c.x)},${n(ys(c.v))}`).join(" ")}"/>`);
     }
     for (const c of coords) {
       out.push(`<circle cx="${n(c.x)}" cy="${n(ys(c.v))}" r="3.8" fill="${color}"/>`);
-      out.push(text(c.x, ys(c.v) + labelDy, c.v.toFixed(2), `text-anchor="middle" fill="${color}" font-size="10"`));
+      out.push(text(c.x, ys(c.v) + c.dy, c.v.toFixed(2), `text-anchor="middle" fill="${color}" font-size="10"`));
     }
-    out.push(`<rect x="${left + plotWidth - 150}" y="${legendY - 9}" width="14" height="10" fill="${color}"/>`);
-    out.push(text(left + plotWidth - 130, legendY, label));
+    out.push(`<rect x="${legendX}" y="${top - 21}" width="14" height="10" fill="${color}"/>`);
+    out.push(text(legendX + 20, top - 12, label));
   };
-  series((i) => points[i]!.oursOverLocal, OURS, "iscsi-ts / local", top + 14, -8);
-  series((i) => points[i]!.libiscsiOverLocal, LIB, "libiscsi / local", top + 32, 17);
+  const ours = (i: number): number => points[i]!.oursOverLocal;
+  const lib = (i: number): number => points[i]!.libiscsiOverLocal;
+  series(ours, lib, OURS, "iscsi-ts / local", left + plotWidth - 270);
+  series(lib, (i) => ours(i) + 1e-12, LIB, "libiscsi / local", left + plotWidth - 130);
   out.push(`<line x1="${left}" y1="${top + plotHeight}" x2="${left + plotWidth}" y2="${top + plotHeight}" stroke="#333"/>`);
   out.push("</svg>");
   return `${out.join("\n")}\n`;

@@ -21,6 +21,8 @@ export interface WorkerReport {
   readonly result: WorkloadResult;
   /** utime+stime over the measured window, from /proc/self/stat at the window's edges. */
   readonly windowCpuTicks: number;
+  /** The system (kernel) part of windowCpuTicks. */
+  readonly windowSystemTicks: number;
   readonly clockTicksPerSecond: number;
   /** utime+stime from process start to the end of the window (start-up, login, warm-up included). */
   readonly totalCpuTicks: number;

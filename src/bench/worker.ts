@@ -35,17 +35,23 @@ async function main(): Promise<void> {
   };
   let startTicks = 0;
   let endTicks = 0;
+  let startSystem = 0;
+  let endSystem = 0;
   let memory: ProcMemory | undefined;
   let aroundStart: Surroundings | undefined;
   let aroundEnd: Surroundings | undefined;
   const result = await runWorkload(target, request.spec, {
     now: () => performance.now(),
     onWindowStart: () => {
-      startTicks = ownTicks(readCpuTicks("self"));
+      const cpu = readCpuTicks("self");
+      startTicks = ownTicks(cpu);
+      startSystem = cpu.stime;
       aroundStart = sampleSurroundings(request.tgtdPid);
     },
     onWindowEnd: () => {
-      endTicks = ownTicks(readCpuTicks("self"));
+      const cpu = readCpuTicks("self");
+      endTicks = ownTicks(cpu);
+      endSystem = cpu.stime;
       aroundEnd = sampleSurroundings(request.tgtdPid);
       memory = readMemory("self");
     },
@@ -64,6 +70,7 @@ async function main(): Promise<void> {
     blocks,
     result,
     windowCpuTicks: endTicks - startTicks,
+    windowSystemTicks: endSystem - startSystem,
     clockTicksPerSecond: clkTck,
     totalCpuTicks: endTicks,
     memory: memory ?? readMemory("self"),
