@@ -232,6 +232,16 @@ export class ScsiTask implements ScsiPort {
     this.#respond({ status: ScsiStatus.TaskAborted }, busy);
   }
 
+  /**
+   * Ends the task at once with `result`, whatever data is still on its way (the session drops
+   * the rest): its write data broke the protocol and cannot be completed at ERL 0.
+   */
+  fail(result: ScsiResult): void {
+    if (this.#ended) return;
+    this.transfer?.abandon();
+    this.#respond(result, this.#inStorage > 0);
+  }
+
   #respond(result: ScsiResult, holdUnit = false): void {
     if (this.#ended) return;
     this.#ended = true;

@@ -6,6 +6,8 @@ import { AsyncEvent, LogoutReason, Opcode, RESERVED_TAG, RejectReason } from "..
 import type { SnackRequestPdu } from "../../core/pdu/types.js";
 import { buildRead10Cdb, buildTestUnitReadyCdb } from "../../core/scsi/cdb.js";
 import { crc32c } from "../../core/digest/crc32c.js";
+import { decodeSense } from "../../core/scsi/sense.js";
+import { ScsiStatus, SenseKey } from "../../core/scsi/status.js";
 import { DEFAULT_INITIATOR_PROPOSAL } from "../../core/text/parameters.js";
 import { nodeSessionDeps } from "../../node/deps.js";
 import { INITIATOR, TARGET, TargetPair } from "./pair.test-util.js";
@@ -255,8 +257,8 @@ describe("protocol errors", () => {
     expect(side.run({ cdb: buildTestUnitReadyCdb() }).status).toBe(0);
   });
 
-  it("drops the connection on a Data-Out that breaks its sequence, naming the field", () => {
-    const pair = new TargetPair({ storage: "manual", target: { policy: { initialR2T: true, immediateData: false } } });
+  it("rejects a Data-Out that breaks its sequence, naming the field, and ends its command with DATA PHASE ERROR", () => {
+    const pair = new TargetPair({ storage: "manual", trace: true, target: { policy: { initialR2T: true, immediateData: false } } });
     const side = pair.initiator({ proposal: { ...DEFAULT_INITIATOR_PROPOSAL, initialR2T: true, immediateData: false } }).login();
     const link = pair.links()[0]!;
     const itt = 0x4242;
@@ -298,9 +300,23 @@ describe("protocol errors", () => {
       NO_DIGESTS,
     );
     for (const piece of dataOut) link.target.receive(piece, pair.now);
-    expect(link.target.closed).toBe(true);
+    expect(link.target.closed).toBe(false);
+    const replies = pair.trace.filter((t) => t.direction === "send").map((t) => t.pdu);
+    const reject = replies.find((p) => p.opcode === Opcode.Reject);
+    expect(reject?.opcode === Opcode.Reject && reject.reason).toBe(RejectReason.ProtocolError);
+    const response = replies.find((p) => p.opcode === Opcode.ScsiResponse);
+    expect(response?.opcode === Opcode.ScsiResponse && response.initiatorTaskTag).toBe(itt);
+    if (response?.opcode === Opcode.ScsiResponse) {
+      const sense = decodeSense(response.sense);
+      expect([response.status, sense.key, sense.asc, sense.ascq]).toEqual([ScsiStatus.CheckCondition, SenseKey.AbortedCommand, 0x4b, 0x00]);
+    }
     pair.pump();
     expect(pair.events("protocol-error").at(-1)?.error.message).toMatch(/DataSN 3, expected 0/);
+    // The rest of that command's data is dropped without a word.
+    const more = encodePdu({ opcode: Opcode.DataOut, final: true, lun: 0, initiatorTaskTag: itt, targetTransferTag: 1, expStatSN: 0, dataSN: 4, bufferOffset: 512, data: new Uint8Array(512) }, NO_DIGESTS);
+    const before = pair.engine.stats.rejects;
+    for (const piece of more) link.target.receive(piece, pair.now);
+    expect(pair.engine.stats.rejects).toBe(before);
   });
 });
 

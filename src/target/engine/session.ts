@@ -24,6 +24,7 @@ import type { FullFeatureHandler, TargetConnection } from "./connection.js";
 import type { SessionCloseReason, SessionSummary } from "./events.js";
 import type { LogicalUnit } from "./scsi/logical-unit.js";
 import type { ScsiResult } from "./scsi/port.js";
+import { Sense, checkCondition } from "./scsi/results.js";
 import { ScsiTask, type TaskHost } from "./scsi-task.js";
 import type { StorageOperation, StorageOutcome } from "./storage.js";
 import { TextExchanges, type TextContext } from "./text.js";
@@ -403,8 +404,13 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
       task.dataOut(pdu, frame.dataPlaced);
     } catch (error) {
       if (!(error instanceof RemoteProtocolError)) throw error;
-      // ErrorRecoveryLevel 0 cannot recover a broken data sequence: reject it and drop the connection.
-      this.#violation(connection, frame, RejectReason.ProtocolError, error);
+      // ErrorRecoveryLevel 0 cannot ask for the data again (no recovery R2T): the PDU is rejected
+      // and the command ends with ABORTED COMMAND, DATA PHASE ERROR. The rest of its data, still
+      // in flight, is dropped; the connection and the session go on.
+      this.#reject(connection, frame, RejectReason.ProtocolError, error);
+      if (this.#tasks.get(itt) === task) this.#tasks.delete(itt);
+      this.#tombstone(itt);
+      task.fail(checkCondition(Sense.DataPhaseError, {}, task.transfer.length));
     }
   }
 

@@ -210,12 +210,20 @@ describe("residuals against the Expected Data Transfer Length", () => {
     expect(buffer).toEqual(fill(512, 0x33));
   });
 
-  it("writes nothing when the initiator sends less than the CDB asks (INVALID FIELD IN INFORMATION UNIT, overflow)", () => {
+  it("writes only what the initiator sent of a longer WRITE, with an overflow residual (FCP-4 option a)", () => {
     const { pair, side } = login();
-    const result = side.run({ cdb: buildWrite10Cdb({ lba: 0, blocks: 2 }), dataOut: fill(512, 0x77) });
+    const result = side.run({ cdb: buildWrite10Cdb({ lba: 0, blocks: 2 }), dataOut: fill(700, 0x77) });
+    expect(result.status).toBe(ScsiStatus.Good);
+    expect([result.residualOverflow, result.residualCount]).toEqual([true, 1024 - 700]);
+    expect(pair.memory().read(0, 1024)).toEqual(new Uint8Array([...fill(700, 0x77), ...new Uint8Array(324)]));
+  });
+
+  it("refuses COMPARE AND WRITE with less data than it needs (INVALID FIELD IN INFORMATION UNIT, overflow)", () => {
+    const { pair, side } = login();
+    const result = side.run({ cdb: buildCompareAndWriteCdb({ lba: 0, blocks: 1 }), dataOut: fill(512, 0) });
     expect(senseOf(result)).toEqual([SenseKey.IllegalRequest, 0x0e, 0x03]);
     expect([result.residualOverflow, result.residualCount]).toEqual([true, 512]);
-    expect(pair.memory().read(0, 1024)).toEqual(new Uint8Array(1024));
+    expect(pair.memory().allocatedBytes).toBe(0);
   });
 
   it("writes only what the CDB asks of a longer transfer, with an underflow residual", () => {

@@ -37,6 +37,8 @@ export const Sense = {
   WriteError: { key: SenseKey.MediumError, asc: 0x0c, ascq: 0x00 },
   /** 44h/00h */
   InternalTargetFailure: { key: SenseKey.HardwareError, asc: 0x44, ascq: 0x00 },
+  /** 4Bh/00h: the write data broke its sequence (iSCSI DataSN, offset, tag or F bit). */
+  DataPhaseError: { key: SenseKey.AbortedCommand, asc: 0x4b, ascq: 0x00 },
   /** 00h/00h */
   NoSense: { key: SenseKey.NoSense, asc: 0x00, ascq: 0x00 },
 } as const satisfies Record<string, SenseCode>;

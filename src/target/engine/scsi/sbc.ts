@@ -41,16 +41,28 @@ function outOfRange(unit: LogicalUnit, lba: U64, blocks: number): boolean {
 }
 
 /**
- * Asks for `length` bytes of write data. The iSCSI Expected Data Transfer Length must cover what
- * the CDB calls for: otherwise (FCP-4 and the libiscsi residual tests agree) nothing is written and
- * the command ends with INVALID FIELD IN INFORMATION UNIT, the residual showing the overflow.
+ * Asks for `length` bytes of write data. When the iSCSI Expected Data Transfer Length is less
+ * than the CDB calls for, FCP-4 (which SAM-5 and the libiscsi residual tests follow) leaves two
+ * choices: process the command on the data there is, or refuse it with INVALID FIELD IN
+ * INFORMATION UNIT; either way the residual shows the overflow. WRITE takes the first (`partial`):
+ * it writes the bytes it was given and nothing past them. The other commands need their whole
+ * parameter data, so they take the second.
  */
-export function collect(request: ScsiRequest, port: ScsiPort, length: number, then: (data: Uint8Array) => void): void {
-  if (!request.write || length > request.expectedLength) {
+export function collect(request: ScsiRequest, port: ScsiPort, length: number, then: (data: Uint8Array) => void, partial = false): void {
+  const available = request.write ? request.expectedLength : 0;
+  if (length <= available) {
+    port.receiveData(length, then);
+    return;
+  }
+  if (!partial) {
     port.finish(checkCondition(Sense.InvalidFieldInInformationUnit, {}, length));
     return;
   }
-  port.receiveData(length, then);
+  if (available === 0) {
+    then(new Uint8Array(0));
+    return;
+  }
+  port.receiveData(available, then);
 }
 
 // ---------------------------------------------------------------- READ, WRITE, VERIFY
@@ -77,11 +89,19 @@ export function write(request: ScsiRequest, cdb: WriteCdb, unit: LogicalUnit, li
   if (outOfRange(unit, cdb.lba, cdb.blocks)) return port.finish(checkCondition(Sense.LbaOutOfRange, {}, length));
   if (cdb.blocks === 0) return port.finish(GOOD);
   if (length > limits.maxTransferBytes) return port.finish(invalidFieldInCdb(LENGTH_FIELD[cdb.variant] ?? 0, undefined, length));
-  collect(request, port, length, (data) => {
-    port.storage({ op: "write", offset: lbaNumber(cdb.lba) * bs, data, fua: cdb.fua }, (outcome) => {
-      port.finish(outcome.ok ? { status: ScsiStatus.Good, writeLength: length } : storageFailure(outcome.kind, true, length));
-    });
-  });
+  collect(
+    request,
+    port,
+    length,
+    (data) => {
+      // With a short Expected Data Transfer Length `data` is shorter than the CDB's length.
+      if (data.length === 0) return port.finish({ status: ScsiStatus.Good, writeLength: length });
+      port.storage({ op: "write", offset: lbaNumber(cdb.lba) * bs, data, fua: cdb.fua }, (outcome) => {
+        port.finish(outcome.ok ? { status: ScsiStatus.Good, writeLength: length } : storageFailure(outcome.kind, true, length));
+      });
+    },
+    true,
+  );
 }
 
 export function verify(request: ScsiRequest, cdb: VerifyCdb, unit: LogicalUnit, limits: UnitLimits, port: ScsiPort): void {
@@ -128,6 +148,8 @@ export function writeSame(request: ScsiRequest, cdb: WriteSameCdb, unit: Logical
   if (cdb.blocks === 0) return result(invalidFieldInCdb(cdb.variant === 10 ? 7 : 10));
   if (cdb.blocks > limits.maxWriteSameBlocks) return result(invalidFieldInCdb(cdb.variant === 10 ? 7 : 10));
   if (cdb.unmap && !unit.def.thinProvisioned) return result(invalidFieldInCdb(1, 3));
+  // ANC_SUP=0 (Logical Block Provisioning VPD page): anchored blocks are not supported.
+  if (cdb.anchor) return result(invalidFieldInCdb(1, 4));
   if (outOfRange(unit, cdb.lba, cdb.blocks)) return result(checkCondition(Sense.LbaOutOfRange));
   const offset = lbaNumber(cdb.lba) * bs;
   const length = cdb.blocks * bs;

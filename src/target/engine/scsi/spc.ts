@@ -46,8 +46,9 @@ export function unitLimits(unit: LogicalUnit, maxTransferBytes: number): UnitLim
     maxCompareAndWriteBlocks: Math.min(255, Math.floor(maxTransferBytes / (2 * bs))),
     maxUnmapBlocks: Math.min(0xffff_ffff, unit.def.blocks),
     maxUnmapDescriptors: 256,
-    // One WRITE SAME fills at most 1 GiB: the backend writes it in one request.
-    maxWriteSameBlocks: Math.floor((1024 * 1024 * 1024) / bs),
+    // As much as one WRITE moves: initiators (libiscsi's tests among them) check a WRITE SAME
+    // range by writing it first, within MAXIMUM WRITE SAME LENGTH but not always MAXIMUM TRANSFER LENGTH.
+    maxWriteSameBlocks: Math.floor(maxTransferBytes / bs),
   };
 }
 
