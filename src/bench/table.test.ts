@@ -91,3 +91,19 @@ describe("caveats", () => {
     expect(renderTable(fakeResults(1))).not.toContain("busy (after waiting");
   });
 });
+
+describe("the CPU split", () => {
+  it("gives each side's median user and system seconds, and n/a for results that did not record them", () => {
+    const base = fakeResults(1);
+    const first = base.workloads[0]!;
+    const withSplit = {
+      ...first,
+      libiscsi: { ...first.libiscsi, runs: first.libiscsi.runs.map((r, i) => ({ ...r, cpuSeconds: 1.5, systemCpuSeconds: 1.2 + i * 0.1, tgtdCpuSeconds: 3.9, irqCpuSeconds: 1 })) },
+      ours: { ...first.ours, runs: first.ours.runs.map((r) => ({ ...r, cpuSeconds: 3, systemCpuSeconds: 1, tgtdCpuSeconds: 3.7, irqCpuSeconds: 0.9 })) },
+    };
+    const text = renderTable({ ...base, workloads: [withSplit, ...base.workloads.slice(1)] });
+    // libiscsi: system 1.2/1.3/1.4 (median 1.3), user 0.3/0.2/0.1 (median 0.2); ours: user 2, system 1.
+    expect(text).toMatch(new RegExp(`^${first.workload.label}\\s+0\\.20\\s+1\\.30\\s+2\\.00\\s+1\\.00\\s+3\\.90/3\\.70\\s+1\\.00/0\\.90$`, "m"));
+    expect(text).toMatch(new RegExp(`^${base.workloads[1]!.workload.label}\\s+n/a\\s+n/a\\s+n/a\\s+n/a\\s+n/a/n/a\\s+n/a/n/a$`, "m"));
+  });
+});

@@ -4,7 +4,8 @@
  * libiscsi, of medians.
  */
 import { describeMachine } from "./machine.js";
-import type { BenchResults, LocalComparison, WorkloadOutcome } from "./report.js";
+import type { BenchResults, LocalComparison, RunFigures, WorkloadOutcome } from "./report.js";
+import { median } from "./stats.js";
 import type { Spread } from "./stats.js";
 import { sizeLabel } from "./workloads.js";
 
@@ -80,6 +81,37 @@ function workloadRow(o: WorkloadOutcome): string[] {
   ];
 }
 
+const SPLIT_HEADERS = ["workload", "libiscsi user", "libiscsi system", "iscsi-ts user", "iscsi-ts system", "tgtd lib/ts", "softirq lib/ts"];
+
+/** Median seconds of a figure over a side's runs, "n/a" when the runs did not record it. */
+function medianOf(runs: readonly RunFigures[], pick: (r: RunFigures) => number | undefined): string {
+  const values = runs.flatMap((r) => {
+    const v = pick(r);
+    return v === undefined ? [] : [v];
+  });
+  return values.length === 0 ? "n/a" : median(values).toFixed(2);
+}
+
+/** Where each initiator's CPU went in a window (user, kernel), and what tgtd and the softirqs spent beside it. */
+function splitRow(o: WorkloadOutcome): string[] {
+  const user = (r: RunFigures): number | undefined => (r.systemCpuSeconds === undefined ? undefined : r.cpuSeconds - r.systemCpuSeconds);
+  const lib = o.libiscsi.runs;
+  const ours = o.ours.runs;
+  return [
+    o.workload.label,
+    medianOf(lib, user),
+    medianOf(lib, (r) => r.systemCpuSeconds),
+    medianOf(ours, user),
+    medianOf(ours, (r) => r.systemCpuSeconds),
+    `${medianOf(lib, (r) => r.tgtdCpuSeconds)}/${medianOf(ours, (r) => r.tgtdCpuSeconds)}`,
+    `${medianOf(lib, (r) => r.irqCpuSeconds)}/${medianOf(ours, (r) => r.irqCpuSeconds)}`,
+  ];
+}
+
+function splitTitle(results: BenchResults): string {
+  return `where the CPU went: median CPU seconds per ${results.settings.seconds} s window, the initiator's user and system time, and beside it tgtd's and the softirqs' (loopback TCP, charged to no process)`;
+}
+
 const LOCAL_HEADERS = ["block size", "local (fio)", "libiscsi", "iscsi-ts", "libiscsi/local", "iscsi-ts/local", "iscsi-ts/libiscsi"];
 
 function localRows(local: LocalComparison): string[][] {
@@ -148,6 +180,9 @@ export function renderTable(results: BenchResults): string {
   lines.push(alignColumns([HEADERS, ...results.workloads.map(workloadRow)]));
   lines.push("");
   for (const note of FOOTNOTES) lines.push(note);
+  lines.push("");
+  lines.push(splitTitle(results));
+  lines.push(alignColumns([SPLIT_HEADERS, ...results.workloads.map(splitRow)], 1));
   if (results.local !== undefined) {
     lines.push("");
     lines.push(`iSCSI over local: random reads at QD${results.local.queueDepth} of a ${(results.local.fileBytes / MiB).toFixed(0)} MiB file, through the page cache, by fio locally and through tgtd's file LUN`);
@@ -175,6 +210,8 @@ export function renderMarkdown(results: BenchResults): string {
   if (notes.length > 0) parts.push(notes.join("\n\n"));
   parts.push(markdownTable(HEADERS, results.workloads.map(workloadRow), 2));
   parts.push(FOOTNOTES.map((n) => `- ${n}`).join("\n"));
+  parts.push(`${splitTitle(results)}:`);
+  parts.push(markdownTable(SPLIT_HEADERS, results.workloads.map(splitRow), 1));
   if (results.local !== undefined) {
     parts.push(`iSCSI over local, random reads at QD${results.local.queueDepth} of a ${(results.local.fileBytes / MiB).toFixed(0)} MiB file through the page cache:`);
     parts.push(markdownTable(LOCAL_HEADERS, localRows(results.local), 1));
