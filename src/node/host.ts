@@ -97,7 +97,23 @@ export class SessionHost extends EventEmitter<HostEvents> {
     const connection = this.session.openConnection(now);
     const cid = connection.cid;
     this.portals.set(cid, portal);
-    const socket = net.connect({ host: portal.host, port: portal.port, noDelay: true });
+    // One read buffer per connection, reused for every read: no allocation per socket read; the
+    // framer copies Data-In straight from it into the caller's buffer (the one copy). A plain
+    // Uint8Array, not a Buffer: the core copies with Uint8Array#slice, which Buffer turns into a view.
+    const readBuffer = new Uint8Array(READ_BUFFER_BYTES);
+    const socket = net.connect({
+      host: portal.host,
+      port: portal.port,
+      noDelay: true,
+      onread: {
+        buffer: readBuffer,
+        callback: (bytes: number, buffer: Uint8Array) => {
+          connection.receive(buffer.subarray(0, bytes), monotonicNow(), true);
+          this.pump();
+          return true;
+        },
+      },
+    });
     this.sockets.set(cid, socket);
     let failure: IscsiError | undefined;
     const connectTimer = setTimeout(() => {
@@ -108,10 +124,6 @@ export class SessionHost extends EventEmitter<HostEvents> {
       clearTimeout(connectTimer);
       socket.setNoDelay(true);
       this.session.transportConnected(connection, monotonicNow());
-      this.pump();
-    });
-    socket.on("data", (chunk: Buffer) => {
-      connection.receive(chunk, monotonicNow());
       this.pump();
     });
     socket.on("error", (error: NodeJS.ErrnoException) => {
@@ -402,6 +414,9 @@ export class SessionHost extends EventEmitter<HostEvents> {
     this.timerAt = Number.POSITIVE_INFINITY;
   }
 }
+
+/** Size of each connection's socket read buffer. */
+const READ_BUFFER_BYTES = 256 * 1024;
 
 export function formatPortal(portal: Portal): string {
   return portal.host.includes(":") ? `[${portal.host}]:${portal.port}` : `${portal.host}:${portal.port}`;

@@ -133,6 +133,40 @@ export class Framer {
     this.#queued += chunk.length;
   }
 
+  /**
+   * Lets the host reuse the memory of every chunk pushed so far (a socket read buffer): copies
+   * what the framer still holds of them (unconsumed bytes, the header of the PDU in progress, a
+   * data segment waiting for its trailer). Call it after `next()` returned undefined; frames
+   * returned before hold views the caller must be done with by then. Costs nothing when no
+   * partial PDU is pending, which is most of the time.
+   */
+  detach(): void {
+    if (this.#queued > 0) {
+      const rest = new Uint8Array(this.#queued);
+      let at = 0;
+      for (let i = this.#head; i < this.#chunks.length; i++) {
+        const chunk = this.#chunks[i]!;
+        const from = i === this.#head ? this.#offset : 0;
+        rest.set(chunk.subarray(from), at);
+        at += chunk.length - from;
+      }
+      this.#chunks = [rest];
+      this.#head = 0;
+      this.#offset = 0;
+    } else if (this.#chunks.length > 0) {
+      this.#chunks = [];
+      this.#head = 0;
+      this.#offset = 0;
+    }
+    if (this.#phase !== Phase.Header) {
+      this.#bhs = this.#bhs.slice();
+      if (this.#ahs.length > 0) this.#ahs = this.#ahs.slice();
+      if (this.#phase === Phase.Trailer && !this.#destPlaced && this.#data.length > 0 && this.#dest === undefined) {
+        this.#data = this.#data.slice();
+      }
+    }
+  }
+
   /** Bytes pushed that are not yet part of a frame returned by `next()`. */
   get bufferedBytes(): number {
     return this.#queued + this.#taken;

@@ -129,8 +129,12 @@ export class Connection {
     return out;
   }
 
-  /** Bytes from the transport. Protocol errors close the connection (see `closed`); never throws for them. */
-  receive(bytes: Uint8Array, now: number): void {
+  /**
+   * Bytes from the transport. Protocol errors close the connection (see `closed`); never throws
+   * for them. With `transient`, the host will reuse `bytes`' memory after this call (a fixed
+   * socket read buffer): the framer copies the little it still needs before returning.
+   */
+  receive(bytes: Uint8Array, now: number, transient = false): void {
     if (this.closing) return;
     this.lastReceivedAt = now;
     try {
@@ -146,6 +150,7 @@ export class Connection {
         this.owner.trace?.("receive", this.cid, pdu);
         this.owner.onPdu(this, pdu as TargetPdu, frame, now);
       }
+      if (transient && !this.closing) this.framer.detach();
     } catch (error) {
       if (error instanceof IscsiError) {
         this.fail(error, now);
