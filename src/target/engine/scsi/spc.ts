@@ -44,7 +44,9 @@ export function unitLimits(unit: LogicalUnit, maxTransferBytes: number): UnitLim
   return {
     maxTransferBytes,
     maxCompareAndWriteBlocks: Math.min(255, Math.floor(maxTransferBytes / (2 * bs))),
-    maxUnmapBlocks: Math.min(0xffff_ffff, unit.def.blocks),
+    // 1 Mi blocks per UNMAP: large enough for any initiator, small enough for the sanity bound
+    // initiators (libiscsi's compliance tests) check.
+    maxUnmapBlocks: Math.min(1024 * 1024, unit.def.blocks),
     maxUnmapDescriptors: 256,
     // As much as one WRITE moves: initiators (libiscsi's tests among them) check a WRITE SAME
     // range by writing it first, within MAXIMUM WRITE SAME LENGTH but not always MAXIMUM TRANSFER LENGTH.
