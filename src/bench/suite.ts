@@ -132,11 +132,17 @@ export async function runSuite(ctx: SuiteContext, workloads: readonly WorkloadDe
   let firstReport: WorkerReport | undefined;
 
   for (const w of workloads.filter((w) => w.reference === "qemu-img")) {
-    const count = Math.max(w.queueDepth * 4, Math.round(guessIops(w.ioBytes) * 0.4));
-    const pilot = await attempt(ctx, `qemu-img calibration for ${w.id}`, () =>
-      runQemuBench({ url: lunUrl, queueDepth: w.queueDepth, ioBytes: w.ioBytes, write: w.direction === "write", count, clockTicksPerSecond: ctx.clockTicksPerSecond }),
-    );
-    qemuRate.set(w.id, pilot?.iops ?? guessIops(w.ioBytes));
+    // A pilot too short to time (a guess far off, a busy moment) is run again, longer.
+    let count = Math.max(w.queueDepth * 4, Math.round(guessIops(w.ioBytes) * 0.4));
+    for (let pilotRun = 0; pilotRun < 3; pilotRun++) {
+      const pilot = await attempt(ctx, `qemu-img calibration for ${w.id}`, () =>
+        runQemuBench({ url: lunUrl, queueDepth: w.queueDepth, ioBytes: w.ioBytes, write: w.direction === "write", count, clockTicksPerSecond: ctx.clockTicksPerSecond }),
+      );
+      if (pilot === undefined) break;
+      qemuRate.set(w.id, pilot.iops);
+      if (pilot.seconds >= 0.25) break;
+      count = Math.ceil(count * Math.min(8, 0.5 / pilot.seconds));
+    }
   }
 
   for (let round = 1; round <= ctx.rounds; round++) {

@@ -31,7 +31,7 @@ function expectSaneRun(run: RunFigures, what: string): void {
   expect(run.iops, what).toBeGreaterThan(0);
   expect(run.bytesPerSecond, what).toBeGreaterThan(0);
   expect(run.ios, what).toBeGreaterThan(0);
-  expect(run.seconds, what).toBeGreaterThan(0.2);
+  expect(run.seconds, what).toBeGreaterThan(0);
   expect(run.cpuSeconds, what).toBeGreaterThanOrEqual(0);
   expect(Number.isFinite(run.cpuPerUnit), what).toBe(true);
   expect(run.peakRssKiB, what).toBeGreaterThan(0);
@@ -44,56 +44,66 @@ describe("npm run bench -- --quick", () => {
   it("prints a table with every workload and writes results with sane positive figures for both initiators", { timeout: 400_000 }, async () => {
     const out = tmp().path;
     const { code, stdout, stderr } = await runSuite(["--quick", "--out", out]);
-    expect(code, `the suite failed; stderr:\n${stderr.slice(-3000)}`).toBe(0);
-
-    // The table: a header naming the machine, then a row per workload with both figures and a ratio.
-    expect(stdout).toMatch(/^iscsi-ts vs libiscsi, loopback to tgtd's null LUN, \d{4}-\d\d-\d\d \d\d:\d\d UTC$/m);
-    expect(stdout).toMatch(/^machine: .+, \d+ cores, /m);
-    for (const w of WORKLOADS) {
-      const row = stdout.split("\n").find((line) => line.startsWith(w.label));
-      expect(row, `no row for ${w.label}`).toBeDefined();
-      expect(row).toMatch(/\d\.\d\dx/);
-      expect(row).not.toContain("n/a");
-    }
-    expect(stdout).toContain("iSCSI over local");
-
-    // The files: JSON, Markdown and both charts, under a -quick name (a smoke run never replaces latest).
-    const files = await readdir(out);
-    const json = files.find((f) => /^\d{4}-.*-quick\.json$/.test(f));
-    expect(json, `files: ${files.join(", ")}`).toBeDefined();
-    expect(files.some((f) => f.endsWith("-quick-ratios.svg"))).toBe(true);
-    expect(files.some((f) => f.endsWith("-quick-local.svg"))).toBe(true);
-    expect(files.some((f) => f.endsWith("-quick.md"))).toBe(true);
-    expect(files.some((f) => f.startsWith("latest"))).toBe(false);
-    const svg = await readFile(join(out, files.find((f) => f.endsWith("-quick-ratios.svg"))!), "utf8");
-    expect(svg.startsWith("<svg")).toBe(true);
-
-    const results = JSON.parse(await readFile(join(out, json!), "utf8")) as BenchResults & { failures: string[] };
-    expect(results.failures).toEqual([]);
-    expect(results.machine.cores).toBeGreaterThan(0);
-    expect(results.machine.versions["libiscsi"]).toBeDefined();
-    expect(results.workloads.map((o) => o.workload.id)).toEqual(WORKLOADS.map((w) => w.id));
-    for (const o of results.workloads) {
-      expect(o.libiscsi.runs.length, o.workload.id).toBe(1);
-      expect(o.ours.runs.length, o.workload.id).toBe(1);
-      expectSaneRun(o.libiscsi.runs[0]!, `${o.workload.id} libiscsi`);
-      expectSaneRun(o.ours.runs[0]!, `${o.workload.id} iscsi-ts`);
-      const latency = o.ours.runs[0]!.latency!;
-      expect(latency.p50Us).toBeGreaterThan(0);
-      expect(latency.p99Us).toBeGreaterThanOrEqual(latency.p50Us);
-      expect(o.ratio).toBeGreaterThan(0);
-      // Both sides move the workload's I/O size: throughput is IOPS times it.
-      expect(o.ours.runs[0]!.bytesPerSecond).toBeCloseTo(o.ours.runs[0]!.iops * o.workload.ioBytes, -3);
-    }
-    expect(results.goals.length).toBe(7);
-
-    const local = results.local!;
-    expect(local.points.map((p) => p.ioBytes)).toEqual([512, 4096, 131072]);
-    for (const p of local.points) {
-      expect(p.local.iops.median).toBeGreaterThan(0);
-      expect(p.libiscsi.iops.median).toBeGreaterThan(0);
-      expect(p.ours.iops.median).toBeGreaterThan(0);
-      expect(p.oursOverLocal).toBeGreaterThan(0);
+    try {
+      await checkOutput(out, code, stdout);
+    } catch (error) {
+      // The suite's progress log says which run went wrong and how.
+      (error as Error).message += `\n--- the suite's stderr ---\n${stderr.slice(-4000)}\n--- stdout ---\n${stdout.slice(-3000)}`;
+      throw error;
     }
   });
 });
+
+async function checkOutput(out: string, code: number | null, stdout: string): Promise<void> {
+  expect(code, "the suite's exit code").toBe(0);
+
+  // The table: a header naming the machine, then a row per workload with both figures and a ratio.
+  expect(stdout).toMatch(/^iscsi-ts vs libiscsi, loopback to tgtd's null LUN, \d{4}-\d\d-\d\d \d\d:\d\d UTC$/m);
+  expect(stdout).toMatch(/^machine: .+, \d+ cores, /m);
+  for (const w of WORKLOADS) {
+    const row = stdout.split("\n").find((line) => line.startsWith(w.label));
+    expect(row, `no row for ${w.label}`).toBeDefined();
+    expect(row).toMatch(/\d\.\d\dx/);
+    expect(row).not.toContain("n/a");
+  }
+  expect(stdout).toContain("iSCSI over local");
+
+  // The files: JSON, Markdown and both charts, under a -quick name (a smoke run never replaces latest).
+  const files = await readdir(out);
+  const json = files.find((f) => /^\d{4}-.*-quick\.json$/.test(f));
+  expect(json, `files: ${files.join(", ")}`).toBeDefined();
+  expect(files.some((f) => f.endsWith("-quick-ratios.svg"))).toBe(true);
+  expect(files.some((f) => f.endsWith("-quick-local.svg"))).toBe(true);
+  expect(files.some((f) => f.endsWith("-quick.md"))).toBe(true);
+  expect(files.some((f) => f.startsWith("latest"))).toBe(false);
+  const svg = await readFile(join(out, files.find((f) => f.endsWith("-quick-ratios.svg"))!), "utf8");
+  expect(svg.startsWith("<svg")).toBe(true);
+
+  const results = JSON.parse(await readFile(join(out, json!), "utf8")) as BenchResults & { failures: string[] };
+  expect(results.failures).toEqual([]);
+  expect(results.machine.cores).toBeGreaterThan(0);
+  expect(results.machine.versions["libiscsi"]).toBeDefined();
+  expect(results.workloads.map((o) => o.workload.id)).toEqual(WORKLOADS.map((w) => w.id));
+  for (const o of results.workloads) {
+    expect(o.libiscsi.runs.length, o.workload.id).toBe(1);
+    expect(o.ours.runs.length, o.workload.id).toBe(1);
+    expectSaneRun(o.libiscsi.runs[0]!, `${o.workload.id} libiscsi`);
+    expectSaneRun(o.ours.runs[0]!, `${o.workload.id} iscsi-ts`);
+    const latency = o.ours.runs[0]!.latency!;
+    expect(latency.p50Us).toBeGreaterThan(0);
+    expect(latency.p99Us).toBeGreaterThanOrEqual(latency.p50Us);
+    expect(o.ratio).toBeGreaterThan(0);
+    // Both sides move the workload's I/O size: throughput is IOPS times it.
+    expect(o.ours.runs[0]!.bytesPerSecond).toBeCloseTo(o.ours.runs[0]!.iops * o.workload.ioBytes, -3);
+  }
+  expect(results.goals.length).toBe(7);
+
+  const local = results.local!;
+  expect(local.points.map((p) => p.ioBytes)).toEqual([512, 4096, 131072]);
+  for (const p of local.points) {
+    expect(p.local.iops.median).toBeGreaterThan(0);
+    expect(p.libiscsi.iops.median).toBeGreaterThan(0);
+    expect(p.ours.iops.median).toBeGreaterThan(0);
+    expect(p.oursOverLocal).toBeGreaterThan(0);
+  }
+}
