@@ -57,6 +57,14 @@ export async function machineInfo(): Promise<MachineInfo> {
   };
 }
 
+/** The commit the suite ran from, and whether src/ had changes on top of it (undefined outside git). */
+export async function sourceRevision(root: string): Promise<{ readonly commit: string; readonly dirty: boolean } | undefined> {
+  const head = await run("git", ["-C", root, "rev-parse", "--short=12", "HEAD"], { timeoutMs: 10_000 });
+  if (head.status.code !== 0) return undefined;
+  const status = await run("git", ["-C", root, "status", "--porcelain", "--", "src"], { timeoutMs: 10_000 });
+  return { commit: head.stdout.trim(), dirty: status.stdout.trim() !== "" };
+}
+
 /** "AMD EPYC, 2 cores, 23.5 GiB, Linux 6.1, Node v20.20.2, tgt 1.0.85, libiscsi 1.19.0" */
 export function describeMachine(m: MachineInfo): string {
   const short = (v: string | undefined): string => (v === undefined ? "?" : v.replace(/^\d+:/, "").replace(/[-+].*$/, ""));

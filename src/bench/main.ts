@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { parseBenchArgs, USAGE } from "./args.js";
 import { directIoWorks } from "./fio.js";
 import { runLocalComparison, warmPageCache, writeBackingFile } from "./local.js";
-import { machineInfo } from "./machine.js";
+import { machineInfo, sourceRevision } from "./machine.js";
 import { clockTicksPerSecond } from "./procstat.js";
 import { judgeGoals, type BenchResults, type LocalComparison } from "./report.js";
 import { profileWorkloads, runSuite, type SuiteContext } from "./suite.js";
@@ -57,6 +57,7 @@ async function main(): Promise<number> {
   const outDir = resolve(options.outDir ?? join(ROOT, "bench", "results"));
   await mkdir(outDir, { recursive: true });
   const machine = await machineInfo();
+  const source = await sourceRevision(ROOT);
   const clk = clockTicksPerSecond();
   const work = await mkdtemp(join(tmpdir(), "iscsi-ts-bench-"));
   const file = join(work, "lun.img");
@@ -110,6 +111,7 @@ async function main(): Promise<number> {
       startedAt: started.toISOString(),
       finishedAt: new Date().toISOString(),
       machine,
+      source,
       loadAverageAtEnd: loadavg().map((x) => Math.round(x * 100) / 100),
       settings: {
         rounds: options.rounds,

@@ -108,6 +108,8 @@ export interface BenchResults {
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly machine: MachineInfo;
+  /** The commit measured (dirty: src/ had uncommitted changes); absent in older results. */
+  readonly source?: { readonly commit: string; readonly dirty: boolean } | undefined;
   /** Load averages when the run ended (machine.loadAverage has them at its start). */
   readonly loadAverageAtEnd: readonly number[];
   readonly settings: BenchSettings;

@@ -107,3 +107,11 @@ describe("the CPU split", () => {
     expect(text).toMatch(new RegExp(`^${base.workloads[1]!.workload.label}\\s+n/a\\s+n/a\\s+n/a\\s+n/a\\s+n/a/n/a\\s+n/a/n/a$`, "m"));
   });
 });
+
+describe("the source line", () => {
+  it("names the commit measured and says when src/ had changes on top of it", () => {
+    expect(renderTable({ ...fakeResults(1), source: { commit: "0123456789ab", dirty: false } })).toMatch(/^source: 0123456789ab$/m);
+    expect(renderTable({ ...fakeResults(1), source: { commit: "0123456789ab", dirty: true } })).toContain("source: 0123456789ab with uncommitted changes in src/");
+    expect(renderTable(fakeResults(1))).not.toContain("source:");
+  });
+});

@@ -174,6 +174,7 @@ export function renderTable(results: BenchResults): string {
   const lines: string[] = [];
   lines.push(`iscsi-ts vs libiscsi, loopback to tgtd's null LUN, ${when(results)}`);
   lines.push(`machine: ${describeMachine(results.machine)}`);
+  if (results.source !== undefined) lines.push(`source: ${results.source.commit}${results.source.dirty ? " with uncommitted changes in src/" : ""}`);
   lines.push(settingsLine(results));
   for (const note of caveats(results)) lines.push(note);
   lines.push("");
