@@ -5,16 +5,16 @@
  * (through the core's `TargetLogin`), NOP-In pings of its own, and Reject for PDUs it cannot take.
  * Everything session-wide (the command window, tasks, task management, logout) is the session's.
  */
-import { IscsiError, LocalProtocolError, RemoteProtocolError, TimeoutError } from "../../core/errors.js";
+import { IscsiError, RemoteProtocolError, TimeoutError } from "../../core/errors.js";
 import type { Crc32c } from "../../core/digest/crc32c.js";
 import { TargetLogin, type TargetLoginOptions, type TargetLoginResult } from "../../core/login/target.js";
-import { LoginStatus } from "../../core/login/status.js";
-import { readU16, readU32, readU48 } from "../../core/pdu/bytes.js";
+import { readU32 } from "../../core/pdu/bytes.js";
 import { decodePdu } from "../../core/pdu/decode.js";
 import { type DigestSettings, encodePdu } from "../../core/pdu/encode.js";
 import { type Frame, Framer } from "../../core/pdu/framer.js";
 import { DEFAULT_MAX_RECV_DATA_SEGMENT_LENGTH, LoginStage, Opcode, RESERVED_TAG, RejectReason, opcodeName } from "../../core/pdu/opcodes.js";
 import type { InitiatorPdu, LoginRequestPdu, LoginResponsePdu, NopInPdu, Pdu, TargetPdu } from "../../core/pdu/types.js";
+import { type TextPair, encodeText, parseText } from "../../core/text/codec.js";
 import { type ConnectionParameters, DEFAULT_CONNECTION_PARAMETERS } from "../../core/text/parameters.js";
 import type { NopInSettings } from "./config.js";
 import type { ConnectionEndpoint } from "./events.js";
@@ -68,6 +68,9 @@ export class TargetConnection {
   #statSN = 0;
   #login: TargetLogin | undefined;
   #loginRewrite: ((pdu: LoginResponsePdu) => LoginResponsePdu) | undefined;
+  /** Declarations made so far in this login, to drop same-valued repeats (see #withoutRepeats). */
+  readonly #declarations = new Map<string, string>();
+  #loginTextContinues = false;
   #handler: FullFeatureHandler | undefined;
   #loginDeadline: number | undefined;
   #lastHeard: number;
@@ -255,7 +258,7 @@ export class TargetConnection {
       this.#statSN = options.statSN >>> 0;
       this.#login = new TargetLogin(options);
     }
-    const step = this.#login.receive(pdu);
+    const step = this.#login.receive(this.#withoutRepeats(pdu));
     // Every Login Response consumed a StatSN (RFC 7143 §11.13.4); keep ours in step.
     this.#statSN = (step.pdu.statSN + 1) >>> 0;
     const response = this.#loginRewrite === undefined ? step.pdu : this.#loginRewrite(step.pdu);
@@ -289,6 +292,29 @@ export class TargetConnection {
         return;
       }
     }
+  }
+
+  /**
+   * libiscsi repeats InitiatorName and SessionType (same values) in its first operational-stage
+   * request after a security stage; the core's Negotiator takes any repeat as "negotiated twice"
+   * (RFC 7143 §6.2). A declaration repeated with the same value changes nothing, so it is dropped
+   * here; one with another value still reaches the login machine and is refused there. Only whole
+   * texts are looked at (a key cut by the C bit is left alone).
+   */
+  #withoutRepeats(pdu: LoginRequestPdu): LoginRequestPdu {
+    const whole = !pdu.continue && !this.#loginTextContinues;
+    this.#loginTextContinues = pdu.continue;
+    if (!whole || pdu.data.length === 0) return pdu;
+    let pairs: TextPair[];
+    try {
+      pairs = parseText(pdu.data, { where: "Login Request" });
+    } catch {
+      // Malformed text is the login machine's to refuse, with its own message.
+      return pdu;
+    }
+    const kept = pairs.filter(([key, value]) => !(REPEATABLE_DECLARATIONS.has(key) && this.#declarations.get(key) === value));
+    for (const [key, value] of pairs) if (REPEATABLE_DECLARATIONS.has(key) && !this.#declarations.has(key)) this.#declarations.set(key, value);
+    return kept.length === pairs.length ? pdu : { ...pdu, data: encodeText(kept) };
   }
 
   /** The session's window replaces the login machine's on a connection joining a session. */
@@ -437,17 +463,7 @@ export class TargetConnection {
     this.close(this.#loggedOut ? undefined : new RemoteProtocolError(`connection ${this.#cid} closed by the initiator`), now);
     this.#phase = "closed";
   }
-
-  /** The ISID, TSIH and CID of a Login Request header, for messages. */
-  static describeLogin(bhs: Uint8Array): string {
-    return `ISID 0x${readU48(bhs, 8).toString(16)}, TSIH ${readU16(bhs, 14)}, CID ${readU16(bhs, 20)}`;
-  }
 }
 
-/** The refusal statuses the connection itself may give before the login machine runs. */
-export const PRE_LOGIN_STATUS = {
-  tooManyConnections: LoginStatus.TooManyConnections,
-  sessionDoesNotExist: LoginStatus.SessionDoesNotExist,
-} as const;
-
-void LocalProtocolError;
+/** Declarative login keys an initiator may repeat with the same value. */
+const REPEATABLE_DECLARATIONS: ReadonlySet<string> = new Set(["InitiatorName", "SessionType", "TargetName", "InitiatorAlias"]);

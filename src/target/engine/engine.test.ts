@@ -2,7 +2,11 @@ import { describe, expect, it } from "vitest";
 import { Secret } from "../../core/auth/secret.js";
 import type { ChapAlgorithm } from "../../core/auth/hash.js";
 import { AuthenticationError } from "../../core/errors.js";
-import { LogoutReason } from "../../core/pdu/opcodes.js";
+import { crc32c } from "../../core/digest/crc32c.js";
+import { encodePdu } from "../../core/pdu/encode.js";
+import { LogoutReason, Opcode } from "../../core/pdu/opcodes.js";
+import type { LoginRequestPdu } from "../../core/pdu/types.js";
+import { encodeText } from "../../core/text/codec.js";
 import { buildInquiryCdb, buildRead10Cdb, buildReadCapacity16Cdb, buildWrite10Cdb } from "../../core/scsi/cdb.js";
 import { parseReadCapacity16Data } from "../../core/scsi/capacity.js";
 import { parseInquiryData } from "../../core/scsi/inquiry.js";
@@ -72,6 +76,68 @@ describe("login to the engine", () => {
     expect(failed?.error).toBeInstanceOf(AuthenticationError);
     expect(String(failed?.error.message)).not.toContain("alice-secret-1");
     expect(String(failed?.error.message)).not.toContain("not-the-secret");
+  });
+
+  it("takes InitiatorName and SessionType repeated with the same value in the operational stage, as libiscsi sends them", () => {
+    const pair = new TargetPair({ trace: true });
+    const connection = pair.engine.accept({ localAddress: "127.0.0.1", localPort: 3260, remoteAddress: "127.0.0.1", remotePort: 9 }, 0);
+    const request = (csg: 0 | 1, nsg: 1 | 3, pairs: [string, string][]): void => {
+      const pdu: LoginRequestPdu = {
+        opcode: Opcode.LoginRequest,
+        transit: true,
+        continue: false,
+        currentStage: csg,
+        nextStage: nsg,
+        versionMax: 0,
+        versionMin: 0,
+        isid: 0x80_00_00_00_00_01,
+        tsih: 0,
+        initiatorTaskTag: 1,
+        cid: 0,
+        cmdSN: 5,
+        expStatSN: 0,
+        data: encodeText(pairs),
+      };
+      for (const piece of encodePdu(pdu, { headerDigest: false, dataDigest: false, crc32c })) connection.receive(piece, 0);
+    };
+    request(0, 1, [["InitiatorName", INITIATOR], ["SessionType", "Discovery"], ["AuthMethod", "CHAP,None"]]);
+    request(1, 3, [["InitiatorName", INITIATOR], ["SessionType", "Discovery"], ["MaxRecvDataSegmentLength", "65536"]]);
+    pair.pump();
+    const responses = pair.sent(Opcode.LoginResponse);
+    expect(responses.map((r) => [r.statusClass, r.statusDetail, r.nextStage])).toEqual([
+      [0, 0, 1],
+      [0, 0, 3],
+    ]);
+    expect(connection.phase).toBe("full-feature");
+  });
+
+  it("still refuses InitiatorName repeated with another value", () => {
+    const pair = new TargetPair({ trace: true });
+    const connection = pair.engine.accept({ localAddress: "127.0.0.1", localPort: 3260, remoteAddress: "127.0.0.1", remotePort: 9 }, 0);
+    const send = (csg: 0 | 1, nsg: 1 | 3, pairs: [string, string][]): void => {
+      const pdu: LoginRequestPdu = {
+        opcode: Opcode.LoginRequest,
+        transit: true,
+        continue: false,
+        currentStage: csg,
+        nextStage: nsg,
+        versionMax: 0,
+        versionMin: 0,
+        isid: 0x80_00_00_00_00_02,
+        tsih: 0,
+        initiatorTaskTag: 1,
+        cid: 0,
+        cmdSN: 5,
+        expStatSN: 0,
+        data: encodeText(pairs),
+      };
+      for (const piece of encodePdu(pdu, { headerDigest: false, dataDigest: false, crc32c })) connection.receive(piece, 0);
+    };
+    send(0, 1, [["InitiatorName", INITIATOR], ["SessionType", "Discovery"]]);
+    send(1, 3, [["InitiatorName", `${INITIATOR}-other`]]);
+    pair.pump();
+    expect(pair.sent(Opcode.LoginResponse).at(-1)?.statusClass).toBe(2);
+    expect(connection.closed).toBe(true);
   });
 
   it("refuses an initiator without CHAP when the target requires it", () => {
