@@ -4,7 +4,7 @@
  * through promises. `performStorage` maps the engine's storage requests onto a backend and turns
  * its failures into the outcomes the engine turns into sense data.
  */
-import type { StorageFailureKind, StorageOutcome, StorageRequest } from "../engine/storage.js";
+import type { MapExtent, StorageFailureKind, StorageOutcome, StorageRequest } from "../engine/storage.js";
 
 type MaybePromise<T> = T | Promise<T>;
 
@@ -30,7 +30,16 @@ export interface BlockBackend {
   unmap(offset: number, length: number): MaybePromise<void>;
   /** Fills `length` bytes from `offset` with `block` repeated (offset and length are multiples of its size). */
   writeSame(offset: number, length: number, block: Uint8Array): MaybePromise<void>;
+  /**
+   * Which parts of a range hold data, in order and covering it; stores that cannot tell leave it
+   * out and everything counts as mapped.
+   */
+  map?(offset: number, length: number): MaybePromise<readonly MapExtent[]>;
   close(): MaybePromise<void>;
+}
+
+function mapOf(backend: BlockBackend, offset: number, length: number): MaybePromise<readonly MapExtent[]> {
+  return backend.map === undefined ? [{ offset, length, mapped: true }] : backend.map(offset, length);
 }
 
 /** Errno codes, as Node reports them, to the sense the initiator gets. */
@@ -67,6 +76,8 @@ export async function performStorage(backend: BlockBackend, request: StorageRequ
       case "write-same":
         await backend.writeSame(request.offset, request.length, request.block);
         return { ok: true };
+      case "map":
+        return { ok: true, extents: await mapOf(backend, request.offset, request.length) };
     }
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -112,6 +123,11 @@ export function performStorageSync(backend: BlockBackend, request: StorageReques
       case "write-same":
         result = backend.writeSame(request.offset, request.length, request.block);
         break;
+      case "map": {
+        const extents = mapOf(backend, request.offset, request.length);
+        if (extents instanceof Promise) return performStorage(backend, request);
+        return { ok: true, extents };
+      }
     }
     if (result instanceof Promise) {
       return result.then(

@@ -49,6 +49,17 @@ describe("MemoryBackend", () => {
     expect(mem.read(1024 + 20 * 512, 512).every((b) => b === 0)).toBe(true);
   });
 
+  it("maps allocated chunks as mapped and the rest as deallocated, merging neighbours", () => {
+    const mem = new MemoryBackend(64 * 1024, { chunkSize: 4096 });
+    mem.write(4096 * 2, Uint8Array.of(1));
+    mem.write(4096 * 3 + 10, Uint8Array.of(1));
+    expect(mem.map(100, 6 * 4096)).toEqual([
+      { offset: 100, length: 2 * 4096 - 100, mapped: false },
+      { offset: 2 * 4096, length: 2 * 4096, mapped: true },
+      { offset: 4 * 4096, length: 2 * 4096 + 100, mapped: false },
+    ]);
+  });
+
   it("refuses ranges outside its size", () => {
     const mem = new MemoryBackend(4096);
     expect(() => mem.read(4000, 100)).toThrow(/outside its 4096 bytes/);

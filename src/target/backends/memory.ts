@@ -7,6 +7,7 @@
  * Reads inside one chunk return a view of it (no copy); reads across chunks are assembled once.
  */
 import { LocalProtocolError } from "../../core/errors.js";
+import type { MapExtent } from "../engine/storage.js";
 import type { BlockBackend } from "./backend.js";
 
 export const MEMORY_CHUNK_SIZE = 64 * 1024;
@@ -125,6 +126,25 @@ export class MemoryBackend implements BlockBackend {
       this.write(position, pattern.subarray(phase, phase + n));
       at += n;
     }
+  }
+
+  /** Allocated chunks are mapped, the rest is not: extents merged, in order, covering the range. */
+  map(offset: number, length: number): MapExtent[] {
+    this.#check(offset, length);
+    const size = this.#chunkSize;
+    const out: MapExtent[] = [];
+    let at = offset;
+    const end = offset + length;
+    while (at < end) {
+      const index = Math.floor(at / size);
+      const next = Math.min(end, (index + 1) * size);
+      const mapped = this.#chunks.has(index);
+      const last = out[out.length - 1];
+      if (last !== undefined && last.mapped === mapped) out[out.length - 1] = { offset: last.offset, length: next - last.offset, mapped };
+      else out.push({ offset: at, length: next - at, mapped });
+      at = next;
+    }
+    return out;
   }
 
   close(): void {

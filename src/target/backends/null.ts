@@ -3,6 +3,7 @@
  * peer for benchmarks: it measures the protocol path and nothing else.
  */
 import { LocalProtocolError } from "../../core/errors.js";
+import type { MapExtent } from "../engine/storage.js";
 import type { BlockBackend } from "./backend.js";
 
 /** Zeros shared by every read up to this size; larger reads get their own. */
@@ -39,6 +40,12 @@ export class NullBackend implements BlockBackend {
 
   writeSame(offset: number, length: number): void {
     this.#check(offset, length);
+  }
+
+  /** Nothing is ever stored: every range is deallocated (and reads as zeros, LBPRZ). */
+  map(offset: number, length: number): MapExtent[] {
+    this.#check(offset, length);
+    return [{ offset, length, mapped: false }];
   }
 
   close(): void {}

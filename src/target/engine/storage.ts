@@ -29,7 +29,16 @@ export type StorageOperation =
   /** Deallocate: the extents read as zeros afterwards (UNMAP, WRITE SAME with UNMAP). */
   | { readonly op: "unmap"; readonly extents: readonly Extent[] }
   /** Fill `length` bytes from `offset` with `block` repeated (WRITE SAME without UNMAP). */
-  | { readonly op: "write-same"; readonly offset: number; readonly length: number; readonly block: Uint8Array };
+  | { readonly op: "write-same"; readonly offset: number; readonly length: number; readonly block: Uint8Array }
+  /** Which parts of a range hold data (GET LBA STATUS); answered with `extents`. */
+  | { readonly op: "map"; readonly offset: number; readonly length: number };
+
+/** Part of a range and whether storage is allocated for it. */
+export interface MapExtent {
+  readonly offset: number;
+  readonly length: number;
+  readonly mapped: boolean;
+}
 
 export type StorageRequest = StorageOperation & { readonly id: number; readonly unit: UnitRef };
 
@@ -43,5 +52,5 @@ export type StorageFailureKind =
   | "failure";
 
 export type StorageOutcome =
-  | { readonly ok: true; readonly data?: Uint8Array }
+  | { readonly ok: true; readonly data?: Uint8Array; readonly extents?: readonly MapExtent[] }
   | { readonly ok: false; readonly kind: StorageFailureKind; readonly message: string };

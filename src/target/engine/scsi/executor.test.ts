@@ -270,6 +270,41 @@ describe("provisioning: UNMAP and WRITE SAME", () => {
   });
 });
 
+describe("GET LBA STATUS", () => {
+  function getLbaStatus(side: InitiatorSide, lba: number, allocation = 4096): { result: CommandResult; extents: Array<[number, number, number]> } {
+    const cdb = new Uint8Array(16);
+    const view = new DataView(cdb.buffer);
+    cdb[0] = 0x9e;
+    cdb[1] = 0x12;
+    view.setBigUint64(2, BigInt(lba));
+    view.setUint32(10, allocation);
+    const buffer = new Uint8Array(allocation);
+    const result = side.run({ cdb, dataIn: buffer });
+    const data = new DataView(buffer.buffer, 0, result.bytesIn);
+    const extents: Array<[number, number, number]> = [];
+    for (let at = 8; at + 16 <= result.bytesIn; at += 16) extents.push([Number(data.getBigUint64(at)), data.getUint32(at + 8), buffer[at + 12]! & 0x0f]);
+    return { result, extents };
+  }
+
+  it("reports which blocks are mapped and which are deallocated, from the starting LBA", () => {
+    const { side } = login();
+    // 64 KiB memory chunks are 128 blocks: write into the third chunk only.
+    side.run({ cdb: buildWrite10Cdb({ lba: 300, blocks: 1 }), dataOut: fill(512, 1) });
+    const { result, extents } = getLbaStatus(side, 10);
+    expect(result.status).toBe(ScsiStatus.Good);
+    expect(extents).toEqual([
+      [10, 246, 1],
+      [256, 128, 0],
+      [384, 8192 - 384, 1],
+    ]);
+  });
+
+  it("refuses a starting LBA past the end", () => {
+    const { side } = login();
+    expect(senseOf(getLbaStatus(side, 8192).result)).toEqual([SenseKey.IllegalRequest, 0x21, 0]);
+  });
+});
+
 describe("COMPARE AND WRITE, VERIFY and SYNCHRONIZE CACHE", () => {
   it("writes when the compare matches and reports the first differing byte when it does not", () => {
     const { pair, side } = login();

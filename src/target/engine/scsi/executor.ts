@@ -8,12 +8,24 @@
  *   3. an unknown opcode, then invalid CDB fields (NACA included: we have no ACA).
  */
 import { type ParsedCdb, parseCdb } from "../../../core/scsi/parse-cdb.js";
-import { ScsiStatus, SenseKey } from "../../../core/scsi/status.js";
+import { SenseKey } from "../../../core/scsi/status.js";
 import type { ResolvedTarget } from "../config.js";
 import type { LogicalUnit } from "./logical-unit.js";
 import type { ScsiPort, ScsiRequest } from "./port.js";
 import { GOOD, Sense, checkCondition, invalidFieldInCdb } from "./results.js";
-import { compareAndWrite, read, readCapacity10, readCapacity16, synchronizeCache, unmap, verify, write, writeSame } from "./sbc.js";
+import {
+  compareAndWrite,
+  getLbaStatus,
+  isGetLbaStatus,
+  read,
+  readCapacity10,
+  readCapacity16,
+  synchronizeCache,
+  unmap,
+  verify,
+  write,
+  writeSame,
+} from "./sbc.js";
 import { inquiry, modeSense, reportLuns, requestSense, unitLimits } from "./spc.js";
 
 /** The I_T nexus's pending unit attention conditions for one LUN (taken from the front). */
@@ -42,10 +54,13 @@ export function executeScsi(context: ExecutionContext, unit: LogicalUnit | undef
     const ua = pending?.shift();
     if (ua !== undefined) return port.finish(checkCondition({ key: SenseKey.UnitAttention, asc: ua.asc, ascq: ua.ascq }, {}, writeLengthHint(cdb, unit)));
   }
-  if (cdb.kind === "unknown") return port.finish(checkCondition(Sense.InvalidCommandOperationCode));
+  if (cdb.kind === "unknown") {
+    if (isGetLbaStatus(request.cdb) && unit.def.thinProvisioned) return getLbaStatus(request.cdb, unit, port);
+    return port.finish(checkCondition(Sense.InvalidCommandOperationCode));
+  }
   if (cdb.kind === "invalid") return port.finish(invalidFieldInCdb(cdb.field, cdb.bit));
   // SAM-5: NACA=1 asks for ACA, which this device server does not support (INQUIRY NormACA=0).
-  if ((cdb.control & 0x04) !== 0) return port.finish(invalidFieldInCdb(request.cdb.length >= 16 ? controlIndex(cdb) : controlIndex(cdb), 2));
+  if ((cdb.control & 0x04) !== 0) return port.finish(invalidFieldInCdb(controlIndex(cdb), 2));
   const limits = unitLimits(unit, context.maxTransferBytes);
   switch (cdb.kind) {
     case "test-unit-ready":
@@ -128,5 +143,3 @@ function writeLengthHint(cdb: ParsedCdb, unit: LogicalUnit): number | undefined 
       return undefined;
   }
 }
-
-void ScsiStatus;

@@ -224,6 +224,47 @@ export function compareAndWrite(request: ScsiRequest, cdb: CompareAndWriteCdb, u
   });
 }
 
+// ---------------------------------------------------------------- GET LBA STATUS
+
+/** SBC-3: SERVICE ACTION IN(16) with service action 12h. */
+export function isGetLbaStatus(cdb: Uint8Array): boolean {
+  return cdb[0] === 0x9e && ((cdb[1] ?? 0) & 0x1f) === 0x12;
+}
+
+/** Descriptors one GET LBA STATUS returns at most; the initiator asks again from where they end. */
+const MAX_LBA_STATUS_DESCRIPTORS = 256;
+
+/**
+ * SBC-3 GET LBA STATUS: from STARTING LOGICAL BLOCK ADDRESS, extents of mapped and deallocated
+ * blocks (PROVISIONING STATUS 0 and 1). core/scsi's parseCdb has no GET LBA STATUS, so its two
+ * fields are read here.
+ */
+export function getLbaStatus(cdbBytes: Uint8Array, unit: LogicalUnit, port: ScsiPort): void {
+  if (cdbBytes.length < 16) return port.finish(invalidFieldInCdb(0));
+  const view = new DataView(cdbBytes.buffer, cdbBytes.byteOffset, cdbBytes.byteLength);
+  const start = view.getBigUint64(2);
+  const allocationLength = view.getUint32(10);
+  const { blocks, blockSize } = unit.def;
+  if (start >= BigInt(blocks)) return port.finish(checkCondition(Sense.LbaOutOfRange));
+  const lba = Number(start);
+  port.storage({ op: "map", offset: lba * blockSize, length: (blocks - lba) * blockSize }, (outcome) => {
+    if (!outcome.ok) return port.finish(storageFailure(outcome.kind, false));
+    const extents = (outcome.extents ?? [{ offset: lba * blockSize, length: (blocks - lba) * blockSize, mapped: true }]).slice(0, MAX_LBA_STATUS_DESCRIPTORS);
+    const data = new Uint8Array(8 + 16 * extents.length);
+    const out = new DataView(data.buffer);
+    // PARAMETER DATA LENGTH counts the bytes after itself.
+    out.setUint32(0, data.length - 4);
+    extents.forEach((extent, i) => {
+      const at = 8 + 16 * i;
+      out.setBigUint64(at, BigInt(Math.floor(extent.offset / blockSize)));
+      out.setUint32(at + 8, Math.min(0xffff_ffff, Math.ceil(extent.length / blockSize)));
+      // PROVISIONING STATUS: 0 mapped, 1 deallocated.
+      data[at + 12] = extent.mapped ? 0 : 1;
+    });
+    port.finish(good(fitAllocationLength(data, allocationLength)));
+  });
+}
+
 // ---------------------------------------------------------------- READ CAPACITY
 
 export function readCapacity10(unit: LogicalUnit): ScsiResult {
