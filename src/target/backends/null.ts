@@ -3,7 +3,6 @@
  * peer for benchmarks: it measures the protocol path and nothing else.
  */
 import { LocalProtocolError } from "../../core/errors.js";
-import type { MapExtent } from "../engine/storage.js";
 import type { BlockBackend } from "./backend.js";
 
 /** Zeros shared by every read up to this size; larger reads get their own. */
@@ -12,8 +11,11 @@ const SHARED_ZEROS = 1024 * 1024;
 export class NullBackend implements BlockBackend {
   readonly description: string;
   readonly size: number;
-  /** Reads are zeros whatever is written: deallocation is as real as everything else here. */
-  readonly thinProvisioned = true;
+  /**
+   * Not reported as thin: a thin unit must say which blocks were written (GET LBA STATUS), and a
+   * store that keeps nothing cannot.
+   */
+  readonly thinProvisioned = false;
   readonly readOnly = false;
   readonly #zeros = new Uint8Array(SHARED_ZEROS);
 
@@ -40,12 +42,6 @@ export class NullBackend implements BlockBackend {
 
   writeSame(offset: number, length: number): void {
     this.#check(offset, length);
-  }
-
-  /** Nothing is ever stored: every range is deallocated (and reads as zeros, LBPRZ). */
-  map(offset: number, length: number): MapExtent[] {
-    this.#check(offset, length);
-    return [{ offset, length, mapped: false }];
   }
 
   close(): void {}
