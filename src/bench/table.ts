@@ -206,7 +206,8 @@ function markdownTable(headers: readonly string[], rows: readonly (readonly stri
 /** The README section's tables, goals and machine line, in Markdown. */
 export function renderMarkdown(results: BenchResults): string {
   const parts: string[] = [];
-  parts.push(`Measured ${when(results)} on ${describeMachine(results.machine)}; ${settingsLine(results)}.`);
+  const source = results.source === undefined ? "" : ` from commit ${results.source.commit}${results.source.dirty ? " (with uncommitted changes in src/)" : ""}`;
+  parts.push(`Measured ${when(results)}${source} on ${describeMachine(results.machine)}; ${settingsLine(results)}.`);
   const notes = caveats(results);
   if (notes.length > 0) parts.push(notes.join("\n\n"));
   parts.push(markdownTable(HEADERS, results.workloads.map(workloadRow), 2));
