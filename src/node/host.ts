@@ -106,9 +106,12 @@ export class SessionHost extends EventEmitter<HostEvents> {
       port: portal.port,
       noDelay: true,
       onread: {
-        buffer: readBuffer,
+        // Each read goes either straight into the caller's buffer (the rest of a large Data-In
+        // payload: the kernel's copy is the only one) or into the connection's read buffer.
+        buffer: () => connection.directReadTarget(DIRECT_READ_MIN) ?? readBuffer,
         callback: (bytes: number, buffer: Uint8Array) => {
-          connection.receive(buffer.subarray(0, bytes), monotonicNow(), true);
+          if (buffer === readBuffer) connection.receive(buffer.subarray(0, bytes), monotonicNow(), true);
+          else connection.receivedDirectly(bytes, monotonicNow());
           this.pump();
           return true;
         },
@@ -217,34 +220,50 @@ export class SessionHost extends EventEmitter<HostEvents> {
 
   // ------------------------------------------------------------------ the loop
 
+  /**
+   * Coalesces the writes of everything submitted in this turn of the event loop: commands issued
+   * from promise continuations (a closed loop of workers) leave in one write.
+   */
   private schedulePump(): void {
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
-    process.nextTick(() => {
-      this.pumpScheduled = false;
-      this.pump();
-    });
+    process.nextTick(this.scheduledPump);
   }
+
+  private readonly scheduledPump = (): void => {
+    this.pumpScheduled = false;
+    this.pump();
+  };
 
   /** Writes what the core queued, then hands its events out, then re-arms the timer. */
   private pump(): void {
-    for (const connection of this.session.connectionList) this.flush(connection);
+    for (const connection of this.session.connectionValues()) this.flush(connection);
     this.drain();
     this.armTimer();
   }
 
   private flush(connection: Connection): void {
+    const length = connection.pendingBytes;
     const pieces = connection.pollTransmit();
     if (pieces === undefined) return;
     const socket = this.sockets.get(connection.cid);
     if (socket === undefined || socket.destroyed) return;
-    if (pieces.length === 1) {
-      socket.write(pieces[0] as Uint8Array);
+    if (length <= COALESCE_BYTES) {
+      // Headers and small payloads: one copy into one pooled Buffer and one write, cheaper than a
+      // Buffer wrapper and a write request per piece. Large payloads go below, uncopied.
+      const out = Buffer.allocUnsafe(length);
+      let at = 0;
+      for (let i = 0; i < pieces.length; i++) {
+        const piece = pieces[i] as Uint8Array;
+        out.set(piece, at);
+        at += piece.length;
+      }
+      socket.write(out);
       return;
     }
-    // One gathered write per batch: corked writes leave as a single writev.
+    // One gathered write per batch: corked writes leave as a single writev, payloads uncopied.
     socket.cork();
-    for (const piece of pieces) socket.write(piece);
+    for (let i = 0; i < pieces.length; i++) socket.write(pieces[i] as Uint8Array);
     socket.uncork();
   }
 
@@ -414,6 +433,12 @@ export class SessionHost extends EventEmitter<HostEvents> {
     this.timerAt = Number.POSITIVE_INFINITY;
   }
 }
+
+/** Batches up to this size are copied into one Buffer and written at once. */
+const COALESCE_BYTES = 16 * 1024;
+
+/** Payload still to come above which a read goes straight into the caller's buffer. */
+const DIRECT_READ_MIN = 64 * 1024;
 
 /** Size of each connection's socket read buffer. */
 const READ_BUFFER_BYTES = 256 * 1024;

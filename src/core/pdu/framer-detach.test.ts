@@ -89,3 +89,59 @@ function framesOf1(pdu: Pdu, digests: (typeof DIGEST_COMBINATIONS)[number]) {
   if (frame === undefined) throw new Error("test: no frame");
   return frame;
 }
+
+describe("Framer.directRoom (reads straight into the caller's buffer)", () => {
+  it("assembles every PDU and places data exactly when the host reads the payload rest directly", () => {
+    fc.assert(
+      fc.property(
+        fc.array(arbPdu, { minLength: 1, maxLength: 5 }),
+        fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 20 }),
+        fc.constantFrom(...DIGEST_COMBINATIONS),
+        (pdus, readSizes, digests) => {
+          const bytes = concatBytes(pdus.map((p) => encodeToBytes(p, digests)));
+          const placed: Uint8Array[] = [];
+          const framer = new Framer(framerSettings(digests), crc32c, (_b, _a, length) => {
+            const dest = new Uint8Array(length);
+            placed.push(dest);
+            return dest;
+          });
+          const scratch = new Uint8Array(1024);
+          const out: Pdu[] = [];
+          let at = 0;
+          let r = 0;
+          while (at < bytes.length) {
+            const want = readSizes[r++ % readSizes.length] as number;
+            const room = framer.directRoom();
+            if (room !== undefined) {
+              // The "kernel" writes into the caller's buffer.
+              const n = Math.min(want, room.length, bytes.length - at);
+              room.set(bytes.subarray(at, at + n));
+              at += n;
+              framer.filledDirectly(n);
+            } else {
+              const n = Math.min(want, scratch.length, bytes.length - at);
+              scratch.set(bytes.subarray(at, at + n));
+              at += n;
+              framer.push(scratch.subarray(0, n));
+            }
+            for (let frame = framer.next(); frame !== undefined; frame = framer.next()) {
+              expect(frame.dataDigestError).toBe(false);
+              out.push(structuredClone(decodePdu(frame)));
+            }
+            framer.detach();
+            scratch.fill(0x5a);
+          }
+          expect(out).toEqual(pdus.map((p) => structuredClone(decodePdu(framesOf1(p, digests)))));
+          expect(framer.bufferedBytes).toBe(0);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("offers no room while bytes are queued or when the segment is not placed", () => {
+    const framer = new Framer(framerSettings(DIGEST_COMBINATIONS[0]!), crc32c);
+    expect(framer.directRoom()).toBeUndefined();
+    expect(() => framer.filledDirectly(1)).toThrow(/without a matching directRoom/);
+  });
+});

@@ -167,6 +167,31 @@ export class Framer {
     }
   }
 
+  /**
+   * Where the host may have the transport write the next bytes directly, skipping the framer's
+   * own copy: the unfilled rest of a placed data segment (the caller's buffer), when nothing is
+   * queued ahead of it. After such a read, call `filledDirectly(n)`. With it, a Data-In payload
+   * is copied once in all, by the kernel into the caller's buffer.
+   */
+  directRoom(): Uint8Array | undefined {
+    if (this.#failure !== undefined || this.#phase !== Phase.Data || !this.#destPlaced || this.#queued !== 0) return undefined;
+    const dest = this.#dest;
+    if (dest === undefined || this.#filled >= this.#dataLength) return undefined;
+    return dest.subarray(this.#filled, this.#dataLength);
+  }
+
+  /** `n` bytes were written by the transport into the view `directRoom()` returned. */
+  filledDirectly(n: number): void {
+    this.#checkUsable();
+    const dest = this.#dest;
+    if (this.#phase !== Phase.Data || dest === undefined || !this.#destPlaced || n < 0 || this.#filled + n > this.#dataLength) {
+      throw new LocalProtocolError(`filledDirectly(${n}) without a matching directRoom()`);
+    }
+    if (this.#pduDataDigest) this.#crc = this.#crc32c(dest.subarray(this.#filled, this.#filled + n), this.#crc);
+    this.#filled += n;
+    this.#taken += n;
+  }
+
   /** Bytes pushed that are not yet part of a frame returned by `next()`. */
   get bufferedBytes(): number {
     return this.#queued + this.#taken;

@@ -35,6 +35,8 @@ export class Connection {
   private readonly framer: Framer;
   private digests: DigestSettings;
   private tx: Uint8Array[] = [];
+  /** The array handed out by the last pollTransmit, reused for the next batch. */
+  private spare: Uint8Array[] = [];
   private txLength = 0;
   /** The StatSN we expect next (RFC 7143 §4.2.2.2); 0 until login tells us. */
   expStatSN = 0;
@@ -119,12 +121,16 @@ export class Connection {
 
   /**
    * Everything queued for the transport since the last call, in order, or undefined if nothing
-   * is. The host writes the pieces with one gathered write (writev/cork).
+   * is. The host writes the pieces with one gathered write (writev/cork). The array is reused:
+   * it is valid until the next call.
    */
   pollTransmit(): Uint8Array[] | undefined {
     if (this.tx.length === 0) return undefined;
     const out = this.tx;
-    this.tx = [];
+    const next = this.spare;
+    next.length = 0;
+    this.tx = next;
+    this.spare = out;
     this.txLength = 0;
     return out;
   }
@@ -161,6 +167,34 @@ export class Connection {
   }
 
   /**
+   * A view of the caller's buffer the host may read the next bytes straight into (at least
+   * `minimum` bytes of a Data-In payload still to come), or undefined: then read into the host's
+   * own buffer and call `receive`. After a direct read, call `receivedDirectly`.
+   */
+  directReadTarget(minimum: number): Uint8Array | undefined {
+    if (this.closing) return undefined;
+    const room = this.framer.directRoom();
+    return room !== undefined && room.length >= minimum ? room : undefined;
+  }
+
+  /** `length` bytes landed in the view `directReadTarget` gave. */
+  receivedDirectly(length: number, now: number): void {
+    if (this.closing) return;
+    this.lastReceivedAt = now;
+    try {
+      this.framer.filledDirectly(length);
+    } catch (error) {
+      if (error instanceof IscsiError) {
+        this.fail(error, now);
+        return;
+      }
+      throw error;
+    }
+    // The segment may now be complete; its trailer and the next PDU come through `receive`.
+    this.receive(EMPTY_BYTES, now, true);
+  }
+
+  /**
    * Marks the connection failed with `error` (or closed cleanly when undefined). Idempotent.
    * The session is told once; the host sees `closed` and the session's connection-closed event.
    */
@@ -176,6 +210,8 @@ export class Connection {
     return !this.closing && this.stateValue === ConnectionState.LoggedIn;
   }
 }
+
+const EMPTY_BYTES = new Uint8Array(0);
 
 /** True for target PDUs that carry a StatSN that is consumed (RFC 7143 §4.2.2.2, §11.19.3). */
 export function consumesStatSN(pdu: TargetPdu): boolean {

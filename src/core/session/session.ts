@@ -111,6 +111,10 @@ export class Session<C = unknown> {
   get connectionList(): readonly Connection[] {
     return [...this.ctx.connections.values()];
   }
+  /** The connections without making an array (the host's hot loop). */
+  connectionValues(): IterableIterator<Connection> {
+    return this.ctx.connections.values();
+  }
   /** Every recovery episode so far (cause, duration, commands retried and failed). */
   get recoveries(): readonly RecoveryRecord[] {
     return this.recovery.records;
@@ -432,23 +436,24 @@ export class Session<C = unknown> {
 
   /** The earliest time `handleTimeout` has work to do, or undefined. */
   pollTimeout(): number | undefined {
-    let earliest: number | undefined;
-    const consider = (t: number | undefined): void => {
-      if (t !== undefined && (earliest === undefined || t < earliest)) earliest = t;
-    };
+    let earliest = Number.POSITIVE_INFINITY;
     for (const connection of this.ctx.connections.values()) {
       if (connection.closed) continue;
-      consider(connection.phaseDeadline);
+      if (connection.phaseDeadline !== undefined && connection.phaseDeadline < earliest) earliest = connection.phaseDeadline;
       if (this.keepAlive && alive(connection)) {
-        if (connection.pingOutstanding === undefined) consider(connection.nextPingAt);
-        else consider(Math.max(connection.lastReceivedAt, connection.pingSentAt) + this.keepAlive.timeoutMs);
+        const t =
+          connection.pingOutstanding === undefined
+            ? connection.nextPingAt
+            : Math.max(connection.lastReceivedAt, connection.pingSentAt) + this.keepAlive.timeoutMs;
+        if (t !== undefined && t < earliest) earliest = t;
       }
     }
-    consider(this.nextEscalationTick);
-    consider(this.recovery.nextAttemptAt);
-    consider(this.recovery.giveUpAt);
-    consider(this.logoutDueAt);
-    return earliest;
+    const others = [this.nextEscalationTick, this.recovery.nextAttemptAt, this.recovery.giveUpAt, this.logoutDueAt];
+    for (let i = 0; i < others.length; i++) {
+      const t = others[i];
+      if (t !== undefined && t < earliest) earliest = t;
+    }
+    return earliest === Number.POSITIVE_INFINITY ? undefined : earliest;
   }
 
   handleTimeout(now: number): void {
