@@ -28,7 +28,7 @@ import type { ScsiResult } from "./scsi/port.js";
 import { Sense, checkCondition } from "./scsi/results.js";
 import type { ScsiTask } from "./scsi-task.js";
 import { type SessionOwner, TargetSession } from "./session.js";
-import type { StorageOperation, StorageOutcome } from "./storage.js";
+import { type StorageOperation, type StorageOutcome, storageRequest } from "./storage.js";
 
 /** Host services the engine cannot own. */
 export interface EngineDeps {
@@ -89,7 +89,7 @@ export class TargetEngine {
     this.#trace = options.trace;
     for (const target of this.config.targets) {
       const units = new Map<number, LogicalUnit>();
-      for (const lun of target.luns) units.set(lun.lun, new LogicalUnit(target.iqn, lun));
+      for (const lun of target.luns) units.set(lun.lun, new LogicalUnit(target.iqn, lun, this.config.maxTransferBytes));
       this.#targets.set(target.iqn, { def: target, units });
     }
     this.#connectionOwner = this.#makeConnectionOwner();
@@ -338,7 +338,7 @@ export class TargetEngine {
       execute: (session, unit, task) => {
         const target = session.target;
         if (target === undefined) throw new LocalProtocolError("a SCSI command in a session without a target");
-        executeScsi({ target, maxTransferBytes: this.config.maxTransferBytes, unitAttention: (lun) => session.unitAttention(lun) }, unit, task.request, task);
+        executeScsi({ target, unitAttention: (lun) => session.unitAttention(lun) }, unit, task.request, task);
       },
       exclusive: (task) => needsExclusiveUnit(task.request.cdb),
       storage: (unit, operation, then) => this.#requestStorage(unit, operation, then),
@@ -367,7 +367,7 @@ export class TargetEngine {
   #requestStorage(unit: LogicalUnit, operation: StorageOperation, then: (outcome: StorageOutcome) => void): void {
     const id = this.#nextStorageId++;
     this.#storage.set(id, then);
-    this.#emit({ type: "storage", request: { ...operation, id, unit: unit.ref } });
+    this.#emit({ type: "storage", request: storageRequest(id, unit.ref, operation) });
   }
 
   #internalError(task: ScsiTask, error: unknown): ScsiResult {

@@ -54,3 +54,24 @@ export type StorageFailureKind =
 export type StorageOutcome =
   | { readonly ok: true; readonly data?: Uint8Array; readonly extents?: readonly MapExtent[] }
   | { readonly ok: false; readonly kind: StorageFailureKind; readonly message: string };
+
+/**
+ * The request for an operation. Each kind is built as its own literal (not a spread of the
+ * operation), so that every request of a kind has one shape: this runs once per command.
+ */
+export function storageRequest(id: number, unit: UnitRef, o: StorageOperation): StorageRequest {
+  switch (o.op) {
+    case "read":
+      return { op: "read", id, unit, offset: o.offset, length: o.length };
+    case "write":
+      return { op: "write", id, unit, offset: o.offset, data: o.data, fua: o.fua };
+    case "flush":
+      return { op: "flush", id, unit };
+    case "unmap":
+      return { op: "unmap", id, unit, extents: o.extents };
+    case "write-same":
+      return { op: "write-same", id, unit, offset: o.offset, length: o.length, block: o.block };
+    case "map":
+      return { op: "map", id, unit, offset: o.offset, length: o.length };
+  }
+}

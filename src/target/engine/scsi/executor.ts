@@ -26,14 +26,14 @@ import {
   write,
   writeSame,
 } from "./sbc.js";
-import { inquiry, modeSense, reportLuns, requestSense, unitLimits } from "./spc.js";
+import { inquiry, modeSense, reportLuns, requestSense } from "./spc.js";
+import { parseTransferCdb } from "./fast-cdb.js";
 
 /** The I_T nexus's pending unit attention conditions for one LUN (taken from the front). */
 export type UnitAttentionQueue = Array<{ readonly asc: number; readonly ascq: number }>;
 
 export interface ExecutionContext {
   readonly target: ResolvedTarget;
-  readonly maxTransferBytes: number;
   /** This nexus's unit attention queue for `lun`, if any. */
   unitAttention(lun: number): UnitAttentionQueue | undefined;
 }
@@ -47,7 +47,7 @@ export function needsExclusiveUnit(cdb: Uint8Array): boolean {
 }
 
 export function executeScsi(context: ExecutionContext, unit: LogicalUnit | undefined, request: ScsiRequest, port: ScsiPort): void {
-  const cdb = parseCdb(request.cdb);
+  const cdb = parseTransferCdb(request.cdb) ?? parseCdb(request.cdb);
   if (unit === undefined) return port.finish(withoutUnit(cdb, context.target));
   if (!UNIT_ATTENTION_EXEMPT.has(cdb.kind)) {
     const pending = context.unitAttention(request.lun);
@@ -61,7 +61,7 @@ export function executeScsi(context: ExecutionContext, unit: LogicalUnit | undef
   if (cdb.kind === "invalid") return port.finish(invalidFieldInCdb(cdb.field, cdb.bit));
   // SAM-5: NACA=1 asks for ACA, which this device server does not support (INQUIRY NormACA=0).
   if ((cdb.control & 0x04) !== 0) return port.finish(invalidFieldInCdb(controlIndex(cdb), 2));
-  const limits = unitLimits(unit, context.maxTransferBytes);
+  const limits = unit.limits;
   switch (cdb.kind) {
     case "test-unit-ready":
       return port.finish(GOOD);

@@ -11,6 +11,32 @@ import { LocalProtocolError } from "../../../core/errors.js";
 import type { ResolvedLun } from "../config.js";
 import type { UnitRef } from "../storage.js";
 
+/** What the device server tells about its limits (Block Limits VPD page), fixed per unit. */
+export interface UnitLimits {
+  /** Bytes in one READ/WRITE. */
+  readonly maxTransferBytes: number;
+  /** Blocks in one COMPARE AND WRITE. */
+  readonly maxCompareAndWriteBlocks: number;
+  readonly maxUnmapBlocks: number;
+  readonly maxUnmapDescriptors: number;
+  readonly maxWriteSameBlocks: number;
+}
+
+function limitsOf(def: ResolvedLun, maxTransferBytes: number): UnitLimits {
+  const bs = def.blockSize;
+  return {
+    maxTransferBytes,
+    maxCompareAndWriteBlocks: Math.min(255, Math.floor(maxTransferBytes / (2 * bs))),
+    // 1 Mi blocks per UNMAP: large enough for any initiator, small enough for the sanity bound
+    // initiators (libiscsi's compliance tests) check.
+    maxUnmapBlocks: Math.min(1024 * 1024, def.blocks),
+    maxUnmapDescriptors: 256,
+    // As much as one WRITE moves: initiators (libiscsi's tests among them) check a WRITE SAME
+    // range by writing it first, within MAXIMUM WRITE SAME LENGTH but not always MAXIMUM TRANSFER LENGTH.
+    maxWriteSameBlocks: Math.floor(maxTransferBytes / bs),
+  };
+}
+
 export interface UnitTicket {
   readonly exclusive: boolean;
   readonly start: () => void;
@@ -24,9 +50,12 @@ export class LogicalUnit {
   #running = 0;
   #exclusiveRunning = false;
 
-  constructor(target: string, def: ResolvedLun) {
+  readonly limits: UnitLimits;
+
+  constructor(target: string, def: ResolvedLun, maxTransferBytes: number) {
     this.def = def;
     this.ref = { target, lun: def.lun, index: def.index };
+    this.limits = limitsOf(def, maxTransferBytes);
   }
 
   /** Bytes of capacity. */

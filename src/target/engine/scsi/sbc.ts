@@ -25,7 +25,7 @@ import type { Extent } from "../storage.js";
 import type { LogicalUnit } from "./logical-unit.js";
 import type { ScsiPort, ScsiRequest, ScsiResult } from "./port.js";
 import { GOOD, Sense, checkCondition, good, invalidFieldInCdb, invalidParameterList, storageFailure } from "./results.js";
-import type { UnitLimits } from "./spc.js";
+import type { UnitLimits } from "./logical-unit.js";
 
 /** Where the TRANSFER LENGTH field sits in each CDB size (for the field pointer). */
 const LENGTH_FIELD: Readonly<Record<number, number>> = { 6: 4, 10: 7, 12: 6, 16: 10 };

@@ -23,36 +23,10 @@ import { Association, ProtocolIdentifier, buildDeviceIdentificationPage } from "
 import type { ResolvedTarget } from "../config.js";
 import type { ScsiResult } from "./port.js";
 import { type SenseCode, Sense, checkCondition, good, invalidFieldInCdb } from "./results.js";
-import type { LogicalUnit } from "./logical-unit.js";
+import type { LogicalUnit, UnitLimits } from "./logical-unit.js";
 
 /** SPC-4 version descriptors: SAM-5, iSCSI, SPC-4, SBC-3 (the standards we answer to). */
 const VERSION_DESCRIPTORS = [0x00a0, 0x0960, 0x0460, 0x04c0];
-
-/** What the device server tells about its limits (Block Limits VPD page). */
-export interface UnitLimits {
-  /** Bytes in one READ/WRITE. */
-  readonly maxTransferBytes: number;
-  /** Blocks in one COMPARE AND WRITE. */
-  readonly maxCompareAndWriteBlocks: number;
-  readonly maxUnmapBlocks: number;
-  readonly maxUnmapDescriptors: number;
-  readonly maxWriteSameBlocks: number;
-}
-
-export function unitLimits(unit: LogicalUnit, maxTransferBytes: number): UnitLimits {
-  const bs = unit.def.blockSize;
-  return {
-    maxTransferBytes,
-    maxCompareAndWriteBlocks: Math.min(255, Math.floor(maxTransferBytes / (2 * bs))),
-    // 1 Mi blocks per UNMAP: large enough for any initiator, small enough for the sanity bound
-    // initiators (libiscsi's compliance tests) check.
-    maxUnmapBlocks: Math.min(1024 * 1024, unit.def.blocks),
-    maxUnmapDescriptors: 256,
-    // As much as one WRITE moves: initiators (libiscsi's tests among them) check a WRITE SAME
-    // range by writing it first, within MAXIMUM WRITE SAME LENGTH but not always MAXIMUM TRANSFER LENGTH.
-    maxWriteSameBlocks: Math.floor(maxTransferBytes / bs),
-  };
-}
 
 // ---------------------------------------------------------------- INQUIRY
 
