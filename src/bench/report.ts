@@ -3,7 +3,7 @@
  * round (so a reader can recompute anything), the per-workload medians and ratios, the
  * iSCSI-over-local sweep, the machine, and each goal of the issue judged against the figures.
  */
-import type { LatencySummary } from "./histogram.js";
+import type { LatencySummary } from "../perf/histogram.js";
 import type { MachineInfo } from "./machine.js";
 import type { ProfileSummary } from "./profile.js";
 import { type Spread, ratio, spread } from "./stats.js";

@@ -14,7 +14,7 @@ import { cpuPerUnit, outcome, type RunFigures, type WorkloadOutcome } from "./re
 import { formatIops, formatMiBps } from "./table.js";
 import type { BenchTgtd } from "./tgtd.js";
 import type { WorkerReport } from "./worker-protocol.js";
-import type { WorkloadSpec } from "./workload.js";
+import type { WorkloadSpec } from "../perf/engine.js";
 import type { WorkloadDef } from "./workloads.js";
 
 export interface SuiteContext {

@@ -5,7 +5,14 @@
  */
 import { BenchError, tail } from "./errors.js";
 import type { ProcMemory, Surroundings } from "./procstat.js";
-import type { WorkloadResult, WorkloadSpec } from "./workload.js";
+import type { WorkloadResult, WorkloadSpec } from "../perf/engine.js";
+import type { LatencySummary } from "../perf/histogram.js";
+
+/**
+ * The engine's result as the report carries it, field for field what the suite's results have
+ * always held: the worker is never interrupted and measures its CPU from /proc.
+ */
+export type WorkerResult = Omit<WorkloadResult, "latency" | "interrupted" | "cpu"> & { readonly latency: LatencySummary };
 
 export interface WorkerRequest {
   /** iscsi://host:port/iqn/lun */
@@ -18,7 +25,7 @@ export interface WorkerRequest {
 export interface WorkerReport {
   readonly blockSize: number;
   readonly blocks: number;
-  readonly result: WorkloadResult;
+  readonly result: WorkerResult;
   /** utime+stime over the measured window, from /proc/self/stat at the window's edges. */
   readonly windowCpuTicks: number;
   /** The system (kernel) part of windowCpuTicks. */

@@ -7,8 +7,22 @@
 import { openLun } from "../node/index.js";
 import { BenchError } from "./errors.js";
 import { clockTicksPerSecond, ownTicks, readCpuTicks, readMemory, sampleSurroundings, type ProcMemory, type Surroundings } from "./procstat.js";
-import { REPORT_PREFIX, type WorkerReport, type WorkerRequest } from "./worker-protocol.js";
-import { runWorkload, type BlockTarget } from "./workload.js";
+import { REPORT_PREFIX, type WorkerReport, type WorkerRequest, type WorkerResult } from "./worker-protocol.js";
+import { blockTargetOf, runWorkload, type WorkloadResult } from "../perf/engine.js";
+
+/** The fields the report has always carried, and no more (the results files keep them). */
+function workerResult(r: WorkloadResult): WorkerResult {
+  const l = r.latency;
+  return {
+    ios: r.ios,
+    bytes: r.bytes,
+    elapsedMs: r.elapsedMs,
+    iops: r.iops,
+    bytesPerSecond: r.bytesPerSecond,
+    latency: { count: l.count, meanUs: l.meanUs, minUs: l.minUs, p50Us: l.p50Us, p90Us: l.p90Us, p99Us: l.p99Us, p999Us: l.p999Us, maxUs: l.maxUs },
+    warmupIos: r.warmupIos,
+  };
+}
 
 function parseRequest(argv: readonly string[]): WorkerRequest {
   const text = argv[2];
@@ -25,14 +39,7 @@ async function main(): Promise<void> {
   const clkTck = clockTicksPerSecond();
   // No keep-alive: libiscsi's tools send no NOP-Outs either, and a ping would sit in the window.
   const lun = await openLun(request.url, { keepAlive: false });
-  const capacity = await lun.readCapacity();
-  const blocks = Number(capacity.blocks);
-  const target: BlockTarget = {
-    blockSize: capacity.blockSize,
-    blocks,
-    read: (lba, count, into) => lun.read(lba, count, { into }),
-    write: (lba, data) => lun.write(lba, data),
-  };
+  const target = await blockTargetOf(lun);
   let startTicks = 0;
   let endTicks = 0;
   let startSystem = 0;
@@ -41,7 +48,6 @@ async function main(): Promise<void> {
   let aroundStart: Surroundings | undefined;
   let aroundEnd: Surroundings | undefined;
   const result = await runWorkload(target, request.spec, {
-    now: () => performance.now(),
     onWindowStart: () => {
       const cpu = readCpuTicks("self");
       startTicks = ownTicks(cpu);
@@ -66,9 +72,9 @@ async function main(): Promise<void> {
     negotiated[`cid${c.cid}.maxSendDataSegmentLength`] = c.maxSendDataSegmentLength;
   }
   const report: WorkerReport = {
-    blockSize: capacity.blockSize,
-    blocks,
-    result,
+    blockSize: target.blockSize,
+    blocks: target.blocks,
+    result: workerResult(result),
     windowCpuTicks: endTicks - startTicks,
     windowSystemTicks: endSystem - startSystem,
     clockTicksPerSecond: clkTck,

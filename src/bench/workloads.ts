@@ -5,7 +5,7 @@
  * offsets, so "4 KiB random write" is random on our side only; on tgtd's null LUN the target's
  * cost does not depend on the offset, so the comparison holds for the initiators.
  */
-import type { AccessPattern, Direction } from "./workload.js";
+import type { AccessPattern, Direction } from "../perf/engine.js";
 
 export type ReferenceTool = "iscsi-perf" | "qemu-img";
 

@@ -9,9 +9,9 @@ import { formatPortal } from "../../node/host.js";
 import { startTarget } from "../../target/server.js";
 import type { CliContext } from "../context.js";
 import { CliError } from "../errors.js";
-import { runWorkload, type WorkloadResult } from "../perf/engine.js";
 import { formatBytes, formatCount, formatDuration, formatRate, parseDuration } from "../units.js";
 import { examples, type Runner } from "./command.js";
+import { runPerfWorkload, type PerfResult } from "./perf.js";
 
 const DEMO_IQN = "iqn.2026-11.io.iscsi-ts:demo";
 const DEMO_LUN = 1;
@@ -45,7 +45,7 @@ function firstDifference(a: Uint8Array, b: Uint8Array): number {
   return a.length === b.length ? -1 : n;
 }
 
-function benchLine(r: WorkloadResult): string {
+function benchLine(r: PerfResult): string {
   const ms = (us: number): string => formatDuration(us / 1000);
   return `${formatCount(r.iops)} IOPS, ${formatRate(r.bytesPerSecond)}, latency p50 ${ms(r.latencyUs.p50)} p99 ${ms(r.latencyUs.p99)}, CPU ${r.cpu.percentOfOneCore.toFixed(0)}% of a core`;
 }
@@ -104,9 +104,9 @@ async function demo(ctx: CliContext, readMs: number): Promise<void> {
       if (diff >= 0) throw new CliError("ISCSI_CLI_VERIFY_MISMATCH", `the pattern read back from ${url} differs at byte ${diff}`);
       step("data", `wrote ${formatBytes(PATTERN_BYTES)} at LBA 0 and read it back: identical (${formatDuration(patternMs)})`);
 
-      const randread = await runWorkload(lun, { rw: "randread", blockSize: 4096, queueDepth: 32, durationMs: readMs }, { signal: ctx.signal });
+      const randread = await runPerfWorkload(lun, { rw: "randread", blockSize: 4096, queueDepth: 32, durationMs: readMs }, { signal: ctx.signal });
       step("randread", `4 KiB, QD 32, ${formatDuration(randread.elapsedMs)}: ${benchLine(randread)}`);
-      const write = await runWorkload(lun, { rw: "write", blockSize: 1 << 20, queueDepth: 8, durationMs: Math.max(1, readMs / 2) }, { signal: ctx.signal });
+      const write = await runPerfWorkload(lun, { rw: "write", blockSize: 1 << 20, queueDepth: 8, durationMs: Math.max(1, readMs / 2) }, { signal: ctx.signal });
       step("write", `1 MiB sequential, QD 8, ${formatDuration(write.elapsedMs)}: ${benchLine(write)}`);
       if (randread.interrupted || write.interrupted) throw ctx.signal.reason;
       return { login, inquiry, capacity, pattern: { bytes: PATTERN_BYTES, verified: true, elapsedMs: patternMs }, benchmarks: { randread, write } };

@@ -4,7 +4,7 @@
  * clock jumps to each completion. One completion is delivered per macrotask, so the engine has
  * issued its next I/O before time moves on, as it would against a real target.
  */
-import type { BlockTarget } from "./workload.js";
+import type { BlockTarget } from "./engine.js";
 
 export interface SimulatedIo {
   readonly kind: "read" | "write";
@@ -12,11 +12,15 @@ export interface SimulatedIo {
   readonly blocks: number;
   readonly issuedAt: number;
   readonly buffer: Uint8Array;
+  /** A copy of what a write carried when it was issued. */
+  readonly data?: Uint8Array;
 }
 
 export class SimulatedTarget implements BlockTarget {
   now = 0;
   readonly ios: SimulatedIo[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
   private readonly pending: { at: number; seq: number; settle: () => void }[] = [];
   private seq = 0;
   private pumping = false;
@@ -31,23 +35,30 @@ export class SimulatedTarget implements BlockTarget {
 
   clock = (): number => this.now;
 
-  read(lba: number, blocks: number, into: Uint8Array): Promise<unknown> {
-    return this.submit({ kind: "read", lba, blocks, issuedAt: this.now, buffer: into });
+  read(lba: number, blocks: number, options: { readonly into: Uint8Array }): Promise<unknown> {
+    if (options.into.length !== blocks * this.blockSize) throw new RangeError(`read of ${blocks} blocks into ${options.into.length} bytes`);
+    return this.submit({ kind: "read", lba, blocks, issuedAt: this.now, buffer: options.into });
   }
 
   write(lba: number, data: Uint8Array): Promise<unknown> {
-    return this.submit({ kind: "write", lba, blocks: data.length / this.blockSize, issuedAt: this.now, buffer: data });
+    return this.submit({ kind: "write", lba, blocks: data.length / this.blockSize, issuedAt: this.now, buffer: data, data: data.slice() });
   }
 
   private submit(io: SimulatedIo): Promise<unknown> {
     const index = this.ios.length;
     this.ios.push(io);
+    this.inFlight += 1;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     return new Promise((resolve, reject) => {
       const fail = this.failAt === index;
       this.pending.push({
         at: this.now + this.latencyMs(io),
         seq: this.seq++,
-        settle: () => (fail ? reject(new RangeError(`simulated failure of I/O ${index}`)) : resolve(undefined)),
+        settle: () => {
+          this.inFlight -= 1;
+          if (fail) reject(new RangeError(`simulated failure of I/O ${index}`));
+          else resolve(undefined);
+        },
       });
       this.pump();
     });

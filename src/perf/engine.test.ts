@@ -1,0 +1,320 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { ConfigError } from "../core/errors.js";
+import { AddressGenerator, blockTargetOf, runWorkload, validateSpec, type WorkloadSpec } from "./engine.js";
+import { SimulatedTarget } from "./engine.test-util.js";
+
+const base: WorkloadSpec = {
+  pattern: "random",
+  direction: "read",
+  ioBytes: 4096,
+  queueDepth: 4,
+  stop: { kind: "duration", ms: 100 },
+};
+
+describe("runWorkload", () => {
+  it("keeps queueDepth I/Os in flight, so the rate is queue depth over latency", async () => {
+    const target = new SimulatedTarget(512, 1 << 20, () => 0.5);
+    const result = await runWorkload(target, { ...base, queueDepth: 8 }, { now: target.clock });
+    expect(target.maxInFlight).toBe(8);
+    // 8 in flight, 0.5 ms each: 16 per ms (within one batch of 8 at the window's edge).
+    expect(Math.abs(result.iops - 16_000) / 16_000).toBeLessThan(0.01);
+    expect(result.latency.p50Us).toBeCloseTo(500, 0);
+    expect(result.latency.p99Us).toBeCloseTo(500, 0);
+    expect(result.bytes).toBe(result.ios * 4096);
+    expect(result.bytesPerSecond).toBeCloseTo(result.iops * 4096, 0);
+    expect(result.interrupted).toBe(false);
+  });
+
+  it("runs until the time is up and measures each I/O's latency", async () => {
+    const target = new SimulatedTarget(512, 1 << 20, () => 0.5);
+    const r = await runWorkload(target, { ...base, queueDepth: 1 }, { now: target.clock });
+    expect(r.ios).toBe(200);
+    expect(r.elapsedMs).toBe(100);
+    expect(r.iops).toBe(2000);
+    expect(r.latency).toMatchObject({ count: 200, minUs: 500, maxUs: 500, meanUs: 500, stddevUs: 0, p50Us: 500, p999Us: 500 });
+  });
+
+  it("stops after exactly the count asked for", async () => {
+    const target = new SimulatedTarget(512, 1 << 20, () => 1);
+    const result = await runWorkload(target, { ...base, stop: { kind: "count", ios: 37 } }, { now: target.clock });
+    expect(result.ios).toBe(37);
+    expect(result.latency.count).toBe(37);
+  });
+
+  it("leaves the I/Os of the warm-up out of the window and opens it at a completion", async () => {
+    const target = new SimulatedTarget(512, 1 << 20, () => 1);
+    const events: string[] = [];
+    const result = await runWorkload(
+      target,
+      { ...base, queueDepth: 1, warmupMs: 10, stop: { kind: "duration", ms: 20 } },
+      { now: target.clock, onWindowStart: () => events.push(`start@${target.now}`), onWindowEnd: () => events.push(`end@${target.now}`) },
+    );
+    // QD1, 1 ms each: completions at 1..10 are warm-up (the one at 10 opens the window).
+    expect(result.warmupIos).toBe(10);
+    expect(events).toEqual(["start@10", "end@30"]);
+    expect(result.ios).toBe(20);
+    expect(result.elapsedMs).toBe(20);
+  });
+
+  it("takes the CPU time at the window's edges and gives it as a share of one core", async () => {
+    const target = new SimulatedTarget(512, 1 << 20, () => 1);
+    // 0.4 s user and 0.1 s system per second of simulated time.
+    const cpuUsage = () => ({ user: target.now * 400, system: target.now * 100 });
+    const r = await runWorkload(target, { ...base, queueDepth: 1, warmupMs: 50, stop: { kind: "duration", ms: 1000 } }, { now: target.clock, cpuUsage });
+    expect(r.elapsedMs).toBe(1000);
+    expect(r.cpu?.userSeconds).toBeCloseTo(0.4, 9);
+    expect(r.cpu?.systemSeconds).toBeCloseTo(0.1, 9);
+    expect(r.cpu?.percentOfOneCore).toBeCloseTo(50, 9);
+  });
+
+  it("leaves CPU out of the result when no counter is given", async () => {
+    const target = new SimulatedTarget(512, 1 << 20, () => 1);
+    const r = await runWorkload(target, { ...base, stop: { kind: "count", ios: 4 } }, { now: target.clock });
+    expect("cpu" in r).toBe(false);
+  });
+
+  it("walks sequential addresses in I/O-sized steps from the region's start and wraps at its end", async () => {
+    const target = new SimulatedTarget(512, 1000, () => 1);
+    await runWorkload(target, { ...base, pattern: "sequential", queueDepth: 1, ioBytes: 4096, startLba: 8, regionBlocks: 32, stop: { kind: "count", ios: 6 } }, { now: target.clock });
+    expect(target.ios.map((io) => io.lba)).toEqual([8, 16, 24, 32, 8, 16]);
+  });
+
+  it("keeps random addresses aligned to the I/O size and inside the region", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 16 }), fc.integer({ min: 0, max: 100 }), fc.integer({ min: 16, max: 5000 }), fc.integer(), async (ioBlocks, start, region, seed) => {
+        const target = new SimulatedTarget(512, start + region, () => 1);
+        await runWorkload(target, { ...base, ioBytes: ioBlocks * 512, startLba: start, regionBlocks: region, seed, stop: { kind: "count", ios: 50 } }, { now: target.clock });
+        for (const io of target.ios) {
+          expect((io.lba - start) % ioBlocks).toBe(0);
+          expect(io.lba).toBeGreaterThanOrEqual(start);
+          expect(io.lba + ioBlocks).toBeLessThanOrEqual(start + region);
+          expect(io.blocks).toBe(ioBlocks);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("repeats the random addresses of a seed, spreads them, and draws others for another seed", async () => {
+    const addresses = async (seed: number): Promise<number[]> => {
+      const target = new SimulatedTarget(512, 1 << 20, () => 1);
+      await runWorkload(target, { ...base, seed, stop: { kind: "count", ios: 500 } }, { now: target.clock });
+      return target.ios.map((io) => io.lba);
+    };
+    const a = await addresses(7);
+    expect(a.length).toBeGreaterThanOrEqual(500);
+    expect(new Set(a).size).toBeGreaterThan(0.95 * a.length);
+    expect(await addresses(7)).toEqual(a);
+    expect(await addresses(8)).not.toEqual(a);
+  });
+
+  it("writes whole I/Os of data that is not zeros and differs between blocks and between slots", async () => {
+    const target = new SimulatedTarget(512, 1 << 20, () => 1);
+    await runWorkload(target, { ...base, direction: "write", ioBytes: 8192, queueDepth: 2, stop: { kind: "count", ios: 4 } }, { now: target.clock });
+    const writes = target.ios.filter((io) => io.kind === "write");
+    expect(writes.length).toBeGreaterThanOrEqual(4);
+    for (const io of writes) {
+      expect(io.data?.length).toBe(8192);
+      expect(io.data?.filter((b) => b === 0).length).toBeLessThan(8192 / 64);
+      expect(io.data?.subarray(0, 512)).not.toEqual(io.data?.subarray(512, 1024));
+    }
+    expect(writes[0]!.buffer).not.toBe(writes[1]!.buffer);
+    expect(writes[0]!.data).not.toEqual(writes[1]!.data);
+  });
+
+  it("reads into one shared buffer when asked, and into a buffer per slot otherwise", async () => {
+    const shared = new SimulatedTarget(512, 1 << 20, () => 1);
+    await runWorkload(shared, { ...base, queueDepth: 4, sharedReadBuffer: true, stop: { kind: "count", ios: 8 } }, { now: shared.clock });
+    expect(new Set(shared.ios.map((io) => io.buffer)).size).toBe(1);
+    const own = new SimulatedTarget(512, 1 << 20, () => 1);
+    await runWorkload(own, { ...base, queueDepth: 4, stop: { kind: "count", ios: 8 } }, { now: own.clock });
+    expect(new Set(own.ios.map((io) => io.buffer)).size).toBe(4);
+  });
+
+  it("gives each writing slot a buffer of its own even when reads would share one", async () => {
+    const target = new SimulatedTarget(512, 1 << 20, () => 1);
+    await runWorkload(target, { ...base, direction: "write", queueDepth: 3, sharedReadBuffer: true, stop: { kind: "count", ios: 6 } }, { now: target.clock });
+    expect(new Set(target.ios.map((io) => io.buffer)).size).toBe(3);
+  });
+
+  it("rejects with the first I/O error and issues nothing more after it", async () => {
+    const target = new SimulatedTarget(512, 1 << 20, () => 1);
+    target.failAt = 5;
+    await expect(runWorkload(target, { ...base, queueDepth: 2, stop: { kind: "count", ios: 1000 } }, { now: target.clock })).rejects.toThrow("simulated failure of I/O 5");
+    // The other slot finishes the one I/O it had in flight and stops.
+    expect(target.ios.length).toBeLessThanOrEqual(7);
+    expect(target.inFlight).toBe(0);
+  });
+
+  it("keeps the first error when I/Os in flight fail after it", async () => {
+    const target = new SimulatedTarget(512, 1 << 20, () => 1);
+    let calls = 0;
+    const failing = {
+      blockSize: 512,
+      blocks: 1 << 20,
+      read: async (lba: number, blocks: number, options: { readonly into: Uint8Array }) => {
+        const n = calls++;
+        await target.read(lba, blocks, options);
+        if (n >= 3) throw new RangeError(`I/O ${n} failed`);
+      },
+      write: target.write.bind(target),
+    };
+    await expect(runWorkload(failing, { ...base, queueDepth: 4, stop: { kind: "count", ios: 1000 } }, { now: target.clock })).rejects.toThrow("I/O 3 failed");
+  });
+
+  it("stops every loop and rejects when a window hook throws", async () => {
+    const target = new SimulatedTarget(512, 1 << 20, () => 1);
+    const run = runWorkload(
+      target,
+      { ...base, queueDepth: 4, warmupMs: 5, stop: { kind: "duration", ms: 1e9 } },
+      {
+        now: target.clock,
+        onWindowStart: () => {
+          throw new RangeError("sampling /proc failed");
+        },
+      },
+    );
+    await expect(run).rejects.toThrow("sampling /proc failed");
+    expect(target.inFlight).toBe(0);
+    const issued = target.ios.length;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(target.ios.length).toBe(issued);
+  });
+
+  it("stops when the signal aborts, counts the I/Os that were in flight, and says it was interrupted", async () => {
+    const target = new SimulatedTarget(512, 1 << 20, () => 1);
+    const controller = new AbortController();
+    const ends: number[] = [];
+    const read = target.read.bind(target);
+    target.read = (lba, blocks, options) => {
+      if (target.ios.length === 20) controller.abort();
+      return read(lba, blocks, options);
+    };
+    const r = await runWorkload(target, { ...base, queueDepth: 1, stop: { kind: "duration", ms: 1e9 } }, { now: target.clock, signal: controller.signal, onWindowEnd: () => ends.push(target.now) });
+    expect(r.interrupted).toBe(true);
+    expect(r.ios).toBe(21);
+    expect(r.elapsedMs).toBe(21);
+    expect(ends).toEqual([21]);
+  });
+
+  it("gives an empty window when the signal aborts during the warm-up", async () => {
+    const target = new SimulatedTarget(512, 1 << 20, () => 1);
+    const controller = new AbortController();
+    const events: string[] = [];
+    setImmediate(() => controller.abort());
+    const r = await runWorkload(
+      target,
+      { ...base, queueDepth: 2, warmupMs: 1e6, stop: { kind: "duration", ms: 10 } },
+      { now: target.clock, signal: controller.signal, onWindowStart: () => events.push("start"), onWindowEnd: () => events.push("end") },
+    );
+    expect(r).toMatchObject({ ios: 0, elapsedMs: 0, iops: 0, interrupted: true });
+    expect(r.warmupIos).toBeGreaterThan(0);
+    expect(events).toEqual(["start", "end"]);
+  });
+
+  it("measures latency per I/O when I/Os take different times", async () => {
+    const target = new SimulatedTarget(512, 1 << 20, (io) => (io.lba % 2 === 0 ? 1 : 3));
+    const result = await runWorkload(target, { ...base, pattern: "sequential", ioBytes: 512, queueDepth: 1, stop: { kind: "count", ios: 100 } }, { now: target.clock });
+    expect(result.latency.minUs).toBe(1000);
+    expect(result.latency.maxUs).toBe(3000);
+    expect(result.latency.meanUs).toBeCloseTo(2000, 6);
+    expect(result.latency.stddevUs).toBeCloseTo(1000, 6);
+  });
+
+  it("refuses a bad spec before issuing anything", async () => {
+    const target = new SimulatedTarget(512, 1000, () => 1);
+    await expect(runWorkload(target, { ...base, ioBytes: 1000 }, { now: target.clock })).rejects.toBeInstanceOf(ConfigError);
+    expect(target.ios).toEqual([]);
+  });
+});
+
+describe("blockTargetOf", () => {
+  it("reads the LUN's capacity and passes reads and writes straight through", async () => {
+    const calls: string[] = [];
+    const into = new Uint8Array(1024);
+    const lun = {
+      readCapacity: async () => {
+        calls.push("capacity");
+        return { blocks: 1000n, blockSize: 512 };
+      },
+      read: async (lba: number, blocks: number, options: { readonly into: Uint8Array }) => {
+        calls.push(`read ${lba} ${blocks} ${options.into === into}`);
+        return options.into;
+      },
+      write: async (lba: number, data: Uint8Array) => {
+        calls.push(`write ${lba} ${data.length}`);
+      },
+    };
+    const target = await blockTargetOf(lun);
+    expect([target.blockSize, target.blocks]).toEqual([512, 1000]);
+    await target.read(8, 2, { into });
+    await target.write(16, into);
+    expect(calls).toEqual(["capacity", "read 8 2 true", "write 16 1024"]);
+  });
+});
+
+describe("validateSpec", () => {
+  const target = { blockSize: 512, blocks: 1000 };
+  it("refuses an I/O size that is not a whole number of blocks", () => {
+    expect(() => validateSpec({ ...base, ioBytes: 1000 }, target)).toThrow(/I\/O size 1000 is not a whole number of 512-byte blocks/);
+  });
+  it("refuses a queue depth below 1 or not an integer", () => {
+    expect(() => validateSpec({ ...base, queueDepth: 0 }, target)).toThrow(/queue depth 0/);
+    expect(() => validateSpec({ ...base, queueDepth: 1.5 }, target)).toThrow(ConfigError);
+  });
+  it("refuses a region past the end of the target or smaller than one I/O", () => {
+    expect(() => validateSpec({ ...base, startLba: 990, regionBlocks: 20 }, target)).toThrow(/does not fit/);
+    expect(() => validateSpec({ ...base, regionBlocks: 4 }, target)).toThrow(/smaller than one/);
+  });
+  it("refuses a stop condition that is not positive, and a negative warm-up", () => {
+    expect(() => validateSpec({ ...base, stop: { kind: "duration", ms: 0 } }, target)).toThrow(ConfigError);
+    expect(() => validateSpec({ ...base, stop: { kind: "count", ios: -1 } }, target)).toThrow(ConfigError);
+    expect(() => validateSpec({ ...base, warmupMs: -1 }, target)).toThrow(/warm-up -1 ms/);
+  });
+  it("refuses a pattern or direction it does not know (a request read from JSON)", () => {
+    expect(() => validateSpec({ ...base, pattern: "zigzag" as "random" }, target)).toThrow(/access pattern "zigzag"/);
+    expect(() => validateSpec({ ...base, direction: "trim" as "read" }, target)).toThrow(/direction "trim"/);
+  });
+  it("gives the I/O's blocks and the region, defaulting to the whole target", () => {
+    expect(validateSpec(base, target)).toEqual({ ioBlocks: 8, start: 0, region: 1000 });
+    expect(validateSpec({ ...base, startLba: 100 }, target)).toEqual({ ioBlocks: 8, start: 100, region: 900 });
+  });
+});
+
+describe("AddressGenerator", () => {
+  it("repeats its sequence for the same seed and differs for another", () => {
+    const a = new AddressGenerator(42);
+    const b = new AddressGenerator(42);
+    const c = new AddressGenerator(43);
+    const sa = Array.from({ length: 20 }, () => a.next32());
+    expect(Array.from({ length: 20 }, () => b.next32())).toEqual(sa);
+    expect(Array.from({ length: 20 }, () => c.next32())).not.toEqual(sa);
+  });
+
+  it("spreads draws evenly over the range", () => {
+    const g = new AddressGenerator(7);
+    const counts = new Array<number>(10).fill(0);
+    for (let i = 0; i < 100_000; i++) counts[g.below(10)]! += 1;
+    for (const n of counts) expect(Math.abs(n - 10_000)).toBeLessThan(500);
+  });
+
+  it("reaches slots beyond 2^32", () => {
+    const g = new AddressGenerator(3);
+    const n = 2 ** 40;
+    const draws = Array.from({ length: 100 }, () => g.below(n));
+    expect(draws.some((v) => v >= 2 ** 32)).toBe(true);
+    expect(draws.some((v) => v >= n / 2)).toBe(true);
+  });
+
+  it("stays below n for n up to 2^53", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), fc.integer(), (n, seed) => {
+        const v = new AddressGenerator(seed).below(n);
+        expect(v).toBeGreaterThanOrEqual(0);
+        expect(v).toBeLessThan(n);
+        expect(Number.isInteger(v)).toBe(true);
+      }),
+    );
+  });
+});
