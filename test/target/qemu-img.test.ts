@@ -8,11 +8,13 @@
 import { readFile, truncate } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Secret } from "../../src/core/auth/secret.js";
+import { Opcode } from "../../src/core/pdu/opcodes.js";
+import { parseText } from "../../src/core/text/codec.js";
 import type { MemoryBackend } from "../../src/target/backends/memory.js";
 import { type RunningTarget, startTarget } from "../../src/target/server.js";
 import { compareFiles, describeMismatch, firstDifference, verifyPatternFile, writePatternFile } from "../support/pattern.js";
 import { type ChapCredentials, chapEnv, iscsiUrl, qemuImgConvert, qemuImgInfo } from "../support/peers.js";
-import { checkOk } from "../support/processes.js";
+import { checkOk, runCommand } from "../support/processes.js";
 import { makeTempDir, type TempDir, useTempDir } from "../support/tmp.js";
 
 const IQN = "iqn.2026-11.test.target:qemu";
@@ -105,6 +107,33 @@ describe("qemu-img convert to and from the embedded target", () => {
     checkOk(await qemuImgConvert(url, copy));
     const mismatch = await compareFiles(source, copy);
     expect(mismatch === undefined ? "equal" : describeMismatch(mismatch)).toBe("equal");
+  });
+
+  it("copies both ways with CRC32C header digests (QEMU's header-digest=crc32c)", async () => {
+    const digests: string[] = [];
+    const digested = await startTarget({
+      targets: [{ iqn: IQN, luns: [{ lun: 0, backend: `mem:${SIZE}` }] }],
+      trace: (direction, _id, pdu) => {
+        if (direction === "send" && pdu.opcode === Opcode.LoginResponse && pdu.transit && pdu.nextStage === 3) {
+          for (const [key, value] of parseText(pdu.data)) if (key === "HeaderDigest") digests.push(value);
+        }
+      },
+    });
+    try {
+      const source = tmp().file("digest-source.raw");
+      const copy = tmp().file("digest-copy.raw");
+      await writePatternFile(source, SIZE, 0x0a0b_0007);
+      const opts = `driver=iscsi,transport=tcp,portal=127.0.0.1:${digested.port},target=${IQN},lun=0,header-digest=crc32c`;
+      checkOk(await runCommand("qemu-img", ["convert", "-n", "-f", "raw", "--target-image-opts", source, opts], { timeoutMs: 120_000 }));
+      checkOk(await runCommand("qemu-img", ["convert", "--image-opts", opts, "-O", "raw", copy], { timeoutMs: 120_000 }));
+      const mismatch = await compareFiles(source, copy);
+      expect(mismatch === undefined ? "equal" : describeMismatch(mismatch)).toBe("equal");
+      expect(digests.length).toBeGreaterThanOrEqual(2);
+      expect(new Set(digests)).toEqual(new Set(["CRC32C"]));
+      expect(digested.stats.rejects).toBe(0);
+    } finally {
+      await digested.close();
+    }
   });
 
   it("reports the LUN's size to qemu-img info", async () => {
