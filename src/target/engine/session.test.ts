@@ -242,6 +242,66 @@ describe("protocol errors", () => {
     expect(side.run({ cdb: buildTestUnitReadyCdb() }).status).toBe(0);
   });
 
+  it("drops the connection on a header digest mismatch: no length in that header can be trusted", () => {
+    const pair = new TargetPair();
+    const side = pair.initiator({ proposal: { ...DEFAULT_INITIATOR_PROPOSAL, headerDigest: ["CRC32C"], dataDigest: ["CRC32C"] } }).login();
+    const link = pair.links()[0]!;
+    expect(link.target.params.headerDigest).toBe(true);
+    const pieces = encodePdu(
+      { opcode: Opcode.NopOut, immediate: true, lun: 0, initiatorTaskTag: 5, targetTransferTag: RESERVED_TAG, cmdSN: side.session.commandWindow.cmdSN, expStatSN: 0, data: new Uint8Array(0) },
+      { headerDigest: true, dataDigest: true, crc32c },
+    );
+    const header = pieces[0]!.slice();
+    header[20] ^= 0x01;
+    link.target.receive(header, pair.now);
+    expect(link.target.closed).toBe(true);
+    pair.pump();
+    expect(pair.events("connection-closed")[0]?.error?.code).toBe("ISCSI_ERR_DIGEST");
+  });
+
+  it("rejects a PDU with a data digest mismatch, then drops the connection (ErrorRecoveryLevel 0)", () => {
+    const pair = new TargetPair({ trace: true });
+    const side = pair.initiator({ proposal: { ...DEFAULT_INITIATOR_PROPOSAL, headerDigest: ["CRC32C"], dataDigest: ["CRC32C"] } }).login();
+    const link = pair.links()[0]!;
+    const pieces = encodePdu(
+      { opcode: Opcode.NopOut, immediate: true, lun: 0, initiatorTaskTag: 5, targetTransferTag: RESERVED_TAG, cmdSN: side.session.commandWindow.cmdSN, expStatSN: 0, data: new Uint8Array(8).fill(1) },
+      { headerDigest: true, dataDigest: true, crc32c },
+    );
+    const data = pieces[1]!.slice();
+    data[3] ^= 0x40;
+    for (const piece of [pieces[0]!, data, pieces[2]!]) link.target.receive(piece, pair.now);
+    expect(pair.sent(Opcode.Reject).map((r) => r.reason)).toEqual([RejectReason.DataDigestError]);
+    expect(link.target.closed).toBe(true);
+  });
+
+  it("refuses a Login Request in full feature phase", () => {
+    const pair = new TargetPair({ trace: true });
+    pair.initiator().login();
+    const link = pair.links()[0]!;
+    const login = encodePdu(
+      {
+        opcode: Opcode.LoginRequest,
+        transit: false,
+        continue: false,
+        currentStage: 0,
+        nextStage: 0,
+        versionMax: 0,
+        versionMin: 0,
+        isid: ISID,
+        tsih: 0,
+        initiatorTaskTag: 1,
+        cid: 0,
+        cmdSN: 0,
+        expStatSN: 0,
+        data: new Uint8Array(0),
+      },
+      NO_DIGESTS,
+    );
+    for (const piece of login) link.target.receive(piece, pair.now);
+    expect(pair.sent(Opcode.Reject).map((r) => r.reason)).toEqual([RejectReason.ProtocolError]);
+    expect(link.target.closed).toBe(true);
+  });
+
   it("rejects an unknown opcode with 'command not supported' and echoes its header", () => {
     const pair = new TargetPair({ trace: true });
     const side = pair.initiator().login();
@@ -317,6 +377,99 @@ describe("protocol errors", () => {
     const before = pair.engine.stats.rejects;
     for (const piece of more) link.target.receive(piece, pair.now);
     expect(pair.engine.stats.rejects).toBe(before);
+  });
+});
+
+describe("commands by CmdSN", () => {
+  /** A raw SCSI Command (TEST UNIT READY) with the given CmdSN, ITT and I bit. */
+  function tur(cmdSN: number, itt: number, immediate = false): Uint8Array[] {
+    return encodePdu(
+      {
+        opcode: Opcode.ScsiCommand,
+        immediate,
+        final: true,
+        read: false,
+        write: false,
+        attribute: 1,
+        lun: 0,
+        initiatorTaskTag: itt,
+        expectedDataTransferLength: 0,
+        cmdSN,
+        expStatSN: 0,
+        cdb: buildTestUnitReadyCdb(),
+        data: new Uint8Array(0),
+      },
+      NO_DIGESTS,
+    );
+  }
+
+  it("runs commands in CmdSN order whatever order they arrive in, and an immediate one at once", () => {
+    const pair = new TargetPair({ trace: true });
+    const side = pair.initiator().login();
+    const link = pair.links()[0]!;
+    link.frozen = true;
+    const next = side.session.commandWindow.cmdSN;
+    const send = (pieces: Uint8Array[]): void => {
+      for (const piece of pieces) link.target.receive(piece, pair.now);
+    };
+    send(tur((next + 2) >>> 0, 0x103));
+    send(tur((next + 1) >>> 0, 0x102));
+    const answered = (): number[] => pair.sent(Opcode.ScsiResponse).map((r) => r.initiatorTaskTag);
+    expect(answered()).toEqual([]);
+    expect(pair.engine.sessions[0]!.heldCommands).toBe(2);
+    send(tur(next, 0x1ff, true));
+    expect(answered()).toEqual([0x1ff]);
+    send(tur(next, 0x101));
+    expect(answered()).toEqual([0x1ff, 0x101, 0x102, 0x103]);
+    expect(pair.engine.sessions[0]!.expCmdSN).toBe((next + 3) >>> 0);
+  });
+
+  it("ignores a command outside the window, and refuses one reusing a busy task tag", () => {
+    const pair = new TargetPair({ trace: true, storage: "manual" });
+    const side = pair.initiator().login();
+    const link = pair.links()[0]!;
+    link.frozen = true;
+    const session = pair.engine.sessions[0]!;
+    const next = side.session.commandWindow.cmdSN;
+    for (const piece of tur((session.maxCmdSN + 1) >>> 0, 0x201)) link.target.receive(piece, pair.now);
+    for (const piece of tur((next - 1) >>> 0, 0x202)) link.target.receive(piece, pair.now);
+    expect(pair.sent(Opcode.ScsiResponse)).toHaveLength(0);
+    expect(session.expCmdSN).toBe(next);
+    const read = encodePdu(
+      {
+        opcode: Opcode.ScsiCommand,
+        immediate: false,
+        final: true,
+        read: true,
+        write: false,
+        attribute: 1,
+        lun: 0,
+        initiatorTaskTag: 0x300,
+        expectedDataTransferLength: 512,
+        cmdSN: next,
+        expStatSN: 0,
+        cdb: buildRead10Cdb({ lba: 0, blocks: 1 }),
+        data: new Uint8Array(0),
+      },
+      NO_DIGESTS,
+    );
+    for (const piece of read) link.target.receive(piece, pair.now);
+    for (const piece of tur((next + 1) >>> 0, 0x300)) link.target.receive(piece, pair.now);
+    expect(pair.sent(Opcode.Reject).map((r) => r.reason)).toEqual([RejectReason.TaskInProgress]);
+    // The refused command's CmdSN still counts: the window does not wait for it.
+    expect(session.expCmdSN).toBe((next + 2) >>> 0);
+    pair.pump();
+    expect(pair.events("protocol-error").map((e) => e.error.message).join("\n")).toMatch(/outside the window/);
+  });
+
+  it("sends Data-In no larger than a MaxRecvDataSegmentLength the initiator declares in full feature phase", () => {
+    const pair = new TargetPair({ trace: true });
+    const side = pair.initiator().login();
+    side.text([["MaxRecvDataSegmentLength", "1024"]]);
+    expect(pair.links()[0]!.target.params.maxSendDataSegmentLength).toBe(1024);
+    side.run({ cdb: buildRead10Cdb({ lba: 0, blocks: 16 }), dataIn: new Uint8Array(8192) });
+    const sizes = pair.sent(Opcode.DataIn).map((p) => p.data.length);
+    expect(sizes).toEqual(Array(8).fill(1024));
   });
 });
 
