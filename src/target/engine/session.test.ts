@@ -252,7 +252,7 @@ describe("protocol errors", () => {
       { headerDigest: true, dataDigest: true, crc32c },
     );
     const header = pieces[0]!.slice();
-    header[20] ^= 0x01;
+    header[20] = header[20]! ^ 0x01;
     link.target.receive(header, pair.now);
     expect(link.target.closed).toBe(true);
     pair.pump();
@@ -268,7 +268,7 @@ describe("protocol errors", () => {
       { headerDigest: true, dataDigest: true, crc32c },
     );
     const data = pieces[1]!.slice();
-    data[3] ^= 0x40;
+    data[3] = data[3]! ^ 0x40;
     for (const piece of [pieces[0]!, data, pieces[2]!]) link.target.receive(piece, pair.now);
     expect(pair.sent(Opcode.Reject).map((r) => r.reason)).toEqual([RejectReason.DataDigestError]);
     expect(link.target.closed).toBe(true);
