@@ -28,6 +28,11 @@ export class CommandWindow<T> {
     this.#depth = depth;
   }
 
+  /** The queue depth: commands that may be active at once. */
+  get depth(): number {
+    return this.#depth;
+  }
+
   get expCmdSN(): number {
     return this.#expCmdSN;
   }

@@ -194,7 +194,7 @@ export class ScsiTask implements ScsiPort {
     const transfer = this.transfer;
     if (want === undefined || transfer === undefined || !transfer.complete || this.#ended) return;
     this.#wantData = undefined;
-    const buffer = transfer.buffer as Uint8Array;
+    const buffer = transfer.buffer;
     this.#guard(() => want.then(buffer.subarray(0, want.length)));
   }
 

@@ -210,6 +210,13 @@ describe("sessions and connections", () => {
     expect(pair.engine.sessions[0]?.connections).toHaveLength(1);
   });
 
+  it("ends the session as a logout when the initiator logs out its only connection", () => {
+    const pair = new TargetPair();
+    const side = pair.initiator().login();
+    side.logout(LogoutReason.CloseConnection, side.session.connectionList[0]!.cid);
+    expect(pair.events("session-closed").map((e) => e.reason)).toEqual(["logout"]);
+  });
+
   it("closes one connection of a session on a connection logout and keeps the session", () => {
     const pair = new TargetPair();
     const side = pair.initiator({ proposal: { ...DEFAULT_INITIATOR_PROPOSAL, maxConnections: 2 } }).login();

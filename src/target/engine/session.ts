@@ -215,10 +215,9 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
   place(connection: TargetConnection, bhs: Uint8Array, length: number): Uint8Array | undefined {
     const opcode = bhs[0]! & 0x3f;
     if (opcode === Opcode.DataOut) {
-      const task = this.#tasks.get(readU32(bhs, 16));
-      const transfer = task?.transfer;
+      const transfer = this.#tasks.get(readU32(bhs, 16))?.transfer;
       const offset = readU32(bhs, 40);
-      if (transfer?.buffer === undefined || !transfer.expects(readU32(bhs, 20), offset, length)) return undefined;
+      if (transfer === undefined || !transfer.expects(readU32(bhs, 20), offset, length)) return undefined;
       return transfer.buffer.subarray(offset, offset + length);
     }
     if (opcode === Opcode.ScsiCommand && (bhs[1]! & 0x20) !== 0 && this.type === "Normal") {
@@ -311,6 +310,11 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
       this.#refuseCommand(connection, frame, pdu, RejectReason.CommandNotSupported, new RemoteProtocolError(`SCSI Command (ITT 0x${itt.toString(16)}) in a discovery session`));
       return;
     }
+    if (pdu.immediate && this.#tasks.size >= 2 * this.#window.depth) {
+      // RFC 7143 §11.17.1: too many immediate commands (they bypass the window, so this bounds them).
+      this.#refuseCommand(connection, frame, pdu, RejectReason.ImmediateCommandReject, new RemoteProtocolError(`immediate SCSI Command (ITT 0x${itt.toString(16)}) beyond ${2 * this.#window.depth} tasks in progress`));
+      return;
+    }
     if (this.#tasks.has(itt)) {
       this.#refuseCommand(connection, frame, pdu, RejectReason.TaskInProgress, new RemoteProtocolError(`SCSI Command reuses ITT 0x${itt.toString(16)} of a task still in progress`));
       return;
@@ -320,7 +324,9 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
     try {
       if (pdu.write && expected > 0) {
         const immediatePlaced = frame.dataPlaced && placed !== undefined && placed.bhs === frame.bhs;
-        const buffer = immediatePlaced ? placed.buffer : expected <= this.#owner.maxTransferBytes ? new Uint8Array(expected) : undefined;
+        // A command never moves more than maxTransferBytes (the device server refuses longer
+        // ones), so a longer Expected Data Transfer Length does not get a longer buffer.
+        const buffer = immediatePlaced ? placed.buffer : new Uint8Array(Math.min(expected, this.#owner.maxTransferBytes));
         transfer = new WriteTransfer(
           { itt, length: expected, final: pdu.final, immediate: pdu.data, immediatePlaced },
           buffer,
@@ -613,6 +619,11 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
     }
     const closing = this.#connections.get(pdu.cid);
     if (closing === connection) connection.markLoggedOut();
+    // Logging out the only connection ends the session by logout, not by losing it.
+    if (closing !== undefined && this.#connections.size === 1) {
+      this.end("logout");
+      return;
+    }
     closing?.close(undefined, 0);
   }
 

@@ -37,6 +37,9 @@ export interface TextReply {
   readonly targetTransferTag: number;
 }
 
+/** Text exchanges one session may have unfinished at once. */
+const MAX_EXCHANGES = 16;
+
 /** Bound on an initiator's text in one exchange (RFC 7143 §6.1 asks for at least 8192). */
 const MAX_REQUEST_TEXT = 64 * 1024;
 
@@ -79,6 +82,9 @@ export class TextExchanges {
       exchange = undefined;
     }
     if (exchange === undefined) {
+      if (this.#exchanges.size >= MAX_EXCHANGES) {
+        throw new RemoteProtocolError(`Text Request (ITT 0x${itt.toString(16)}): ${MAX_EXCHANGES} text exchanges are already in progress`);
+      }
       exchange = { incoming: new TextAccumulator({ maxBytes: MAX_REQUEST_TEXT, where: "Text Request" }), outgoing: [], ttt: RESERVED_TAG };
       this.#exchanges.set(itt, exchange);
     }

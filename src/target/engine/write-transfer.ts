@@ -5,10 +5,11 @@
  * against the sequence it belongs to (Target Transfer Tag, DataSN, Buffer Offset, F bit); a PDU
  * that breaks the rules is a RemoteProtocolError naming the field and value.
  *
- * The data goes into one buffer of the command's Expected Data Transfer Length, by offset: the
- * framer places each Data-Out payload there directly when `expects()` says it is the next piece of
- * a sequence, so the bytes are copied once, from the socket's chunk into the buffer the backend
- * write then uses.
+ * The data goes into one buffer, by offset: the framer places each Data-Out payload there
+ * directly when `expects()` says it is the next piece of a sequence, so the bytes are copied once,
+ * from the socket's chunk into the buffer the backend write then uses. The buffer may be shorter
+ * than the Expected Data Transfer Length (the target bounds it by its largest transfer): what the
+ * command needs always fits, and bytes the initiator sends past the buffer are counted and dropped.
  *
  * DataPDUInOrder=Yes and DataSequenceInOrder=Yes (the engine's policy) make every sequence a
  * contiguous, in-order range, so "received" is a count per sequence, not a set of ranges.
@@ -51,8 +52,8 @@ export class WriteTransfer {
   readonly itt: number;
   /** Expected Data Transfer Length of the command. */
   readonly length: number;
-  /** Where the data goes; undefined when the command is refused and its data is only drained. */
-  readonly buffer: Uint8Array | undefined;
+  /** Where the data goes (at most `length` bytes). */
+  readonly buffer: Uint8Array;
   readonly #limits: WriteLimits;
   /** The unsolicited sequence (immediate data counts as its start), while it is open. */
   #unsolicited: Sequence | undefined;
@@ -73,7 +74,7 @@ export class WriteTransfer {
    */
   constructor(
     command: { readonly itt: number; readonly length: number; readonly final: boolean; readonly immediate: Uint8Array; readonly immediatePlaced: boolean },
-    buffer: Uint8Array | undefined,
+    buffer: Uint8Array,
     limits: WriteLimits,
   ) {
     this.itt = command.itt;
@@ -92,7 +93,7 @@ export class WriteTransfer {
           `${where}: ${immediate} bytes of immediate data exceed min(FirstBurstLength ${limits.firstBurstLength}, Expected Data Transfer Length ${command.length}) (RFC 7143 §13.14)`,
         );
       }
-      if (buffer !== undefined && !command.immediatePlaced) buffer.set(command.immediate, 0);
+      if (!command.immediatePlaced) store(buffer, command.immediate, 0);
     }
     this.#unsolicitedBytes = immediate;
     this.#dataOutBytes = immediate;
@@ -175,7 +176,7 @@ export class WriteTransfer {
    */
   expects(ttt: number, offset: number, length: number): boolean {
     const seq = ttt === RESERVED_TAG ? this.#unsolicited : this.#outstanding.get(ttt);
-    return seq !== undefined && offset === seq.offset + seq.received && offset + length <= seq.offset + seq.length && this.buffer !== undefined && offset + length <= this.buffer.length;
+    return seq !== undefined && offset === seq.offset + seq.received && offset + length <= seq.offset + seq.length && offset + length <= this.buffer.length;
   }
 
   /**
@@ -208,7 +209,7 @@ export class WriteTransfer {
           : `${where()}: data past the R2T's range [${seq.offset}, ${seq.offset + seq.length})`,
       );
     }
-    if (!placed && this.buffer !== undefined && pdu.data.length > 0) this.buffer.set(pdu.data, pdu.bufferOffset);
+    if (!placed) store(this.buffer, pdu.data, pdu.bufferOffset);
     seq.received += pdu.data.length;
     seq.nextDataSN = (seq.nextDataSN + 1) >>> 0;
     this.#dataOutBytes += pdu.data.length;
@@ -236,6 +237,13 @@ export class WriteTransfer {
     }
     return "partial";
   }
+}
+
+/** Copies what of `data` falls inside `buffer` at `offset`; the rest is dropped. */
+function store(buffer: Uint8Array, data: Uint8Array, offset: number): void {
+  const room = buffer.length - offset;
+  if (room <= 0 || data.length === 0) return;
+  buffer.set(room >= data.length ? data : data.subarray(0, room), offset);
 }
 
 function hex(v: number): string {

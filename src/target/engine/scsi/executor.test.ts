@@ -235,6 +235,23 @@ describe("residuals against the Expected Data Transfer Length", () => {
   });
 });
 
+describe("transfers longer than the target takes", () => {
+  it("takes a one-block WRITE whose Expected Data Transfer Length is past the largest transfer, dropping the excess", () => {
+    const { pair, side } = login({ engine: { maxTransferBytes: 16 * 1024 } });
+    const data = fill(64 * 1024, 0x21);
+    const result = side.run({ cdb: buildWrite10Cdb({ lba: 3, blocks: 1 }), dataOut: data });
+    expect(result.status).toBe(ScsiStatus.Good);
+    expect([result.residualUnderflow, result.residualCount]).toEqual([true, 64 * 1024 - 512]);
+    expect(pair.memory().read(3 * 512, 1024)).toEqual(new Uint8Array([...fill(512, 0x21), ...new Uint8Array(512)]));
+  });
+
+  it("refuses a READ or WRITE of more than MAXIMUM TRANSFER LENGTH with INVALID FIELD IN CDB", () => {
+    const { side } = login({ engine: { maxTransferBytes: 16 * 1024 } });
+    expect(senseOf(side.run({ cdb: buildRead10Cdb({ lba: 0, blocks: 33 }), dataIn: new Uint8Array(33 * 512) }))).toEqual([SenseKey.IllegalRequest, 0x24, 0]);
+    expect(senseOf(side.run({ cdb: buildWrite10Cdb({ lba: 0, blocks: 33 }), dataOut: new Uint8Array(33 * 512) }))).toEqual([SenseKey.IllegalRequest, 0x24, 0]);
+  });
+});
+
 describe("provisioning: UNMAP and WRITE SAME", () => {
   it("deallocates blocks with UNMAP: they read as zeros and their memory is given back", () => {
     const { pair, side } = login();
