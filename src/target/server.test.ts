@@ -6,6 +6,7 @@ import { Secret } from "../core/auth/secret.js";
 import { LogoutReason } from "../core/pdu/opcodes.js";
 import { buildRead10Cdb, buildTestUnitReadyCdb, buildWrite10Cdb } from "../core/scsi/cdb.js";
 import { SessionHost } from "../node/host.js";
+import { DEFAULT_INITIATOR_PROPOSAL } from "../core/text/parameters.js";
 import { MemoryBackend } from "./backends/memory.js";
 import { type RunningTarget, type TargetServerConfig, startTarget } from "./server.js";
 
@@ -52,6 +53,22 @@ describe("startTarget", () => {
     expect(target.stats.connectionsOpen).toBe(0);
   });
 
+  it("carries one session over two TCP connections (MC/S)", async () => {
+    const target = await start();
+    const h = host(target, { proposal: { ...DEFAULT_INITIATOR_PROPOSAL, maxConnections: 2 } });
+    await h.login();
+    await h.login();
+    expect(target.engine.sessions[0]?.connections).toHaveLength(2);
+    const data = new Uint8Array(4096).fill(0x5c);
+    await h.execute(0, buildWrite10Cdb({ lba: 0, blocks: 8 }), undefined, data, "safe", undefined);
+    const reads = Array.from({ length: 16 }, () => {
+      const back = new Uint8Array(4096);
+      return h.execute(0, buildRead10Cdb({ lba: 0, blocks: 8 }), back, undefined, "safe", undefined).then((r) => [r.status, back.every((b) => b === 0x5c)]);
+    });
+    expect(await Promise.all(reads)).toEqual(Array(16).fill([0, true]));
+    await h.logout();
+  });
+
   it("reports sessions and connections as events", async () => {
     const target = await start();
     const seen: string[] = [];
@@ -81,6 +98,17 @@ describe("startTarget", () => {
   it("answers SendTargets in a discovery session with the bound port", async () => {
     const target = await start();
     const h = new SessionHost({ initiatorName: INITIATOR, sessionType: "Discovery", keepAlive: false }, { host: target.host, port: target.port });
+    await h.login();
+    expect(await h.text([["SendTargets", "All"]])).toEqual([
+      ["TargetName", IQN],
+      ["TargetAddress", `127.0.0.1:${target.port},1`],
+    ]);
+    await h.logout();
+  });
+
+  it("answers SendTargets with the address the initiator reached when it listens on every address", async () => {
+    const target = await start({ listen: { host: "0.0.0.0", port: 0 } });
+    const h = new SessionHost({ initiatorName: INITIATOR, sessionType: "Discovery", keepAlive: false }, { host: "127.0.0.1", port: target.port });
     await h.login();
     expect(await h.text([["SendTargets", "All"]])).toEqual([
       ["TargetName", IQN],
