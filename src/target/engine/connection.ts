@@ -192,7 +192,7 @@ export class TargetConnection {
       const error = new RemoteProtocolError(
         `${opcodeName(frame.opcode)} (ITT 0x${readU32(frame.bhs, 16).toString(16)}): data digest mismatch`,
       );
-      this.reject(frame, RejectReason.DataDigestError, error);
+      this.reject(frame, RejectReason.DataDigestError);
       this.close(error, now);
       return;
     }
@@ -203,7 +203,7 @@ export class TargetConnection {
       if (!(error instanceof RemoteProtocolError) || this.#phase === "login") throw error;
       // Framing is intact: refuse the one PDU and go on (RFC 7143 §11.17.1).
       const unknown = /unknown opcode/.test(error.message);
-      this.reject(frame, unknown ? RejectReason.CommandNotSupported : RejectReason.InvalidPduField, error);
+      this.reject(frame, unknown ? RejectReason.CommandNotSupported : RejectReason.InvalidPduField);
       this.#owner.protocolError(this, error);
       return;
     }
@@ -214,7 +214,7 @@ export class TargetConnection {
     }
     if (pdu.opcode >= 0x20) {
       const error = new RemoteProtocolError(`the initiator sent ${opcodeName(pdu.opcode)}, a target opcode`);
-      this.reject(frame, RejectReason.ProtocolError, error);
+      this.reject(frame, RejectReason.ProtocolError);
       this.#owner.protocolError(this, error);
       return;
     }
@@ -225,7 +225,7 @@ export class TargetConnection {
     }
     if (pdu.opcode === Opcode.LoginRequest) {
       const error = new RemoteProtocolError("Login Request in full feature phase (RFC 7143 §6.3)");
-      this.reject(frame, RejectReason.ProtocolError, error);
+      this.reject(frame, RejectReason.ProtocolError);
       this.#owner.protocolError(this, error);
       this.close(error, now);
       return;
@@ -354,7 +354,7 @@ export class TargetConnection {
    * RFC 7143 §11.17: refuses one PDU, echoing its header. The Reject consumes a StatSN. A command
    * PDU's CmdSN is the session's business (see the session's reject handling).
    */
-  reject(frame: Frame, reason: number, error: IscsiError): void {
+  reject(frame: Frame, reason: number): void {
     const header = new Uint8Array(frame.bhs.length + frame.ahs.length);
     header.set(frame.bhs, 0);
     header.set(frame.ahs, frame.bhs.length);
@@ -368,7 +368,6 @@ export class TargetConnection {
       dataSNOrR2TSN: 0,
       data: header,
     });
-    void error;
   }
 
   /** The initiator's NOP-Out answering our ping (ITT 0xffffffff, RFC 7143 §11.18.1). */

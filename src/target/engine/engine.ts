@@ -148,8 +148,7 @@ export class TargetEngine {
   }
 
   /** The outcome of a storage request from a "storage" event. Unknown ids are ignored. */
-  completeStorage(id: number, outcome: StorageOutcome, now: number): void {
-    void now;
+  completeStorage(id: number, outcome: StorageOutcome, _now: number): void {
     const then = this.#storage.get(id);
     if (then === undefined) return;
     this.#storage.delete(id);
@@ -396,11 +395,9 @@ export class TargetEngine {
     return undefined;
   }
 
-  #loginOptions(connection: TargetConnection, first: LoginRequestPdu): TargetLoginOptions {
+  #loginOptions(_connection: TargetConnection, _first: LoginRequestPdu): TargetLoginOptions {
     let resolved: string | undefined;
     const discovery = this.config.discovery;
-    void connection;
-    void first;
     return {
       portalGroupTag: this.config.portalGroupTag,
       resolveTarget: (name) => {

@@ -182,7 +182,7 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
 
   // ---------------------------------------------------------------- PDUs in
 
-  receive(connection: TargetConnection, pdu: InitiatorPdu, frame: Frame, now: number): void {
+  receive(connection: TargetConnection, pdu: InitiatorPdu, frame: Frame, _now: number): void {
     switch (pdu.opcode) {
       case Opcode.DataOut:
         this.#dataOut(connection, pdu, frame);
@@ -207,7 +207,6 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
         this.#reject(connection, frame, RejectReason.ProtocolError, new RemoteProtocolError("SNACK with ErrorRecoveryLevel=0"));
         return;
       default:
-        void now;
         this.#reject(connection, frame, RejectReason.ProtocolError, new RemoteProtocolError(`unexpected opcode 0x${(pdu as InitiatorPdu).opcode.toString(16)} in full feature phase`));
     }
   }
@@ -655,7 +654,7 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
   #reject(connection: TargetConnection, frame: Frame, reason: number, error: RemoteProtocolError): void {
     this.#owner.countReject();
     this.#owner.protocolError(connection, error);
-    connection.reject(frame, reason, error);
+    connection.reject(frame, reason);
   }
 
   /** A protocol error the session cannot recover from at ERL 0: Reject, then drop the connection. */
@@ -666,8 +665,7 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
 
   // ---------------------------------------------------------------- lifecycle
 
-  connectionClosed(connection: TargetConnection, now: number): void {
-    void now;
+  connectionClosed(connection: TargetConnection, _now: number): void {
     // A connection replaced by a new login with its CID (RFC 7143 §6.3.4) is no longer in the map.
     if (this.#connections.get(connection.cid) === connection) this.#connections.delete(connection.cid);
     this.#placed.delete(connection.id);
