@@ -104,7 +104,7 @@ export async function runPerfWorkload(lun: LunLike, spec: PerfSpec, env: PerfEnv
       startLba: offset / lunBlock,
       // Whole commands only: a tail of the region shorter than one command is left out.
       regionBlocks: Math.floor(size / lunBlock),
-      ...(spec.seed === undefined ? {} : { seed: spec.seed }),
+      seed: spec.seed,
     },
     { now: env.now, cpuUsage: env.cpuUsage ?? (() => process.cpuUsage()), signal: env.signal },
   );
