@@ -228,6 +228,13 @@ describe("negotiation rules (RFC 7143 §6.2, §13)", () => {
     expect(() => t.receive([["MaxBurstLength", "65536"]], "operational")).toThrow(/sent MaxBurstLength again/);
   });
 
+  it("takes a declaration repeated unchanged (as libiscsi repeats InitiatorName) and refuses a changed one", () => {
+    const { t } = pair();
+    t.receive([["InitiatorName", "iqn.2026-11.test:i"]], "security");
+    expect(t.receive([["InitiatorName", "iqn.2026-11.test:i"]], "operational")).toEqual([]);
+    expect(() => t.receive([["InitiatorName", "iqn.2026-11.test:other"]], "operational")).toThrow(/sent InitiatorName again/);
+  });
+
   it("refuses keys the peer may not send, or not in this phase", () => {
     const { i, t } = pair();
     expect(() => i.receive([["InitiatorName", "iqn.x"]], "security")).toThrow(/the target may not send InitiatorName/);

@@ -394,6 +394,9 @@ export class Negotiator {
       throw new RemoteProtocolError(`the ${this.#peer} sent ${key} outside the security stage`);
     }
     this.#checkAllowed(def, phase);
+    // libiscsi repeats InitiatorName and SessionType, unchanged, after a security stage: the same
+    // declaration again changes nothing, so it is taken quietly; a different value is refused.
+    if (def.rule === "declarative" && this.#peerDeclarations.get(key) === value) return undefined;
     if (this.#outcomes.has(key) || this.#peerDeclarations.has(key)) {
       throw new RemoteProtocolError(`the ${this.#peer} sent ${key} again; a key is negotiated once (RFC 7143 §6.2)`);
     }
