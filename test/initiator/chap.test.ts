@@ -125,7 +125,10 @@ describe("CHAP against tgtd", () => {
       // The secret in a libiscsi-style URL (user%secret@host) must not come back in the error either.
       openSession(tgtd.url(IQN_MUTUAL, 1, { user: INITIATOR.user, secret: WRONG_SECRET }), { keepAlive: false, trace: log.trace }),
     ];
-    for (const [i, attempt] of failures.entries()) printed.push(...renderings(await rejectionOf(attempt, `failing login ${i}`)));
+    // Handlers go on every attempt at once: awaiting them one by one would leave the later
+    // rejections unhandled for a while.
+    const rejections = failures.map((attempt, i) => rejectionOf(attempt, `failing login ${i}`));
+    for (const rejection of rejections) printed.push(...renderings(await rejection));
 
     expect(log.lines.length).toBeGreaterThan(10);
     for (const secret of ALL_SECRETS) {
