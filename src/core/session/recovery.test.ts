@@ -166,6 +166,21 @@ describe("Session recovery (ERL 0 session reinstatement)", () => {
   });
 });
 
+describe("Logout when the target is gone", () => {
+  it("ends the session after the logout timeout instead of re-establishing it", () => {
+    const pair = new Pair({ config: { keepAlive: false, logoutTimeoutMs: 3000 } }).login();
+    pair.session.logout(0);
+    pair.target.take(Opcode.LogoutRequest); // never answered
+    pair.advance(3000);
+    const events = pair.events().map((e) => e.type);
+    expect(events).toContain("session-closed");
+    expect(pair.session.state).toBe("CLOSED");
+    pair.advance(60_000);
+    expect(pair.events().map((e) => e.type)).not.toContain("reconnect");
+    expect(pair.session.recoveries).toHaveLength(0);
+  });
+});
+
 describe("Escalation of a stuck command", () => {
   function stuck() {
     const pair = new Pair({ config: { keepAlive: false, taskManagementTimeoutMs: 1000, recovery: { initialBackoffMs: 100 } } }).login();

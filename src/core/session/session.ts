@@ -66,6 +66,8 @@ export class Session<C = unknown> {
   /** Deadline by which a target-requested logout must be sent (AsyncEvent 1, Parameter3). */
   private logoutDueAt: number | undefined;
   private dropping = false;
+  /** The caller asked to end the session: a connection lost now ends it, no recovery. */
+  private loggingOut = false;
 
   constructor(config: SessionConfig, deps: SessionDeps) {
     if (config.sessionType !== "Discovery" && !config.targetName) {
@@ -392,6 +394,7 @@ export class Session<C = unknown> {
     connection.transition(ConnectionState.InLogout);
     connection.phaseDeadline = now + (ctx.config.logoutTimeoutMs ?? 10_000);
     if (reason === LogoutReason.CloseSession && !forRecovery) {
+      this.loggingOut = true;
       const error = new SessionClosedError("the session is logging out");
       for (const task of ctx.drainQueue()) ctx.failTask(task, error);
     }
@@ -730,6 +733,12 @@ export class Session<C = unknown> {
       return;
     }
 
+    if (this.loggingOut) {
+      // The logout was not answered (a target or network gone at shutdown): the session ends
+      // here, it is not re-established.
+      this.giveUp(error ?? new SessionClosedError("the session was closed during logout"), now);
+      return;
+    }
     if (this.recoveryEnabled && ctx.state !== SessionState.Free && this.shouldRecover(error)) {
       this.beginRecovery(connection, cause, now);
       return;
