@@ -59,6 +59,8 @@ export interface TargetServerConfig {
   readonly loginTimeoutMs?: number;
   readonly unitAttentionOnNewNexus?: boolean;
   readonly maxTransferBytes?: number;
+  /** ErrorRecoveryLevel 1: bytes a session may keep for SNACKs (see EngineConfig). */
+  readonly retentionBytes?: number;
   /** Every PDU sent and received. */
   readonly trace?: (direction: "send" | "receive", connectionId: number, pdu: Pdu) => void;
 }
@@ -72,6 +74,7 @@ export interface TargetServerEvents {
   "session-closed": [session: SessionSummary, reason: SessionCloseReason];
   "protocol-error": [connectionId: number, error: IscsiError];
   "internal-error": [connectionId: number, error: IscsiError];
+  "erl-fallback": [connectionId: number, detail: string];
 }
 
 export interface RunningTarget extends EventEmitter<TargetServerEvents> {
@@ -118,7 +121,7 @@ export async function startTarget(config: TargetServerConfig): Promise<RunningTa
     const engineConfig: EngineConfig = {
       targets,
       portals: [{ host, port: config.listen?.port ?? 3260 }],
-      ...pick(config, ["chapAlgorithms", "discovery", "queueDepth", "nopIn", "loginTimeoutMs", "unitAttentionOnNewNexus", "maxTransferBytes"]),
+      ...pick(config, ["chapAlgorithms", "discovery", "queueDepth", "nopIn", "loginTimeoutMs", "unitAttentionOnNewNexus", "maxTransferBytes", "retentionBytes"]),
     };
     // Refuse a bad configuration before taking a port.
     resolveEngineConfig({ ...engineConfig, portals: [{ host, port: 1 }] });
@@ -324,6 +327,9 @@ class TargetServer extends EventEmitter<TargetServerEvents> implements RunningTa
           break;
         case "internal-error":
           this.emit("internal-error", event.connectionId, event.error);
+          break;
+        case "erl-fallback":
+          this.emit("erl-fallback", event.connectionId, event.detail);
           break;
       }
     }

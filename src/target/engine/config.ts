@@ -86,6 +86,12 @@ export interface EngineConfig {
   readonly unitAttentionOnNewNexus?: boolean;
   /** The largest data transfer of one command, in bytes (reported in the Block Limits VPD page). */
   readonly maxTransferBytes?: number;
+  /**
+   * ErrorRecoveryLevel 1: the bytes of read data and responses a session may keep for SNACKs
+   * until the initiator acknowledges them; 64 MiB unless told. Past it, new data is not kept and
+   * a SNACK for it drops the connection, as at ERL 0 (an "erl-fallback" event says so).
+   */
+  readonly retentionBytes?: number;
 }
 
 export interface ResolvedLun {
@@ -126,17 +132,19 @@ export interface ResolvedEngineConfig {
   readonly loginTimeoutMs: number;
   readonly unitAttentionOnNewNexus: boolean;
   readonly maxTransferBytes: number;
+  readonly retentionBytes: number;
 }
 
 export const DEFAULT_QUEUE_DEPTH = 128;
 export const DEFAULT_NOP_IN: NopInSettings = Object.freeze({ intervalMs: 30_000, timeoutMs: 15_000 });
 export const DEFAULT_LOGIN_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_TRANSFER_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_RETENTION_BYTES = 64 * 1024 * 1024;
 
 /**
  * The embedded target's negotiation policy: the core's permissive target policy, with
- * MaxConnections 4 so that an initiator may try MC/S. ErrorRecoveryLevel stays 0: that is all the
- * engine implements (RFC 7143 §7.1.5 session recovery only).
+ * MaxConnections 4 so that an initiator may try MC/S. ErrorRecoveryLevel stays 0 unless a target's
+ * policy says 1 (SNACK, recovery R2T: RFC 7143 §7.3); 2 (connection recovery) is not implemented.
  */
 export const EMBEDDED_TARGET_POLICY: TargetPolicy = Object.freeze<TargetPolicy>({
   ...DEFAULT_TARGET_POLICY,
@@ -193,8 +201,8 @@ function resolvePolicy(iqn: string, overrides: Partial<TargetPolicy> | undefined
   } catch (error) {
     throw new ConfigError(`target ${iqn}: ${(error as Error).message}`);
   }
-  if (policy.errorRecoveryLevel !== 0) {
-    throw new ConfigError(`target ${iqn}: ErrorRecoveryLevel=${policy.errorRecoveryLevel} is not implemented (only 0)`);
+  if (policy.errorRecoveryLevel > 1) {
+    throw new ConfigError(`target ${iqn}: ErrorRecoveryLevel=${policy.errorRecoveryLevel} is not implemented (0 or 1)`);
   }
   if (!policy.dataPDUInOrder || !policy.dataSequenceInOrder) {
     throw new ConfigError(`target ${iqn}: DataPDUInOrder=No and DataSequenceInOrder=No are not implemented`);
@@ -293,5 +301,6 @@ export function resolveEngineConfig(config: EngineConfig): ResolvedEngineConfig 
     loginTimeoutMs: checkInteger("loginTimeoutMs", config.loginTimeoutMs ?? DEFAULT_LOGIN_TIMEOUT_MS, 1, 3_600_000),
     unitAttentionOnNewNexus: config.unitAttentionOnNewNexus ?? false,
     maxTransferBytes: checkInteger("maxTransferBytes", config.maxTransferBytes ?? DEFAULT_MAX_TRANSFER_BYTES, 4096, 256 * 1024 * 1024),
+    retentionBytes: checkInteger("retentionBytes", config.retentionBytes ?? DEFAULT_RETENTION_BYTES, 0, 4 * 1024 * 1024 * 1024),
   };
 }

@@ -18,6 +18,7 @@ import { type TextPair, encodeText, parseText } from "../../core/text/codec.js";
 import { type ConnectionParameters, DEFAULT_CONNECTION_PARAMETERS } from "../../core/text/parameters.js";
 import type { NopInSettings } from "./config.js";
 import type { ConnectionEndpoint } from "./events.js";
+import type { Retention } from "./retention.js";
 
 export type ConnectionPhase = "login" | "full-feature" | "closed";
 
@@ -51,6 +52,11 @@ export interface FullFeatureHandler {
   receive(connection: TargetConnection, pdu: InitiatorPdu, frame: Frame, now: number): void;
   /** The framer's placement hook: where a Data-Out or immediate data payload goes, if known. */
   place(connection: TargetConnection, bhs: Uint8Array, length: number): Uint8Array | undefined;
+  /**
+   * A PDU whose data digest failed (its header digest held). True if it was dealt with and the
+   * connection goes on (ErrorRecoveryLevel >= 1); false to reject it and drop the connection.
+   */
+  damaged(connection: TargetConnection, pdu: InitiatorPdu, frame: Frame, now: number): boolean;
   connectionClosed(connection: TargetConnection, now: number): void;
 }
 
@@ -82,6 +88,8 @@ export class TargetConnection {
   #error: IscsiError | undefined;
   /** Set once a Logout Response went out: nothing but closing follows (RFC 7143 §11.15). */
   #loggedOut = false;
+  /** ERL >= 1: what SNACKs may ask for again. */
+  #retention: Retention | undefined;
 
   constructor(id: number, endpoint: ConnectionEndpoint, owner: ConnectionOwner, now: number) {
     this.id = id;
@@ -130,6 +138,16 @@ export class TargetConnection {
     return this.#statSN;
   }
 
+  /** ERL >= 1: what this connection keeps for SNACKs (undefined at ERL 0). */
+  get retention(): Retention | undefined {
+    return this.#retention;
+  }
+
+  /** The session runs at ErrorRecoveryLevel >= 1: numbered responses are kept from now on. */
+  keepForSnack(retention: Retention): void {
+    this.#retention = retention;
+  }
+
   /** Takes a StatSN for a PDU that carries status. */
   takeStatSN(): number {
     const sn = this.#statSN;
@@ -155,6 +173,7 @@ export class TargetConnection {
       this.#tx.push(piece);
       this.#txBytes += piece.length;
     }
+    if (this.#retention !== undefined && !this.#closing) this.#retention.sent(pdu);
   }
 
   /** Queues raw bytes (tests and, later, hostile mode: PDUs no encoder would write). */
@@ -186,6 +205,7 @@ export class TargetConnection {
   }
 
   #frame(frame: Frame, now: number): void {
+    if (frame.dataDigestError && this.#phase === "full-feature" && this.#handler !== undefined && this.#damaged(frame, now)) return;
     if (frame.dataDigestError) {
       // RFC 7143 §7.8: a data digest error is answered with Reject (Data-Digest-Error). At
       // ErrorRecoveryLevel 0 the PDU cannot be recovered, so the connection goes too.
@@ -235,6 +255,19 @@ export class TargetConnection {
       return;
     }
     (this.#handler as FullFeatureHandler).receive(this, pdu as InitiatorPdu, frame, now);
+  }
+
+  /** RFC 7143 §7.8 at ERL >= 1: the header held, so the session may recover the PDU. */
+  #damaged(frame: Frame, now: number): boolean {
+    let pdu: Pdu;
+    try {
+      pdu = decodePdu(frame);
+    } catch {
+      return false;
+    }
+    if (pdu.opcode >= 0x20 || pdu.opcode === Opcode.LoginRequest || this.#loggedOut) return false;
+    this.#owner.trace?.("receive", this.id, pdu);
+    return (this.#handler as FullFeatureHandler).damaged(this, pdu as InitiatorPdu, frame, now);
   }
 
   // ---------------------------------------------------------------- login
@@ -447,6 +480,7 @@ export class TargetConnection {
     if (this.#closing) return;
     this.#closing = true;
     this.#error = error;
+    this.#retention?.clear();
     const handler = this.#handler;
     this.#handler = undefined;
     handler?.connectionClosed(this, now);

@@ -79,6 +79,11 @@ export class TargetEngine {
     rejects: 0,
     taskManagement: 0,
     nopInPings: 0,
+    dataDigestErrors: 0,
+    snacks: 0,
+    retransmissions: 0,
+    recoveryR2Ts: 0,
+    retentionSkips: 0,
   };
   readonly #connectionOwner: ConnectionOwner;
   readonly #sessionOwner: SessionOwner;
@@ -334,6 +339,7 @@ export class TargetEngine {
     return {
       maxTransferBytes: this.config.maxTransferBytes,
       unitAttentionOnNewNexus: this.config.unitAttentionOnNewNexus,
+      retentionBytes: this.config.retentionBytes,
       execute: (session, unit, task) => {
         const target = session.target;
         if (target === undefined) throw new LocalProtocolError("a SCSI command in a session without a target");
@@ -360,6 +366,14 @@ export class TargetEngine {
       },
       countReject: () => void stats.rejects++,
       countTaskManagement: () => void stats.taskManagement++,
+      countDataDigestError: () => void stats.dataDigestErrors++,
+      countRecoveryR2T: () => void stats.recoveryR2Ts++,
+      countSnack: (pdus) => {
+        stats.snacks++;
+        stats.retransmissions += pdus;
+      },
+      countRetentionSkip: () => void stats.retentionSkips++,
+      erlFallback: (connection, detail) => this.#emit({ type: "erl-fallback", connectionId: connection.id, detail }),
     };
   }
 

@@ -39,7 +39,13 @@ export type EngineEvent =
   /** The initiator broke the protocol; the engine answered with a Reject or dropped the connection. */
   | { readonly type: "protocol-error"; readonly connectionId: number; readonly error: IscsiError }
   /** A bug of ours surfaced while running a command; it ended with HARDWARE ERROR. */
-  | { readonly type: "internal-error"; readonly connectionId: number; readonly error: IscsiError };
+  | { readonly type: "internal-error"; readonly connectionId: number; readonly error: IscsiError }
+  /**
+   * ErrorRecoveryLevel 1 could not be honoured: the session's retention budget was full, so data
+   * was not kept for SNACKs, or a SNACK asked for such data and the connection is dropped as at
+   * ERL 0. Said once per run of data not kept, and for each such drop.
+   */
+  | { readonly type: "erl-fallback"; readonly connectionId: number; readonly detail: string };
 
 /** Running totals, for tests and the benchmark. */
 export interface EngineStats {
@@ -55,4 +61,14 @@ export interface EngineStats {
   rejects: number;
   taskManagement: number;
   nopInPings: number;
+  /** ERL 1: data digest errors in PDUs from initiators, recovered without dropping a connection. */
+  dataDigestErrors: number;
+  /** ERL 1: SNACKs answered (Data, R2T, Status, DataACK). */
+  snacks: number;
+  /** ERL 1: PDUs sent again for SNACKs. */
+  retransmissions: number;
+  /** ERL 1: R2Ts asking again for Data-Out that arrived damaged. */
+  recoveryR2Ts: number;
+  /** ERL 1: read data or responses not kept for want of retention budget. */
+  retentionSkips: number;
 }

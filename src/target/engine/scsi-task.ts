@@ -9,11 +9,11 @@
  * reset: TASK ABORTED status, as the Control mode page's TAS=1 says).
  */
 import { LocalProtocolError } from "../../core/errors.js";
-import type { DataOutPdu, R2TPdu, ScsiResponsePdu } from "../../core/pdu/types.js";
+import type { DataInPdu, DataOutPdu, R2TPdu, ScsiResponsePdu } from "../../core/pdu/types.js";
 import { Opcode, type TaskAttribute } from "../../core/pdu/opcodes.js";
 import { ScsiStatus } from "../../core/scsi/status.js";
 import type { TargetConnection } from "./connection.js";
-import { sendDataIn } from "./data-in.js";
+import { type DataInOptions, resendDataIn, sendDataIn } from "./data-in.js";
 import type { UnitTicket } from "./scsi/logical-unit.js";
 import type { ScsiPort, ScsiRequest, ScsiResult } from "./scsi/port.js";
 import type { StorageOperation, StorageOutcome } from "./storage.js";
@@ -29,6 +29,8 @@ export interface TaskHost {
   /** The task is over: forget it, free its window slot, release its unit. */
   taskDone(task: ScsiTask): void;
   countR2T(): void;
+  /** ERL 1: an R2T asking again for data that arrived damaged. */
+  countRecoveryR2T(): void;
   countData(read: number, written: number): void;
   /** The SCSI layer threw (a bug, or a builder refusing a value): the task fails with CHECK CONDITION. */
   internalError(task: ScsiTask, error: unknown): ScsiResult;
@@ -147,10 +149,13 @@ export class ScsiTask implements ScsiPort {
 
   // ---------------------------------------------------------------- write data
 
-  /** A Data-Out for this task (validated by the transfer; a protocol error throws). */
-  dataOut(pdu: DataOutPdu, placed: boolean): void {
+  /**
+   * A Data-Out for this task (validated by the transfer; a protocol error throws). `damaged`: its
+   * data digest failed (ERL 1): its range is asked for again once its sequence ends.
+   */
+  dataOut(pdu: DataOutPdu, placed: boolean, damaged = false): void {
     const transfer = this.transfer as WriteTransfer;
-    const outcome: DataOutOutcome = transfer.accept(pdu, placed);
+    const outcome: DataOutOutcome = transfer.accept(pdu, placed, damaged);
     if (this.#ended) return;
     if (outcome === "sequence-done") {
       if (this.#pending !== undefined) {
@@ -185,6 +190,7 @@ export class ScsiTask implements ScsiPort {
         desiredDataTransferLength: plan.length,
       };
       this.#host.countR2T();
+      if (plan.recovery) this.#host.countRecoveryR2T();
       this.connection.send(r2t);
     }
   }
@@ -263,7 +269,7 @@ export class ScsiTask implements ScsiPort {
     const good = result.status === ScsiStatus.Good && (result.sense === undefined || result.sense.length === 0);
     if (sent !== undefined && sent.length > 0) {
       host.countData(sent.length, 0);
-      dataPdus = sendDataIn((pdu) => connection.send(pdu), sent, {
+      const options: DataInOptions = {
         lun: request.lun,
         initiatorTaskTag: this.itt,
         statSN: connection.statSN,
@@ -273,7 +279,14 @@ export class ScsiTask implements ScsiPort {
         maxBurst: host.maxBurstLength,
         // RFC 7143 §11.7.1: status rides on the last Data-In only when there is no sense to send.
         status: good ? { status: result.status, statSN: connection.takeStatSN(), residualOverflow, residualUnderflow, residualCount } : undefined,
-      });
+      };
+      const send = (pdu: DataInPdu): void => connection.send(pdu);
+      // ERL >= 1: a copy is kept for Data SNACKs and the PDUs are made from it (see retention.ts).
+      const kept = connection.retention?.keepRead(this.itt, sent, options, () => host.allocateTargetTransferTag());
+      dataPdus =
+        kept === undefined
+          ? sendDataIn(send, sent, options)
+          : resendDataIn(send, kept.length, (offset, end) => kept.slice(offset, end), kept.options, 0, kept.count);
       if (good) return;
     }
     if (result.status === ScsiStatus.Good && result.writeLength !== undefined) host.countData(0, Math.min(result.writeLength, expected));

@@ -4,10 +4,10 @@
  * logout. Connections hand it every full-feature PDU; it answers on the connection a command came
  * on (RFC 7143 §6.1.2 connection allegiance), while Data-Out is looked up session-wide.
  */
-import { type IscsiError, RemoteProtocolError } from "../../core/errors.js";
+import { DigestError, type IscsiError, RemoteProtocolError } from "../../core/errors.js";
 import { readU32 } from "../../core/pdu/bytes.js";
 import type { Frame } from "../../core/pdu/framer.js";
-import { LogoutReason, LogoutResponseCode, Opcode, RESERVED_TAG, RejectReason, TaskAttribute } from "../../core/pdu/opcodes.js";
+import { LogoutReason, LogoutResponseCode, Opcode, RESERVED_TAG, RejectReason, TaskAttribute, opcodeName } from "../../core/pdu/opcodes.js";
 import type {
   DataOutPdu,
   InitiatorPdu,
@@ -30,12 +30,16 @@ import type { StorageOperation, StorageOutcome } from "./storage.js";
 import { TextExchanges, type TextContext } from "./text.js";
 import { handleTaskManagement, type TmfHooks, type TmfSession } from "./tmf.js";
 import type { DiscoveredTarget } from "../../core/discovery/send-targets.js";
+import { Retention, RetentionBudget } from "./retention.js";
+import { answerSnack, type SnackHost } from "./snack.js";
 import { WriteTransfer } from "./write-transfer.js";
 
 /** What a session needs from the engine. */
 export interface SessionOwner {
   readonly maxTransferBytes: number;
   readonly unitAttentionOnNewNexus: boolean;
+  /** ErrorRecoveryLevel >= 1: the bytes a session may keep for SNACKs. */
+  readonly retentionBytes: number;
   /** Runs the SCSI layer for one command. */
   execute(session: TargetSession, unit: LogicalUnit | undefined, task: ScsiTask): void;
   /** Whether a command must hold its unit alone (COMPARE AND WRITE). */
@@ -52,6 +56,15 @@ export interface SessionOwner {
   countData(read: number, written: number): void;
   countReject(): void;
   countTaskManagement(): void;
+  /** ERL 1: a data digest error recovered without dropping the connection. */
+  countDataDigestError(): void;
+  countRecoveryR2T(): void;
+  /** ERL 1: a SNACK answered with `pdus` PDUs sent again. */
+  countSnack(pdus: number): void;
+  /** ERL 1: read data or a response not kept for want of retention budget. */
+  countRetentionSkip(): void;
+  /** ERL 1 could not be honoured (the retention budget was full): what happens instead. */
+  erlFallback(connection: TargetConnection, detail: string): void;
 }
 
 /** A PDU waiting for its CmdSN's turn. */
@@ -85,6 +98,8 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
   /** Immediate data the framer placed, per connection, until its command is processed. */
   readonly #placed = new Map<number, { readonly bhs: Uint8Array; readonly buffer: Uint8Array }>();
   readonly #unitAttention = new Map<number, PendingUnitAttention>();
+  /** ErrorRecoveryLevel >= 1: what the session's connections may keep for SNACKs. */
+  readonly #retentionBudget: RetentionBudget | undefined;
   #nextTag = 1;
   #closed = false;
   #logout: { readonly connection: TargetConnection; readonly pdu: LogoutRequestPdu; readonly waiting: Set<ScsiTask> } | undefined;
@@ -113,6 +128,7 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
     this.#owner = owner;
     this.#window = new CommandWindow<Sequenced>(fields.expCmdSN, fields.queueDepth);
     this.#texts = new TextExchanges(() => this.allocateTargetTransferTag());
+    this.#retentionBudget = this.params.errorRecoveryLevel >= 1 ? new RetentionBudget(owner.retentionBytes) : undefined;
     if (owner.unitAttentionOnNewNexus) {
       // SAM-5: a new I_T nexus sees the power-on/reset unit attention on every logical unit.
       for (const lun of this.units.keys()) this.addUnitAttention(lun, 0x29, 0x00);
@@ -167,6 +183,21 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
 
   addConnection(connection: TargetConnection): void {
     this.#connections.set(connection.cid, connection);
+    const budget = this.#retentionBudget;
+    if (budget !== undefined) {
+      connection.keepForSnack(
+        new Retention(budget, (what, first) => {
+          this.#owner.countRetentionSkip();
+          if (!first) return;
+          this.#owner.erlFallback(connection, `${what}: the session's ErrorRecoveryLevel 1 retention budget (${budget.cap} bytes) is full; a SNACK for what is not kept drops the connection as at ErrorRecoveryLevel 0`);
+        }),
+      );
+    }
+  }
+
+  /** Bytes kept for SNACKs by the session's connections (ERL >= 1). */
+  get retainedBytes(): number {
+    return this.#retentionBudget?.used ?? 0;
   }
 
   connectionByCid(cid: number): TargetConnection | undefined {
@@ -183,6 +214,10 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
   // ---------------------------------------------------------------- PDUs in
 
   receive(connection: TargetConnection, pdu: InitiatorPdu, frame: Frame, _now: number): void {
+    const retention = connection.retention;
+    // RFC 7143 §4.2.2.2: ExpStatSN acknowledges the status below it, and what it kept goes. A
+    // SNACK's own ExpStatSN is left out: our initiator counts the very status it asks for again.
+    if (retention !== undefined && pdu.opcode !== Opcode.SnackRequest) retention.acknowledge(pdu.expStatSN);
     switch (pdu.opcode) {
       case Opcode.DataOut:
         this.#dataOut(connection, pdu, frame);
@@ -203,12 +238,37 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
         this.#sequence(connection, frame, pdu.immediate, pdu.cmdSN, { kind: "logout", connection, frame, pdu });
         return;
       case Opcode.SnackRequest:
-        // RFC 7143 §7.1.5: SNACK belongs to ErrorRecoveryLevel 1 and up; ours is 0.
-        this.#reject(connection, frame, RejectReason.ProtocolError, new RemoteProtocolError("SNACK with ErrorRecoveryLevel=0"));
+        if (retention === undefined) {
+          // RFC 7143 §7.1.5: SNACK belongs to ErrorRecoveryLevel 1 and up.
+          this.#reject(connection, frame, RejectReason.ProtocolError, new RemoteProtocolError("SNACK with ErrorRecoveryLevel=0"));
+          return;
+        }
+        answerSnack(this.#snackHost(connection, frame), connection, retention, pdu);
         return;
       default:
         this.#reject(connection, frame, RejectReason.ProtocolError, new RemoteProtocolError(`unexpected opcode 0x${(pdu as InitiatorPdu).opcode.toString(16)} in full feature phase`));
     }
+  }
+
+  /**
+   * RFC 7143 §7.8 at ErrorRecoveryLevel >= 1: a PDU whose data digest failed is rejected
+   * (Data-Digest-Error) and discarded. A Data-Out's range is asked for again with a recovery R2T
+   * once its sequence ends; a command with damaged immediate data is sent again by the initiator
+   * (same ITT and CmdSN, §7.2.1), as are other PDUs. At ERL 0 the connection drops instead.
+   */
+  damaged(connection: TargetConnection, pdu: InitiatorPdu, frame: Frame, _now: number): boolean {
+    if (this.params.errorRecoveryLevel < 1) return false;
+    this.#owner.countDataDigestError();
+    const itt = pdu.opcode === Opcode.SnackRequest ? RESERVED_TAG : pdu.initiatorTaskTag;
+    const error = new DigestError("data", `${opcodeName(pdu.opcode)} (ITT 0x${itt.toString(16)}): data digest mismatch; rejected and discarded (ErrorRecoveryLevel ${this.params.errorRecoveryLevel})`);
+    this.#reject(connection, frame, RejectReason.DataDigestError, error);
+    if (pdu.opcode === Opcode.DataOut) {
+      if (this.#tasks.get(itt)?.transfer !== undefined) this.#dataOut(connection, pdu, frame, true);
+    } else if (pdu.opcode === Opcode.ScsiCommand) {
+      // Its immediate data were placed in a buffer of their own: gone with the command.
+      this.#placed.delete(connection.id);
+    }
+    return true;
   }
 
   place(connection: TargetConnection, bhs: Uint8Array, length: number): Uint8Array | undefined {
@@ -392,7 +452,7 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
     unit.enqueue(task.ticket, headOfQueue);
   }
 
-  #dataOut(connection: TargetConnection, pdu: DataOutPdu, frame: Frame): void {
+  #dataOut(connection: TargetConnection, pdu: DataOutPdu, frame: Frame, damaged = false): void {
     const itt = pdu.initiatorTaskTag;
     const task = this.#tasks.get(itt);
     if (task === undefined) {
@@ -406,7 +466,7 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
       return;
     }
     try {
-      task.dataOut(pdu, frame.dataPlaced);
+      task.dataOut(pdu, frame.dataPlaced, damaged);
     } catch (error) {
       if (!(error instanceof RemoteProtocolError)) throw error;
       // ErrorRecoveryLevel 0 cannot ask for the data again (no recovery R2T): the PDU is rejected
@@ -440,6 +500,28 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
 
   countR2T(): void {
     this.#owner.countR2T();
+  }
+
+  countRecoveryR2T(): void {
+    this.#owner.countRecoveryR2T();
+  }
+
+  #snackHost(connection: TargetConnection, frame: Frame): SnackHost {
+    return {
+      expCmdSN: this.expCmdSN,
+      maxCmdSN: this.maxCmdSN,
+      outstandingR2Ts: (on, itt) => {
+        const task = this.#tasks.get(itt);
+        if (task === undefined || task.ended || task.connection !== on || task.transfer === undefined) return undefined;
+        return { lun: task.request.lun, r2ts: task.transfer.outstandingR2Ts() };
+      },
+      refuse: (reason, error) => this.#reject(connection, frame, reason, error),
+      fallBack: (error) => {
+        this.#owner.erlFallback(connection, error.message);
+        connection.close(error, 0);
+      },
+      answered: (pdus) => this.#owner.countSnack(pdus),
+    };
   }
 
   countData(read: number, written: number): void {
@@ -651,7 +733,7 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
     if (!pdu.immediate && this.#window.skip(pdu.cmdSN)) this.#drainWindow();
   }
 
-  #reject(connection: TargetConnection, frame: Frame, reason: number, error: RemoteProtocolError): void {
+  #reject(connection: TargetConnection, frame: Frame, reason: number, error: IscsiError): void {
     this.#owner.countReject();
     this.#owner.protocolError(connection, error);
     connection.reject(frame, reason);

@@ -13,6 +13,11 @@
  *
  * DataPDUInOrder=Yes and DataSequenceInOrder=Yes (the engine's policy) make every sequence a
  * contiguous, in-order range, so "received" is a count per sequence, not a set of ranges.
+ *
+ * At ErrorRecoveryLevel 1 a Data-Out whose data digest failed still counts in its sequence (its
+ * header is sound: DataSN, offset and F bit hold), but its range is remembered as missing and asked
+ * for again with a recovery R2T (RFC 7143 §7.8, §11.8: the next unused R2TSN, a range an earlier
+ * R2T or the unsolicited data already covered) once the sequence it belonged to has ended.
  */
 import { LocalProtocolError, RemoteProtocolError } from "../../core/errors.js";
 import { RESERVED_TAG } from "../../core/pdu/opcodes.js";
@@ -32,14 +37,25 @@ export interface R2TPlan {
   readonly r2tSN: number;
   readonly offset: number;
   readonly length: number;
+  /** A recovery R2T: data that arrived damaged, asked for again (ERL 1). */
+  readonly recovery: boolean;
 }
 
 interface Sequence {
   readonly ttt: number;
+  /** The R2TSN of the R2T that opened it (-1 for the unsolicited sequence). */
+  readonly r2tSN: number;
   readonly offset: number;
   readonly length: number;
+  readonly recovery: boolean;
   received: number;
   nextDataSN: number;
+}
+
+/** A range of the buffer whose Data-Out arrived damaged, to ask for again. */
+interface Missing {
+  readonly offset: number;
+  readonly length: number;
 }
 
 export type DataOutOutcome =
@@ -64,7 +80,10 @@ export class WriteTransfer {
   #nextOffset = 0;
   #nextR2TSN = 0;
   readonly #outstanding = new Map<number, Sequence>();
+  /** Ranges that arrived damaged and are not yet asked for again, in the order they came. */
+  readonly #missing: Missing[] = [];
   #r2tCount = 0;
+  #recoveryR2Ts = 0;
   #dataOutBytes = 0;
 
   /**
@@ -103,7 +122,7 @@ export class WriteTransfer {
       if (immediate >= unsolicitedLimit) {
         throw new RemoteProtocolError(`${where}: F bit clear, but immediate data already fill min(FirstBurstLength, Expected Data Transfer Length) = ${unsolicitedLimit}`);
       }
-      this.#unsolicited = { ttt: RESERVED_TAG, offset: 0, length: unsolicitedLimit, received: immediate, nextDataSN: 0 };
+      this.#unsolicited = { ttt: RESERVED_TAG, r2tSN: -1, offset: 0, length: unsolicitedLimit, recovery: false, received: immediate, nextDataSN: 0 };
     }
   }
 
@@ -117,14 +136,31 @@ export class WriteTransfer {
     return this.#r2tCount;
   }
 
-  /** Bytes of write data received (immediate and Data-Out). */
+  /** Recovery R2Ts sent so far (ERL 1: data that arrived damaged, asked for again). */
+  get recoveryR2TCount(): number {
+    return this.#recoveryR2Ts;
+  }
+
+  /** Bytes of write data received intact (immediate and Data-Out). */
   get receivedBytes(): number {
     return this.#dataOutBytes;
   }
 
   /** All the data the command needs is in (and no sequence is still open). */
   get complete(): boolean {
-    return this.#wanted !== undefined && this.#unsolicited === undefined && this.#outstanding.size === 0 && this.#nextOffset >= this.#wanted;
+    const wanted = this.#wanted;
+    return (
+      wanted !== undefined &&
+      this.#unsolicited === undefined &&
+      this.#outstanding.size === 0 &&
+      this.#nextOffset >= wanted &&
+      !this.#missing.some((m) => m.offset < Math.min(wanted, this.buffer.length))
+    );
+  }
+
+  /** The R2Ts still waiting for data, for an R2T SNACK (RFC 7143 §11.16.1). */
+  outstandingR2Ts(): R2TPlan[] {
+    return [...this.#outstanding.values()].map((s) => ({ targetTransferTag: s.ttt, r2tSN: s.r2tSN, offset: s.offset, length: s.length, recovery: s.recovery }));
   }
 
   /** No Data-Out is expected any more (unsolicited closed, no R2T outstanding). */
@@ -157,16 +193,51 @@ export class WriteTransfer {
     if (wanted === undefined || this.#unsolicited !== undefined) return [];
     if (this.#nextOffset < this.#unsolicitedBytes) this.#nextOffset = this.#unsolicitedBytes;
     const out: R2TPlan[] = [];
+    // Damaged data first: the command cannot complete without it. Only what the command needs
+    // (and the buffer holds) is asked for again.
+    const needed = Math.min(wanted, this.buffer.length);
+    while (this.#missing.length > 0 && this.#outstanding.size < this.#limits.maxOutstandingR2T) {
+      const missing = this.#missing[0] as Missing;
+      const end = Math.min(missing.offset + missing.length, needed);
+      if (missing.offset >= end) {
+        this.#missing.shift();
+        continue;
+      }
+      // RFC 7143 §13.13: an R2T asks for at most MaxBurstLength.
+      const length = Math.min(this.#limits.maxBurstLength, end - missing.offset);
+      if (length === missing.length) this.#missing.shift();
+      else this.#missing[0] = { offset: missing.offset + length, length: missing.length - length };
+      out.push(this.#open(allocateTag(), missing.offset, length, true));
+      this.#recoveryR2Ts++;
+    }
     while (this.#nextOffset < wanted && this.#outstanding.size < this.#limits.maxOutstandingR2T) {
       const length = Math.min(this.#limits.maxBurstLength, wanted - this.#nextOffset);
-      const plan: R2TPlan = { targetTransferTag: allocateTag(), r2tSN: this.#nextR2TSN, offset: this.#nextOffset, length };
-      this.#outstanding.set(plan.targetTransferTag, { ttt: plan.targetTransferTag, offset: plan.offset, length, received: 0, nextDataSN: 0 });
-      this.#nextR2TSN = (this.#nextR2TSN + 1) >>> 0;
-      this.#r2tCount++;
+      out.push(this.#open(allocateTag(), this.#nextOffset, length, false));
       this.#nextOffset += length;
-      out.push(plan);
     }
     return out;
+  }
+
+  /** A damaged range: joined to the last one when they touch, and bounded in number. */
+  #remember(offset: number, length: number, where: () => string): void {
+    if (length === 0) return;
+    const last = this.#missing[this.#missing.length - 1];
+    if (last !== undefined && last.offset + last.length === offset) {
+      this.#missing[this.#missing.length - 1] = { offset: last.offset, length: last.length + length };
+      return;
+    }
+    if (this.#missing.length >= MAX_MISSING_RANGES) {
+      throw new RemoteProtocolError(`${where()}: more than ${MAX_MISSING_RANGES} separate ranges of this command's data arrived damaged`);
+    }
+    this.#missing.push({ offset, length });
+  }
+
+  #open(ttt: number, offset: number, length: number, recovery: boolean): R2TPlan {
+    const plan: R2TPlan = { targetTransferTag: ttt, r2tSN: this.#nextR2TSN, offset, length, recovery };
+    this.#outstanding.set(ttt, { ttt, r2tSN: plan.r2tSN, offset, length, recovery, received: 0, nextDataSN: 0 });
+    this.#nextR2TSN = (this.#nextR2TSN + 1) >>> 0;
+    this.#r2tCount++;
+    return plan;
   }
 
   /**
@@ -181,9 +252,10 @@ export class WriteTransfer {
 
   /**
    * Takes one Data-Out (RFC 7143 §11.7). `placed` says the framer already wrote the payload into
-   * the buffer; otherwise it is copied here.
+   * the buffer; otherwise it is copied here. `damaged` (ERL 1): its data digest failed, so its
+   * bytes are not kept but its range is asked for again once its sequence ends.
    */
-  accept(pdu: DataOutPdu, placed: boolean): DataOutOutcome {
+  accept(pdu: DataOutPdu, placed: boolean, damaged = false): DataOutOutcome {
     const where = () => `Data-Out (ITT ${hex(pdu.initiatorTaskTag)}, TTT ${hex(pdu.targetTransferTag)}, DataSN ${pdu.dataSN}, offset ${pdu.bufferOffset}, ${pdu.data.length} bytes)`;
     const unsolicited = pdu.targetTransferTag === RESERVED_TAG;
     const seq = unsolicited ? this.#unsolicited : this.#outstanding.get(pdu.targetTransferTag);
@@ -206,13 +278,17 @@ export class WriteTransfer {
       throw new RemoteProtocolError(
         unsolicited
           ? `${where()}: unsolicited data past min(FirstBurstLength, Expected Data Transfer Length) = ${seq.length} (RFC 7143 §13.14)`
-          : `${where()}: data past the R2T's range [${seq.offset}, ${seq.offset + seq.length})`,
+          : `${where()}: data past the ${seq.recovery ? "recovery " : ""}R2T's range [${seq.offset}, ${seq.offset + seq.length})`,
       );
     }
-    if (!placed) store(this.buffer, pdu.data, pdu.bufferOffset);
+    if (damaged) {
+      this.#remember(pdu.bufferOffset, pdu.data.length, where);
+    } else {
+      if (!placed) store(this.buffer, pdu.data, pdu.bufferOffset);
+      this.#dataOutBytes += pdu.data.length;
+    }
     seq.received += pdu.data.length;
     seq.nextDataSN = (seq.nextDataSN + 1) >>> 0;
-    this.#dataOutBytes += pdu.data.length;
     const filled = seq.received === seq.length;
     if (!unsolicited) {
       // RFC 7143 §11.7.1: F marks the last PDU of the sequence an R2T asked for.
@@ -238,6 +314,9 @@ export class WriteTransfer {
     return "partial";
   }
 }
+
+/** Damaged ranges one command may have waiting to be asked for again. */
+const MAX_MISSING_RANGES = 1024;
 
 /** Copies what of `data` falls inside `buffer` at `offset`; the rest is dropped. */
 function store(buffer: Uint8Array, data: Uint8Array, offset: number): void {
