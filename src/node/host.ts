@@ -207,6 +207,11 @@ export class SessionHost extends EventEmitter<HostEvents> {
         return;
       }
       this.pump();
+      // A session that was down (recovering) has nothing to log out of: it just closed.
+      if (this.session.state === "CLOSED" && this.logoutWaiter !== undefined) {
+        this.logoutWaiter = undefined;
+        resolve();
+      }
     });
   }
 

@@ -39,6 +39,11 @@ export interface SessionOptions {
   /** Operational values to offer instead of the defaults (RFC 7143 §13). */
   readonly proposal?: Partial<OperationalProposal>;
   readonly connectTimeoutMs?: number;
+  /**
+   * Keep trying the first login this long while the target cannot be reached (connection refused,
+   * no route, timeouts), for a host that boots before its network or target; default 0.
+   */
+  readonly waitForTargetMs?: number;
   readonly loginTimeoutMs?: number;
   readonly logoutTimeoutMs?: number;
   /** Per-command timeout; none by default. */

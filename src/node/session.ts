@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { ConfigError, type IscsiError, ScsiError } from "../core/errors.js";
+import { ConfigError, IscsiError, ScsiError } from "../core/errors.js";
 import { LogoutReason, TaskManagementFunction, TaskManagementResponseCode } from "../core/pdu/opcodes.js";
 import { describePdu } from "../core/pdu/describe.js";
 import type { AsyncEventInfo, CommandResult } from "../core/session/command.js";
@@ -244,7 +244,7 @@ export async function openSession(target: string | SessionOptions, overrides: Pa
     portal,
     { ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }) },
   );
-  await host.login();
+  await loginWaitingForTarget(host, options.waitForTargetMs ?? 0);
   const wanted = options.connections ?? 1;
   host.wantedConnections = wanted;
   const extra = Math.min(wanted, host.session.params.maxConnections) - 1;
@@ -257,6 +257,26 @@ export async function openSession(target: string | SessionOptions, overrides: Pa
     }
   }
   return new IscsiSession(host, options);
+}
+
+/**
+ * The leading login, tried again while the target cannot be reached (a host booting before its
+ * network or its target is up) until `waitMs` has passed; a refusal by the target (wrong
+ * secret, unknown IQN) is final at once.
+ */
+async function loginWaitingForTarget(host: SessionHost, waitMs: number): Promise<void> {
+  const deadline = performance.now() + waitMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await host.login();
+      return;
+    } catch (error) {
+      const transient = error instanceof IscsiError && (error.code === "ISCSI_ERR_TRANSPORT" || error.code === "ISCSI_ERR_TIMEOUT");
+      const delay = Math.min(5_000, 250 * 2 ** attempt);
+      if (!transient || performance.now() + delay > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
 }
 
 /** Opens a session and returns the LUN the URL names (`lun.session.logout()` ends it). */
