@@ -38,7 +38,12 @@ export interface PairOptions {
 
 export const DEFAULT_LUN: LunDefinition = { lun: 0, blocks: 8192, thinProvisioned: true };
 
-interface Link {
+export type PairDirection = "to-target" | "to-initiator";
+
+/** Sees (and may change) every batch of bytes a link moves; batches hold whole PDUs. */
+export type Tamper = (direction: PairDirection, pieces: readonly Uint8Array[], link: PairLink) => readonly Uint8Array[];
+
+export interface PairLink {
   readonly initiator: Connection;
   readonly target: TargetConnection;
   readonly side: InitiatorSide;
@@ -54,7 +59,9 @@ export class TargetPair {
   readonly engineEvents: EngineEvent[] = [];
   readonly pending: StorageRequest[] = [];
   readonly trace: Array<{ readonly direction: "send" | "receive"; readonly connectionId: number; readonly pdu: Pdu }> = [];
-  readonly #links: Link[] = [];
+  readonly #links: PairLink[] = [];
+  /** Changes bytes in flight (bit flips); none unless set. */
+  tamper: Tamper | undefined;
   readonly #sides: InitiatorSide[] = [];
   readonly #mode: "sync" | "manual";
   readonly #split: number;
@@ -98,10 +105,10 @@ export class TargetPair {
   }
 
   /** Opens a transport connection for `side` and runs its login. */
-  connect(side: InitiatorSide, endpoint = { localAddress: "127.0.0.1", localPort: 3260, remoteAddress: "127.0.0.1", remotePort: 40000 + this.#links.length }): Link {
+  connect(side: InitiatorSide, endpoint = { localAddress: "127.0.0.1", localPort: 3260, remoteAddress: "127.0.0.1", remotePort: 40000 + this.#links.length }): PairLink {
     const initiator = side.session.openConnection(this.now);
     const target = this.engine.accept(endpoint, this.now);
-    const link: Link = { initiator, target, side, targetToldClosed: false, initiatorToldClosed: false, frozen: false };
+    const link: PairLink = { initiator, target, side, targetToldClosed: false, initiatorToldClosed: false, frozen: false };
     this.#links.push(link);
     side.session.transportConnected(initiator, this.now);
     this.pump();
@@ -149,18 +156,20 @@ export class TargetPair {
     this.pump();
   }
 
-  #move(link: Link): boolean {
+  #move(link: PairLink): boolean {
     if (link.frozen) return false;
     let progress = false;
     const out = link.initiator.pollTransmit();
     if (out !== undefined && !link.target.closed) {
       progress = true;
-      for (const piece of this.#chunks(out)) link.target.receive(piece, this.now);
+      const pieces = this.tamper === undefined ? out : this.tamper("to-target", out, link);
+      for (const piece of this.#chunks(pieces)) link.target.receive(piece, this.now);
     }
     const back = link.target.pollTransmit();
     if (back !== undefined) {
       progress = true;
-      if (!link.initiator.closed) for (const piece of this.#chunks(back)) link.initiator.receive(piece, this.now);
+      const pieces = this.tamper === undefined ? back : this.tamper("to-initiator", back, link);
+      if (!link.initiator.closed) for (const piece of this.#chunks(pieces)) link.initiator.receive(piece, this.now);
     }
     if (link.target.closed && !link.targetToldClosed) {
       link.targetToldClosed = true;
@@ -203,7 +212,7 @@ export class TargetPair {
     return this.engineEvents.filter((e): e is Extract<EngineEvent, { type: T }> => e.type === type);
   }
 
-  links(): readonly Link[] {
+  links(): readonly PairLink[] {
     return this.#links;
   }
 

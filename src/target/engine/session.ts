@@ -265,8 +265,10 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
     if (pdu.opcode === Opcode.DataOut) {
       if (this.#tasks.get(itt)?.transfer !== undefined) this.#dataOut(connection, pdu, frame, true);
     } else if (pdu.opcode === Opcode.ScsiCommand) {
-      // Its immediate data were placed in a buffer of their own: gone with the command.
+      // Its immediate data were placed in a buffer of their own: gone with the command. Its
+      // unsolicited Data-Out, still coming, is dropped quietly until the command comes again.
       this.#placed.delete(connection.id);
+      if (!this.#tasks.has(itt)) this.#tombstone(itt);
     }
     return true;
   }
