@@ -54,7 +54,7 @@ describe("ErrorRecoveryLevel 1: negotiation", () => {
   });
 
   it("settles on 0 when the initiator offers 0, and then keeps nothing for SNACKs", () => {
-    const { side, pair, link } = erl1({ initiator: { errorRecoveryLevel: 0 } });
+    const { side, link } = erl1({ initiator: { errorRecoveryLevel: 0 } });
     expect(side.session.params.errorRecoveryLevel).toBe(0);
     expect(side.run({ cdb: buildRead10Cdb({ lba: 0, blocks: 4 }), dataIn: new Uint8Array(2048) }).status).toBe(0);
     expect(link.target.retention).toBeUndefined();
