@@ -146,11 +146,27 @@ export class CliContext {
       withDeadline(openSession(this.sessionOptions(ref, extra)), this.timeoutMs * 2, `login to ${ref.targetName} at ${formatPortal(ref.portal)}`),
       this.signal,
     );
+    if (this.verbose) this.traceRecoveries(session);
     try {
       return await body(session);
     } finally {
       await this.endSession(session);
     }
+  }
+
+  /** -v: each recovery of the session as it happens (cause, how long, what was re-issued). */
+  private traceRecoveries(session: IscsiSession): void {
+    session.on("recovery", (phase, record) => {
+      const seconds = record.endedAt === undefined ? "" : ` after ${((record.endedAt - record.startedAt) / 1000).toFixed(1)} s`;
+      const counts = `${record.attempts} login attempt(s), ${record.retried} command(s) re-issued, ${record.failed} failed`;
+      const line =
+        phase === "started"
+          ? `iscsi: session lost (${record.cause}): ${record.detail}; re-establishing`
+          : phase === "recovered"
+            ? `iscsi: session re-established${seconds}: ${counts}`
+            : `iscsi: gave up re-establishing the session${seconds}: ${counts}`;
+      this.out.trace(line);
+    });
   }
 
   /** As withSession, with the URL's LUN. */

@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { ConfigError, IscsiError, ScsiError } from "../core/errors.js";
+import { ConfigError, IscsiError, ScsiError, SessionClosedError } from "../core/errors.js";
 import { LogoutReason, TaskManagementFunction, TaskManagementResponseCode } from "../core/pdu/opcodes.js";
 import { describePdu } from "../core/pdu/describe.js";
 import type { AsyncEventInfo, CommandResult } from "../core/session/command.js";
@@ -176,9 +176,33 @@ export class IscsiSession extends EventEmitter<SessionEvents> {
     }
   }
 
-  /** NOP-Out ping; resolves with the round trip in milliseconds. */
+  /**
+   * NOP-Out ping; resolves with the round trip in milliseconds. While the session is being
+   * re-established it waits for it (as commands do), and fails if recovery gives up.
+   */
   async ping(): Promise<number> {
+    if (this.host.session.recovering) await this.untilRecovered();
     return (await this.host.ping()).roundTripMs;
+  }
+
+  /** Resolves when a running recovery ends with the session back; rejects if it gives up. */
+  private untilRecovered(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onRecovery = (phase: "started" | "recovered" | "gave-up", record: RecoveryRecord): void => {
+        if (phase === "started") return;
+        this.off("recovery", onRecovery);
+        this.off("closed", onClosed);
+        if (phase === "recovered") resolve();
+        else reject(new SessionClosedError(`the session to ${this.targetName} could not be re-established (${record.detail})`));
+      };
+      const onClosed = (error: IscsiError | undefined): void => {
+        this.off("recovery", onRecovery);
+        this.off("closed", onClosed);
+        reject(error ?? new SessionClosedError(`the session to ${this.targetName} was closed`));
+      };
+      this.on("recovery", onRecovery);
+      this.on("closed", onClosed);
+    });
   }
 
   /** ABORT TASK for a command's tag (see ExecuteOptions.onTag). Resolves with the TMF response code. */
