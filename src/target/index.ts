@@ -19,6 +19,7 @@ export {
 } from "./engine/config.js";
 export type { ConnectionEndpoint, EngineEvent, EngineStats, SessionCloseReason, SessionSummary } from "./engine/events.js";
 export type { TargetConnection } from "./engine/connection.js";
+export { type HostileBehaviour, type HostileKind, checkHostile } from "./hostile/behaviour.js";
 export type { TargetSession } from "./engine/session.js";
 export type { Extent, MapExtent, StorageFailureKind, StorageOperation, StorageOutcome, StorageRequest, UnitRef } from "./engine/storage.js";
 export { type BlockBackend, performStorage, performStorageSync } from "./backends/backend.js";

@@ -20,6 +20,7 @@ import type { TargetConnection } from "./engine/connection.js";
 import { type EngineDeps, TargetEngine } from "./engine/engine.js";
 import type { EngineStats, SessionCloseReason, SessionSummary } from "./engine/events.js";
 import type { StorageOutcome, StorageRequest } from "./engine/storage.js";
+import type { HostileBehaviour } from "./hostile/behaviour.js";
 
 export interface LunConfig {
   readonly lun: number;
@@ -61,6 +62,8 @@ export interface TargetServerConfig {
   readonly maxTransferBytes?: number;
   /** ErrorRecoveryLevel 1: bytes a session may keep for SNACKs (see EngineConfig). */
   readonly retentionBytes?: number;
+  /** Hostile mode, for tests of initiators: misbehave on purpose in this one way (never for real use). */
+  readonly hostile?: HostileBehaviour;
   /** Every PDU sent and received. */
   readonly trace?: (direction: "send" | "receive", connectionId: number, pdu: Pdu) => void;
 }
@@ -121,7 +124,7 @@ export async function startTarget(config: TargetServerConfig): Promise<RunningTa
     const engineConfig: EngineConfig = {
       targets,
       portals: [{ host, port: config.listen?.port ?? 3260 }],
-      ...pick(config, ["chapAlgorithms", "discovery", "queueDepth", "nopIn", "loginTimeoutMs", "unitAttentionOnNewNexus", "maxTransferBytes", "retentionBytes"]),
+      ...pick(config, ["chapAlgorithms", "discovery", "queueDepth", "nopIn", "loginTimeoutMs", "unitAttentionOnNewNexus", "maxTransferBytes", "retentionBytes", "hostile"]),
     };
     // Refuse a bad configuration before taking a port.
     resolveEngineConfig({ ...engineConfig, portals: [{ host, port: 1 }] });

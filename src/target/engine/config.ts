@@ -10,6 +10,7 @@ import { DEFAULT_CHAP_ALGORITHMS, isChapAlgorithm } from "../../core/auth/hash.j
 import { ConfigError } from "../../core/errors.js";
 import { MAX_LUN } from "../../core/pdu/lun.js";
 import type { TargetPolicy } from "../../core/text/parameters.js";
+import { type HostileBehaviour, checkHostile } from "../hostile/behaviour.js";
 import { DEFAULT_TARGET_POLICY, validateProposal } from "../../core/text/parameters.js";
 
 /** A logical unit as the SCSI layer sees it: geometry and identity. */
@@ -92,6 +93,11 @@ export interface EngineConfig {
    * a SNACK for it drops the connection, as at ERL 0 (an "erl-fallback" event says so).
    */
   readonly retentionBytes?: number;
+  /**
+   * Hostile mode, for tests of initiators: the target misbehaves on purpose in this one way on
+   * every connection (see src/target/hostile/behaviour.ts). Never for real use.
+   */
+  readonly hostile?: HostileBehaviour;
 }
 
 export interface ResolvedLun {
@@ -133,6 +139,7 @@ export interface ResolvedEngineConfig {
   readonly unitAttentionOnNewNexus: boolean;
   readonly maxTransferBytes: number;
   readonly retentionBytes: number;
+  readonly hostile: HostileBehaviour | undefined;
 }
 
 export const DEFAULT_QUEUE_DEPTH = 128;
@@ -302,5 +309,6 @@ export function resolveEngineConfig(config: EngineConfig): ResolvedEngineConfig 
     unitAttentionOnNewNexus: config.unitAttentionOnNewNexus ?? false,
     maxTransferBytes: checkInteger("maxTransferBytes", config.maxTransferBytes ?? DEFAULT_MAX_TRANSFER_BYTES, 4096, 256 * 1024 * 1024),
     retentionBytes: checkInteger("retentionBytes", config.retentionBytes ?? DEFAULT_RETENTION_BYTES, 0, 4 * 1024 * 1024 * 1024),
+    hostile: config.hostile === undefined ? undefined : checkHostile(config.hostile),
   };
 }

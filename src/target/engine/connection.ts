@@ -19,6 +19,7 @@ import { type ConnectionParameters, DEFAULT_CONNECTION_PARAMETERS } from "../../
 import type { NopInSettings } from "./config.js";
 import type { ConnectionEndpoint } from "./events.js";
 import type { Retention } from "./retention.js";
+import type { HostileConnection, HostileLink } from "../hostile/context.js";
 
 export type ConnectionPhase = "login" | "full-feature" | "closed";
 
@@ -43,6 +44,8 @@ export interface ConnectionOwner {
   protocolError(connection: TargetConnection, error: IscsiError): void;
   /** The window fields every target PDU carries, for a connection not yet in a session. */
   countPing(): void;
+  /** Hostile mode (tests): a layer that rewrites what the connection sends. */
+  readonly hostile: ((link: HostileLink) => HostileConnection) | undefined;
 }
 
 /** What handles full-feature PDUs: the session the connection belongs to. */
@@ -90,6 +93,8 @@ export class TargetConnection {
   #loggedOut = false;
   /** ERL >= 1: what SNACKs may ask for again. */
   #retention: Retention | undefined;
+  /** Hostile mode only. */
+  readonly #hostile: HostileConnection | undefined;
 
   constructor(id: number, endpoint: ConnectionEndpoint, owner: ConnectionOwner, now: number) {
     this.id = id;
@@ -104,6 +109,16 @@ export class TargetConnection {
     );
     this.#lastHeard = now;
     this.#loginDeadline = now + owner.loginTimeoutMs;
+    if (owner.hostile !== undefined) {
+      const digests = (): DigestSettings => this.#digests;
+      this.#hostile = owner.hostile({
+        encode: (pdu) => encodePdu(pdu, this.#digests),
+        get digests() {
+          return { header: digests().headerDigest, data: digests().dataDigest };
+        },
+        takeStatSN: () => this.takeStatSN(),
+      });
+    }
   }
 
   get phase(): ConnectionPhase {
@@ -168,7 +183,8 @@ export class TargetConnection {
   send(pdu: TargetPdu): void {
     if (this.#closing && this.#phase === "closed") return;
     this.#owner.trace?.("send", this.id, pdu);
-    const pieces = encodePdu(pdu, this.#digests);
+    let pieces = encodePdu(pdu, this.#digests);
+    if (this.#hostile !== undefined) pieces = this.#hostile.outgoing(pdu, pieces);
     for (const piece of pieces) {
       this.#tx.push(piece);
       this.#txBytes += piece.length;
@@ -290,6 +306,11 @@ export class TargetConnection {
       const options = this.#owner.loginOptions(this, pdu);
       this.#statSN = options.statSN >>> 0;
       this.#login = new TargetLogin(options);
+    }
+    const instead = this.#hostile?.loginRequest(pdu);
+    if (instead !== undefined) {
+      for (const piece of instead) this.sendRaw(piece);
+      return;
     }
     const step = this.#login.receive(this.#withoutRepeats(pdu));
     // Every Login Response consumed a StatSN (RFC 7143 §11.13.4); keep ours in step.

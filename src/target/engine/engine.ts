@@ -29,6 +29,7 @@ import { Sense, checkCondition } from "./scsi/results.js";
 import type { ScsiTask } from "./scsi-task.js";
 import { type SessionOwner, TargetSession } from "./session.js";
 import { type StorageOperation, type StorageOutcome, storageRequest } from "./storage.js";
+import { hostileConnections } from "../hostile/index.js";
 
 /** Host services the engine cannot own. */
 export interface EngineDeps {
@@ -312,7 +313,24 @@ export class TargetEngine {
   }
 
   #makeConnectionOwner(): ConnectionOwner {
+    const hostile = this.config.hostile;
     return {
+      hostile:
+        hostile === undefined
+          ? undefined
+          : hostileConnections(hostile, {
+              crc32c: this.#deps.crc32c,
+              hash: this.#deps.hash,
+              lookupSecret: (username) => {
+                const discovery = this.config.discovery;
+                for (const users of [...this.config.targets.map((t) => t.chapUsers), discovery === false ? undefined : discovery.chapUsers]) {
+                  const account = users?.get(username);
+                  if (account !== undefined) return account.secret;
+                }
+                return undefined;
+              },
+              memory: {},
+            }),
       crc32c: this.#deps.crc32c,
       nopIn: this.config.nopIn,
       loginTimeoutMs: this.config.loginTimeoutMs,

@@ -1,0 +1,112 @@
+/**
+ * Hostile behaviours of the full feature phase: one PDU of the kind each behaviour hits (after
+ * `skip` others) is changed on its way out, once per connection. The changes are to fields an
+ * initiator must check: task tags (RFC 7143 §11.2.1.8), StatSN (§4.2.2.2), the command window
+ * (§4.2.2.1), Buffer Offset and lengths (§11.7.4, §11.8.4), digests (§13.1), DataSegmentLength.
+ */
+import { Opcode, RESERVED_TAG } from "../../core/pdu/opcodes.js";
+import type { ScsiResponsePdu, TargetPdu } from "../../core/pdu/types.js";
+import type { HostileBehaviour } from "./behaviour.js";
+import type { HostileContext, HostileLink } from "./context.js";
+import { hugeHeader } from "./login.js";
+
+/** A tag no initiator gave: the high bits of its own tags turned over. */
+function foreignTag(itt: number): number {
+  const tag = (itt ^ 0x5a00_0000) >>> 0;
+  return tag === RESERVED_TAG ? 0x5a00_0001 : tag;
+}
+
+/** Whether `pdu` carries a SCSI command's status. */
+function carriesStatus(pdu: TargetPdu): boolean {
+  return pdu.opcode === Opcode.ScsiResponse || (pdu.opcode === Opcode.DataIn && pdu.hasStatus);
+}
+
+export class HostileFullFeature {
+  readonly #behaviour: HostileBehaviour;
+  readonly #context: HostileContext;
+  readonly #link: HostileLink;
+  #seen = 0;
+  #done = false;
+
+  constructor(behaviour: HostileBehaviour, context: HostileContext, link: HostileLink) {
+    this.#behaviour = behaviour;
+    this.#context = context;
+    this.#link = link;
+  }
+
+  /** Whether `pdu` is the one to misbehave on (counts it toward `skip`). */
+  #target(pdu: TargetPdu, matches: boolean): boolean {
+    if (this.#done || !matches) return false;
+    const skip = "skip" in this.#behaviour ? (this.#behaviour.skip ?? 0) : 0;
+    if (this.#seen++ < skip) return false;
+    this.#done = true;
+    return true;
+  }
+
+  outgoing(pdu: TargetPdu, pieces: Uint8Array[]): Uint8Array[] {
+    const b = this.#behaviour;
+    const link = this.#link;
+    switch (b.kind) {
+      case "huge-data-segment":
+        if (b.phase === "login" || !this.#target(pdu, pdu.opcode === Opcode.ScsiResponse || pdu.opcode === Opcode.DataIn)) return pieces;
+        return hugeHeader(pieces, b.length ?? 0xff_ffff, link, this.#context);
+      case "unknown-task-tag": {
+        const opcode = b.pdu === "data-in" ? Opcode.DataIn : Opcode.ScsiResponse;
+        if (pdu.opcode !== opcode || !this.#target(pdu, true)) return pieces;
+        return link.encode({ ...pdu, initiatorTaskTag: foreignTag(pdu.initiatorTaskTag) });
+      }
+      case "reused-task-tag": {
+        if (!this.#target(pdu, carriesStatus(pdu)) || (pdu.opcode !== Opcode.ScsiResponse && pdu.opcode !== Opcode.DataIn)) return pieces;
+        // The task is over once this status is out; a second status for its tag follows.
+        const again: ScsiResponsePdu = {
+          opcode: Opcode.ScsiResponse,
+          bidiReadResidualOverflow: false,
+          bidiReadResidualUnderflow: false,
+          residualOverflow: false,
+          residualUnderflow: false,
+          response: 0,
+          status: 0,
+          initiatorTaskTag: pdu.initiatorTaskTag,
+          snackTag: 0,
+          statSN: link.takeStatSN(),
+          expCmdSN: pdu.expCmdSN,
+          maxCmdSN: pdu.maxCmdSN,
+          expDataSN: 0,
+          bidiReadResidualCount: 0,
+          residualCount: 0,
+          sense: new Uint8Array(0),
+          responseData: new Uint8Array(0),
+        };
+        return [...pieces, ...link.encode(again)];
+      }
+      case "data-in-beyond-buffer":
+        if (pdu.opcode !== Opcode.DataIn || pdu.data.length === 0 || !this.#target(pdu, true)) return pieces;
+        return link.encode({ ...pdu, bufferOffset: pdu.bufferOffset + 16 * 1024 * 1024 });
+      case "r2t-beyond-transfer":
+        if (pdu.opcode !== Opcode.R2T || !this.#target(pdu, true)) return pieces;
+        return link.encode({ ...pdu, bufferOffset: pdu.bufferOffset + 1024 * 1024 });
+      case "bad-digest": {
+        const hits = b.which === "header" ? pdu.opcode === Opcode.ScsiResponse || pdu.opcode === Opcode.DataIn : pieces.length > 1 && (pieces[1] as Uint8Array).length > 0;
+        if (!this.#target(pdu, hits)) return pieces;
+        const out = pieces.slice();
+        const index = b.which === "header" ? 0 : 1;
+        const damaged = (out[index] as Uint8Array).slice();
+        // Byte 20 of the BHS (a tag or sequence number); the middle of the data.
+        const at = b.which === "header" ? 20 : damaged.length >> 1;
+        damaged[at] = (damaged[at] as number) ^ 0x08;
+        out[index] = damaged;
+        return out;
+      }
+      case "statsn-jump":
+        if (!this.#target(pdu, carriesStatus(pdu)) || !("statSN" in pdu)) return pieces;
+        return link.encode({ ...pdu, statSN: (pdu.statSN + (b.by ?? 5)) >>> 0 });
+      case "maxcmdsn-backwards":
+        if (!this.#target(pdu, carriesStatus(pdu)) || !("maxCmdSN" in pdu)) return pieces;
+        // ExpCmdSN back to the command answered, MaxCmdSN one below it: an empty window that
+        // shuts out a command the initiator already sent.
+        return link.encode({ ...pdu, expCmdSN: (pdu.expCmdSN - 1) >>> 0, maxCmdSN: (pdu.expCmdSN - 2) >>> 0 });
+      default:
+        return pieces;
+    }
+  }
+}
