@@ -82,6 +82,7 @@ export class TargetEngine {
     nopInPings: 0,
     dataDigestErrors: 0,
     snacks: 0,
+    dataAcks: 0,
     retransmissions: 0,
     recoveryR2Ts: 0,
     retentionSkips: 0,
@@ -386,6 +387,7 @@ export class TargetEngine {
       countTaskManagement: () => void stats.taskManagement++,
       countDataDigestError: () => void stats.dataDigestErrors++,
       countRecoveryR2T: () => void stats.recoveryR2Ts++,
+      countDataAck: () => void stats.dataAcks++,
       countSnack: (pdus) => {
         stats.snacks++;
         stats.retransmissions += pdus;

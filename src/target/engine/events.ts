@@ -63,8 +63,10 @@ export interface EngineStats {
   nopInPings: number;
   /** ERL 1: data digest errors in PDUs from initiators, recovered without dropping a connection. */
   dataDigestErrors: number;
-  /** ERL 1: SNACKs answered (Data, R2T, Status, DataACK). */
+  /** ERL 1: Data, R2T and Status SNACKs answered (PDUs sent again). */
   snacks: number;
+  /** ERL 1: DataACK SNACKs taken (read data freed before its status was acknowledged). */
+  dataAcks: number;
   /** ERL 1: PDUs sent again for SNACKs. */
   retransmissions: number;
   /** ERL 1: R2Ts asking again for Data-Out that arrived damaged. */

@@ -59,8 +59,10 @@ export interface SessionOwner {
   /** ERL 1: a data digest error recovered without dropping the connection. */
   countDataDigestError(): void;
   countRecoveryR2T(): void;
-  /** ERL 1: a SNACK answered with `pdus` PDUs sent again. */
+  /** ERL 1: a Data, R2T or Status SNACK answered with `pdus` PDUs sent again. */
   countSnack(pdus: number): void;
+  /** ERL 1: a DataACK SNACK taken. */
+  countDataAck(): void;
   /** ERL 1: read data or a response not kept for want of retention budget. */
   countRetentionSkip(): void;
   /** ERL 1 could not be honoured (the retention budget was full): what happens instead. */
@@ -523,6 +525,7 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
         connection.close(error, 0);
       },
       answered: (pdus) => this.#owner.countSnack(pdus),
+      dataAcknowledged: () => this.#owner.countDataAck(),
     };
   }
 

@@ -31,8 +31,10 @@ export interface SnackHost {
   refuse(reason: number, error: RemoteProtocolError): void;
   /** Drops the connection: what was asked for was not kept (ERL 0 behaviour). */
   fallBack(error: IscsiError): void;
-  /** PDUs sent again. */
+  /** A Data, R2T or Status SNACK answered with `pdus` PDUs sent again. */
   answered(pdus: number): void;
+  /** A DataACK taken (data freed). */
+  dataAcknowledged(): void;
 }
 
 function hex(n: number): string {
@@ -58,7 +60,7 @@ export function answerSnack(host: SnackHost, connection: TargetConnection, reten
         host.refuse(RejectReason.InvalidDataAck, new RemoteProtocolError(`${what}: DataACK for Target Transfer Tag ${hex(pdu.targetTransferTag)}, which names no read kept`));
         return;
       }
-      host.answered(0);
+      host.dataAcknowledged();
       return;
     default:
       // R-Data SNACK follows a renegotiated MaxRecvDataSegmentLength; resegmenting is not done.
