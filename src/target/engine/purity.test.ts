@@ -1,7 +1,8 @@
 /**
  * The target's protocol engine keeps the core's sans-I/O rules (ESLint enforces them for
  * src/core only): no Node modules, no sockets, no timers, no clock, no randomness of its own.
- * This test reads the engine's sources (and the host-free backends) and fails on any of them.
+ * This test reads the engine's sources (and the hostile layer and the host-free backends) and
+ * fails on any of them.
  */
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
@@ -37,9 +38,10 @@ function code(text: string): string {
 }
 
 describe("the target engine is sans-I/O", () => {
-  it("uses no Node module, socket, timer, clock or randomness in src/target/engine and the memory/null backends", async () => {
+  it("uses no Node module, socket, timer, clock or randomness in src/target/engine, src/target/hostile and the memory/null backends", async () => {
     const files = [
       ...(await sources(join(ROOT, "engine"))),
+      ...(await sources(join(ROOT, "hostile"))),
       ...["backend.ts", "memory.ts", "null.ts", "spec.ts"].map((f) => join(ROOT, "backends", f)),
     ];
     expect(files.length).toBeGreaterThan(15);
