@@ -23,7 +23,11 @@ export type HostileBehaviour =
   | { readonly kind: "data-in-beyond-buffer"; readonly skip?: number }
   /** An R2T asking for data past the command's Expected Data Transfer Length. */
   | { readonly kind: "r2t-beyond-transfer"; readonly skip?: number }
-  /** One bit flipped in the header or the data segment of a PDU after its digest was computed. */
+  /**
+   * One bit flipped in the header (a SCSI Response or Data-In) or the data segment (the first PDU
+   * with one) after its digest was computed. Only digests can reveal it: negotiate them, or the
+   * initiator receives altered data without any way to know.
+   */
   | { readonly kind: "bad-digest"; readonly which: "header" | "data"; readonly skip?: number }
   /** A status PDU whose StatSN jumps `by` (5 unless told) past the one expected (RFC 7143 §4.2.2.2). */
   | { readonly kind: "statsn-jump"; readonly by?: number; readonly skip?: number }

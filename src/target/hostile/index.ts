@@ -2,7 +2,8 @@
  * The hostile-target mode: `hostileConnections(behaviour, context)` gives the engine, for each
  * connection, a layer that rewrites what the connection sends (see behaviour.ts for the list).
  * The engine stays honest in every other respect: the layer only changes bytes on their way out,
- * and answers the initiator's requests for the rest of a long login text.
+ * and answers the initiator's requests for the rest of a long login text. The engine's `trace`
+ * shows the PDUs as the engine made them, before the layer changed them.
  */
 import { Opcode } from "../../core/pdu/opcodes.js";
 import { type HostileBehaviour, checkHostile } from "./behaviour.js";
