@@ -6,9 +6,10 @@
  * dropped, the session never recovers, and nothing is lost. The same flips at ErrorRecoveryLevel 0
  * drop the connection and reinstate the session.
  *
- * The target runs with ImmediateData=No: a flip in a command's immediate data is recovered by the
- * initiator re-sending the command, which it does not do yet (/work/notes/erl1-hostile-bugs.md #1).
- * FirstBurstLength 4 KiB makes the larger writes carry both unsolicited and solicited Data-Out.
+ * With ImmediateData=No, FirstBurstLength 4 KiB makes the larger writes carry both unsolicited
+ * and solicited Data-Out. With ImmediateData=Yes, a flip in a command's immediate data makes the
+ * target discard the whole command (RFC 7143 §7.8); the initiator sends it again with the same ITT
+ * and CmdSN (§6.2.1), which plugs the hole it left in the target's window.
  */
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { Opcode } from "../../src/core/pdu/opcodes.js";
@@ -28,7 +29,7 @@ function hit(handle: FaultHandle, what: string): Promise<unknown> {
   return settle(handle.applied, `the proxy applying ${what}`, 15_000);
 }
 
-async function startErl1Target(): Promise<RunningTarget> {
+async function startErl1Target(immediateData = false): Promise<RunningTarget> {
   return startTarget({
     targets: [
       {
@@ -38,7 +39,7 @@ async function startErl1Target(): Promise<RunningTarget> {
           errorRecoveryLevel: 1,
           headerDigest: ["CRC32C", "None"],
           dataDigest: ["CRC32C", "None"],
-          immediateData: false,
+          immediateData,
           initialR2T: false,
           firstBurstLength: 4096,
           maxBurstLength: 16384,
@@ -106,6 +107,32 @@ describe("ErrorRecoveryLevel 1 through the fault proxy, digests on", () => {
     expect(stats.retransmissions).toBe(FLIPS_EACH_WAY);
     figures.add(
       figuresOf("ERL 1: data flips both ways", flips, report, `Data SNACKs answered ${stats.snacks}, PDUs sent again ${stats.retransmissions}, DataACKs ${stats.dataAcks}, recovery R2Ts ${stats.recoveryR2Ts}, Data-Out digest errors ${stats.dataDigestErrors}, proxied connections ${p.stats.connections}`),
+      report,
+    );
+  });
+
+  it("sends a command again (same ITT and CmdSN) when the target discards it for damaged immediate data", async () => {
+    target = await startErl1Target(true);
+    proxy = await Proxy.start({ target: { host: target.host, port: target.port }, seed: 0x0e71_0002, log: (line) => void proxyLog.push(line) });
+    client = await connectClient(proxy.portal, { headerDigest: "CRC32C", dataDigest: "CRC32C", proposal: { errorRecoveryLevel: 1 } });
+    expect(client.session.params).toMatchObject({ errorRecoveryLevel: 1, immediateData: true });
+    const workload = new VerifyWorkload({ device: client.device, queueDepth: 8, region: REGION, seed: 0x55, readFraction: 0.3 });
+    workload.start();
+    await workload.whenAcknowledged(100);
+    for (let i = 0; i < FLIPS_EACH_WAY; i++) {
+      await hit(proxy.flip({ direction: "to-target", where: "data", match: { opcode: Opcode.ScsiCommand } }), "a flip in a command's immediate data");
+      await sleep(50);
+    }
+    await settle(workload.whenAcknowledged(workload.acknowledged + 100), "100 more writes after the flips", 30_000);
+    const report = await workload.stop();
+    expect(report.ok, explain(report, client, proxyLog)).toBe(true);
+    expect(report.lost).toBe(0);
+    expect(report.failed).toBe(0);
+    expect(client.session.recoveries).toEqual([]);
+    expect(proxy.stats.connections).toBe(1);
+    expect(target.stats.dataDigestErrors).toBe(FLIPS_EACH_WAY);
+    figures.add(
+      figuresOf("ERL 1: immediate-data flips", proxy.stats.faults.flip, report, `commands sent again ${FLIPS_EACH_WAY}, proxied connections ${proxy.stats.connections}`),
       report,
     );
   });

@@ -94,7 +94,16 @@ export interface ChapInitiatorOptions {
   readonly algorithms?: readonly ChapAlgorithm[];
   readonly hash: HashFunction;
   readonly randomBytes: RandomBytes;
+  /**
+   * The challenges we sent in earlier logins of the same session (mutual CHAP). A target whose
+   * challenge equals one of them is refused: it would get us to answer our own challenge, the
+   * reflection RFC 7143 §12.1.3 forbids, carried across logins. Ours are added to it.
+   */
+  readonly sentChallenges?: Uint8Array[];
 }
+
+/** How many of our own challenges a session remembers. */
+export const REMEMBERED_CHALLENGES = 16;
 
 /** The outcome of reading the target's CHAP_A/CHAP_I/CHAP_C. */
 export type ChapChallengeOutcome =
@@ -152,6 +161,12 @@ export class ChapInitiator {
     this.#algorithm = picked;
     const id = parseChapIdentifier(lookup(pairs, "CHAP_I"), where);
     const challenge = parseChapChallenge(lookup(pairs, "CHAP_C"), where);
+    const sent = this.#o.sentChallenges;
+    if (sent !== undefined && sent.some((earlier) => timingSafeEqual(earlier, challenge))) {
+      throw new AuthenticationError("the target's CHAP challenge is one we sent it in an earlier login (reflection, RFC 7143 §12.1.3)", {
+        mutual: true,
+      });
+    }
     this.#targetChallenge = challenge;
     const response = chapResponse(this.#o.hash, picked, id, this.#o.secret, challenge);
     const out: TextPair[] = [
@@ -165,6 +180,10 @@ export class ChapInitiator {
       if (timingSafeEqual(ours, challenge)) ours = generateChallenge(this.#o.randomBytes, picked);
       if (timingSafeEqual(ours, challenge)) throw new ConfigError("randomBytes keeps returning the target's challenge");
       this.#ourChallenge = ours;
+      if (sent !== undefined) {
+        sent.push(ours);
+        if (sent.length > REMEMBERED_CHALLENGES) sent.splice(0, sent.length - REMEMBERED_CHALLENGES);
+      }
       out.push(["CHAP_I", String(this.#ourIdentifier)], ["CHAP_C", formatHex(ours)]);
     }
     return { kind: "respond", pairs: out, algorithm: picked };

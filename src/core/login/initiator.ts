@@ -75,6 +75,8 @@ export interface InitiatorLoginOptions {
   readonly session?: SessionParameters;
   readonly hash: HashFunction;
   readonly randomBytes: RandomBytes;
+  /** Mutual CHAP challenges sent in earlier logins of this session (see ChapInitiatorOptions). */
+  readonly sentChallenges?: Uint8Array[];
   /** Bound on the text of one login response sequence (C bit); default 64 KiB. */
   readonly maxTextBytes?: number;
 }
@@ -158,7 +160,12 @@ export class InitiatorLogin {
     this.#itt = options.initiatorTaskTag ?? 0;
     this.#expStatSN = options.expStatSN ?? 0;
     this.#incoming = new TextAccumulator({ maxBytes: options.maxTextBytes, where: "Login Response" });
-    this.#chap = options.chap === undefined ? undefined : new ChapInitiator({ ...options.chap, hash: options.hash, randomBytes: options.randomBytes });
+    this.#chap = options.chap === undefined ? undefined : new ChapInitiator({
+            ...options.chap,
+            hash: options.hash,
+            randomBytes: options.randomBytes,
+            ...(options.sentChallenges === undefined ? {} : { sentChallenges: options.sentChallenges }),
+          });
     const values = proposalValues(proposal);
     values.set("AuthMethod", this.#chap === undefined ? "None" : this.#chap.mutual ? "CHAP" : "CHAP,None");
     this.#negotiator = new Negotiator({ role: "initiator", sessionType: options.sessionType, leading: options.tsih === 0, values });
@@ -317,7 +324,7 @@ export class InitiatorLogin {
       if (this.#state !== "chap-response") this.#state = "security-transit";
       return { kind: "send", pdu: this.#request(LoginStage.Security, LoginStage.Operational, true, replies) };
     }
-    if (replies.length > 0) throw new RemoteProtocolError(`Login Response: the target offered ${replies.map(([k]) => k).join(", ")} while transiting`);
+    if (replies.length > 0) throw new RemoteProtocolError(`Login Response: the target offered ${fewKeys(replies.map(([k]) => k))} while transiting`);
     this.#state = "operational";
     this.#rounds = 0;
     return { kind: "send", pdu: this.#request(LoginStage.Operational, LoginStage.FullFeature, true, this.#operationalOffer()) };
@@ -477,4 +484,10 @@ export class InitiatorLogin {
       data,
     };
   }
+}
+
+/** Names a few keys and counts the rest: a peer must not decide how long our messages are. */
+function fewKeys(keys: readonly string[]): string {
+  const shown = keys.slice(0, 3).map((k) => (k.length > 64 ? `${k.slice(0, 64)}...` : k));
+  return keys.length > 3 ? `${shown.join(", ")} and ${keys.length - 3} more` : shown.join(", ");
 }

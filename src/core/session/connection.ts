@@ -40,6 +40,21 @@ export class Connection {
   private txLength = 0;
   /** The StatSN we expect next (RFC 7143 §4.2.2.2); 0 until login tells us. */
   expStatSN = 0;
+  /** ERL 1: StatSNs received past a hole (a damaged status asked for again), not yet acknowledged. */
+  private readonly heldStatus = new Set<number>();
+
+  /** Records a StatSN that came past a hole; false when too many are held (the hole is not filling). */
+  statusHeld(statSN: number): boolean {
+    if (this.heldStatus.size >= 1024) return false;
+    this.heldStatus.add(statSN >>> 0);
+    return true;
+  }
+
+  /** After ExpStatSN moved: steps over the StatSNs that had arrived past the hole. */
+  advanceOverHeld(): void {
+    while (this.heldStatus.size > 0 && this.heldStatus.delete(this.expStatSN)) this.expStatSN = (this.expStatSN + 1) >>> 0;
+  }
+
   /** Time of the last PDU received: any PDU is a sign of life. */
   lastReceivedAt = 0;
   /** Deadline of the current phase (login, logout, cleanup), if one runs. */

@@ -16,12 +16,25 @@ import type { ScsiTask, Task } from "./task.js";
 
 /** Sends a SCSI Command and whatever data goes with it before any R2T (RFC 7143 §3.2.4.2). */
 export function issue<C>(ctx: SessionContext<C>, task: ScsiTask<C>, connection: Connection, now: number): void {
+  task.cmdSN = ctx.window.take();
+  task.attempts++;
+  send(ctx, task, connection, now);
+}
+
+/**
+ * Sends a command again with the same ITT and CmdSN (RFC 7143 §6.2.1 "retry"): the target
+ * discarded it (a data digest error in its immediate data) and its CmdSN is a hole in the
+ * target's window that only this PDU can fill.
+ */
+export function reissueSame<C>(ctx: SessionContext<C>, task: ScsiTask<C>, connection: Connection, now: number): void {
+  send(ctx, task, connection, now);
+}
+
+function send<C>(ctx: SessionContext<C>, task: ScsiTask<C>, connection: Connection, now: number): void {
   const request = task.request;
   const write = request.dataOut !== undefined && task.transferLength > 0;
   task.phase = "issued";
   task.cid = connection.cid;
-  task.cmdSN = ctx.window.take();
-  task.attempts++;
   task.issuedAt = now;
   task.dataInBytes = 0;
   task.nextDataSN = 0;
@@ -162,7 +175,8 @@ export function onDataIn<C>(ctx: SessionContext<C>, connection: Connection, pdu:
       opcode: Opcode.SnackRequest,
       type: SnackType.DataAck,
       lun: task.request.lun,
-      initiatorTaskTag: task.itt,
+      // RFC 7143 §11.16: a DataACK names the data by its Target Transfer Tag; the ITT is reserved.
+      initiatorTaskTag: RESERVED_TAG,
       targetTransferTag: pdu.targetTransferTag,
       expStatSN: connection.expStatSN,
       begRun: task.missingDataSN?.[0] ?? task.nextDataSN,

@@ -112,4 +112,78 @@ describe("ErrorRecoveryLevel 1: data digest errors recovered with SNACK", () => 
     expect(pair.connection.closed).toBe(true);
     expect(pair.connection.error?.code).toBe("ISCSI_ERR_DIGEST");
   });
+
+  it("does not acknowledge a damaged status: ExpStatSN stays below it until it comes again, later statuses wait", () => {
+    const pair = digestPair(1);
+    pair.session.submit({ lun: 1, cdb: READ10, dataIn: new Uint8Array(512), context: "a" }, 0);
+    pair.session.submit({ lun: 1, cdb: READ10, dataIn: new Uint8Array(512), context: "b" }, 0);
+    const a = pair.target.take(Opcode.ScsiCommand);
+    const b = pair.target.take(Opcode.ScsiCommand);
+    pair.target.accept(a);
+    pair.target.accept(b);
+    const sense = new Uint8Array([0x70, 0, 0x05, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x24, 0, 0, 0, 0, 0]);
+    const damaged = pair.target.response(a, { status: 2, sense });
+    pair.target.deliver(damaged, 0, 4);
+    const snack = pair.target.take(Opcode.SnackRequest);
+    expect(snack.expStatSN).toBe(damaged.statSN);
+    // b's status (StatSN + 1) arrives before a's again: held, not a jump.
+    pair.target.deliver(pair.target.response(b));
+    expect(pair.connection.closed).toBe(false);
+    expect(pair.connection.expStatSN).toBe(damaged.statSN);
+    pair.target.deliver(damaged);
+    expect(pair.connection.expStatSN).toBe((damaged.statSN + 2) >>> 0);
+    expect(pair.events().map((e) => (e.type === "command-complete" ? e.context : e.type))).toEqual(["b", "a"]);
+  });
+
+  it("sends a command again with the same ITT and CmdSN when the target rejects its damaged immediate data", () => {
+    const pair = digestPair(1);
+    const data = pattern(4096, 2);
+    pair.session.submit({ lun: 1, cdb: new Uint8Array([0x2a, 0, 0, 0, 0, 0, 0, 0, 8, 0]), dataOut: data, context: "w" }, 0);
+    const first = pair.target.take(Opcode.ScsiCommand);
+    const header = new Uint8Array(48);
+    header[0] = Opcode.ScsiCommand;
+    new DataView(header.buffer).setUint32(16, first.initiatorTaskTag);
+    pair.target.deliver({
+      opcode: Opcode.Reject,
+      reason: RejectReason.DataDigestError,
+      statSN: pair.target.nextStatSN(),
+      expCmdSN: pair.target.expCmdSN,
+      maxCmdSN: pair.target.maxCmdSN,
+      dataSNOrR2TSN: 0,
+      data: header,
+    });
+    const again = pair.target.take(Opcode.ScsiCommand);
+    expect(again).toMatchObject({ initiatorTaskTag: first.initiatorTaskTag, cmdSN: first.cmdSN });
+    expect(again.data).toEqual(first.data);
+    expect(pair.connection.closed).toBe(false);
+  });
+
+  it("at ErrorRecoveryLevel 0 drops the connection on a data digest Reject, so the command goes again after reinstatement", () => {
+    const pair = new Pair({
+      config: {
+        keepAlive: false,
+        proposal: { ...DEFAULT_INITIATOR_PROPOSAL, headerDigest: ["CRC32C"], dataDigest: ["CRC32C"] },
+      },
+      policy: { headerDigest: ["CRC32C"], dataDigest: ["CRC32C"] },
+    }).login();
+    pair.session.submit({ lun: 1, cdb: new Uint8Array([0x2a, 0, 0, 0, 0, 0, 0, 0, 8, 0]), dataOut: pattern(4096, 3), retry: "safe", context: "w" }, 0);
+    const command = pair.target.take(Opcode.ScsiCommand);
+    const header = new Uint8Array(48);
+    header[0] = Opcode.DataOut;
+    new DataView(header.buffer).setUint32(16, command.initiatorTaskTag);
+    pair.target.deliver({
+      opcode: Opcode.Reject,
+      reason: RejectReason.DataDigestError,
+      statSN: pair.target.nextStatSN(),
+      expCmdSN: pair.target.expCmdSN,
+      maxCmdSN: pair.target.maxCmdSN,
+      dataSNOrR2TSN: 0,
+      data: header,
+    });
+    expect(pair.connection.closed).toBe(true);
+    const types = pair.events().map((e) => e.type);
+    expect(types).not.toContain("command-failed");
+    expect(types).toContain("recovery");
+  });
 });
+

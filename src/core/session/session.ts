@@ -13,7 +13,7 @@ import {
 import { readU32 } from "../pdu/bytes.js";
 import type { Frame } from "../pdu/framer.js";
 import { AsyncEvent, LogoutReason, Opcode, opcodeName, RejectReason, RESERVED_TAG, type TaskManagementFunction } from "../pdu/opcodes.js";
-import type { AsyncMessagePdu, LoginResponsePdu, LogoutResponsePdu, TargetPdu } from "../pdu/types.js";
+import type { AsyncMessagePdu, LoginResponsePdu, LogoutResponsePdu, RejectPdu, TargetPdu } from "../pdu/types.js";
 import { InitiatorLogin, type LoginStep } from "../login/initiator.js";
 import { makeIsid } from "../login/isid.js";
 import { serialAdd, serialGt, serialLt } from "../serial.js";
@@ -23,7 +23,7 @@ import type { AsyncEventInfo, CommandRequest, SessionEvent } from "./command.js"
 import { Connection, type ConnectionOwner, consumesStatSN } from "./connection.js";
 import { DEFAULT_KEEPALIVE, EMPTY, type KeepAliveSettings, type SessionConfig, SessionContext, type SessionDeps } from "./context.js";
 import { onNopIn, onReject, onTaskManagementResponse, onTextResponse, sendPing, sendTaskManagement, sendText } from "./control.js";
-import { issue, onDataIn, onR2T, onScsiResponse, placeData, requestStatusAgain } from "./datapath.js";
+import { issue, onDataIn, onR2T, onScsiResponse, placeData, reissueSame, requestStatusAgain } from "./datapath.js";
 import { checkDeadlines, ESCALATION_TICK_MS } from "./escalation.js";
 import { DEFAULT_RECOVERY, type RecoveryCause, type RecoveryRecord, RecoveryTracker } from "./recovery.js";
 import { ConnectionState, SessionState, sessionTransition } from "./states.js";
@@ -55,6 +55,8 @@ export class Session<C = unknown> {
   private readonly logins = new Map<number, InitiatorLogin>();
   /** Set when a target could not use our CHAP algorithm list: later logins offer only these. */
   private chapFallback: readonly ChapAlgorithm[] | undefined;
+  /** Mutual CHAP challenges we sent on this session's logins: a target may not hand one back. */
+  private readonly sentChallenges: Uint8Array[] = [];
   private nextCid = 0;
   private readonly keepAlive: KeepAliveSettings | false;
   private readonly owner: ConnectionOwner;
@@ -173,6 +175,7 @@ export class Session<C = unknown> {
       ...(leading ? {} : { session: this.ctx.params }),
       hash: this.ctx.deps.hash,
       randomBytes: this.ctx.deps.randomBytes,
+      sentChallenges: this.sentChallenges,
     });
     this.logins.set(connection.cid, login);
     connection.send(login.start());
@@ -548,7 +551,9 @@ export class Session<C = unknown> {
       // RFC 7143 §7.8: without ERL >= 1 (or for this PDU) the connection cannot go on.
       throw new DigestError("data", `connection ${connection.cid}: data digest error in ${opcodeName(pdu.opcode)}`);
     }
-    this.acceptStatSN(connection, pdu);
+    // A status PDU whose data is damaged is asked for again (ERL 1): its StatSN is not
+    // acknowledged until the retransmission arrives (RFC 7143 §4.2.2.2, §11.16.1).
+    if (!frame.dataDigestError) this.acceptStatSN(connection, pdu);
     if ("maxCmdSN" in pdu) {
       // RFC 7143 §4.2.2.1: MaxCmdSN < ExpCmdSN - 1 means "ignore these fields". Otherwise a MaxCmdSN
       // below a command already sent would make the target drop that command silently (it is
@@ -594,13 +599,35 @@ export class Session<C = unknown> {
         this.onAsyncMessage(connection, pdu, now);
         break;
       case Opcode.Reject:
-        // ERL >= 1: a Data-Out the target found damaged is asked for again with a recovery R2T
-        // (RFC 7143 §7.3); the command goes on.
-        if (pdu.reason === RejectReason.DataDigestError && ctx.params.errorRecoveryLevel > 0) break;
-        onReject(ctx, pdu);
+        if (pdu.reason === RejectReason.DataDigestError) this.onDigestReject(connection, pdu, now);
+        else onReject(ctx, pdu);
         break;
     }
     if (ctx.draining && this.scsiInFlight() === 0) this.logoutForTarget(now);
+  }
+
+  /**
+   * The target found a data digest error in one of our PDUs (RFC 7143 §7.8). At ERL 0 the target
+   * drops the connection: we drop it first, so the commands go again after reinstatement instead
+   * of failing. At ERL 1: a Data-Out is asked for again by a recovery R2T (nothing to do); a
+   * command with immediate data was discarded whole, so we send it again with the same ITT and
+   * CmdSN (§6.2.1 retry, plugging the hole in the target's window); other requests fail.
+   */
+  private onDigestReject(connection: Connection, pdu: RejectPdu, now: number): void {
+    const ctx = this.ctx;
+    const opcode = pdu.data.length >= 48 ? (pdu.data[0] as number) & 0x3f : -1;
+    if (ctx.params.errorRecoveryLevel < 1) {
+      throw new DigestError("data", `connection ${connection.cid}: the target reports a data digest error in our ${opcodeName(opcode)}`);
+    }
+    if (opcode === Opcode.DataOut) return;
+    if (opcode === Opcode.ScsiCommand) {
+      const task = ctx.tasks.get(readU32(pdu.data, 16));
+      if (task !== undefined && task.kind === "scsi" && task.phase === "issued" && task.cid === connection.cid) {
+        reissueSame(ctx, task, connection, now);
+        return;
+      }
+    }
+    onReject(ctx, pdu);
   }
 
   /** ERL >= 1 recovers data digest errors in Data-In, SCSI Response and NOP-In (RFC 7143 §7.3). */
@@ -616,9 +643,12 @@ export class Session<C = unknown> {
     const statSN = (pdu as { statSN: number }).statSN;
     if (statSN === connection.expStatSN) {
       connection.expStatSN = serialAdd(statSN, 1);
+      // ERL 1: statuses that arrived past a hole are acknowledged once the hole is filled.
+      connection.advanceOverHeld();
       return;
     }
     if (serialLt(statSN, connection.expStatSN)) return; // a retransmission: already counted
+    if (this.ctx.params.errorRecoveryLevel > 0 && connection.statusHeld(statSN)) return;
     // A jump means status was lost; without ERL >= 1 (status SNACK) nothing can recover it.
     throw new RemoteProtocolError(
       `connection ${connection.cid}: StatSN jumped from ${connection.expStatSN} to ${statSN} in ${opcodeName(pdu.opcode)}`,

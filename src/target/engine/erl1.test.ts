@@ -318,7 +318,7 @@ describe("ErrorRecoveryLevel 1: a command with damaged immediate data", () => {
 
   // Expected to fail until the initiator sends a command again after a Data-Digest-Error Reject
   // (/work/notes/erl1-hostile-bugs.md #1): it ignores the Reject, and the write never completes.
-  it.fails("discards the command; the initiator's retry with the same ITT and CmdSN then completes the write", () => {
+  it("discards the command; the initiator's retry with the same ITT and CmdSN then completes the write", () => {
     const { pair, side, flipper, link } = erl1({ policy: { immediateData: true, initialR2T: false } });
     flipper.arm({ direction: "to-target", opcode: Opcode.ScsiCommand, where: "data" });
     const data = pattern(1024, 3);
