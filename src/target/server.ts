@@ -217,6 +217,16 @@ class TargetServer extends EventEmitter<TargetServerEvents> implements RunningTa
     return unit === undefined ? undefined : this.#backends.get(unit.def.index);
   }
 
+  /**
+   * Runs an operator action on the engine (drop a session or connection, ask for a logout or a
+   * renegotiation) and sends at once what it queued: the engine is sans-I/O, so a call made on it
+   * directly would otherwise wait for the next socket event or timer.
+   */
+  act(action: (engine: TargetEngine, now: number) => void): void {
+    action(this.engine, monotonicNow());
+    this.#pump();
+  }
+
   close(): Promise<void> {
     this.#closing ??= this.#close();
     return this.#closing;

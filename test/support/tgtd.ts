@@ -217,6 +217,25 @@ export class Tgtd {
     return parseSessions(await this.show(), tid);
   }
 
+  /**
+   * Every connection of one session, from `--op show --mode conn`. The target view
+   * (`--mode target`) lists only a session's first connection, so MC/S checks need this one.
+   */
+  async connections(tid: number, sid: number): Promise<TgtdConnection[]> {
+    const text = await this.tgtadm(["--op", "show", "--mode", "conn", "--tid", String(tid), "--sid", String(sid)]);
+    const connections: TgtdConnection[] = [];
+    for (const raw of text.split("\n")) {
+      const line = raw.trim();
+      let m: RegExpExecArray | null;
+      if ((m = /^Connection: (\d+)$/.exec(line)) !== null) connections.push({ cid: Number(m[1]), address: undefined });
+      else if ((m = /^IP Address: (.+)$/.exec(line)) !== null) {
+        const last = connections.pop();
+        if (last !== undefined) connections.push({ ...last, address: m[1] });
+      }
+    }
+    return connections.sort((a, b) => a.cid - b.cid);
+  }
+
   /** Waits until the target's sessions satisfy `predicate` (e.g. a session came, or all left). */
   async waitForSessions(
     tid: number,
