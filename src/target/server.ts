@@ -90,6 +90,8 @@ export interface RunningTarget extends EventEmitter<TargetServerEvents> {
   url(iqn?: string, lun?: number): string;
   /** The backend behind a LUN (tests look into memory backends). */
   backend(iqn: string, lun: number): BlockBackend | undefined;
+  /** Runs an operator action on the engine (drop a session, ask for a logout) and sends what it queued at once. */
+  act(action: (engine: TargetEngine, now: number) => void): void;
   /** Closes every connection and the listener, then the backends it opened. Logs nothing. */
   close(): Promise<void>;
 }
