@@ -102,9 +102,8 @@ const SCENARIOS: readonly Scenario[] = [
   { name: "a mutual CHAP_R of the wrong length", hostile: { kind: "chap-value", key: "CHAP_R", bytes: 5 }, chap: "mutual", codes: ["ISCSI_ERR_MUTUAL_AUTH"], message: /CHAP_R/ },
   { name: "a mutual CHAP_R of 64 KiB", hostile: { kind: "chap-value", key: "CHAP_R", bytes: 64 * 1024 }, chap: "mutual", codes: ["ISCSI_ERR_MUTUAL_AUTH", "ISCSI_ERR_REMOTE_PROTOCOL"] },
   // Login 1: the target proves itself with the initiator's own secret: refused (MUTUAL_AUTH). Login
-  // 2: the target's challenge is the one the initiator sent in login 1; the initiator answers it
-  // (it keeps no challenges across logins), and the target, whose login machine checks the answer
-  // against the challenge it made itself, refuses (AUTH). Either way nothing is gained.
+  // 2: the target's challenge is one the initiator sent in login 1; the initiator remembers the
+  // challenges it sent and refuses to answer it (MUTUAL_AUTH). Either way nothing is gained.
   { name: "a CHAP response reflected from the initiator's own secret and challenge", hostile: { kind: "chap-reflect" }, chap: "mutual", codes: ["ISCSI_ERR_MUTUAL_AUTH", "ISCSI_ERR_AUTH"] },
 ];
 
