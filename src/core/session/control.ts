@@ -221,6 +221,14 @@ export function onTextResponse<C>(ctx: SessionContext<C>, connection: Connection
   // Parse before forgetting the task, so a malformed answer fails the request it belongs to.
   const pairs = parseText(all, { repeatable: REPEATABLE_TEXT_KEYS, where: "Text Response" });
   ctx.tasks.delete(task.itt);
+  if (task.renegotiation !== undefined) {
+    // RFC 7143 §6.2: what was renegotiated holds on this connection from now on. A key the
+    // target offered back in its answer is answered by the negotiator but not sent on: the
+    // renegotiation we started is complete once our own declarations are delivered.
+    const outcome = task.renegotiation.negotiation.receive(pairs);
+    connection.applyParameters(outcome.connection);
+    return;
+  }
   ctx.emit({ type: "text-complete", context: task.context, pairs });
 }
 

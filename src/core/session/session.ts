@@ -19,6 +19,7 @@ import { makeIsid } from "../login/isid.js";
 import { serialAdd, serialGt, serialLt } from "../serial.js";
 import { encodeText, type TextPair } from "../text/codec.js";
 import type { SessionParameters } from "../text/parameters.js";
+import { InitiatorRenegotiation } from "../text/renegotiation.js";
 import type { AsyncEventInfo, CommandRequest, SessionEvent } from "./command.js";
 import { Connection, type ConnectionOwner, consumesStatSN } from "./connection.js";
 import { DEFAULT_KEEPALIVE, EMPTY, type KeepAliveSettings, type SessionConfig, SessionContext, type SessionDeps } from "./context.js";
@@ -321,7 +322,13 @@ export class Session<C = unknown> {
       const task = ctx.dequeue();
       if (task === undefined) return;
       if (task.kind === "scsi") issue(ctx, task, connection, now);
-      else sendText(ctx, task, connection, RESERVED_TAG);
+      else if (task.renegotiation === undefined) sendText(ctx, task, connection, RESERVED_TAG);
+      else {
+        // A renegotiation belongs to the connection the target asked on.
+        const own = ctx.connections.get(task.renegotiation.cid);
+        if (own !== undefined && own.state === ConnectionState.LoggedIn) sendText(ctx, task, own, RESERVED_TAG);
+        else ctx.failTask(task, new SessionClosedError(`connection ${task.renegotiation.cid} ended before its renegotiation`));
+      }
     }
   }
 
@@ -713,9 +720,42 @@ export class Session<C = unknown> {
         // The target will drop; Parameter2 is the Time2Wait before we may reconnect.
         this.pendingCause = { cause: "target-drop", time2WaitMs: pdu.parameter2 * 1000 };
         break;
+      case AsyncEvent.Renegotiate:
+        this.renegotiate(connection, now);
+        break;
       default:
         break;
     }
+  }
+
+  /**
+   * RFC 7143 §11.9.1 AsyncEvent 4: the target asks for parameter negotiation on this connection,
+   * to start within Parameter3 seconds. We open it with a Text Request that declares again what
+   * we accept (MaxRecvDataSegmentLength, the one operational key both sides may change in full
+   * feature phase, §6.2), which lets the target declare its own anew in the answer.
+   */
+  private renegotiate(connection: Connection, now: number): void {
+    const ctx = this.ctx;
+    if (connection.state !== ConnectionState.LoggedIn || ctx.state !== SessionState.LoggedIn) return;
+    for (const t of ctx.tasks.values()) if (t.kind === "text" && t.renegotiation?.cid === connection.cid) return;
+    const negotiation = new InitiatorRenegotiation(ctx.config, connection.params, {
+      maxRecvDataSegmentLength: connection.params.maxRecvDataSegmentLength,
+    });
+    const task: TextTask<C> = {
+      kind: "text",
+      itt: ctx.tasks.allocate(),
+      cid: -1,
+      context: undefined as C,
+      chunks: [],
+      receivedBytes: 0,
+      deadline: now + (ctx.config.requestTimeoutMs ?? 30_000),
+      request: encodeText(negotiation.request()),
+      renegotiation: { cid: connection.cid, negotiation },
+    };
+    this.nextEscalationTick ??= now + ESCALATION_TICK_MS;
+    ctx.tasks.add(task);
+    if (ctx.window.open && !ctx.hasPending && !ctx.draining) sendText(ctx, task, connection, RESERVED_TAG);
+    else ctx.enqueue(task);
   }
 
   private scsiInFlight(): number {

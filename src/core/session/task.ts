@@ -1,5 +1,6 @@
 import { LocalProtocolError } from "../errors.js";
 import { RESERVED_TAG } from "../pdu/opcodes.js";
+import type { InitiatorRenegotiation } from "../text/renegotiation.js";
 import type { CommandRequest } from "./command.js";
 
 /** Where a SCSI task is in its life. */
@@ -89,6 +90,12 @@ export interface TextTask<C> {
   /** Response text gathered so far (C bit continuations). */
   readonly chunks: Uint8Array[];
   receivedBytes: number;
+  /**
+   * Set for the session's own renegotiation after a target's AsyncEvent 4: the exchange must run
+   * on that connection, its answer is applied to it, and nobody outside waits for it (`context`
+   * is unused).
+   */
+  readonly renegotiation?: { readonly cid: number; readonly negotiation: InitiatorRenegotiation };
 }
 
 export interface LogoutTask {

@@ -491,6 +491,35 @@ describe("asynchronous messages", () => {
     expect(event?.type === "async-event" && event.event.parameter3).toBe(5);
   });
 
+  it("asks for renegotiation (AsyncEvent 4) and the initiator answers on that connection with a Text Request declaring its MaxRecvDataSegmentLength", () => {
+    const pair = new TargetPair({ trace: true });
+    const side = pair.initiator().login();
+    const link = pair.links()[0]!;
+    const before = link.initiator.params;
+    pair.engine.requestRenegotiation(link.target.id, 5);
+    pair.pump();
+    const requests = pair.received(Opcode.TextRequest);
+    expect(requests).toHaveLength(1);
+    const text = new TextDecoder().decode(requests[0]!.data);
+    expect(text).toBe(`MaxRecvDataSegmentLength=${before.maxRecvDataSegmentLength}\0`);
+    expect(pair.sent(Opcode.TextResponse)).toHaveLength(1);
+    // The exchange is the session's own: no request outcome surfaces, and the session works on.
+    expect(side.types().filter((t) => t === "text-complete" || t === "request-failed")).toEqual([]);
+    expect(link.initiator.params).toMatchObject({ maxRecvDataSegmentLength: before.maxRecvDataSegmentLength, maxSendDataSegmentLength: before.maxSendDataSegmentLength });
+    expect(side.run({ cdb: buildTestUnitReadyCdb() }).status).toBe(ScsiStatus.Good);
+  });
+
+  it("starts one renegotiation per connection however often the target asks before it is answered", () => {
+    const pair = new TargetPair({ trace: true });
+    pair.initiator().login();
+    const link = pair.links()[0]!;
+    pair.engine.requestRenegotiation(link.target.id, 5);
+    pair.engine.requestRenegotiation(link.target.id, 5);
+    pair.pump();
+    // Both requests arrive before the initiator's Text Request is answered: one exchange covers both.
+    expect(pair.received(Opcode.TextRequest)).toHaveLength(1);
+  });
+
   it("announces a connection drop (AsyncEvent 2) and closes it", () => {
     const pair = new TargetPair({ trace: true });
     const side = pair.initiator().login();
