@@ -13,7 +13,7 @@ import { decodePdu } from "../../src/core/pdu/decode.js";
 import { Framer } from "../../src/core/pdu/framer.js";
 import { Opcode } from "../../src/core/pdu/opcodes.js";
 import type { LoginRequestPdu, LoginResponsePdu } from "../../src/core/pdu/types.js";
-import { testHash } from "../../src/core/session/session.test-util.js";
+import { nodeHash } from "../../src/node/deps.js";
 import { corpus, once } from "../corpus.js";
 import { concat } from "../mutate.js";
 import { encodeStream, split, textBytes, withConfig } from "../stream.js";
@@ -112,7 +112,7 @@ function arbRequest(): fc.Arbitrary<LoginRequestPdu> {
 /** Config bits: 0-1 authentication (none, CHAP, mutual CHAP, discovery), 2 fix ISID/ITT, 3 MD5 only. */
 function initiatorFor(config: number): InitiatorLogin {
   const mode = config & 3;
-  return makeInitiator(testHash, {
+  return makeInitiator(nodeHash, {
     auth: mode === 1 ? "chap" : mode === 2 ? "mutual" : "none",
     ...(mode === 3 ? { sessionType: "Discovery" as const, targetName: undefined } : {}),
     ...((config & 8) !== 0 ? { algorithms: [5] } : {}),
@@ -143,7 +143,7 @@ export const initiatorLoginTarget: FuzzTarget = {
 /** Config bits: 0-1 the target's authentication (None, CHAP, CHAP or None, CHAP MD5 only). */
 function targetFor(config: number): TargetLogin {
   const mode = config & 3;
-  return makeTarget(testHash, {
+  return makeTarget(nodeHash, {
     authMethods: mode === 0 ? ["None"] : mode === 2 ? ["CHAP", "None"] : ["CHAP"],
     ...(mode === 3 ? { chapAlgorithms: [5] } : {}),
   });

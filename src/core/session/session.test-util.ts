@@ -1,9 +1,9 @@
 /**
  * Test support: an initiator `Session` wired in memory to a scripted target. The target logs in
  * with the real `TargetLogin` machine and the real codec; after login the test decides what the
- * target answers. A simulated clock drives time. Hashes come from node:crypto (tests only).
+ * target answers. A simulated clock drives time. No node: imports (this is core code): the
+ * target logs in without CHAP, so no hash is ever needed.
  */
-import { createHash } from "node:crypto";
 import type { HashFunction } from "../auth/hash.js";
 import { crc32c } from "../digest/crc32c.js";
 import { seededRandomBytes } from "../login/pair.test-util.js";
@@ -26,10 +26,9 @@ import { DEFAULT_TARGET_POLICY } from "../text/parameters.js";
 import type { Connection } from "./connection.js";
 import { Session, type SessionConfig } from "./session.js";
 
-export const testHash: HashFunction = (algorithm, data) => {
-  const h = createHash(algorithm);
-  h.update(data);
-  return new Uint8Array(h.digest());
+/** The pair's hash: never called, since its target offers AuthMethod=None only. */
+const noHash: HashFunction = (algorithm) => {
+  throw new Error(`test: the scripted target logs in without CHAP, yet ${algorithm} was asked for`);
 };
 
 export const TARGET_NAME = "iqn.2026-11.test:pair";
@@ -201,7 +200,7 @@ export class Pair {
         sessionType: "Normal",
         ...setup.config,
       },
-      { crc32c, randomBytes: random, hash: testHash },
+      { crc32c, randomBytes: random, hash: noHash },
     );
     this.setup = setup;
     this.connection = this.session.openConnection(this.now);
@@ -221,7 +220,7 @@ export class Pair {
       policy,
       statSN: 500,
       commandWindow: this.setup.window ?? 32,
-      hash: testHash,
+      hash: noHash,
       randomBytes: seededRandomBytes(99),
     });
   }

@@ -41,7 +41,7 @@ export interface ScsiTask<C> {
    * sent, 3 its connection dropped for session recovery.
    */
   escalation: 0 | 1 | 2 | 3;
-  /** Buffer offset the next new Data-In must carry (DataPDUInOrder), past discarded PDUs too. */
+  /** Data offset the next new Data-In must carry (DataPDUInOrder), past discarded PDUs too. */
   nextOffset: number;
   /** ERL 1: DataSNs of Data-In PDUs discarded for a data digest error and asked for again. */
   missingDataSN: number[] | undefined;
