@@ -44,7 +44,10 @@ export async function beforeRun(ctx: SuiteContext, what: string): Promise<void> 
   }
 }
 
-export function peerFigures(run: PeerRun, round: number, ioBytes: number, per: WorkloadDef["cpuPer"]): RunFigures {
+/** What both initiators' runs report alike. */
+type MeasuredRun = Pick<PeerRun, "command" | "ios" | "seconds" | "iops" | "bytesPerSecond" | "cpuSeconds" | "systemCpuSeconds" | "peakRssKiB" | "meanLatencyUs" | "contention">;
+
+export function peerFigures(run: MeasuredRun, round: number, ioBytes: number, per: WorkloadDef["cpuPer"]): RunFigures {
   return {
     round,
     command: run.command,
@@ -63,25 +66,9 @@ export function peerFigures(run: PeerRun, round: number, ioBytes: number, per: W
   };
 }
 
+/** Ours measure more: per-I/O latencies, and the buffers the worker held. */
 export function ourFigures(run: OurRun, round: number, ioBytes: number, per: WorkloadDef["cpuPer"]): RunFigures {
-  return {
-    round,
-    command: run.command,
-    ios: run.ios,
-    seconds: run.seconds,
-    iops: run.iops,
-    bytesPerSecond: run.bytesPerSecond,
-    cpuSeconds: run.cpuSeconds,
-    systemCpuSeconds: run.systemCpuSeconds,
-    cpuPerUnit: cpuPerUnit(run.cpuSeconds, run.ios, ioBytes, per),
-    peakRssKiB: run.peakRssKiB,
-    meanLatencyUs: run.meanLatencyUs,
-    latency: run.report.result.latency,
-    tgtdCpuSeconds: run.contention.tgtdCpuSeconds,
-    otherCpuPercent: run.contention.otherCpuPercent,
-    irqCpuSeconds: run.contention.irqCpuSeconds,
-    bufferBytes: run.report.bufferBytes,
-  };
+  return { ...peerFigures(run, round, ioBytes, per), latency: run.report.result.latency, bufferBytes: run.report.bufferBytes };
 }
 
 export function workerSpec(w: Pick<WorkloadDef, "pattern" | "direction" | "ioBytes" | "queueDepth">, ctx: Pick<SuiteContext, "warmupSeconds" | "seconds">, seed: number): WorkloadSpec {

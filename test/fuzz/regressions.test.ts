@@ -15,19 +15,7 @@ describe("a target that asks for a logout (AsyncEvent 1) and then goes silent", 
     pair.session.submit({ lun: 1, cdb: buildRead10Cdb({ lba: 0, blocks: 1 }), dataIn: new Uint8Array(512), retry: "safe", context: "read" }, pair.now);
     pair.target.take(Opcode.ScsiCommand);
     // RFC 7143 §11.9.1: log out within Parameter3 seconds; here an hour.
-    pair.target.deliver({
-      opcode: Opcode.AsyncMessage,
-      lun: 0,
-      statSN: pair.target.nextStatSN(),
-      expCmdSN: pair.target.expCmdSN,
-      maxCmdSN: pair.target.maxCmdSN,
-      asyncEvent: AsyncEvent.LogoutRequest,
-      asyncVCode: 0,
-      parameter1: 0,
-      parameter2: 0,
-      parameter3: 3_600,
-      data: new Uint8Array(0),
-    });
+    pair.target.deliver(pair.target.asyncMessage(AsyncEvent.LogoutRequest, { parameter3: 3_600 }));
     // The target says nothing more. Within the keep-alive timeout (plus a ping interval) the
     // connection must be declared dead and recovery begin.
     for (let t = 0; t < 10_000; t += 250) {

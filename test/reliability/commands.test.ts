@@ -110,29 +110,17 @@ describe("commands caught in a fault", () => {
     expect(record).toMatchObject({ cause: "command-timeout", outcome: "recovered", retried: 1 });
     const sent = client.trace.of("TaskManagementRequest", "send").map((e) => e.fields["function"]);
     expect(sent).toEqual(["AbortTask", "LUReset"]);
-    figures.add({
-      scenario: "stuck command on a frozen tgtd (SIGSTOP 5 s): ABORT TASK, LUN RESET, drop",
-      faultsInjected: 1,
-      recoveries: client.session.recoveries.length,
-      recovered: client.session.recoveries.filter((r) => r.outcome === "recovered").length,
-      retried: record?.retried ?? 0,
-      writes: 1,
-      acknowledged: 1,
-      failed: 0,
-      failedByCode: {},
-      pending: 0,
-      reads: 1,
-      ackedBlocksChecked: 1,
-      lost: 0,
-      corrupt: 0,
-      longestStallMs: Math.round(performance.now() - started),
-      durationMs: Math.round(performance.now() - started),
-      notes: "command timeout 1 s, TMF timeout 1 s; the READ completes after reinstatement",
-    });
+    commandFigures(
+      "stuck command on a frozen tgtd (SIGSTOP 5 s): ABORT TASK, LUN RESET, drop",
+      1,
+      performance.now() - started,
+      "command timeout 1 s, TMF timeout 1 s; the READ completes after reinstatement",
+      1,
+    );
   });
 
-  /** Figures of a single-command scenario (one READ, one recovery at most). */
-  function commandFigures(scenario: string, faults: number, durationMs: number, notes: string): void {
+  /** Figures of a single-command scenario (one WRITE, `reads` READs, one recovery at most). */
+  function commandFigures(scenario: string, faults: number, durationMs: number, notes: string, reads = 2): void {
     const records = (client as Client).session.recoveries;
     figures.add({
       scenario,
@@ -145,7 +133,7 @@ describe("commands caught in a fault", () => {
       failed: 0,
       failedByCode: {},
       pending: 0,
-      reads: 2,
+      reads,
       ackedBlocksChecked: 1,
       lost: 0,
       corrupt: 0,
@@ -213,24 +201,12 @@ describe("commands caught in a fault", () => {
     expect(record).toMatchObject({ cause: "command-timeout", outcome: "recovered", retried: 1 });
     expect(record?.detail).toMatch(/neither ABORT TASK nor LOGICAL UNIT RESET cleared it/);
     expect(client.trace.of("TaskManagementRequest", "send")).toHaveLength(2);
-    figures.add({
-      scenario: "stuck command: ABORT TASK and LUN RESET unanswered, connection dropped",
-      faultsInjected: 3,
-      recoveries: 1,
-      recovered: 1,
-      retried: record?.retried ?? 0,
-      writes: 1,
-      acknowledged: 1,
-      failed: 0,
-      failedByCode: {},
-      pending: 0,
-      reads: 1,
-      ackedBlocksChecked: 1,
-      lost: 0,
-      corrupt: 0,
-      longestStallMs: Math.round(tookMs),
-      durationMs: Math.round(tookMs),
-      notes: "command timeout 1 s, TMF timeout 1 s; the READ completes after reinstatement",
-    });
+    commandFigures(
+      "stuck command: ABORT TASK and LUN RESET unanswered, connection dropped",
+      3,
+      tookMs,
+      "command timeout 1 s, TMF timeout 1 s; the READ completes after reinstatement",
+      1,
+    );
   });
 });

@@ -16,6 +16,22 @@ function digestPair(erl: number) {
   }).login();
 }
 
+/** The target's Reject of a PDU whose data digest failed (RFC 7143 §11.17): its header, with the ITT, as data. */
+function rejectForDataDigest(pair: Pair, rejected: number, itt: number): void {
+  const header = new Uint8Array(48);
+  header[0] = rejected;
+  new DataView(header.buffer).setUint32(16, itt);
+  pair.target.deliver({
+    opcode: Opcode.Reject,
+    reason: RejectReason.DataDigestError,
+    statSN: pair.target.nextStatSN(),
+    expCmdSN: pair.target.expCmdSN,
+    maxCmdSN: pair.target.maxCmdSN,
+    dataSNOrR2TSN: 0,
+    data: header,
+  });
+}
+
 function pattern(n: number, seed: number): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (i * 13 + seed) & 0xff);
 }
@@ -86,18 +102,7 @@ describe("ErrorRecoveryLevel 1: data digest errors recovered with SNACK", () => 
     pair.session.submit({ lun: 1, cdb: new Uint8Array([0x2a, 0, 0, 0, 0, 0, 0, 0, 8, 0]), dataOut: pattern(4096, 1), context: "w" }, 0);
     const command = pair.target.take(Opcode.ScsiCommand);
     pair.target.accept(command);
-    const header = new Uint8Array(48);
-    header[0] = Opcode.DataOut;
-    new DataView(header.buffer).setUint32(16, command.initiatorTaskTag);
-    pair.target.deliver({
-      opcode: Opcode.Reject,
-      reason: RejectReason.DataDigestError,
-      statSN: pair.target.nextStatSN(),
-      expCmdSN: pair.target.expCmdSN,
-      maxCmdSN: pair.target.maxCmdSN,
-      dataSNOrR2TSN: 0,
-      data: header,
-    });
+    rejectForDataDigest(pair, Opcode.DataOut, command.initiatorTaskTag);
     expect(pair.events()).toHaveLength(0);
     expect(pair.connection.closed).toBe(false);
     expect(pair.session.outstanding).toBe(1);
@@ -140,18 +145,7 @@ describe("ErrorRecoveryLevel 1: data digest errors recovered with SNACK", () => 
     const data = pattern(4096, 2);
     pair.session.submit({ lun: 1, cdb: new Uint8Array([0x2a, 0, 0, 0, 0, 0, 0, 0, 8, 0]), dataOut: data, context: "w" }, 0);
     const first = pair.target.take(Opcode.ScsiCommand);
-    const header = new Uint8Array(48);
-    header[0] = Opcode.ScsiCommand;
-    new DataView(header.buffer).setUint32(16, first.initiatorTaskTag);
-    pair.target.deliver({
-      opcode: Opcode.Reject,
-      reason: RejectReason.DataDigestError,
-      statSN: pair.target.nextStatSN(),
-      expCmdSN: pair.target.expCmdSN,
-      maxCmdSN: pair.target.maxCmdSN,
-      dataSNOrR2TSN: 0,
-      data: header,
-    });
+    rejectForDataDigest(pair, Opcode.ScsiCommand, first.initiatorTaskTag);
     const again = pair.target.take(Opcode.ScsiCommand);
     expect(again).toMatchObject({ initiatorTaskTag: first.initiatorTaskTag, cmdSN: first.cmdSN });
     expect(again.data).toEqual(first.data);
@@ -168,18 +162,7 @@ describe("ErrorRecoveryLevel 1: data digest errors recovered with SNACK", () => 
     }).login();
     pair.session.submit({ lun: 1, cdb: new Uint8Array([0x2a, 0, 0, 0, 0, 0, 0, 0, 8, 0]), dataOut: pattern(4096, 3), retry: "safe", context: "w" }, 0);
     const command = pair.target.take(Opcode.ScsiCommand);
-    const header = new Uint8Array(48);
-    header[0] = Opcode.DataOut;
-    new DataView(header.buffer).setUint32(16, command.initiatorTaskTag);
-    pair.target.deliver({
-      opcode: Opcode.Reject,
-      reason: RejectReason.DataDigestError,
-      statSN: pair.target.nextStatSN(),
-      expCmdSN: pair.target.expCmdSN,
-      maxCmdSN: pair.target.maxCmdSN,
-      dataSNOrR2TSN: 0,
-      data: header,
-    });
+    rejectForDataDigest(pair, Opcode.DataOut, command.initiatorTaskTag);
     expect(pair.connection.closed).toBe(true);
     const types = pair.events().map((e) => e.type);
     expect(types).not.toContain("command-failed");

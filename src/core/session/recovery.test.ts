@@ -125,19 +125,7 @@ describe("Session recovery (ERL 0 session reinstatement)", () => {
     pair.session.submit({ lun: 1, cdb: READ10, dataIn: new Uint8Array(512), retry: "safe", context: "r1" }, 0);
     const command = pair.target.take(Opcode.ScsiCommand);
     pair.target.accept(command);
-    pair.target.deliver({
-      opcode: Opcode.AsyncMessage,
-      lun: 0,
-      statSN: pair.target.nextStatSN(),
-      expCmdSN: pair.target.expCmdSN,
-      maxCmdSN: pair.target.maxCmdSN,
-      asyncEvent: AsyncEvent.LogoutRequest,
-      asyncVCode: 0,
-      parameter1: 0,
-      parameter2: 0,
-      parameter3: 10,
-      data: new Uint8Array(0),
-    });
+    pair.target.deliver(pair.target.asyncMessage(AsyncEvent.LogoutRequest, { parameter3: 10 }));
     // New commands wait while the session drains for the logout.
     pair.session.submit({ lun: 1, cdb: READ10, dataIn: new Uint8Array(512), retry: "safe", context: "r2" }, 0);
     pair.target.pull();

@@ -13,6 +13,7 @@ import { encodePdu } from "../pdu/encode.js";
 import { Framer } from "../pdu/framer.js";
 import { Opcode, RESERVED_TAG } from "../pdu/opcodes.js";
 import type {
+  AsyncMessagePdu,
   DataInPdu,
   InitiatorPdu,
   LoginRequestPdu,
@@ -154,6 +155,24 @@ export class ScriptedTarget {
       residualCount: 0,
       sense: new Uint8Array(0),
       responseData: new Uint8Array(0),
+      ...fields,
+    };
+  }
+
+  /** An Asynchronous Message (RFC 7143 §11.9) with the next StatSN. */
+  asyncMessage(asyncEvent: number, fields: Partial<AsyncMessagePdu> = {}): AsyncMessagePdu {
+    return {
+      opcode: Opcode.AsyncMessage,
+      lun: 0,
+      statSN: this.nextStatSN(),
+      expCmdSN: this.expCmdSN,
+      maxCmdSN: this.maxCmdSN,
+      asyncEvent,
+      asyncVCode: 0,
+      parameter1: 0,
+      parameter2: 0,
+      parameter3: 0,
+      data: new Uint8Array(0),
       ...fields,
     };
   }
