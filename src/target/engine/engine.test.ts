@@ -12,6 +12,27 @@ import { parseReadCapacity16Data } from "../../core/scsi/capacity.js";
 import { parseInquiryData } from "../../core/scsi/inquiry.js";
 import { INITIATOR, TARGET, TargetPair } from "./pair.test-util.js";
 
+/** Feeds the engine's connection one Login Request (no digests: login PDUs carry none). */
+function loginRequest(connection: { receive(bytes: Uint8Array, now: number): void }, isid: number, csg: 0 | 1, nsg: 1 | 3, pairs: [string, string][]): void {
+  const pdu: LoginRequestPdu = {
+    opcode: Opcode.LoginRequest,
+    transit: true,
+    continue: false,
+    currentStage: csg,
+    nextStage: nsg,
+    versionMax: 0,
+    versionMin: 0,
+    isid,
+    tsih: 0,
+    initiatorTaskTag: 1,
+    cid: 0,
+    cmdSN: 5,
+    expStatSN: 0,
+    data: encodeText(pairs),
+  };
+  for (const piece of encodePdu(pdu, { headerDigest: false, dataDigest: false, crc32c })) connection.receive(piece, 0);
+}
+
 function pattern(length: number, seed: number): Uint8Array {
   const out = new Uint8Array(length);
   let x = seed >>> 0 || 1;
@@ -81,25 +102,7 @@ describe("login to the engine", () => {
   it("takes InitiatorName and SessionType repeated with the same value in the operational stage, as libiscsi sends them", () => {
     const pair = new TargetPair({ trace: true });
     const connection = pair.engine.accept({ localAddress: "127.0.0.1", localPort: 3260, remoteAddress: "127.0.0.1", remotePort: 9 }, 0);
-    const request = (csg: 0 | 1, nsg: 1 | 3, pairs: [string, string][]): void => {
-      const pdu: LoginRequestPdu = {
-        opcode: Opcode.LoginRequest,
-        transit: true,
-        continue: false,
-        currentStage: csg,
-        nextStage: nsg,
-        versionMax: 0,
-        versionMin: 0,
-        isid: 0x80_00_00_00_00_01,
-        tsih: 0,
-        initiatorTaskTag: 1,
-        cid: 0,
-        cmdSN: 5,
-        expStatSN: 0,
-        data: encodeText(pairs),
-      };
-      for (const piece of encodePdu(pdu, { headerDigest: false, dataDigest: false, crc32c })) connection.receive(piece, 0);
-    };
+    const request = (csg: 0 | 1, nsg: 1 | 3, pairs: [string, string][]): void => loginRequest(connection, 0x80_00_00_00_00_01, csg, nsg, pairs);
     request(0, 1, [["InitiatorName", INITIATOR], ["SessionType", "Discovery"], ["AuthMethod", "CHAP,None"]]);
     request(1, 3, [["InitiatorName", INITIATOR], ["SessionType", "Discovery"], ["MaxRecvDataSegmentLength", "65536"]]);
     pair.pump();
@@ -114,25 +117,7 @@ describe("login to the engine", () => {
   it("still refuses InitiatorName repeated with another value", () => {
     const pair = new TargetPair({ trace: true });
     const connection = pair.engine.accept({ localAddress: "127.0.0.1", localPort: 3260, remoteAddress: "127.0.0.1", remotePort: 9 }, 0);
-    const send = (csg: 0 | 1, nsg: 1 | 3, pairs: [string, string][]): void => {
-      const pdu: LoginRequestPdu = {
-        opcode: Opcode.LoginRequest,
-        transit: true,
-        continue: false,
-        currentStage: csg,
-        nextStage: nsg,
-        versionMax: 0,
-        versionMin: 0,
-        isid: 0x80_00_00_00_00_02,
-        tsih: 0,
-        initiatorTaskTag: 1,
-        cid: 0,
-        cmdSN: 5,
-        expStatSN: 0,
-        data: encodeText(pairs),
-      };
-      for (const piece of encodePdu(pdu, { headerDigest: false, dataDigest: false, crc32c })) connection.receive(piece, 0);
-    };
+    const send = (csg: 0 | 1, nsg: 1 | 3, pairs: [string, string][]): void => loginRequest(connection, 0x80_00_00_00_00_02, csg, nsg, pairs);
     send(0, 1, [["InitiatorName", INITIATOR], ["SessionType", "Discovery"]]);
     send(1, 3, [["InitiatorName", `${INITIATOR}-other`]]);
     pair.pump();
