@@ -3,8 +3,10 @@
  * within seconds (keep-alive every second, declared dead after three), the write-and-verify
  * workload on it, the fault proxy when asked, and the figures each scenario reports.
  *
- * Figures go to the test output and to `test/reliability/results/<file>.json` (overwritten by
- * each run, like a benchmark's results); docs/RELIABILITY.md quotes them.
+ * Figures go to the test output and to `test-results/reliability/<file>.json` at the repository's
+ * root (ignored by git, overwritten by each run), so a test run leaves the tree clean. The figures
+ * docs/RELIABILITY.md quotes are a recorded copy in `test/reliability/results/`, written only by
+ * `npm run reliability:record`.
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -162,7 +164,8 @@ export function figuresOf(scenario: string, faultsInjected: number, report: Work
   };
 }
 
-const RESULTS = join(dirname(fileURLToPath(import.meta.url)), "results");
+/** Where a run's figures go: ignored by git (`npm run reliability:record` copies them to the recorded set). */
+export const RESULTS = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "test-results", "reliability");
 
 /** Collects the figures of one test file and writes them out at the end. */
 export class FiguresFile {

@@ -1,15 +1,21 @@
 /**
- * Prints the reliability figures recorded by the last run of test/reliability (results/*.json)
- * as a Markdown table with totals, for docs/RELIABILITY.md:
+ * Prints reliability figures as a Markdown table with totals, for docs/RELIABILITY.md. By default
+ * the recorded figures (test/reliability/results/*.json, written by `npm run reliability:record`);
+ * with `--latest`, those of the last test run (test-results/reliability/*.json, ignored by git):
  *
- *     npx tsx test/reliability/summary.ts
+ *     npx tsx test/reliability/summary.ts [--latest]
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ScenarioFigures } from "./reliability.test-util.js";
+import { RESULTS, type ScenarioFigures } from "./reliability.test-util.js";
 
-const dir = join(dirname(fileURLToPath(import.meta.url)), "results");
+const latest = process.argv.includes("--latest");
+const dir = latest ? RESULTS : join(dirname(fileURLToPath(import.meta.url)), "results");
+if (!existsSync(dir)) {
+  console.error(`no figures in ${dir}: run \`npm run test:reliability\` first`);
+  process.exit(1);
+}
 const rows: ScenarioFigures[] = [];
 for (const file of readdirSync(dir).filter((f) => f.endsWith(".json")).sort()) {
   const body = JSON.parse(readFileSync(join(dir, file), "utf8")) as { scenarios: ScenarioFigures[] };
