@@ -40,6 +40,7 @@ const BY_CODE: Readonly<Record<IscsiErrorCode | CliErrorCode, ExitCode>> = {
 
   ISCSI_ERR_SCSI: ExitCode.Scsi,
   ISCSI_ERR_TARGET_FAILURE: ExitCode.Scsi,
+  ISCSI_ERR_SHORT_TRANSFER: ExitCode.Scsi,
   ISCSI_ERR_TMF: ExitCode.Scsi,
   ISCSI_CLI_OUT_OF_RANGE: ExitCode.Scsi,
   ISCSI_CLI_NO_SUCH_LUN: ExitCode.Scsi,

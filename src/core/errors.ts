@@ -21,6 +21,11 @@ export type IscsiErrorCode =
   | "ISCSI_ERR_NEGOTIATION"
   /** A SCSI command completed with a status other than GOOD. */
   | "ISCSI_ERR_SCSI"
+  /**
+   * A READ or WRITE ended GOOD although fewer bytes moved than its CDB asks for: Data-In missing,
+   * a residual underflow, or write data the target never took.
+   */
+  | "ISCSI_ERR_SHORT_TRANSFER"
   /** The target reported an iSCSI-level failure for a command (Response != 0x00). */
   | "ISCSI_ERR_TARGET_FAILURE"
   /** A task management function was not performed. */
@@ -130,6 +135,29 @@ export class ScsiError extends IscsiError {
     this.status = status;
     this.sense = sense;
     this.senseData = senseData;
+  }
+}
+
+/**
+ * A command whose CDB names the blocks to move (READ, WRITE, ...) completed GOOD with fewer bytes
+ * moved than it asks for. The data is not used: a short READ's buffer is partly stale, and a short
+ * WRITE left blocks unwritten. Not retried: a target that does it once may do it again, and the
+ * caller decides (Linux's sd retries the remainder; we report it).
+ */
+export class ShortTransferError extends IscsiError {
+  readonly direction: "in" | "out";
+  /** Bytes the command asks for (its Expected Data Transfer Length). */
+  readonly expected: number;
+  /** Bytes that moved: Data-In placed, or Data-Out sent. */
+  readonly transferred: number;
+  /** The residual the target stated, if it set the U bit. */
+  readonly residualUnderflow: number | undefined;
+  constructor(direction: "in" | "out", expected: number, transferred: number, residualUnderflow: number | undefined, message: string) {
+    super("ISCSI_ERR_SHORT_TRANSFER", message);
+    this.direction = direction;
+    this.expected = expected;
+    this.transferred = transferred;
+    this.residualUnderflow = residualUnderflow;
   }
 }
 

@@ -162,10 +162,20 @@ export class SessionHost extends EventEmitter<HostEvents> {
     retry: "safe" | "never",
     timeoutMs: number | undefined,
     onTag?: (tag: number) => void,
+    shortTransfer?: "fail" | "allow",
   ): Promise<CommandResult> {
     return new Promise<CommandResult>((resolve, reject) => {
       const tag = this.session.submit(
-        { lun, cdb, dataIn, dataOut, retry, timeoutMs, context: { resolve: resolve as (v: never) => void, reject } },
+        {
+          lun,
+          cdb,
+          dataIn,
+          dataOut,
+          retry,
+          timeoutMs,
+          ...(shortTransfer === undefined ? {} : { shortTransfer }),
+          context: { resolve: resolve as (v: never) => void, reject },
+        },
         monotonicNow(),
       );
       onTag?.(tag);

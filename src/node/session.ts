@@ -36,6 +36,13 @@ export interface ExecuteOptions {
   readonly timeoutMs?: number;
   /** Called with the command's Initiator Task Tag once it is queued (for ABORT TASK). */
   readonly onTag?: (tag: number) => void;
+  /**
+   * Whether a GOOD status with fewer bytes moved than asked is a ShortTransferError ("fail") or a
+   * result whose `bytesIn` says how many came ("allow"). By default READ, WRITE and the other
+   * commands whose CDB names the blocks to move fail; INQUIRY and other allocation-length
+   * commands allow it.
+   */
+  readonly shortTransfer?: "fail" | "allow";
 }
 
 export interface ScsiResult extends CommandResult {
@@ -135,7 +142,7 @@ export class IscsiSession extends EventEmitter<SessionEvents> {
     const retry = options.retry ?? (isRepeatable(cdb) ? "safe" : "never");
     const timeoutMs = options.timeoutMs ?? this.commandTimeoutMs;
     for (let attempt = 0; ; attempt++) {
-      const result = await this.host.execute(lun, cdb, dataIn, options.dataOut, retry, timeoutMs, options.onTag);
+      const result = await this.host.execute(lun, cdb, dataIn, options.dataOut, retry, timeoutMs, options.onTag, options.shortTransfer);
       if (result.status === ScsiStatus.Good || options.allowStatus) {
         return {
           status: result.status,

@@ -22,6 +22,13 @@ export interface CommandRequest<C> {
    * and reservations are not. Defaults to "never": only a caller that knows the command says "safe".
    */
   readonly retry?: "safe" | "never";
+  /**
+   * What a GOOD status with fewer bytes moved than the Expected Data Transfer Length means:
+   * "fail" (a ShortTransferError) or "allow" (the result says how many moved). Defaults to
+   * "fail" for commands whose CDB names the data to move (READ, WRITE, ...: demandsWholeTransfer)
+   * and "allow" for the rest (INQUIRY and other allocation-length commands).
+   */
+  readonly shortTransfer?: "fail" | "allow";
   /** Milliseconds after which the command is escalated (abort, reset, reconnect); none if absent. */
   readonly timeoutMs?: number;
   /** Echoed back in the command's completion event. */

@@ -3,14 +3,18 @@
  * command with its immediate and unsolicited data, answering R2Ts with Data-Out, placing Data-In
  * in the caller's buffer, and completing on status.
  */
-import { RemoteProtocolError, TargetFailureError } from "../errors.js";
+import { RemoteProtocolError, ShortTransferError, TargetFailureError } from "../errors.js";
 import { readU32 } from "../pdu/bytes.js";
 import type { Frame } from "../pdu/framer.js";
 import { Opcode, RESERVED_TAG, SnackType, TaskAttribute } from "../pdu/opcodes.js";
 import type { DataInPdu, R2TPdu, ScsiCommandPdu, ScsiResponsePdu } from "../pdu/types.js";
+import { scsiOpcodeName } from "../scsi/opcodes.js";
+import { ScsiStatus } from "../scsi/status.js";
+import { demandsWholeTransfer } from "../scsi/transfer.js";
 import type { CommandResult } from "./command.js";
 import type { Connection } from "./connection.js";
 import { EMPTY, type SessionContext } from "./context.js";
+import { cover } from "./coverage.js";
 import { dataOutSequence, planUnsolicited, UNSOLICITED_TTT } from "./data-out.js";
 import type { ScsiTask, Task } from "./task.js";
 
@@ -37,8 +41,10 @@ function send<C>(ctx: SessionContext<C>, task: ScsiTask<C>, connection: Connecti
   task.cid = connection.cid;
   task.issuedAt = now;
   task.dataInBytes = 0;
+  task.dataInAhead = undefined;
   task.nextDataSN = 0;
   task.dataOutBytes = 0;
+  task.dataOutAhead = undefined;
   task.nextR2TSN = 0;
   task.escalation = 0;
   task.nextOffset = 0;
@@ -163,7 +169,8 @@ export function onDataIn<C>(ctx: SessionContext<C>, connection: Connection, pdu:
   if (length > 0) {
     // The framer placed the bytes already when it could; otherwise copy them now (once).
     if (!frame.dataPlaced) buffer.set(pdu.data, pdu.bufferOffset);
-    task.dataInBytes += length;
+    if (pdu.bufferOffset === task.dataInBytes && task.dataInAhead === undefined) task.dataInBytes += length;
+    else ({ end: task.dataInBytes, ahead: task.dataInAhead } = cover(task.dataInBytes, task.dataInAhead, pdu.bufferOffset, length));
   }
   if (retransmission) {
     missing.splice(missing.indexOf(pdu.dataSN), 1);
@@ -242,9 +249,38 @@ export function onScsiResponse<C>(ctx: SessionContext<C>, connection: Connection
 }
 
 function complete<C>(ctx: SessionContext<C>, task: ScsiTask<C>, result: CommandResult): void {
+  const short = result.status === ScsiStatus.Good ? shortfall(task, result) : undefined;
+  if (short !== undefined) {
+    ctx.failTask(task, short);
+    return;
+  }
   ctx.tasks.delete(task.itt);
   if (task.deadline !== undefined) ctx.timed.delete(task);
   ctx.emit({ type: "command-complete", context: task.request.context, result });
+}
+
+/**
+ * A GOOD status promises the command was done; for a READ or WRITE that means every byte its CDB
+ * names moved. We know what moved (Data-In placed, Data-Out sent) and the target states a residual
+ * (RFC 7143 §11.4.5): a shortfall in either, on a command that demands its whole transfer, is a
+ * failure, never a success with stale bytes in the buffer or blocks left unwritten.
+ */
+function shortfall<C>(task: ScsiTask<C>, result: CommandResult): ShortTransferError | undefined {
+  const request = task.request;
+  const expected = task.transferLength;
+  if (expected === 0) return undefined;
+  if ((request.shortTransfer ?? (demandsWholeTransfer(request.cdb) ? "fail" : "allow")) === "allow") return undefined;
+  const direction = request.dataIn !== undefined ? "in" : "out";
+  const moved = direction === "in" ? result.bytesIn : task.dataOutBytes;
+  const residual = result.residualUnderflow && result.residualCount > 0 ? result.residualCount : undefined;
+  if (moved >= expected && residual === undefined) return undefined;
+  const what = `${scsiOpcodeName(request.cdb[0] ?? 0)} on LUN ${request.lun} (ITT ${hex(task.itt)})`;
+  const stated = residual === undefined ? "no residual" : `a residual underflow of ${residual} bytes`;
+  const message =
+    direction === "in"
+      ? `${what} ended GOOD with ${moved} of ${expected} bytes of Data-In and ${stated}: the data is incomplete and was not used`
+      : `${what} ended GOOD after ${moved} of ${expected} bytes were sent, with ${stated}: the write is incomplete`;
+  return new ShortTransferError(direction, expected, moved, residual, message);
 }
 
 /** RFC 7143 §11.8: the target asks for a burst of write data. */
@@ -276,5 +312,7 @@ export function onR2T<C>(ctx: SessionContext<C>, connection: Connection, pdu: R2
     length,
     connection.params.maxSendDataSegmentLength,
   );
-  task.dataOutBytes += length;
+  // What was sent, not what was asked: a repeated R2T does not count twice (coverage.ts).
+  if (pdu.bufferOffset === task.dataOutBytes && task.dataOutAhead === undefined) task.dataOutBytes += length;
+  else ({ end: task.dataOutBytes, ahead: task.dataOutAhead } = cover(task.dataOutBytes, task.dataOutAhead, pdu.bufferOffset, length));
 }

@@ -132,7 +132,7 @@ describe("ErrorRecoveryLevel 1: data digest errors recovered with SNACK", () => 
     const snack = pair.target.take(Opcode.SnackRequest);
     expect(snack.expStatSN).toBe(damaged.statSN);
     // b's status (StatSN + 1) arrives before a's again: held, not a jump.
-    pair.target.deliver(pair.target.response(b));
+    pair.target.deliver(pair.target.dataIn(b, new Uint8Array(512), { hasStatus: true }));
     expect(pair.connection.closed).toBe(false);
     expect(pair.connection.expStatSN).toBe(damaged.statSN);
     pair.target.deliver(damaged);

@@ -165,7 +165,7 @@ describe("Session data path", () => {
       if (previous !== undefined) expect(command.cmdSN).toBe(serialAdd(previous, 1));
       previous = command.cmdSN;
       pair.target.accept(command);
-      pair.target.deliver(pair.target.response(command));
+      pair.target.deliver(pair.target.dataIn(command, new Uint8Array(512), { hasStatus: true }));
     }
     expect(pair.events().filter((e) => e.type === "command-complete")).toHaveLength(20);
   });

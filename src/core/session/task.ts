@@ -2,6 +2,7 @@ import { LocalProtocolError } from "../errors.js";
 import { RESERVED_TAG } from "../pdu/opcodes.js";
 import type { InitiatorRenegotiation } from "../text/renegotiation.js";
 import type { CommandRequest } from "./command.js";
+import type { Ranges } from "./coverage.js";
 
 /** Where a SCSI task is in its life. */
 export type ScsiTaskPhase =
@@ -25,9 +26,13 @@ export interface ScsiTask<C> {
   readonly transferLength: number;
   /** Data-In bookkeeping. */
   dataInBytes: number;
+  /** Data-In ranges past a hole (coverage.ts); undefined while Data-In comes in order. */
+  dataInAhead?: Ranges | undefined;
   nextDataSN: number;
   /** Data-Out bookkeeping: bytes sent so far, unsolicited and solicited. */
   dataOutBytes: number;
+  /** Data-Out ranges sent past a hole (coverage.ts); undefined while R2Ts come in order. */
+  dataOutAhead?: Ranges | undefined;
   /** Number of R2Ts received, to check R2TSN. */
   nextR2TSN: number;
   /** How many times the command was issued (re-issue after a reconnect counts). */

@@ -262,10 +262,26 @@ export class InitiatorSide {
   }
 
   /** Submits a command; returns its id (the context of its events). */
-  submit(request: { lun?: number; cdb: Uint8Array; dataIn?: Uint8Array; dataOut?: Uint8Array; attribute?: number }): number {
+  submit(request: {
+    lun?: number;
+    cdb: Uint8Array;
+    dataIn?: Uint8Array;
+    dataOut?: Uint8Array;
+    attribute?: number;
+    /** "allow" to see what a target does with a transfer longer than its CDB asks for. */
+    shortTransfer?: "fail" | "allow";
+  }): number {
     const id = this.#nextId++;
     const itt = this.session.submit(
-      { lun: request.lun ?? 0, cdb: request.cdb, dataIn: request.dataIn, dataOut: request.dataOut, attribute: request.attribute as never, context: id },
+      {
+        lun: request.lun ?? 0,
+        cdb: request.cdb,
+        dataIn: request.dataIn,
+        dataOut: request.dataOut,
+        attribute: request.attribute as never,
+        ...(request.shortTransfer === undefined ? {} : { shortTransfer: request.shortTransfer }),
+        context: id,
+      },
       this.#pair.now,
     );
     this.#itts.set(id, itt);

@@ -228,7 +228,7 @@ describe("residuals against the Expected Data Transfer Length", () => {
 
   it("writes only what the CDB asks of a longer transfer, with an underflow residual", () => {
     const { pair, side } = login();
-    const result = side.run({ cdb: buildWrite10Cdb({ lba: 0, blocks: 1 }), dataOut: fill(1536, 0x44) });
+    const result = side.run({ cdb: buildWrite10Cdb({ lba: 0, blocks: 1 }), dataOut: fill(1536, 0x44), shortTransfer: "allow" });
     expect(result.status).toBe(ScsiStatus.Good);
     expect([result.residualUnderflow, result.residualCount]).toEqual([true, 1024]);
     expect(pair.memory().read(0, 1024)).toEqual(new Uint8Array([...fill(512, 0x44), ...new Uint8Array(512)]));
@@ -239,7 +239,7 @@ describe("transfers longer than the target takes", () => {
   it("takes a one-block WRITE whose Expected Data Transfer Length is past the largest transfer, dropping the excess", () => {
     const { pair, side } = login({ engine: { maxTransferBytes: 16 * 1024 } });
     const data = fill(64 * 1024, 0x21);
-    const result = side.run({ cdb: buildWrite10Cdb({ lba: 3, blocks: 1 }), dataOut: data });
+    const result = side.run({ cdb: buildWrite10Cdb({ lba: 3, blocks: 1 }), dataOut: data, shortTransfer: "allow" });
     expect(result.status).toBe(ScsiStatus.Good);
     expect([result.residualUnderflow, result.residualCount]).toEqual([true, 64 * 1024 - 512]);
     expect(pair.memory().read(3 * 512, 1024)).toEqual(new Uint8Array([...fill(512, 0x21), ...new Uint8Array(512)]));
