@@ -116,7 +116,8 @@ function checkOptions(o: CopyOptions): void {
  * Runs `queueDepth` workers, each claiming the next chunk, reading it, and writing it. Offsets
  * are claimed in order and each read is issued before the worker first waits, so a stream source
  * sees its reads in offset order. The first failure stops every worker from claiming more; the
- * copy then rejects with that failure after the chunks in flight have settled.
+ * copy then rejects with that failure after the chunks in flight have settled. The source is not
+ * closed here: whoever opened it closes it.
  */
 export async function runCopy(source: Source, sink: Sink, options: CopyOptions): Promise<CopyResult> {
   checkOptions(options);
@@ -166,14 +167,14 @@ export async function runCopy(source: Source, sink: Sink, options: CopyOptions):
 
   const workers = Array.from({ length: options.queueDepth }, () => worker().catch(fail));
   await Promise.all(workers);
+  // The source is left open: its owner closes it, and may first ask a stream cut short by
+  // `length` whether it holds more (a source larger than the destination is a failure).
   try {
     if (failure !== undefined) throw failure;
     await sink.finish(written);
   } catch (error) {
     await sink.abort().catch(() => undefined);
     throw error;
-  } finally {
-    await source.close().catch(() => undefined);
   }
   return { bytes: written, zeroBytes, elapsedMs: performance.now() - started, digests };
 }
@@ -202,7 +203,6 @@ export async function verifyCopy(sink: Sink, bytes: number, digests: DigestStore
   let mismatch: number | undefined;
   let failure: unknown;
   const worker = async (): Promise<void> => {
-    const buffer = new Uint8Array(options.chunkSize);
     for (;;) {
       if (failure !== undefined || options.signal?.aborted) {
         failure ??= options.signal?.reason;
@@ -212,7 +212,9 @@ export async function verifyCopy(sink: Sink, bytes: number, digests: DigestStore
       if (offset >= bytes) return;
       const want = Math.min(options.chunkSize, bytes - offset);
       next += want;
-      const view = buffer.subarray(0, want);
+      // A fresh buffer for every chunk: bytes left from the chunk before can never pass for this
+      // one's, whatever the destination's read does.
+      const view = new Uint8Array(want);
       const got = await readBack(offset, view);
       if (got !== want || !digests.matches(offset / options.chunkSize, view)) {
         mismatch = Math.min(mismatch ?? offset, offset);

@@ -270,6 +270,7 @@ export class TargetConnection {
       this.#nopOutReply(pdu.targetTransferTag, now);
       return;
     }
+    this.#hostile?.incoming(pdu as InitiatorPdu);
     (this.#handler as FullFeatureHandler).receive(this, pdu as InitiatorPdu, frame, now);
   }
 

@@ -33,6 +33,19 @@ export type HostileBehaviour =
   | { readonly kind: "statsn-jump"; readonly by?: number; readonly skip?: number }
   /** A SCSI Response whose MaxCmdSN goes back below the command it answers (RFC 7143 §4.2.2.1). */
   | { readonly kind: "maxcmdsn-backwards"; readonly skip?: number }
+  /**
+   * A READ answered GOOD with less data than it asks for: the first Data-In carrying status (after
+   * `skip` others) loses the second half of its data, with the U bit and a residual for what it
+   * lost ("residual") or with no residual ("no-residual"); or loses all of it and goes as a SCSI
+   * Response with a residual ("no-data"), so a one-PDU READ gets no Data-In at all.
+   */
+  | { readonly kind: "short-read"; readonly variant: "residual" | "no-residual" | "no-data"; readonly skip?: number }
+  /**
+   * A WRITE answered GOOD instead of its first R2T (after `skip` others): its data is never asked
+   * for. The status carries a residual underflow for the burst the R2T would have asked for (the
+   * whole transfer of a small write) or none.
+   */
+  | { readonly kind: "write-good-early"; readonly variant: "residual" | "no-residual"; readonly skip?: number }
   /** The target's operational-stage Login Response says `key=value` (out of range, or not allowed). */
   | { readonly kind: "negotiation-out-of-range"; readonly key: string; readonly value: string }
   /**

@@ -5,7 +5,7 @@
 import type { HashFunction } from "../../core/auth/hash.js";
 import type { Secret } from "../../core/auth/secret.js";
 import type { Crc32c } from "../../core/digest/crc32c.js";
-import type { LoginRequestPdu, TargetPdu } from "../../core/pdu/types.js";
+import type { InitiatorPdu, LoginRequestPdu, TargetPdu } from "../../core/pdu/types.js";
 
 export interface HostileContext {
   readonly crc32c: Crc32c;
@@ -31,4 +31,6 @@ export interface HostileConnection {
   loginRequest(pdu: LoginRequestPdu): Uint8Array[] | undefined;
   /** What goes on the wire for `pdu` (encoded as `pieces`): those, changed, or more. */
   outgoing(pdu: TargetPdu, pieces: Uint8Array[]): Uint8Array[];
+  /** Sees each full-feature PDU the initiator sent, before the engine does (to learn its commands). */
+  incoming(pdu: InitiatorPdu): void;
 }

@@ -5,7 +5,8 @@
  * (§4.2.2.1), Buffer Offset and lengths (§11.7.4, §11.8.4), digests (§13.1), DataSegmentLength.
  */
 import { Opcode, RESERVED_TAG } from "../../core/pdu/opcodes.js";
-import type { ScsiResponsePdu, TargetPdu } from "../../core/pdu/types.js";
+import type { InitiatorPdu, ScsiResponsePdu, TargetPdu } from "../../core/pdu/types.js";
+import { demandsWholeTransfer } from "../../core/scsi/transfer.js";
 import type { HostileBehaviour } from "./behaviour.js";
 import type { HostileContext, HostileLink } from "./context.js";
 import { hugeHeader } from "./login.js";
@@ -27,6 +28,8 @@ export class HostileFullFeature {
   readonly #link: HostileLink;
   #seen = 0;
   #done = false;
+  /** Tasks whose CDB names the blocks to move (READ, WRITE): the ones short-read hits. */
+  readonly #blockTasks = new Set<number>();
 
   constructor(behaviour: HostileBehaviour, context: HostileContext, link: HostileLink) {
     this.#behaviour = behaviour;
@@ -43,7 +46,15 @@ export class HostileFullFeature {
     return true;
   }
 
+  incoming(pdu: InitiatorPdu): void {
+    if (pdu.opcode === Opcode.ScsiCommand && demandsWholeTransfer(pdu.cdb)) this.#blockTasks.add(pdu.initiatorTaskTag);
+  }
+
   outgoing(pdu: TargetPdu, pieces: Uint8Array[]): Uint8Array[] {
+    if (carriesStatus(pdu) && "initiatorTaskTag" in pdu && !this.#blockTasks.delete(pdu.initiatorTaskTag)) {
+      // Not a READ or WRITE: short-read passes it by.
+      if (this.#behaviour.kind === "short-read") return pieces;
+    }
     const b = this.#behaviour;
     const link = this.#link;
     switch (b.kind) {
@@ -105,8 +116,49 @@ export class HostileFullFeature {
         // ExpCmdSN back to the command answered, MaxCmdSN one below it: an empty window that
         // shuts out a command the initiator already sent.
         return link.encode({ ...pdu, expCmdSN: (pdu.expCmdSN - 1) >>> 0, maxCmdSN: (pdu.expCmdSN - 2) >>> 0 });
+      case "short-read": {
+        if (pdu.opcode !== Opcode.DataIn || !this.#target(pdu, pdu.hasStatus)) return pieces;
+        if (b.variant === "no-data") {
+          return link.encode(statusOnly(pdu, pdu.status, pdu.data.length + pdu.residualCount, pdu.statSN));
+        }
+        const kept = pdu.data.length >> 1;
+        const lost = pdu.data.length - kept;
+        return link.encode({
+          ...pdu,
+          data: pdu.data.subarray(0, kept),
+          ...(b.variant === "residual" ? { residualUnderflow: true, residualOverflow: false, residualCount: pdu.residualCount + lost } : {}),
+        });
+      }
+      case "write-good-early": {
+        if (pdu.opcode !== Opcode.R2T || !this.#target(pdu, true)) return pieces;
+        const residual = b.variant === "residual" ? pdu.bufferOffset + pdu.desiredDataTransferLength : 0;
+        return link.encode(statusOnly(pdu, 0, residual, link.takeStatSN()));
+      }
       default:
         return pieces;
     }
   }
+}
+
+/** A SCSI Response with `status` (and a residual underflow when `residual` > 0) for `pdu`'s task. */
+function statusOnly(pdu: TargetPdu & { readonly initiatorTaskTag: number; readonly expCmdSN: number; readonly maxCmdSN: number }, status: number, residual: number, statSN: number): ScsiResponsePdu {
+  return {
+    opcode: Opcode.ScsiResponse,
+    bidiReadResidualOverflow: false,
+    bidiReadResidualUnderflow: false,
+    residualOverflow: false,
+    residualUnderflow: residual > 0,
+    response: 0,
+    status,
+    initiatorTaskTag: pdu.initiatorTaskTag,
+    snackTag: 0,
+    statSN,
+    expCmdSN: pdu.expCmdSN,
+    maxCmdSN: pdu.maxCmdSN,
+    expDataSN: 0,
+    bidiReadResidualCount: 0,
+    residualCount: residual,
+    sense: new Uint8Array(0),
+    responseData: new Uint8Array(0),
+  };
 }

@@ -22,6 +22,7 @@ export function hostileConnections(behaviour: HostileBehaviour, context: Hostile
     return {
       loginRequest: (pdu) => login.request(pdu),
       outgoing: (pdu, pieces) => (pdu.opcode === Opcode.LoginResponse ? login.response(pdu, pieces) : fullFeature.outgoing(pdu, pieces)),
+      incoming: (pdu) => fullFeature.incoming(pdu),
     };
   };
 }
