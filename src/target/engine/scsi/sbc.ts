@@ -1,6 +1,6 @@
 /**
- * The block commands (SBC-3) that reach storage: READ, WRITE, VERIFY, WRITE SAME, UNMAP,
- * SYNCHRONIZE CACHE, COMPARE AND WRITE, and READ CAPACITY. Each checks its CDB against the unit
+ * The block commands (SBC-3) that reach storage: READ, WRITE, VERIFY, WRITE AND VERIFY, PRE-FETCH,
+ * WRITE SAME, UNMAP, SYNCHRONIZE CACHE, COMPARE AND WRITE, and READ CAPACITY. Each checks its CDB against the unit
  * (range, protection, limits) before asking for data or storage, then runs through the port.
  *
  * Every write-type command reports `writeLength` (the bytes its CDB called for), so that the
@@ -22,6 +22,7 @@ import { ScsiStatus } from "../../../core/scsi/status.js";
 import { parseUnmapParameterList } from "../../../core/scsi/unmap.js";
 import type { U64 } from "../../../core/scsi/wire.js";
 import type { Extent } from "../storage.js";
+import type { PreFetchCdb, WriteAndVerifyCdb } from "./local-cdb.js";
 import type { LogicalUnit } from "./logical-unit.js";
 import type { ScsiPort, ScsiRequest, ScsiResult } from "./port.js";
 import { GOOD, Sense, checkCondition, good, invalidFieldInCdb, invalidParameterList, storageFailure } from "./results.js";
@@ -130,10 +131,77 @@ export function verify(request: ScsiRequest, cdb: VerifyCdb, unit: LogicalUnit, 
   collect(request, port, writeLength, (data) => compareWith(data));
 }
 
+/**
+ * SBC-3 WRITE AND VERIFY: write the blocks to the medium, then verify them there: with BYTCHK 0 a
+ * medium verification (reading the blocks back is ours: memory and files have no ECC to check),
+ * with BYTCHK 1 also a byte-by-byte compare of what the medium holds with the Data-Out. The data
+ * comes over once. A short Expected Data Transfer Length is handled as WRITE does (the bytes given
+ * are written and verified), which is what libiscsi's residual tests expect of it too. The write
+ * goes out with FUA, so that what is verified is the medium, not a cache; the unit is held alone
+ * for the command (see `COMMANDS`), so no other write lands between the write and the compare.
+ */
+export function writeAndVerify(request: ScsiRequest, cdb: WriteAndVerifyCdb, unit: LogicalUnit, limits: UnitLimits, port: ScsiPort): void {
+  const bs = unit.def.blockSize;
+  const length = cdb.blocks * bs;
+  if (unit.def.readOnly) return port.finish(checkCondition(Sense.WriteProtected, {}, length));
+  if (cdb.protect !== 0) return port.finish(invalidFieldInCdb(1, 7, length));
+  if (outOfRange(unit, cdb.lba, cdb.blocks)) return port.finish(checkCondition(Sense.LbaOutOfRange, {}, length));
+  if (cdb.blocks === 0) return port.finish(GOOD);
+  if (length > limits.maxTransferBytes) return port.finish(invalidFieldInCdb(LENGTH_FIELD[cdb.variant] ?? 0, undefined, length));
+  const offset = lbaNumber(cdb.lba) * bs;
+  const done: ScsiResult = { status: ScsiStatus.Good, writeLength: length };
+  collect(
+    request,
+    port,
+    length,
+    (data) => {
+      if (data.length === 0) return port.finish(done);
+      port.storage({ op: "write", offset, data, fua: true }, (written) => {
+        if (!written.ok) return port.finish(storageFailure(written.kind, true, length));
+        port.storage({ op: "read", offset, length: data.length }, (outcome) => {
+          // The blocks written cannot be read back: the verification failed.
+          if (!outcome.ok) return port.finish(storageFailure(outcome.kind, false, length));
+          if (cdb.byteCheck === 0) return port.finish(done);
+          const at = firstDifference(outcome.data ?? new Uint8Array(data.length), data, data.length);
+          // SBC-3: MISCOMPARE DURING VERIFY OPERATION, INFORMATION = offset of the first difference.
+          port.finish(at < 0 ? done : checkCondition(Sense.Miscompare, { information: at }, length));
+        });
+      });
+    },
+    true,
+  );
+}
+
 /** Offset of the first byte of `data` that differs from `expected` (repeated every `period` bytes), or -1. */
 function firstDifference(data: Uint8Array, expected: Uint8Array, period: number): number {
   for (let i = 0; i < data.length; i++) if (data[i] !== expected[i % period]) return i;
   return -1;
+}
+
+// ---------------------------------------------------------------- PRE-FETCH
+
+const CONDITION_MET: ScsiResult = Object.freeze({ status: ScsiStatus.ConditionMet });
+
+/**
+ * SBC-3 PRE-FETCH: bring the blocks into the cache; no data moves to the initiator. This device
+ * server has no cache of its own: a unit is memory, or a file behind the host's page cache, and
+ * reading the range is what stages it there. The range it stages at once is one transfer
+ * (MAXIMUM TRANSFER LENGTH), the capacity of its "cache": a range that fits ends with CONDITION
+ * MET once read (IMMED 0) or at once (IMMED 1: SBC-3 then answers from the capacity alone); a
+ * larger one ends with GOOD, which SBC-3 gives when the cache cannot hold the whole range, and
+ * is not read. PREFETCH LENGTH 0 is every block from the LBA to the last.
+ */
+export function preFetch(cdb: PreFetchCdb, unit: LogicalUnit, limits: UnitLimits, port: ScsiPort): void {
+  if (outOfRange(unit, cdb.lba, cdb.blocks)) return port.finish(checkCondition(Sense.LbaOutOfRange));
+  const bs = unit.def.blockSize;
+  const start = lbaNumber(cdb.lba);
+  const blocks = cdb.blocks === 0 ? unit.def.blocks - start : cdb.blocks;
+  const length = blocks * bs;
+  if (length > limits.maxTransferBytes) return port.finish(GOOD);
+  if (cdb.immed || length === 0) return port.finish(CONDITION_MET);
+  port.storage({ op: "read", offset: start * bs, length }, (outcome) => {
+    port.finish(outcome.ok ? CONDITION_MET : storageFailure(outcome.kind, false));
+  });
 }
 
 // ---------------------------------------------------------------- WRITE SAME, UNMAP
