@@ -148,10 +148,11 @@ export function memorySource(data: Uint8Array): Source {
 }
 
 /**
- * Reads a stream into memory: up to `stopAt` bytes (the rest is left unread), refusing a stream
- * longer than MAX_STDIN_BYTES when there is no `stopAt`.
+ * Reads a stream (standard input, a FIFO, a character device: `name`) into memory: up to `stopAt`
+ * bytes (the rest is left unread), refusing a stream longer than MAX_STDIN_BYTES when there is no
+ * `stopAt`.
  */
-async function readAll(stream: NodeJS.ReadableStream, stopAt: number | undefined, signal: AbortSignal): Promise<Uint8Array> {
+async function readAll(stream: NodeJS.ReadableStream, stopAt: number | undefined, signal: AbortSignal, name: string): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let total = 0;
   const collect = async (): Promise<void> => {
@@ -164,7 +165,8 @@ async function readAll(stream: NodeJS.ReadableStream, stopAt: number | undefined
       }
       total += bytes.length;
       if (total > MAX_STDIN_BYTES) {
-        throw new CliError("ISCSI_CLI_USAGE", `standard input holds more than ${formatBytes(MAX_STDIN_BYTES)}: give --blocks, or use \`iscsi cp - <lun-url>\` for a whole-LUN copy`);
+        const cpSource = name === "standard input" ? "-" : name;
+        throw new CliError("ISCSI_CLI_USAGE", `${name} holds more than ${formatBytes(MAX_STDIN_BYTES)}: give --blocks, or use \`iscsi cp ${cpSource} <lun-url>\` for a whole-LUN copy`);
       }
       parts.push(bytes);
     }
@@ -238,7 +240,7 @@ async function writeBlocks(
     if (wantBlocks !== undefined && wantBlocks * bs > MAX_STDIN_BYTES) {
       throw new CliError("ISCSI_CLI_USAGE", `--blocks ${wantBlocks} from a stream is more than the ${formatBytes(MAX_STDIN_BYTES)} held in memory; write from a file, or in parts`);
     }
-    const data = await readAll(file === undefined ? io.stdin : streamOf(file), wantBlocks === undefined ? undefined : wantBlocks * bs, ctx.signal);
+    const data = await readAll(file === undefined ? io.stdin : streamOf(file), wantBlocks === undefined ? undefined : wantBlocks * bs, ctx.signal, name);
     source = memorySource(data);
     size = data.length;
   }

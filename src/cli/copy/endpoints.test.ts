@@ -1,4 +1,6 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { closeSync, constants as fsConstants, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
@@ -110,7 +112,95 @@ describe("fileSource", () => {
   });
 });
 
+/** A FIFO in the test's directory. */
+function fifo(name: string): string {
+  const path = join(dir, name);
+  execFileSync("mkfifo", [path]);
+  return path;
+}
+
+/** Lets go of anything still waiting on the FIFO for a writer, so no thread is left blocked. */
+function releaseFifo(path: string): void {
+  try {
+    closeSync(openSync(path, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK));
+  } catch {
+    // ENXIO: no reader is waiting.
+  }
+}
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e as Error);
+      },
+    );
+  });
+}
+
+describe("fileSource on a FIFO", () => {
+  it("opens one with no writer at once, and a read waiting for the writer gives up when the signal aborts", async () => {
+    const path = fifo("no-writer");
+    try {
+      const controller = new AbortController();
+      const source = await within(fileSource(path, controller.signal), 2000, "opening a FIFO with no writer");
+      expect(source.size).toBeUndefined();
+      const reading = source.read(0, new Uint8Array(16));
+      setTimeout(() => controller.abort(new Error("interrupted by SIGINT")), 100);
+      await expect(within(reading, 2000, "the read after the abort")).rejects.toThrow(/interrupted by SIGINT/);
+      await source.close();
+    } finally {
+      releaseFifo(path);
+    }
+  });
+
+  it("reads it through its one opening, so the writer sees no SIGPIPE and every byte arrives", async () => {
+    const path = fifo("with-writer");
+    const data = Uint8Array.from({ length: 1 << 20 }, (_, i) => (i * 7 + (i >> 10)) & 0xff);
+    // The writer's open waits (in a thread-pool thread) until the reader opens.
+    const writer = (async () => {
+      const handle = await open(path, "w");
+      try {
+        await handle.write(data);
+      } finally {
+        await handle.close();
+      }
+    })();
+    try {
+      const source = await within(fileSource(path, new AbortController().signal), 2000, "opening a FIFO");
+      const received = new Uint8Array(data.length + 1);
+      let got = 0;
+      for (;;) {
+        const n = await within(source.read(got, received.subarray(got, Math.min(got + 65536, received.length))), 5000, "a read of the FIFO");
+        if (n === 0) break;
+        got += n;
+      }
+      await source.close();
+      await writer;
+      expect(got).toBe(data.length);
+      expect(Buffer.compare(received.subarray(0, got), data)).toBe(0);
+    } finally {
+      releaseFifo(path);
+      await writer.catch(() => undefined);
+    }
+  });
+});
+
 describe("streamSource", () => {
+  it("gives up a read waiting on a silent stream when the signal aborts", async () => {
+    const controller = new AbortController();
+    const source = streamSource(new PassThrough(), controller.signal);
+    const reading = source.read(0, new Uint8Array(8));
+    setTimeout(() => controller.abort(new Error("interrupted by SIGINT")), 50);
+    await expect(within(reading, 2000, "the read after the abort")).rejects.toThrow(/interrupted by SIGINT/);
+  });
+
   it("reassembles chunks of any size into the reads asked for", async () => {
     const parts = [new Uint8Array([1, 2, 3]), new Uint8Array([4]), new Uint8Array([5, 6, 7, 8, 9])];
     const source = streamSource(Readable.from(parts), new AbortController().signal);

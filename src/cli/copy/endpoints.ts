@@ -6,12 +6,14 @@
  * (or an interrupt) the temporary file is removed. A device node (/dev/sdX, /dev/null) is written
  * in place, as there is nothing to rename.
  */
-import { createReadStream, constants as fsConstants, type Stats, unlinkSync } from "node:fs";
+import { close as closeFd, fstat as fstatFd, constants as fsConstants, open as openFd, read as readFd, type Stats, unlinkSync } from "node:fs";
 import { type FileHandle, open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { Socket } from "node:net";
 import { basename, dirname, join } from "node:path";
+import { promisify } from "node:util";
 import type { Lun } from "../../node/lun.js";
 import { CliError, fileError } from "../errors.js";
-import type { Interrupts } from "../interrupt.js";
+import { type Interrupts, sleep, untilAborted } from "../interrupt.js";
 import type { Sink, Source } from "./engine.js";
 
 // ---------------------------------------------------------------- LUN
@@ -134,32 +136,47 @@ export function lunSink(range: LunRange, zeroing: LunZeroing, options: { readonl
 
 // ---------------------------------------------------------------- files
 
+const openAsync = promisify(openFd);
+const fstatAsync = promisify(fstatFd);
+const closeAsync = promisify(closeFd);
+const readAsync = promisify(readFd);
+
+/** How long a character device that has nothing yet (EAGAIN) is left before it is asked again. */
+const DEVICE_POLL_MS = 20;
+/** Bytes asked of a character device at a time. */
+const DEVICE_READ_BYTES = 1 << 16;
+
 /**
- * A file as a source: a regular file or a block device has a size and is read at offsets; a pipe
- * or character device is read as a stream.
+ * A file as a source: a regular file or a block device has a size and is read at offsets; a FIFO
+ * or a character device is read as a stream, from the one descriptor opened here (a FIFO opened
+ * twice would lose its writer to SIGPIPE between the two).
+ *
+ * Nothing here ever waits inside a system call: the file is opened with O_NONBLOCK, so a FIFO
+ * with no writer yet opens at once (a blocking open would hold a thread-pool thread that even
+ * process.exit waits for, so no signal could end the tool); the FIFO is then read through the
+ * event loop, which wakes when a writer sends something, and a character device with nothing to
+ * give (EAGAIN) is asked again a little later. Either read gives up when `signal` aborts.
  */
 export async function fileSource(path: string, signal: AbortSignal): Promise<Source> {
-  let handle: FileHandle;
+  let fd: number;
   try {
-    handle = await open(path, "r");
+    fd = await openAsync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   } catch (error) {
     throw fileError(error, path, "open");
   }
   let size: number;
   try {
-    const info = await handle.stat();
+    const info = await fstatAsync(fd);
     if (info.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
-    if (!info.isFile() && !info.isBlockDevice()) {
-      await handle.close();
-      const stream = createReadStream(path);
-      return streamSource(stream, signal);
-    }
+    if (info.isFIFO() || info.isSocket()) return streamSource(new Socket({ fd, readable: true, writable: false }), signal);
+    if (!info.isFile() && !info.isBlockDevice()) return streamSource(deviceStream(fd, path, signal), signal);
     // A block device has size 0 in stat: its size is in sysfs.
     size = info.isBlockDevice() ? await blockDeviceSize(info.rdev, path) : info.size;
   } catch (error) {
-    await handle.close().catch(() => undefined);
+    await closeAsync(fd).catch(() => undefined);
     throw error instanceof CliError ? error : fileError(error, path, "read");
   }
+  let closed = false;
   return {
     size,
     async read(offset, into) {
@@ -167,7 +184,7 @@ export async function fileSource(path: string, signal: AbortSignal): Promise<Sou
       while (got < into.length) {
         let n: number;
         try {
-          ({ bytesRead: n } = await handle.read(into, got, into.length - got, offset + got));
+          ({ bytesRead: n } = await readAsync(fd, into, got, into.length - got, offset + got));
         } catch (error) {
           throw fileError(error, path, "read");
         }
@@ -176,7 +193,54 @@ export async function fileSource(path: string, signal: AbortSignal): Promise<Sou
       }
       return got;
     },
-    close: () => handle.close(),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await closeAsync(fd);
+    },
+  };
+}
+
+/**
+ * A character device (/dev/zero, /dev/urandom, a tty) opened O_NONBLOCK, chunk by chunk until it
+ * ends. `destroy` stops it: the descriptor is closed at once when no read is in flight, else as
+ * soon as that read (which cannot block) or its short wait is over.
+ */
+function deviceStream(fd: number, path: string, signal: AbortSignal): AsyncIterable<Uint8Array> & { destroy(): void } {
+  let stopping = false;
+  let reading = false;
+  let closed = false;
+  const closeNow = (): void => {
+    if (closed) return;
+    closed = true;
+    closeFd(fd, () => undefined);
+  };
+  return {
+    destroy() {
+      stopping = true;
+      if (!reading) closeNow();
+    },
+    async *[Symbol.asyncIterator]() {
+      reading = true;
+      try {
+        while (!stopping) {
+          const buffer = new Uint8Array(DEVICE_READ_BYTES);
+          let n: number;
+          try {
+            ({ bytesRead: n } = await readAsync(fd, buffer, 0, buffer.length, null));
+          } catch (error) {
+            if ((error as NodeJS.ErrnoException).code !== "EAGAIN") throw fileError(error, path, "read");
+            await sleep(DEVICE_POLL_MS, signal);
+            continue;
+          }
+          if (n === 0) return;
+          yield buffer.subarray(0, n);
+        }
+      } finally {
+        reading = false;
+        closeNow();
+      }
+    },
   };
 }
 
@@ -293,11 +357,12 @@ export async function fileSink(path: string, interrupts: Interrupts, options: { 
 // ---------------------------------------------------------------- standard streams
 
 /**
- * Standard input as a source: read in order, as it comes. Chunks arrive in whatever sizes the
- * pipe gives; the leftovers of one read start the next.
+ * Standard input (or a FIFO, or a device) as a source: read in order, as it comes. Chunks arrive
+ * in whatever sizes the pipe gives; the leftovers of one read start the next. A read waiting for
+ * data gives up when `signal` aborts.
  */
-export function streamSource(stream: NodeJS.ReadableStream, signal: AbortSignal): Source {
-  const iterator = (stream as AsyncIterable<Uint8Array | string>)[Symbol.asyncIterator]();
+export function streamSource(stream: AsyncIterable<Uint8Array | string>, signal: AbortSignal): Source {
+  const iterator = stream[Symbol.asyncIterator]();
   let pending: Uint8Array = new Uint8Array(0);
   let ended = false;
   let chain: Promise<unknown> = Promise.resolve();
@@ -306,8 +371,7 @@ export function streamSource(stream: NodeJS.ReadableStream, signal: AbortSignal)
     while (got < into.length) {
       if (pending.length === 0) {
         if (ended) break;
-        if (signal.aborted) throw signal.reason;
-        const next = await iterator.next();
+        const next = await untilAborted(iterator.next(), signal);
         if (next.done === true) {
           ended = true;
           break;
@@ -330,6 +394,9 @@ export function streamSource(stream: NodeJS.ReadableStream, signal: AbortSignal)
       return result;
     },
     close: async () => {
+      // A read may still wait for data that will never come (an interrupted copy): a stream that
+      // can be destroyed is, or the iterator's return would wait for that read.
+      (stream as { destroy?: () => void }).destroy?.();
       await iterator.return?.();
     },
   };

@@ -104,6 +104,16 @@ describe("runCopy", () => {
     expect(state.maxOffset).toBe(10_000);
   });
 
+  it("leaves the source open for its owner, so a stream cut short by `length` can still be asked whether it holds more", async () => {
+    let closed = false;
+    const source: Source = { ...bytesSource(randomBytes(50_000, 3), { stream: true }), close: async () => void (closed = true) };
+    const { sink } = memorySink();
+    const result = await runCopy(source, sink, { chunkSize: 4096, queueDepth: 3, length: 8192 });
+    expect(result.bytes).toBe(8192);
+    expect(closed).toBe(false);
+    expect(await source.read(8192, new Uint8Array(1))).toBe(1);
+  });
+
   it("sends zero chunks to writeZeros when the sink has it, and counts them", async () => {
     const src = new Uint8Array(64 * 1024);
     src.fill(7, 16 * 1024, 20 * 1024);
