@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Makes sure the real peers that the interop tests run against are installed: tgtd, libiscsi's
+// Makes sure the real peers that the interop tests run against are installed: tgtd, istgt, libiscsi's
 // tools, QEMU's iSCSI driver, tshark, the NBD tools, fio, iSNS. It runs before anything is built
 // (plain Node, no dependencies). For each peer it prints where it was found; whatever is missing
 // it installs with apt-get when running as root, or, when not root, prints the exact command to
@@ -23,6 +23,8 @@ import { delimiter, join } from "node:path";
 const PEERS = [
   { name: "tgtd", pkg: "tgt" },
   { name: "tgtadm", pkg: "tgt" },
+  // A second target for interop: istgt answers on each MC/S connection from threads of its own.
+  { name: "istgt", pkg: "istgt" },
   { name: "iscsi-ls", pkg: "libiscsi-bin" },
   { name: "iscsi-inq", pkg: "libiscsi-bin" },
   { name: "iscsi-readcapacity16", pkg: "libiscsi-bin" },

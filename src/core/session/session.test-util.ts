@@ -43,7 +43,7 @@ export interface PairSetup {
   readonly window?: number;
 }
 
-/** A scripted target on one connection. */
+/** A scripted target on one connection: the pair's current one, or one given (MC/S). */
 export class ScriptedTarget {
   readonly received: InitiatorPdu[] = [];
   private readonly framer: Framer;
@@ -56,13 +56,19 @@ export class ScriptedTarget {
   constructor(
     private readonly pair: Pair,
     private readonly login: TargetLogin,
+    private readonly bound?: Connection,
   ) {
     this.framer = new Framer({ maxDataSegmentLength: 0xff_ffff, headerDigest: false, dataDigest: false }, crc32c);
   }
 
+  /** The initiator connection this target talks to. */
+  get connection(): Connection {
+    return this.bound ?? this.pair.connection;
+  }
+
   /** Takes what the initiator transmitted and handles login PDUs itself. */
   pull(): void {
-    const pieces = this.pair.connection.pollTransmit();
+    const pieces = this.connection.pollTransmit();
     if (pieces === undefined) return;
     for (const piece of pieces) this.framer.push(piece.slice());
     for (;;) {
@@ -107,9 +113,9 @@ export class ScriptedTarget {
       at += p.length;
     }
     if (split > 0) {
-      for (let i = 0; i < bytes.length; i += split) this.pair.connection.receive(bytes.slice(i, i + split), this.pair.now);
+      for (let i = 0; i < bytes.length; i += split) this.connection.receive(bytes.slice(i, i + split), this.pair.now);
     } else {
-      this.pair.connection.receive(bytes, this.pair.now);
+      this.connection.receive(bytes, this.pair.now);
     }
   }
 
@@ -236,6 +242,8 @@ export class Pair {
       lookupAccount: () => undefined,
       discovery: { authMethods: ["None"] },
       allocateTsih: () => tsih,
+      // A connection joining the session (MC/S): the target's session is the one negotiated.
+      findSession: (isid, sessionTsih) => (isid === this.session.isid && sessionTsih === this.session.tsih ? this.session.params : undefined),
       policy,
       statSN: 500,
       commandWindow: this.setup.window ?? 32,
@@ -249,6 +257,21 @@ export class Pair {
     this.connection = this.session.openConnection(this.now);
     this.target = new ScriptedTarget(this, this.targetLogin());
     return this.login(false);
+  }
+
+  /**
+   * Logs one more connection into the session (MC/S, RFC 7143 §4.3.1), with a scripted target of
+   * its own: the session must have negotiated MaxConnections above its connections. The pair's
+   * `connection` and `target` stay the leading ones.
+   */
+  addConnection(): ScriptedTarget {
+    const connection = this.session.openConnection(this.now);
+    const target = new ScriptedTarget(this, this.targetLogin(), connection);
+    this.session.transportConnected(connection, this.now);
+    for (let i = 0; i < 16 && !connection.usable && !connection.closed; i++) target.pull();
+    if (!connection.usable) throw new Error(`test: connection ${connection.cid} did not log in (${connection.error?.message})`);
+    this.events();
+    return target;
   }
 
   /** Runs the login to completion. */

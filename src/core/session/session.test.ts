@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { Opcode, RESERVED_TAG, TaskManagementFunction } from "../pdu/opcodes.js";
+import type { R2TPdu, ScsiCommandPdu } from "../pdu/types.js";
 import { serialAdd } from "../serial.js";
-import { Pair } from "./session.test-util.js";
+import { DEFAULT_INITIATOR_PROPOSAL } from "../text/parameters.js";
+import { Pair, type ScriptedTarget } from "./session.test-util.js";
 
 const READ10 = new Uint8Array([0x28, 0, 0, 0, 0, 0, 0, 0, 8, 0]);
 const WRITE10 = new Uint8Array([0x2a, 0, 0, 0, 0, 0, 0, 0, 8, 0]);
@@ -223,7 +225,7 @@ describe("Session refuses a misbehaving target", () => {
     expect(pair.connection.error?.message).toMatch(/R2T beyond the transfer/);
   });
 
-  it("closes the connection when MaxCmdSN goes back below a command already sent", () => {
+  it("closes the connection when a newer PDU (ExpCmdSN moved on) brings MaxCmdSN back below a command already sent", () => {
     const pair = new Pair({ window: 2 }).login();
     pair.session.submit({ lun: 1, cdb: READ10, dataIn: new Uint8Array(512), context: "a" }, 0);
     pair.session.submit({ lun: 1, cdb: READ10, dataIn: new Uint8Array(512), context: "b" }, 0);
@@ -244,6 +246,115 @@ describe("Session refuses a misbehaving target", () => {
     pair.target.deliver(pair.target.response(command));
     expect(pair.session.commandWindow.maxCmdSN).toBe(before);
     expect(pair.connection.closed).toBe(false);
+  });
+});
+
+/** Takes every SCSI command the initiator sent on this target's connection so far. */
+function commandsOn(target: ScriptedTarget): ScsiCommandPdu[] {
+  target.pull();
+  return target.received.splice(0).filter((p): p is ScsiCommandPdu => p.opcode === Opcode.ScsiCommand);
+}
+
+/** A session of two connections (MC/S), each with a scripted target; the window is session-wide. */
+function twoConnections(window: number): { pair: Pair; first: ScriptedTarget; second: ScriptedTarget } {
+  const pair = new Pair({
+    window,
+    config: { proposal: { ...DEFAULT_INITIATOR_PROPOSAL, maxConnections: 2 }, recovery: { enabled: false } },
+    policy: { maxConnections: 2 },
+  }).login();
+  const first = pair.target;
+  const second = pair.addConnection();
+  expect(pair.session.connectionList).toHaveLength(2);
+  return { pair, first, second };
+}
+
+describe("Session command window with updates out of order (RFC 7143 §4.2.2.1)", () => {
+  it("takes quietly a stale MaxCmdSN on one connection after a higher one came on another, with a command sent above it", () => {
+    const { pair, first, second } = twoConnections(4);
+    const c0 = pair.session.commandWindow.cmdSN;
+    for (let i = 0; i < 5; i++) pair.session.submit({ lun: 1, cdb: READ10, dataIn: new Uint8Array(512), context: `r${i}` }, 0);
+    const onFirst = commandsOn(first);
+    const onSecond = commandsOn(second);
+    // Round robin over both connections; the fifth waits for the window [c0, c0 + 3].
+    expect(onFirst).toHaveLength(2);
+    expect(onSecond).toHaveLength(2);
+    // The target has all four (ExpCmdSN c0 + 4), none finished (MaxCmdSN c0 + 3). A Data-In with
+    // status stamped now on the second connection goes out later (a target answering from
+    // several threads).
+    for (const t of [first, second]) t.expCmdSN = serialAdd(c0, 4);
+    second.maxCmdSN = serialAdd(c0, 3);
+    const stale = second.dataIn(onSecond[0] as ScsiCommandPdu, pattern(512), { hasStatus: true });
+    // Meanwhile a command finishes on the first connection: MaxCmdSN c0 + 4, and the fifth goes.
+    first.maxCmdSN = serialAdd(c0, 4);
+    first.deliver(first.dataIn(onFirst[0] as ScsiCommandPdu, pattern(512), { hasStatus: true }));
+    const fifth = [...commandsOn(first), ...commandsOn(second)];
+    expect(fifth.map((c) => c.cmdSN)).toEqual([serialAdd(c0, 4)]);
+    // Now the older PDU: its MaxCmdSN (c0 + 3) is below CmdSN c0 + 4, already sent.
+    second.deliver(stale);
+    expect(first.connection.closed).toBe(false);
+    expect(second.connection.closed).toBe(false);
+    // The window kept its highest values: the stale ones moved nothing back.
+    expect(pair.session.commandWindow).toMatchObject({ expCmdSN: serialAdd(c0, 4), maxCmdSN: serialAdd(c0, 4) });
+    // Both commands answered completed: the one on the first connection, then the stale one's.
+    const contextOf = (c: ScsiCommandPdu | undefined): string => `r${((c?.cmdSN ?? 0) - c0) >>> 0}`;
+    expect(pair.events().map((e) => (e.type === "command-complete" ? e.context : e.type))).toEqual([contextOf(onFirst[0]), contextOf(onSecond[0])]);
+  });
+
+  it("takes quietly an R2T stamped before a SCSI Response that overtook it on the same connection", () => {
+    // istgt does this on one connection: the R2T carries the window from before the response.
+    const pair = new Pair({ window: 2, policy: { initialR2T: true, immediateData: false }, config: { recovery: { enabled: false } } }).login();
+    const target = pair.target;
+    const c0 = pair.session.commandWindow.cmdSN;
+    const data = pattern(4096);
+    pair.session.submit({ lun: 1, cdb: WRITE10, dataOut: data, context: "w" }, 0);
+    pair.session.submit({ lun: 1, cdb: READ10, dataIn: new Uint8Array(512), context: "r1" }, 0);
+    pair.session.submit({ lun: 1, cdb: READ10, dataIn: new Uint8Array(512), context: "r2" }, 0);
+    const [write, read] = commandsOn(target) as [ScsiCommandPdu, ScsiCommandPdu];
+    expect([write.cmdSN, read.cmdSN]).toEqual([c0, serialAdd(c0, 1)]);
+    // Both received (ExpCmdSN c0 + 2), none finished (MaxCmdSN c0 + 1): the R2T is stamped now.
+    target.expCmdSN = serialAdd(c0, 2);
+    target.maxCmdSN = serialAdd(c0, 1);
+    const r2t: R2TPdu = {
+      opcode: Opcode.R2T,
+      lun: 1,
+      initiatorTaskTag: write.initiatorTaskTag,
+      targetTransferTag: 0x51,
+      statSN: target.statSN,
+      expCmdSN: target.expCmdSN,
+      maxCmdSN: target.maxCmdSN,
+      r2tSN: 0,
+      bufferOffset: 0,
+      desiredDataTransferLength: 4096,
+    };
+    // The read finishes and its response goes out first: MaxCmdSN c0 + 2, the third command goes.
+    target.maxCmdSN = serialAdd(c0, 2);
+    target.deliver(target.dataIn(read, pattern(512), { hasStatus: true }));
+    expect(commandsOn(target).map((c) => c.cmdSN)).toEqual([serialAdd(c0, 2)]);
+    // Then the R2T, whose MaxCmdSN (c0 + 1) is below CmdSN c0 + 2, already sent.
+    target.deliver(r2t);
+    expect(pair.connection.closed).toBe(false);
+    expect(pair.session.commandWindow.maxCmdSN).toBe(serialAdd(c0, 2));
+    const dataOut = target.take(Opcode.DataOut);
+    expect(dataOut).toMatchObject({ targetTransferTag: 0x51, bufferOffset: 0, final: true });
+    expect(dataOut.data).toEqual(data);
+    target.deliver(target.response(write));
+    expect(pair.events().map((e) => (e.type === "command-complete" ? e.context : e.type))).toEqual(["r1", "w"]);
+  });
+
+  it("closes the connection when a newer PDU on either connection shuts out a command already sent", () => {
+    const { pair, first, second } = twoConnections(4);
+    const c0 = pair.session.commandWindow.cmdSN;
+    for (let i = 0; i < 4; i++) pair.session.submit({ lun: 1, cdb: READ10, dataIn: new Uint8Array(512), context: `r${i}` }, 0);
+    const onSecond = commandsOn(second);
+    expect([...commandsOn(first), ...onSecond]).toHaveLength(4);
+    // ExpCmdSN c0 + 2 acknowledges more than anything before (the login's c0): this is the
+    // target's window now, and MaxCmdSN c0 + 1 leaves CmdSN c0 + 2 and c0 + 3 out of it.
+    second.expCmdSN = serialAdd(c0, 2);
+    second.maxCmdSN = serialAdd(c0, 1);
+    second.deliver(second.dataIn(onSecond[0] as ScsiCommandPdu, pattern(512), { hasStatus: true }));
+    expect(second.connection.closed).toBe(true);
+    expect(second.connection.error?.code).toBe("ISCSI_ERR_REMOTE_PROTOCOL");
+    expect(second.connection.error?.message).toMatch(/MaxCmdSN went back to \d+ \(from \d+\) in a PDU newer than any before/);
   });
 });
 

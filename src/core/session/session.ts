@@ -545,6 +545,35 @@ export class Session<C = unknown> {
 
   // ------------------------------------------------------------------ receive path
 
+  /**
+   * RFC 7143 §4.2.2.1: a MaxCmdSN below ExpCmdSN - 1 means "ignore these fields", and a MaxCmdSN
+   * below the one already held is ignored, "because updates may arrive out of order (e.g., the
+   * updates are sent on different TCP connections)". Not only on different connections: istgt
+   * sends R2Ts whose MaxCmdSN is below one the same connection has already carried (stamped
+   * before, sent after). So a lower MaxCmdSN is, as a rule, an older update, taken quietly: the
+   * window keeps its highest (`CommandWindow.update`). A target's ExpCmdSN only moves forward,
+   * though, so a PDU whose ExpCmdSN is beyond every one received was stamped after all of them:
+   * if its MaxCmdSN is lower, the target did shrink its window. When that shuts out a command
+   * already sent and not yet received by the target (this PDU's ExpCmdSN says which), the target
+   * will drop that command silently on arrival, a hang: that alone is refused, whatever
+   * connection carries it.
+   */
+  private checkMaxCmdSN(connection: Connection, pdu: TargetPdu & { readonly expCmdSN: number; readonly maxCmdSN: number }): void {
+    const window = this.ctx.window;
+    const lastSent = (window.cmdSN - 1) >>> 0;
+    if (
+      !serialLt(pdu.maxCmdSN, (pdu.expCmdSN - 1) >>> 0) &&
+      serialGt(pdu.expCmdSN, window.expected) &&
+      serialLt(pdu.maxCmdSN, window.max) &&
+      serialLt(pdu.maxCmdSN, lastSent) &&
+      !serialLt(lastSent, pdu.expCmdSN)
+    ) {
+      throw new RemoteProtocolError(
+        `connection ${connection.cid}: MaxCmdSN went back to ${pdu.maxCmdSN} (from ${window.max}) in a PDU newer than any before (ExpCmdSN ${pdu.expCmdSN}), below CmdSN ${lastSent} already sent (${opcodeName(pdu.opcode)})`,
+      );
+    }
+  }
+
   private onPdu(connection: Connection, pdu: TargetPdu, frame: Frame, now: number): void {
     if (pdu.opcode === Opcode.LoginResponse) {
       this.onLoginResponse(connection, pdu, now);
@@ -562,20 +591,7 @@ export class Session<C = unknown> {
     // acknowledged until the retransmission arrives (RFC 7143 §4.2.2.2, §11.16.1).
     if (!frame.dataDigestError) this.acceptStatSN(connection, pdu);
     if ("maxCmdSN" in pdu) {
-      // RFC 7143 §4.2.2.1: MaxCmdSN < ExpCmdSN - 1 means "ignore these fields". Otherwise a MaxCmdSN
-      // below a command already sent would make the target drop that command silently (it is
-      // out of the window when it arrives): a hang nothing recovers, so refuse it now.
-      const lastSent = (ctx.window.cmdSN - 1) >>> 0;
-      if (
-        !serialLt(pdu.maxCmdSN, (pdu.expCmdSN - 1) >>> 0) &&
-        serialLt(pdu.maxCmdSN, lastSent) &&
-        serialGt(ctx.window.max, pdu.maxCmdSN) &&
-        !serialLt(lastSent, ctx.window.expected)
-      ) {
-        throw new RemoteProtocolError(
-          `connection ${connection.cid}: MaxCmdSN went back to ${pdu.maxCmdSN}, below CmdSN ${lastSent} already sent (${opcodeName(pdu.opcode)})`,
-        );
-      }
+      this.checkMaxCmdSN(connection, pdu);
       if (ctx.window.update(pdu.expCmdSN, pdu.maxCmdSN)) this.flushPending(now);
     }
     switch (pdu.opcode) {

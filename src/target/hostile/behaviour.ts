@@ -31,8 +31,24 @@ export type HostileBehaviour =
   | { readonly kind: "bad-digest"; readonly which: "header" | "data"; readonly skip?: number }
   /** A status PDU whose StatSN jumps `by` (5 unless told) past the one expected (RFC 7143 §4.2.2.2). */
   | { readonly kind: "statsn-jump"; readonly by?: number; readonly skip?: number }
-  /** A SCSI Response whose MaxCmdSN goes back below the command it answers (RFC 7143 §4.2.2.1). */
+  /**
+   * A status PDU newer than any its connection sent (ExpCmdSN one past the highest before, H + 1)
+   * whose MaxCmdSN goes back to H: an empty window (RFC 7143 §4.2.2.1) that shuts out a command
+   * the initiator already sent. It hits the first status PDU (after `skip` others) that goes out
+   * while the initiator has sent a command past H, so a test needs two commands in flight on one
+   * connection. (On a connection joining a session, H is what that connection saw, and the
+   * initiator may already know a later window: then the PDU is merely stale.)
+   */
   | { readonly kind: "maxcmdsn-backwards"; readonly skip?: number }
+  /**
+   * Not a fault: window updates stamped early and sent late, as istgt sends them. Every Data-In
+   * without status and every R2T carries the ExpCmdSN and MaxCmdSN that its connection's PDU
+   * `lag` (2 unless told) window-carrying PDUs earlier had, so it may be older than what the same
+   * connection or another one of the session has already carried. RFC 7143 §4.2.2.1: the
+   * initiator ignores such values, so it must go on without an error or a recovery. Status PDUs
+   * carry the current window, so the window still opens.
+   */
+  | { readonly kind: "maxcmdsn-stale"; readonly lag?: number }
   /**
    * A READ answered GOOD with less data than it asks for: the first Data-In carrying status (after
    * `skip` others) loses the second half of its data, with the U bit and a residual for what it
@@ -80,6 +96,11 @@ export function checkHostile(behaviour: HostileBehaviour): HostileBehaviour {
     case "statsn-jump":
       if (behaviour.by !== undefined && (!Number.isInteger(behaviour.by) || behaviour.by < 1 || behaviour.by >= 0x8000_0000)) {
         throw new ConfigError(`hostile statsn-jump: by ${behaviour.by} is not a forward jump`);
+      }
+      break;
+    case "maxcmdsn-stale":
+      if (behaviour.lag !== undefined && (!Number.isInteger(behaviour.lag) || behaviour.lag < 1 || behaviour.lag > 64)) {
+        throw new ConfigError(`hostile maxcmdsn-stale: lag ${behaviour.lag} is outside 1..64`);
       }
       break;
     case "negotiation-out-of-range":

@@ -7,6 +7,7 @@
 import { Opcode, RESERVED_TAG } from "../../core/pdu/opcodes.js";
 import type { InitiatorPdu, ScsiResponsePdu, TargetPdu } from "../../core/pdu/types.js";
 import { demandsWholeTransfer } from "../../core/scsi/transfer.js";
+import { serialAdd, serialGt } from "../../core/serial.js";
 import type { HostileBehaviour } from "./behaviour.js";
 import type { HostileContext, HostileLink } from "./context.js";
 import { hugeHeader } from "./login.js";
@@ -30,6 +31,11 @@ export class HostileFullFeature {
   #done = false;
   /** Tasks whose CDB names the blocks to move (READ, WRITE): the ones short-read hits. */
   readonly #blockTasks = new Set<number>();
+  /** maxcmdsn-backwards: the highest CmdSN received, and the highest ExpCmdSN this connection told. */
+  #cmdSNIn: number | undefined;
+  #expCmdSNOut: number | undefined;
+  /** maxcmdsn-stale: the windows of the last PDUs that carried one, oldest first. */
+  readonly #windows: Array<{ readonly expCmdSN: number; readonly maxCmdSN: number }> = [];
 
   constructor(behaviour: HostileBehaviour, context: HostileContext, link: HostileLink) {
     this.#behaviour = behaviour;
@@ -47,7 +53,15 @@ export class HostileFullFeature {
   }
 
   incoming(pdu: InitiatorPdu): void {
+    if (pdu.opcode === Opcode.ScsiCommand && !pdu.immediate) this.#noteCmdSN(pdu.cmdSN);
     if (pdu.opcode === Opcode.ScsiCommand && demandsWholeTransfer(pdu.cdb)) this.#blockTasks.add(pdu.initiatorTaskTag);
+  }
+
+  #noteCmdSN(cmdSN: number): void {
+    if (this.#cmdSNIn === undefined || serialGt(cmdSN, this.#cmdSNIn)) this.#cmdSNIn = cmdSN;
+    // Before this connection sends a window, the one its login gave holds: the first command
+    // carries the CmdSN its Login Response expected.
+    this.#expCmdSNOut ??= cmdSN;
   }
 
   outgoing(pdu: TargetPdu, pieces: Uint8Array[]): Uint8Array[] {
@@ -111,11 +125,28 @@ export class HostileFullFeature {
       case "statsn-jump":
         if (!this.#target(pdu, carriesStatus(pdu)) || !("statSN" in pdu)) return pieces;
         return link.encode({ ...pdu, statSN: (pdu.statSN + (b.by ?? 5)) >>> 0 });
-      case "maxcmdsn-backwards":
-        if (!this.#target(pdu, carriesStatus(pdu)) || !("maxCmdSN" in pdu)) return pieces;
-        // ExpCmdSN back to the command answered, MaxCmdSN one below it: an empty window that
-        // shuts out a command the initiator already sent.
-        return link.encode({ ...pdu, expCmdSN: (pdu.expCmdSN - 1) >>> 0, maxCmdSN: (pdu.expCmdSN - 2) >>> 0 });
+      case "maxcmdsn-backwards": {
+        if (!("maxCmdSN" in pdu)) return pieces;
+        const told = this.#expCmdSNOut;
+        const sentPast = told !== undefined && this.#cmdSNIn !== undefined && serialGt(this.#cmdSNIn, told);
+        if (told === undefined || !this.#target(pdu, carriesStatus(pdu) && sentPast)) {
+          if (told === undefined || serialGt(pdu.expCmdSN, told)) this.#expCmdSNOut = pdu.expCmdSN;
+          return pieces;
+        }
+        // ExpCmdSN one past any this connection told: the newest window. MaxCmdSN back to the
+        // ExpCmdSN told before: empty, and below a command the initiator has sent.
+        return link.encode({ ...pdu, expCmdSN: serialAdd(told, 1), maxCmdSN: told });
+      }
+      case "maxcmdsn-stale": {
+        if (!("maxCmdSN" in pdu)) return pieces;
+        const windows = this.#windows;
+        const lag = b.lag ?? 2;
+        const late = pdu.opcode === Opcode.R2T || (pdu.opcode === Opcode.DataIn && !pdu.hasStatus);
+        const earlier = late && windows.length >= lag ? windows[windows.length - lag] : undefined;
+        windows.push({ expCmdSN: pdu.expCmdSN, maxCmdSN: pdu.maxCmdSN });
+        if (windows.length > lag) windows.shift();
+        return earlier === undefined ? pieces : link.encode({ ...pdu, expCmdSN: earlier.expCmdSN, maxCmdSN: earlier.maxCmdSN });
+      }
       case "short-read": {
         if (pdu.opcode !== Opcode.DataIn || !this.#target(pdu, pdu.hasStatus)) return pieces;
         if (b.variant === "no-data") {
