@@ -3,7 +3,6 @@
  * digests, timeouts, CHAP, the -v trace), the output, the interrupt signal, and the opening and
  * closing of sessions so that no command forgets to log out.
  */
-import { readFileSync } from "node:fs";
 import { ConfigError } from "../core/errors.js";
 import { type IscsiUrl, isPlausibleIscsiName, parseHostPort, parseIscsiUrl, redactUrl } from "../core/url.js";
 import { discover, type DiscoveredTarget } from "../node/discovery.js";
@@ -11,8 +10,7 @@ import { formatPortal, type Portal } from "../node/host.js";
 import type { Lun } from "../node/lun.js";
 import type { DigestPreference, SessionOptions } from "../node/options.js";
 import { openSession, type IscsiSession } from "../node/session.js";
-import { type CredentialOptions, type Environment, environmentSecrets, resolveCredentials } from "./credentials.js";
-import { fileError } from "./errors.js";
+import { type CredentialOptions, type Environment, environmentSecrets, readSecretFile, resolveCredentials } from "./credentials.js";
 import { type Interrupts, untilAborted, withDeadline } from "./interrupt.js";
 import type { Output } from "./output.js";
 import { parseDuration } from "./units.js";
@@ -96,18 +94,13 @@ export class CliContext {
     return { portal: parseHostPort(text), url: undefined };
   }
 
-  private chapFor(url: IscsiUrl | undefined): SessionOptions["chap"] {
-    const resolved = resolveCredentials(
+  private async chapFor(url: IscsiUrl | undefined): Promise<SessionOptions["chap"]> {
+    // A secret file is read bounded and without blocking (it may be a FIFO): SIGINT still works.
+    const resolved = await resolveCredentials(
       url,
       this.options,
       this.env,
-      (path) => {
-        try {
-          return readFileSync(path, "utf8");
-        } catch (error) {
-          throw fileError(error, path, "read the secret file");
-        }
-      },
+      (path) => readSecretFile(path, this.signal),
       (secret) => this.out.addSecrets([secret]),
     );
     if (resolved.sources !== undefined && this.verbose) this.out.trace(`iscsi: ${resolved.sources}`);
@@ -125,8 +118,8 @@ export class CliContext {
   }
 
   /** Session options for a target: URL, global options, credentials. */
-  sessionOptions(ref: TargetRef, extra: Partial<SessionOptions> = {}): SessionOptions {
-    const chap = this.chapFor(ref.url);
+  async sessionOptions(ref: TargetRef, extra: Partial<SessionOptions> = {}): Promise<SessionOptions> {
+    const chap = await this.chapFor(ref.url);
     const headerDigest = this.headerDigest ?? ref.url.headerDigest;
     return {
       ...this.common(),
@@ -142,8 +135,9 @@ export class CliContext {
 
   /** Logs in, runs `body`, and logs out whatever `body` did (a failed logout closes the sockets). */
   async withSession<T>(ref: TargetRef, body: (session: IscsiSession) => Promise<T>, extra: Partial<SessionOptions> = {}): Promise<T> {
+    const options = await this.sessionOptions(ref, extra);
     const session = await untilAborted(
-      withDeadline(openSession(this.sessionOptions(ref, extra)), this.timeoutMs * 2, `login to ${ref.targetName} at ${formatPortal(ref.portal)}`),
+      withDeadline(openSession(options), this.timeoutMs * 2, `login to ${ref.targetName} at ${formatPortal(ref.portal)}`),
       this.signal,
     );
     if (this.verbose) this.traceRecoveries(session);
@@ -184,8 +178,8 @@ export class CliContext {
   }
 
   /** SendTargets discovery at a portal, with the overall deadline the library does not give. */
-  discover(portal: Portal, url: IscsiUrl | undefined): Promise<DiscoveredTarget[]> {
-    const chap = this.chapFor(url);
+  async discover(portal: Portal, url: IscsiUrl | undefined): Promise<DiscoveredTarget[]> {
+    const chap = await this.chapFor(url);
     const options = {
       ...this.common(),
       ...(chap === undefined ? {} : { chap }),

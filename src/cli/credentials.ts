@@ -3,7 +3,8 @@
  *
  * Sources, first found wins, for each of the four values (user, secret, target user, target
  * secret):
- *   1. the URL, in libiscsi's form `iscsi://user%secret@host/...?target_user=u&target_password=p`;
+ *   1. the URL, in libiscsi's form `iscsi://user%secret@host/...?target_user=u&target_password=p`
+ *      (or RFC 3986's `user:secret@`);
  *   2. the command line, for names only (`--chap-user`, `--chap-target-user`) and for files
  *      holding a secret (`--chap-secret-file`, `--chap-target-secret-file`): a secret itself is
  *      never an option, because argv is world-readable in /proc;
@@ -14,7 +15,12 @@
  */
 import { AuthenticationError, ConfigError } from "../core/errors.js";
 import { Secret } from "../core/auth/secret.js";
+import { looksLikeCredentials, splitUrlCredentials } from "../core/url.js";
 import type { ChapOptions } from "../node/options.js";
+import { fileSource } from "./copy/endpoints.js";
+import type { Source } from "./copy/engine.js";
+import { CliError, fileError } from "./errors.js";
+import { untilAborted } from "./interrupt.js";
 import { maskSecrets } from "./report.js";
 
 export interface CredentialOptions {
@@ -67,6 +73,46 @@ export function secretFromFileContent(content: string, path: string): string {
   return secret;
 }
 
+/**
+ * The most a secret file may hold, its line break aside. RFC 7143 §12.1.3 sets no length for a
+ * CHAP secret (only its 96-bit minimum advice), but CHAP values are bounded at 1024 bytes there
+ * (CHAP_C), and a real secret is tens of bytes: reading more would only let `/dev/zero` or a
+ * runaway pipe eat memory.
+ */
+export const MAX_SECRET_FILE_BYTES = 1024;
+
+/**
+ * Reads a secret file without ever blocking: a FIFO (or `<(pass show x)`) is opened without
+ * waiting for its writer and read as it comes, so SIGINT still ends the tool; at most
+ * MAX_SECRET_FILE_BYTES (and a CRLF) are read, so `/dev/zero` is refused at once.
+ */
+export async function readSecretFile(path: string, signal: AbortSignal): Promise<string> {
+  let source: Source;
+  try {
+    source = await fileSource(path, signal);
+  } catch (error) {
+    throw fileError(error instanceof CliError && error.cause !== undefined ? error.cause : error, path, "read the secret file");
+  }
+  try {
+    const limit = MAX_SECRET_FILE_BYTES + 2;
+    const buffer = new Uint8Array(limit + 1);
+    let got: number;
+    try {
+      got = await untilAborted(source.read(0, buffer), signal);
+    } catch (error) {
+      throw error instanceof CliError ? error : fileError(error, path, "read the secret file");
+    }
+    const text = new TextDecoder().decode(buffer.subarray(0, got));
+    const secret = text.replace(/\r?\n$/, "");
+    if (got > limit || new TextEncoder().encode(secret).length > MAX_SECRET_FILE_BYTES) {
+      throw new ConfigError(`the secret file ${path} is longer than ${MAX_SECRET_FILE_BYTES} bytes (a CHAP secret is one line, tens of bytes)`);
+    }
+    return text;
+  } finally {
+    await source.close().catch(() => undefined);
+  }
+}
+
 export interface ResolvedCredentials {
   readonly chap: ChapOptions | undefined;
   /** Where each value came from, for -v ("user from the URL, secret from $ISCSI_CHAP_SECRET"). */
@@ -74,39 +120,40 @@ export interface ResolvedCredentials {
 }
 
 /**
- * Puts the credentials together. `readSecretFile` reads a file's text (a CliError when it cannot).
+ * Puts the credentials together. `readSecretFile` reads a file's text (a CliError when it cannot),
+ * only when no earlier source gave that secret.
  * A user without a secret is an AuthenticationError (the login cannot succeed: exit status 2);
  * a secret without a user, or a target secret without the initiator's, is a ConfigError.
  */
-export function resolveCredentials(
+export async function resolveCredentials(
   url: UrlCredentials | undefined,
   options: CredentialOptions,
   env: Environment,
-  readSecretFile: (path: string) => string,
+  readSecretFile: (path: string) => Promise<string>,
   remember: (secret: string) => void,
-): ResolvedCredentials {
-  const pick = (
+): Promise<ResolvedCredentials> {
+  const pick = async (
     fromUrl: string | undefined,
     option: string | undefined,
     optionName: string,
     file: string | undefined,
     fileOption: string,
     envNames: readonly string[],
-  ): { value: string; source: string } | undefined => {
+  ): Promise<{ value: string; source: string } | undefined> => {
     if (fromUrl !== undefined && fromUrl !== "") return { value: fromUrl, source: "the URL" };
     if (option !== undefined && option !== "") return { value: option, source: optionName };
     if (file !== undefined) {
-      const value = secretFromFileContent(readSecretFile(file), file);
+      const value = secretFromFileContent(await readSecretFile(file), file);
       remember(value);
       return { value, source: `${fileOption} ${file}` };
     }
     return fromEnv(env, envNames);
   };
 
-  const user = pick(url?.username, options.chapUser, "--chap-user", undefined, "", ENV.user);
-  const secret = pick(url?.secret, undefined, "", options.chapSecretFile, "--chap-secret-file", ENV.secret);
-  const targetUser = pick(url?.targetUsername, options.chapTargetUser, "--chap-target-user", undefined, "", ENV.targetUser);
-  const targetSecret = pick(url?.targetSecret, undefined, "", options.chapTargetSecretFile, "--chap-target-secret-file", ENV.targetSecret);
+  const user = await pick(url?.username, options.chapUser, "--chap-user", undefined, "", ENV.user);
+  const secret = await pick(url?.secret, undefined, "", options.chapSecretFile, "--chap-secret-file", ENV.secret);
+  const targetUser = await pick(url?.targetUsername, options.chapTargetUser, "--chap-target-user", undefined, "", ENV.targetUser);
+  const targetSecret = await pick(url?.targetSecret, undefined, "", options.chapTargetSecretFile, "--chap-target-secret-file", ENV.targetSecret);
   for (const s of [secret, targetSecret]) if (s !== undefined) remember(s.value);
 
   if (user === undefined) {
@@ -122,7 +169,7 @@ export function resolveCredentials(
   }
   if (secret === undefined) {
     throw new AuthenticationError(
-      `CHAP user "${user.value}" (from ${user.source}) has no secret: give it in $ISCSI_CHAP_SECRET, with --chap-secret-file FILE, or in the URL as user%secret@`,
+      `CHAP user "${user.value}" (from ${user.source}) has no secret: give it in $ISCSI_CHAP_SECRET, with --chap-secret-file FILE, or in the URL as user%secret@ or user:secret@`,
     );
   }
   if ((targetUser === undefined) !== (targetSecret === undefined)) {
@@ -145,21 +192,28 @@ export function resolveCredentials(
 }
 
 /**
- * The secrets inside command-line arguments (URLs), for masking. The credentials are found as the
- * URL parser finds them (up to the last '@' before the path), not with redactUrl's pattern, which
- * stops at the first '@' and so would leave the tail of a secret containing '@' in view.
+ * The secrets inside command-line arguments (URLs), for masking. The credentials are found by the
+ * URL parser's own splitter (up to the last '@' before the query; user and secret split at '%' or,
+ * RFC 3986's form, at ':'), so no tail of a secret containing '@' or '/' stays in view. Credentials
+ * that lost their '@host' (`iscsi://u%secret/...`) are masked too, after their '%' or ':'.
  */
 export function secretsInArguments(args: readonly string[]): string[] {
   const found: string[] = [];
   for (const arg of args) {
     const prefix = /^iscsi:\/\//i.exec(arg);
     if (prefix === null) continue;
-    const rest = arg.slice(prefix[0].length);
-    const pathAt = rest.search(/[/?]/);
-    const authority = pathAt < 0 ? rest : rest.slice(0, pathAt);
-    const at = authority.lastIndexOf("@");
-    const pct = at < 0 ? -1 : authority.indexOf("%");
-    if (pct >= 0 && pct < at && at > pct + 1) found.push(authority.slice(pct + 1, at));
+    const all = arg.slice(prefix[0].length);
+    const queryAt = all.indexOf("?");
+    const parts = splitUrlCredentials(queryAt < 0 ? all : all.slice(0, queryAt));
+    if (parts.secret !== undefined && parts.secret !== "") found.push(parts.secret);
+    if (parts.userinfo === undefined) {
+      const authority = parts.rest.split("/")[0] ?? "";
+      if (looksLikeCredentials(authority)) {
+        const split = authority.includes("%") ? authority.indexOf("%") : authority.indexOf(":");
+        const tail = authority.slice(split + 1);
+        if (tail !== "") found.push(tail);
+      }
+    }
     const targetPassword = /[?&]target_password=([^&]*)/i.exec(arg)?.[1];
     if (targetPassword !== undefined && targetPassword !== "") {
       found.push(targetPassword);

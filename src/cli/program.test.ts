@@ -69,7 +69,7 @@ describe("usage errors", () => {
   it("reports a malformed URL without showing its secret", async () => {
     const r = await runCaptured(["readcap", "iscsi://alice%s3cretvalue@127.0.0.1/not-an-iqn/1"]);
     expect(r.status).toBe(1);
-    expectOneErrorLine(r.stderr, /invalid iSCSI URL "iscsi:\/\/alice%\*\*\*@127.0.0.1\/not-an-iqn\/1"/);
+    expectOneErrorLine(r.stderr, /invalid iSCSI URL "iscsi:\/\/\*\*\*@127.0.0.1\/not-an-iqn\/1"/);
     expect(r.stderr + r.stdout).not.toContain("s3cretvalue");
   });
 

@@ -33,6 +33,23 @@ describe("parseIscsiUrl", () => {
     expect(parseIscsiUrl("iscsi://u%p@ss/w@host:3261/iqn.2026-11.test:x/2")).toMatchObject({ secret: "p@ss/w", host: "host", port: 3261, lun: 2 });
   });
 
+  it("reads RFC 3986's user:password@ as well as libiscsi's user%secret@, which wins when both could apply", () => {
+    expect(parseIscsiUrl("iscsi://u:secretsecret12@10.1.1.27:3261/iqn.2026-11.test:disk/1")).toMatchObject({
+      username: "u",
+      secret: "secretsecret12",
+      host: "10.1.1.27",
+      port: 3261,
+      lun: 1,
+    });
+    expect(parseIscsiUrl("iscsi://u:p@ss:w/d@host/iqn.2026-11.test:x/2")).toMatchObject({ username: "u", secret: "p@ss:w/d", host: "host", lun: 2 });
+    // With a '%' the split is libiscsi's, so a user name may hold ':' (an IQN).
+    expect(parseIscsiUrl("iscsi://iqn.2026-11.test:init%s:e%cret@host/iqn.2026-11.test:x/1")).toMatchObject({
+      username: "iqn.2026-11.test:init",
+      secret: "s:e%cret",
+      host: "host",
+    });
+  });
+
   it.each([
     ["http://h/iqn.2026-11.test:x/1", /must start with iscsi:\/\//],
     ["iscsi:///iqn.2026-11.test:x/1", /host is missing/],
@@ -42,6 +59,8 @@ describe("parseIscsiUrl", () => {
     ["iscsi://h/iqn.2026-11.test:x/16384", /out of range/],
     ["iscsi://::1/iqn.2026-11.test:x/1", /IPv6 address must be written in brackets/],
     ["iscsi://u%@h/iqn.2026-11.test:x/1", /secret after '%' is empty/],
+    ["iscsi://u:@h/iqn.2026-11.test:x/1", /secret after ':' is empty/],
+    ["iscsi://h:port/iqn.2026-11.test:x/1", /port is not a number/],
     ["iscsi://h/iqn.2026-11.test:x/1?header_digest=md5", /header_digest must be/],
     ["iscsi://h/iqn.2026-11.test:x/1?foo=1", /unknown argument "foo"/],
   ])("refuses %s with a message saying why", (text, why) => {
@@ -61,23 +80,72 @@ describe("parseIscsiUrl", () => {
       }),
     );
   });
+
+  it("names no part of the credentials, user or secret, in any of its error messages", () => {
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[A-Za-z0-9@/%:._-]{1,24}$/),
+        fc.constantFrom("%", ":"),
+        fc.constantFrom("/bad", "/iqn.2026-11.t:x/zz", ":0/iqn.2026-11.t:x/1", ":99999/iqn.2026-11.t:x/1", "", "/iqn.2026-11.t:x", "/iqn.2026-11.t:x/1?x=1", "_h/iqn.2026-11.t:x/1"),
+        (secret, separator, tail) => {
+          const messageFor = (text: string): string | undefined => {
+            try {
+              parseIscsiUrl(text, { requireTarget: true, requireLun: true });
+            } catch (error) {
+              return (error as Error).message;
+            }
+            return undefined;
+          };
+          // A secret that is a word of the message anyway ("target") proves nothing.
+          const without = messageFor(`iscsi://host${tail}`) ?? "";
+          fc.pre(secret.length >= 6 && !/^[%@/:]/.test(secret) && !(separator === ":" && secret.includes("%")) && !without.includes(secret));
+          const message = messageFor(`iscsi://someuser${separator}${secret}@host${tail}`);
+          expect(message).toBeDefined();
+          expect(message).not.toContain("someuser");
+          expect(message).not.toContain(secret);
+        },
+      ),
+    );
+  });
+
+  it.each([
+    ["iscsi://u%secretsecret12", /the host is missing: user%secret must be followed by '@'/],
+    ["iscsi://u%secretsecret12/iqn.2026-11.test:x/1", /the host is missing/],
+    ["iscsi://u:secretsecret12/iqn.2026-11.test:x/1", /neither host\[:port\] .* nor user:secret followed by '@'/],
+    ["http://u:secretsecret12@host/iqn.2026-11.test:x/1", /must start with iscsi:\/\//],
+  ])("never echoes credentials that lost their '@host' or their scheme: %s", (text, why) => {
+    let message = "";
+    try {
+      parseIscsiUrl(text);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(why);
+    expect(message).not.toContain("secretsecret12");
+  });
 });
 
 describe("redactUrl", () => {
-  it("hides the whole secret, wherever the parser says it ends", () => {
-    expect(redactUrl("iscsi://u%p@ss@host/iqn.2026-11.test:x/1")).toBe("iscsi://u%***@host/iqn.2026-11.test:x/1");
-    expect(redactUrl("iscsi://u%pw@host/iqn.2026-11.test:x/1?target_password=zz&x=1")).toBe(
-      "iscsi://u%***@host/iqn.2026-11.test:x/1?target_password=***&x=1",
-    );
+  it("hides the whole of the credentials, wherever the parser says they end", () => {
+    expect(redactUrl("iscsi://u%p@ss@host/iqn.2026-11.test:x/1")).toBe("iscsi://***@host/iqn.2026-11.test:x/1");
+    expect(redactUrl("iscsi://u:p@ss@host/iqn.2026-11.test:x/1")).toBe("iscsi://***@host/iqn.2026-11.test:x/1");
+    expect(redactUrl("iscsi://u%pw@host/iqn.2026-11.test:x/1?target_password=zz&x=1")).toBe("iscsi://***@host/iqn.2026-11.test:x/1?target_password=***&x=1");
     expect(redactUrl("iscsi://host/iqn.2026-11.test:x/1")).toBe("iscsi://host/iqn.2026-11.test:x/1");
+    expect(redactUrl("iscsi://host:3261/iqn.2026-11.test:x/1")).toBe("iscsi://host:3261/iqn.2026-11.test:x/1");
+    expect(redactUrl("iscsi://[fe80::1%eth0]:3261/iqn.2026-11.test:x/1")).toBe("iscsi://[fe80::1%eth0]:3261/iqn.2026-11.test:x/1");
   });
 
-  it("leaves no part of any parsed secret in the redacted text", () => {
+  it("hides an authority that looks like credentials without their '@host'", () => {
+    expect(redactUrl("iscsi://u%secret/iqn.2026-11.test:x/1")).toBe("iscsi://***/iqn.2026-11.test:x/1");
+    expect(redactUrl("iscsi://u:secret")).toBe("iscsi://***");
+  });
+
+  it("leaves no part of any parsed user or secret in the redacted text", () => {
     fc.assert(
-      fc.property(fc.stringMatching(/^[A-Za-z0-9@/._-]{6,20}$/), (secret) => {
-        const text = `iscsi://user%${secret}@host:3260/iqn.2026-11.test:x/1`;
-        expect(parseIscsiUrl(text).secret).toBe(secret);
-        expect(redactUrl(text)).toBe("iscsi://user%***@host:3260/iqn.2026-11.test:x/1");
+      fc.property(fc.stringMatching(/^[A-Za-z0-9@/._-]{6,20}$/), fc.constantFrom("%", ":"), (secret, separator) => {
+        const text = `iscsi://user${separator}${secret}@host:3260/iqn.2026-11.test:x/1`;
+        expect(parseIscsiUrl(text)).toMatchObject({ username: "user", secret });
+        expect(redactUrl(text)).toBe("iscsi://***@host:3260/iqn.2026-11.test:x/1");
       }),
     );
   });

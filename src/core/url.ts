@@ -6,7 +6,9 @@ import { ConfigError } from "./errors.js";
  *   iscsi://[user[%secret]@]host[:port][/target-iqn[/lun]][?header_digest=crc32c&target_user=u&target_password=p]
  *
  * The user and secret are split at the first '%' and not percent-decoded, as libiscsi does, so a
- * URL that works with iscsi-ls works here. Hosts are names, IPv4 addresses or bracketed IPv6.
+ * URL that works with iscsi-ls works here; a URL with no '%' in its credentials may split them at
+ * the first ':' instead, as RFC 3986 §3.2.1 writes `user:password@` (so a user name holding ':',
+ * an IQN say, needs the '%' form). Hosts are names, IPv4 addresses or bracketed IPv6.
  */
 export interface IscsiUrl {
   readonly host: string;
@@ -23,23 +25,72 @@ export interface IscsiUrl {
 
 export const DEFAULT_ISCSI_PORT = 3260;
 
+/** Where the credentials of an iscsi:// URL are, found the one way the parser and every masker use. */
+export interface UrlCredentialParts {
+  /** The text after `iscsi://` up to the query, less the credentials and their '@'. */
+  readonly rest: string;
+  /** Everything before the '@', user and secret together; undefined when there is no '@'. */
+  readonly userinfo: string | undefined;
+  readonly username: string | undefined;
+  readonly secret: string | undefined;
+  /** What split user and secret: libiscsi's '%', or RFC 3986's ':'. */
+  readonly separator: "%" | ":" | undefined;
+}
+
 /**
- * What to say about a URL in an error: the URL with any secret replaced. It finds the secret the
- * way `parseIscsiUrl` does (user and secret split at the first '%', credentials ending at the last
- * '@' before the path), so no part of a secret containing '@' or '/' can show.
+ * Splits `text` (without `iscsi://` and without the query) into credentials and the rest.
+ * Credentials end at the last '@' (an IQN never holds one), so a secret may contain '@' or '/'.
+ * User and secret are split at the first '%' (libiscsi), else at the first ':' (RFC 3986 §3.2.1).
+ */
+export function splitUrlCredentials(text: string): UrlCredentialParts {
+  const at = text.lastIndexOf("@");
+  if (at < 0) return { rest: text, userinfo: undefined, username: undefined, secret: undefined, separator: undefined };
+  const userinfo = text.slice(0, at);
+  const pct = userinfo.indexOf("%");
+  const split = pct >= 0 ? pct : userinfo.indexOf(":");
+  return {
+    rest: text.slice(at + 1),
+    userinfo,
+    username: split >= 0 ? userinfo.slice(0, split) : userinfo,
+    secret: split >= 0 ? userinfo.slice(split + 1) : undefined,
+    separator: split < 0 ? undefined : pct >= 0 ? "%" : ":",
+  };
+}
+
+/**
+ * True when the authority of a URL with no '@' looks like credentials that lost their '@host'
+ * (`iscsi://u%secret/...`, `iscsi://u:secret/...`): a '%' outside brackets, or one ':' followed by
+ * something other than a port number. Such text is never echoed.
+ */
+export function looksLikeCredentials(authority: string): boolean {
+  if (authority.startsWith("[")) return false;
+  if (authority.includes("%")) return true;
+  const colon = authority.indexOf(":");
+  return colon >= 0 && authority.indexOf(":", colon + 1) < 0 && !/^\d*$/.test(authority.slice(colon + 1));
+}
+
+/**
+ * What to say about a URL in an error: the URL with its credentials, user and secret, replaced by
+ * `***` (found as `parseIscsiUrl` finds them, so no part of a secret containing '@' or '/' can
+ * show), and any `target_password` likewise. An authority that looks like credentials without
+ * their '@host' is replaced too.
  */
 export function redactUrl(text: string): string {
   let out = text;
-  const prefix = /^iscsi:\/\//i.exec(out);
+  // Any scheme: a mistyped one (http://user:secret@...) is refused with the URL in the message.
+  const prefix = /^[a-z][a-z0-9+.-]*:\/\//i.exec(out);
   if (prefix !== null) {
-    const rest = out.slice(prefix[0].length);
-    const queryAt = rest.indexOf("?");
-    const beforeQuery = queryAt >= 0 ? rest.slice(0, queryAt) : rest;
-    const at = beforeQuery.lastIndexOf("@");
-    if (at >= 0) {
-      const credentials = beforeQuery.slice(0, at);
-      const pct = credentials.indexOf("%");
-      if (pct >= 0) out = `${prefix[0]}${credentials.slice(0, pct)}%***${rest.slice(at)}`;
+    const all = out.slice(prefix[0].length);
+    const queryAt = all.indexOf("?");
+    const beforeQuery = queryAt >= 0 ? all.slice(0, queryAt) : all;
+    const query = queryAt >= 0 ? all.slice(queryAt) : "";
+    const { rest, userinfo } = splitUrlCredentials(beforeQuery);
+    if (userinfo !== undefined) {
+      out = `${prefix[0]}***@${rest}${query}`;
+    } else {
+      const slash = rest.indexOf("/");
+      const authority = slash >= 0 ? rest.slice(0, slash) : rest;
+      if (looksLikeCredentials(authority)) out = `${prefix[0]}***${rest.slice(authority.length)}${query}`;
     }
   }
   return out.replace(/([?&]target_password=)[^&]*/i, "$1***");
@@ -48,7 +99,7 @@ export function redactUrl(text: string): string {
 export function parseIscsiUrl(text: string, options: { readonly requireTarget?: boolean; readonly requireLun?: boolean } = {}): IscsiUrl {
   const shown = redactUrl(text);
   const bad = (why: string): ConfigError =>
-    new ConfigError(`invalid iSCSI URL "${shown}": ${why} (expected iscsi://[user[%secret]@]host[:port]/target-iqn/lun)`);
+    new ConfigError(`invalid iSCSI URL "${shown}": ${why} (expected iscsi://[user[%secret]@]host[:port]/target-iqn/lun; user:secret@ also works)`);
   const prefix = /^iscsi:\/\//i.exec(text);
   if (prefix === null) throw bad("it must start with iscsi://");
   let rest = text.slice(prefix[0].length);
@@ -60,23 +111,23 @@ export function parseIscsiUrl(text: string, options: { readonly requireTarget?: 
     rest = rest.slice(0, q);
   }
 
-  let username: string | undefined;
-  let secret: string | undefined;
-  // Credentials end at the last '@' (an IQN never holds one), so a secret may contain '@' or '/'.
-  const at = rest.lastIndexOf("@");
-  if (at >= 0) {
-    const credentials = rest.slice(0, at);
-    rest = rest.slice(at + 1);
-    const pct = credentials.indexOf("%");
-    username = pct >= 0 ? credentials.slice(0, pct) : credentials;
-    secret = pct >= 0 ? credentials.slice(pct + 1) : undefined;
-    if (username === "") throw bad("the user name before '@' is empty");
-    if (secret === "") throw bad("the secret after '%' is empty");
-  }
+  const credentials = splitUrlCredentials(rest);
+  rest = credentials.rest;
+  const { username, secret } = credentials;
+  if (username === "") throw bad("the user name before '@' is empty");
+  if (secret === "") throw bad(`the secret after '${credentials.separator ?? "%"}' is empty`);
 
   const slash = rest.indexOf("/");
   const authority = slash >= 0 ? rest.slice(0, slash) : rest;
   const path = slash >= 0 ? rest.slice(slash + 1) : "";
+  // Credentials that lost their '@host' are not a host to name in the message.
+  if (credentials.userinfo === undefined && looksLikeCredentials(authority)) {
+    throw bad(
+      authority.includes("%")
+        ? "the host is missing: user%secret must be followed by '@' and the host"
+        : "the text before the path is neither host[:port] (the port is not a number) nor user:secret followed by '@' and the host",
+    );
+  }
   const { host, port } = parseHostPort(authority, bad);
 
   let targetName: string | undefined;
@@ -151,7 +202,8 @@ export function parseHostPort(authority: string, bad: (why: string) => Error = (
   let port = DEFAULT_ISCSI_PORT;
   if (portText !== undefined) {
     if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
-      throw bad(`port "${portText}" is not a number from 1 to 65535`);
+      // Only a number is echoed: text after a ':' may be a secret that lost its '@host'.
+      throw bad(/^\d{1,5}$/.test(portText) ? `port "${portText}" is not a number from 1 to 65535` : "the port is not a number from 1 to 65535");
     }
     port = Number(portText);
   }

@@ -8,17 +8,21 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Opcode } from "../../src/core/pdu/opcodes.js";
 import { FaultProxy } from "../../src/faults/proxy.js";
-import { writePatternFile } from "../support/pattern.js";
+import { verifyPatternFile, writePatternFile } from "../support/pattern.js";
 import { freeTcpPort } from "../support/ports.js";
+import { runChecked, spawnTracked } from "../support/processes.js";
 import { Tgtd } from "../support/tgtd.js";
 import { useTempDir } from "../support/tmp.js";
-import { ensureBuilt, expectFailure, expectOk, iscsi, jsonOf } from "./cli.test-util.js";
+import { sleep, within } from "../support/wait.js";
+import { ensureBuilt, expectFailure, expectOk, iscsi, jsonOf, quote, spawnIscsi } from "./cli.test-util.js";
 
 const IQN = "iqn.2026-11.test.cli:errors";
 const IQN_CHAP = "iqn.2026-11.test.cli:errors-chap";
 const CHAP_USER = "cliuser";
 const CHAP_SECRET = "cli-secret-0123456789";
 const LUN_BLOCKS = 2048;
+/** LUN 3: room for the FIFO and /dev/zero copies. */
+const LUN3_BYTES = 4 << 20;
 
 describe("iscsi's answers to mistakes (against tgtd)", () => {
   let tgtd: Tgtd;
@@ -30,7 +34,7 @@ describe("iscsi's answers to mistakes (against tgtd)", () => {
   beforeAll(async () => {
     await ensureBuilt();
     tgtd = await Tgtd.start();
-    await tgtd.addTarget({ tid: 1, iqn: IQN, luns: [{ lun: 1, file: { size: LUN_BLOCKS * 512 } }, { lun: 2, null: true }] });
+    await tgtd.addTarget({ tid: 1, iqn: IQN, luns: [{ lun: 1, file: { size: LUN_BLOCKS * 512 } }, { lun: 2, null: true }, { lun: 3, file: { size: LUN3_BYTES } }] });
     await tgtd.addTarget({ tid: 2, iqn: IQN_CHAP, luns: [{ lun: 1, file: { size: 1 << 20 } }] });
     await tgtd.addAccount(CHAP_USER, CHAP_SECRET);
     await tgtd.bindAccount(2, CHAP_USER);
@@ -136,6 +140,27 @@ describe("iscsi's answers to mistakes (against tgtd)", () => {
       expectFailure(await iscsi(["cp", big, url()]), 3, /the source .*big\.img \(1 MiB, 1052672 bytes\) is larger than LUN 1 of .* \(1 MiB, 1048576 bytes\); nothing was written/);
       expect(lunDigest()).toBe(before);
     });
+
+    it("cp of a source without end (/dev/zero) onto a LUN: 3, saying it is larger than the LUN, as for stdin", async () => {
+      const r = await iscsi(["cp", "/dev/zero", url(3)], { timeoutMs: 30_000 });
+      expectFailure(r, 3, /^iscsi: \/dev\/zero is larger than LUN 3 of iqn\.2026-11\.test\.cli:errors \(4194304 bytes\): only the first 4194304 bytes were written$/);
+    });
+
+    it("cp from a FIFO fed by a writer: opened once, so the writer exits 0, and the LUN holds its bytes", async () => {
+      const fifo = tmp().file("fed.fifo");
+      await runChecked("mkfifo", [fifo]);
+      const data = tmp().file("fed.bin");
+      await writePatternFile(data, LUN3_BYTES, 5);
+      const writer = spawnTracked("sh", ["-c", `head -c ${LUN3_BYTES} ${quote(data)} > ${quote(fifo)}`]);
+      try {
+        const r = expectOk(await iscsi(["cp", fifo, url(3)], { timeoutMs: 20_000 }));
+        expect(r.stdout).toMatch(/copied 4 MiB \(4194304 bytes\) from .*fed\.fifo to LUN 3/);
+        expect(await within(writer.exited, 10_000)).toEqual({ code: 0, signal: null });
+        expect(await verifyPatternFile(tgtd.lunPath(1, 3), LUN3_BYTES, 5)).toBeUndefined();
+      } finally {
+        await writer.kill();
+      }
+    });
   });
 
   describe("reading", () => {
@@ -180,6 +205,34 @@ describe("iscsi's answers to mistakes (against tgtd)", () => {
       const out = tmp().file("null-lun.img");
       expectFailure(await iscsi(["cp", url(2), out], { stopAfterMs: 1500 }), 130, /interrupted by SIGINT/);
       expect(readdirSync(tmp().path)).toEqual([]);
+    });
+
+    it("a FIFO with no writer (cp source, write -i, --chap-secret-file) does not block: SIGINT ends the wait, 130", async () => {
+      const fifo = tmp().file("no-writer.fifo");
+      await runChecked("mkfifo", [fifo]);
+      for (const args of [
+        ["cp", fifo, url(3)],
+        ["write", url(3), "--lba", "0", "-i", fifo],
+        ["readcap", url(), "--chap-user", CHAP_USER, "--chap-secret-file", fifo],
+      ]) {
+        const r = await iscsi(args, { stopAfterMs: 500, timeoutMs: 10_000 });
+        expectFailure(r, 130, /^iscsi: interrupted by SIGINT$/);
+        expect(r.durationMs).toBeLessThan(5_000);
+      }
+    });
+
+    it("SIGTERM ends a wait for a FIFO's writer too: 130", async () => {
+      const fifo = tmp().file("term.fifo");
+      await runChecked("mkfifo", [fifo]);
+      const run = spawnIscsi(["cp", fifo, url(3)]);
+      try {
+        await sleep(500);
+        run.signalGroup("SIGTERM");
+        expect(await within(run.exited, 5_000)).toEqual({ code: 130, signal: null });
+        expect(run.stderr()).toMatch(/^iscsi: interrupted by SIGTERM\n$/);
+      } finally {
+        await run.kill();
+      }
     });
 
     it("a good run after all this still works (the target was left in order)", async () => {

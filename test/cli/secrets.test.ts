@@ -9,7 +9,7 @@ import { runCommand, type TrackedProcess } from "../support/processes.js";
 import { Tgtd } from "../support/tgtd.js";
 import { useTempDir } from "../support/tmp.js";
 import { pollUntil, sleep } from "../support/wait.js";
-import { ensureBuilt, expectOk, iscsi, jsonOf, spawnIscsi } from "./cli.test-util.js";
+import { ensureBuilt, expectFailure, expectOk, iscsi, jsonOf, spawnIscsi } from "./cli.test-util.js";
 
 const IQN = "iqn.2026-11.test.cli:secrets";
 const USER = "secretuser";
@@ -111,6 +111,48 @@ describe("CHAP secrets are never shown", () => {
       }
     } finally {
       for (const run of runs) await run.kill();
+    }
+  });
+
+  it("given as user:password@ (RFC 3986's form, beside libiscsi's user%secret@): logs in, and no output shows it", async () => {
+    for (const args of [["readcap", `iscsi://${USER}:${SECRET}@${tgtd.portal}/${IQN}/1`, "--json"], ["luns", `iscsi://${USER}:${SECRET}@${tgtd.portal}/${IQN}`, "-v"]]) {
+      const r = expectOk(await iscsi(args));
+      expectNoSecret(r.stdout + r.stderr, SECRET);
+    }
+  });
+
+  it("a URL whose credentials lost their '@host' is refused (1) without echoing any part of them, in text or --json", async () => {
+    for (const text of [`iscsi://${USER}%${SECRET}`, `iscsi://${USER}:${SECRET}/${IQN}/1`, `iscsi://${USER}%${SECRET}/${IQN}/1`]) {
+      const r = await iscsi(["readcap", text]);
+      expectFailure(r, 1, /^iscsi: invalid iSCSI URL "iscsi:\/\/\*\*\*[^"]*": /);
+      const json = await iscsi(["readcap", text, "--json"]);
+      expect(json.code).toBe(1);
+      expect(jsonOf<{ error: { code: string } }>(json).error.code).toBe("ISCSI_ERR_CONFIG");
+      for (const out of [r, json]) expectNoSecret(out.stdout + out.stderr, SECRET, USER);
+    }
+  });
+
+  it("a secret file without end (/dev/zero) is refused at once: 1, one line naming the bound", async () => {
+    const r = await iscsi(["readcap", url(1), "--chap-user", USER, "--chap-secret-file", "/dev/zero"], { timeoutMs: 15_000 });
+    expectFailure(r, 1, /^iscsi: the secret file \/dev\/zero is longer than 1024 bytes/);
+    expect(r.durationMs).toBeLessThan(5_000);
+  });
+
+  it("given as user:password@ in the URL: hidden from /proc/<pid>/cmdline and ps while the command runs", async () => {
+    const run = spawnIscsi(["ping", `iscsi://${USER}:${SECRET}@${tgtd.portal}/${IQN}`, "--count", "2", "--interval", "1s"]);
+    try {
+      await pollUntil(async () => ((await cmdline(run.pid)).includes(`${USER}:***@`) ? true : undefined), {
+        timeoutMs: 10_000,
+        intervalMs: 20,
+        what: "the process title to be rewritten",
+      });
+      expectNoSecret(await cmdline(run.pid), SECRET);
+      expectNoSecret(await psArgs(), SECRET);
+      const status = await run.exited;
+      expect(status.code, run.stderr()).toBe(0);
+      expectNoSecret(run.stdout() + run.stderr(), SECRET);
+    } finally {
+      await run.kill();
     }
   });
 
