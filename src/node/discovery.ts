@@ -3,13 +3,15 @@ import { ConfigError } from "../core/errors.js";
 import { describePdu } from "../core/pdu/describe.js";
 import { parseIscsiUrl } from "../core/url.js";
 import { type Portal, SessionHost } from "./host.js";
-import { buildProposal, type ChapOptions, defaultInitiatorName, type SessionOptions, toChapCredentials, toPortal } from "./options.js";
+import { buildProposal, type ChapOptions, checkNumber, checkSessionOptions, type SessionOptions, toChapCredentials, toPortal } from "./options.js";
 
 export type { DiscoveredAddress, DiscoveredTarget } from "../core/discovery/send-targets.js";
 
 export interface DiscoveryOptions
-  extends Pick<SessionOptions, "initiatorName" | "connectTimeoutMs" | "loginTimeoutMs" | "trace" | "headerDigest" | "dataDigest"> {
+  extends Pick<SessionOptions, "initiatorName" | "connectTimeoutMs" | "loginTimeoutMs" | "logoutTimeoutMs" | "trace" | "headerDigest" | "dataDigest"> {
   readonly chap?: ChapOptions;
+  /** Milliseconds the SendTargets exchange may take; default 30 s. */
+  readonly requestTimeoutMs?: number;
 }
 
 /**
@@ -30,15 +32,21 @@ export async function discover(portal: string | Portal, options: DiscoveryOption
     where = toPortal(portal);
   }
   const credentials = toChapCredentials(chap);
+  // Every option is checked before connecting: a mistake rejects this call, nothing else.
+  const initiatorName = checkSessionOptions(options);
+  checkNumber("requestTimeoutMs", options.requestTimeoutMs, 1);
+  const proposal = buildProposal({ portal: where, targetName: "", ...options });
   const trace = options.trace;
   const host = new SessionHost(
     {
-      initiatorName: options.initiatorName ?? defaultInitiatorName(),
+      initiatorName,
       sessionType: "Discovery",
       ...(credentials === undefined ? {} : { chap: credentials }),
-      proposal: buildProposal({ portal: where, targetName: "", ...options }),
+      proposal,
       keepAlive: false,
       ...(options.loginTimeoutMs === undefined ? {} : { loginTimeoutMs: options.loginTimeoutMs }),
+      ...(options.logoutTimeoutMs === undefined ? {} : { logoutTimeoutMs: options.logoutTimeoutMs }),
+      ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
       ...(trace === undefined ? {} : { trace: (direction, cid, pdu) => trace(`${direction === "send" ? ">>" : "<<"} [${cid}] ${describePdu(pdu)}`) }),
     },
     where,

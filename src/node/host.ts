@@ -101,22 +101,31 @@ export class SessionHost extends EventEmitter<HostEvents> {
     // framer copies Data-In straight from it into the caller's buffer (the one copy). A plain
     // Uint8Array, not a Buffer: the core copies with Uint8Array#slice, which Buffer turns into a view.
     const readBuffer = new Uint8Array(READ_BUFFER_BYTES);
-    const socket = net.connect({
-      host: portal.host,
-      port: portal.port,
-      noDelay: true,
-      onread: {
-        // Each read goes either straight into the caller's buffer (the rest of a large Data-In
-        // payload: the kernel's copy is the only one) or into the connection's read buffer.
-        buffer: () => connection.directReadTarget(DIRECT_READ_MIN) ?? readBuffer,
-        callback: (bytes: number, buffer: Uint8Array) => {
-          if (buffer === readBuffer) connection.receive(buffer.subarray(0, bytes), monotonicNow(), true);
-          else connection.receivedDirectly(bytes, monotonicNow());
-          this.pump();
-          return true;
+    let socket: net.Socket;
+    try {
+      socket = net.connect({
+        host: portal.host,
+        port: portal.port,
+        noDelay: true,
+        onread: {
+          // Each read goes either straight into the caller's buffer (the rest of a large Data-In
+          // payload: the kernel's copy is the only one) or into the connection's read buffer.
+          buffer: () => connection.directReadTarget(DIRECT_READ_MIN) ?? readBuffer,
+          callback: (bytes: number, buffer: Uint8Array) => {
+            this.guarded("a socket read", connection, () => {
+              if (buffer === readBuffer) connection.receive(buffer.subarray(0, bytes), monotonicNow(), true);
+              else connection.receivedDirectly(bytes, monotonicNow());
+            });
+            return true;
+          },
         },
-      },
-    });
+      });
+    } catch (error) {
+      // net.connect throws for what it cannot even try (a port out of range): this login fails.
+      connection.fail(new TransportError(`cannot connect to ${formatPortal(portal)}: ${(error as Error).message}`, { cause: error }), now);
+      this.schedulePump();
+      return connection;
+    }
     this.sockets.set(cid, socket);
     let failure: IscsiError | undefined;
     const connectTimer = setTimeout(() => {
@@ -126,8 +135,7 @@ export class SessionHost extends EventEmitter<HostEvents> {
     socket.once("connect", () => {
       clearTimeout(connectTimer);
       socket.setNoDelay(true);
-      this.session.transportConnected(connection, monotonicNow());
-      this.pump();
+      this.guarded("the connect callback", connection, () => this.session.transportConnected(connection, monotonicNow()));
     });
     socket.on("error", (error: NodeJS.ErrnoException) => {
       failure ??= transportError(error, portal);
@@ -135,14 +143,15 @@ export class SessionHost extends EventEmitter<HostEvents> {
     socket.on("close", () => {
       clearTimeout(connectTimer);
       this.sockets.delete(cid);
-      if (!connection.closed) {
-        this.session.transportClosed(
-          connection,
-          failure ?? new TransportError(`connection to ${formatPortal(portal)} closed by the target`),
-          monotonicNow(),
-        );
-      }
-      this.pump();
+      this.guarded("the close callback", connection, () => {
+        if (!connection.closed) {
+          this.session.transportClosed(
+            connection,
+            failure ?? new TransportError(`connection to ${formatPortal(portal)} closed by the target`),
+            monotonicNow(),
+          );
+        }
+      });
     });
     this.armTimer();
     return connection;
@@ -163,6 +172,7 @@ export class SessionHost extends EventEmitter<HostEvents> {
     timeoutMs: number | undefined,
     onTag?: (tag: number) => void,
     shortTransfer?: "fail" | "allow",
+    budgetMs?: number,
   ): Promise<CommandResult> {
     return new Promise<CommandResult>((resolve, reject) => {
       const tag = this.session.submit(
@@ -174,6 +184,7 @@ export class SessionHost extends EventEmitter<HostEvents> {
           retry,
           timeoutMs,
           ...(shortTransfer === undefined ? {} : { shortTransfer }),
+          ...(budgetMs === undefined ? {} : { budgetMs }),
           context: { resolve: resolve as (v: never) => void, reject },
         },
         monotonicNow(),
@@ -247,8 +258,52 @@ export class SessionHost extends EventEmitter<HostEvents> {
 
   private readonly scheduledPump = (): void => {
     this.pumpScheduled = false;
-    this.pump();
+    this.guarded("a scheduled write", undefined);
   };
+
+  /**
+   * Runs what an event-loop callback (socket, timer, tick) asks of the core, then pumps. Nothing
+   * thrown there may become an uncaught exception, which would end every session of the process:
+   * it fails the connection it came from (its login, and the commands that were on it, see
+   * Session.onConnectionClosed), or with no connection to blame, the whole session; either way
+   * each waiting promise rejects with a typed error.
+   */
+  private guarded(what: string, connection: Connection | undefined, step?: () => void): void {
+    try {
+      step?.();
+      this.pump();
+    } catch (thrown) {
+      const error = typedError(thrown, what);
+      try {
+        if (connection !== undefined && !connection.closed) {
+          connection.fail(error, monotonicNow());
+          this.pump();
+          return;
+        }
+      } catch {
+        // Failing the connection threw too: the session cannot be trusted; end it below.
+      }
+      this.crash(error);
+    }
+  }
+
+  /** Ends the session after a failure the core could not take: every promise rejects with `error`. */
+  private crash(error: IscsiError): void {
+    const waiters = [...this.loginWaiters.values()];
+    this.loginWaiters.clear();
+    const logout = this.logoutWaiter;
+    this.logoutWaiter = undefined;
+    try {
+      this.session.close(error, monotonicNow());
+      this.drain();
+    } catch {
+      // The core is broken; what it held cannot be reached, the waiters here can.
+    }
+    for (const socket of this.sockets.values()) socket.destroy();
+    this.clearTimer();
+    for (const waiter of waiters) waiter.reject(withContext(error, formatPortal(this.home), this.config.targetName));
+    logout?.reject(error);
+  }
 
   /** Writes what the core queued, then hands its events out, then re-arms the timer. */
   private pump(): void {
@@ -301,7 +356,7 @@ export class SessionHost extends EventEmitter<HostEvents> {
           break;
         case "command-failed":
         case "request-failed":
-          event.context.reject(event.error);
+          event.context.reject(this.located(event.error));
           break;
         case "login-complete": {
           this.home = this.portals.get(event.cid) ?? this.home;
@@ -347,7 +402,7 @@ export class SessionHost extends EventEmitter<HostEvents> {
           break;
         }
         case "async-event":
-          this.emit("async-event", event.event, event.cid);
+          this.emitSafely("async-event", event.event, event.cid);
           break;
         case "connection-closed": {
           this.flushBeforeClose(event.cid);
@@ -368,7 +423,7 @@ export class SessionHost extends EventEmitter<HostEvents> {
             if (event.error === undefined) w.resolve();
             else w.reject(event.error);
           }
-          this.emit("connection-closed", event.cid, event.error);
+          this.emitSafely("connection-closed", event.cid, event.error);
           break;
         }
         case "reconnect":
@@ -382,15 +437,39 @@ export class SessionHost extends EventEmitter<HostEvents> {
           });
           break;
         case "recovery":
-          this.emit("recovery", event.phase, event.record);
+          this.emitSafely("recovery", event.phase, event.record);
           if (event.phase === "recovered") this.restoreConnections();
           break;
         case "session-closed":
           this.clearTimer();
-          this.emit("session-closed", event.error);
+          this.emitSafely("session-closed", event.error === undefined ? undefined : this.located(event.error));
           break;
       }
     }
+  }
+
+  /**
+   * A listener that throws is the caller's bug, not the session's: the events after it are still
+   * handed out and the timer re-armed, and the exception is thrown again on its own, as Node
+   * reports an exception from any listener.
+   */
+  private emitSafely<K extends keyof HostEvents>(name: K, ...args: HostEvents[K]): void {
+    try {
+      (this.emit as (name: K, ...args: HostEvents[K]) => boolean)(name, ...args);
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+
+  /**
+   * A failure of the session or of its connection, as the caller sees it: naming the target and
+   * the portal ("iqn.x at 127.0.0.1:3260: ..."), once. SCSI and task management outcomes name
+   * their LUN and target already.
+   */
+  private located(error: IscsiError): IscsiError {
+    return LOCATED_CODES.has(error.code) ? withContext(error, formatPortal(this.home), this.config.targetName) : error;
   }
 
   /** How many connections the caller wants (MC/S); recovery brings the session back to it. */
@@ -438,8 +517,7 @@ export class SessionHost extends EventEmitter<HostEvents> {
   private onTimer(): void {
     this.timer = undefined;
     this.timerAt = Number.POSITIVE_INFINITY;
-    this.session.handleTimeout(monotonicNow());
-    this.pump();
+    this.guarded("the timer", undefined, () => this.session.handleTimeout(monotonicNow()));
   }
 
   private clearTimer(): void {
@@ -447,6 +525,27 @@ export class SessionHost extends EventEmitter<HostEvents> {
     this.timer = undefined;
     this.timerAt = Number.POSITIVE_INFINITY;
   }
+}
+
+/** Errors about the session or its connections, which name the target and portal when they reach the caller. */
+const LOCATED_CODES: ReadonlySet<string> = new Set([
+  "ISCSI_ERR_TRANSPORT",
+  "ISCSI_ERR_TIMEOUT",
+  "ISCSI_ERR_REMOTE_PROTOCOL",
+  "ISCSI_ERR_DIGEST",
+  "ISCSI_ERR_SESSION_CLOSED",
+  "ISCSI_ERR_NOT_RETRYABLE",
+  "ISCSI_ERR_REJECT",
+]);
+
+/**
+ * What was thrown in a host callback, as an IscsiError: ours as they are; anything else (a bug)
+ * as a LocalProtocolError that keeps it as its cause.
+ */
+function typedError(thrown: unknown, what: string): IscsiError {
+  if (thrown instanceof IscsiErrorClass) return thrown;
+  const message = thrown instanceof Error ? thrown.message : String(thrown);
+  return new LocalProtocolError(`internal error in ${what}: ${message}`, { cause: thrown });
 }
 
 /** Batches up to this size are copied into one Buffer and written at once. */
@@ -498,4 +597,3 @@ function withContext(error: IscsiError, portal: string, target: string | undefin
   return error;
 }
 
-void LocalProtocolError;

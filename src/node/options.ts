@@ -3,7 +3,8 @@ import type { ChapAlgorithm } from "../core/auth/hash.js";
 import { Secret } from "../core/auth/secret.js";
 import { ConfigError } from "../core/errors.js";
 import type { ChapCredentials } from "../core/login/initiator.js";
-import { type DigestName, DEFAULT_INITIATOR_PROPOSAL, type OperationalProposal } from "../core/text/parameters.js";
+import { checkIscsiName } from "../core/iscsi-name.js";
+import { type DigestName, DEFAULT_INITIATOR_PROPOSAL, type OperationalProposal, validateProposal } from "../core/text/parameters.js";
 import { type IscsiUrl, parseHostPort, parseIscsiUrl } from "../core/url.js";
 import type { Portal } from "./host.js";
 import type { RecoverySettings } from "../core/session/recovery.js";
@@ -19,7 +20,8 @@ export interface ChapOptions {
   readonly algorithms?: readonly ChapAlgorithm[];
 }
 
-export type DigestPreference = "None" | "CRC32C" | "CRC32C,None" | "None,CRC32C";
+/** RFC 7143 §13.1 digest choices, in order of preference; lowercase as QEMU and libiscsi URLs write them is taken too. */
+export type DigestPreference = "None" | "CRC32C" | "CRC32C,None" | "None,CRC32C" | "none" | "crc32c" | "crc32c,none" | "none,crc32c";
 
 export interface SessionOptions {
   /** `host[:port]`, `[v6]:port`, or an object. */
@@ -46,8 +48,17 @@ export interface SessionOptions {
   readonly waitForTargetMs?: number;
   readonly loginTimeoutMs?: number;
   readonly logoutTimeoutMs?: number;
-  /** Per-command timeout; none by default. */
+  /**
+   * Milliseconds a command may go unanswered before it is escalated (ABORT TASK, LOGICAL UNIT
+   * RESET, a new connection) and re-issued if safe: each attempt gets this long. None by default.
+   */
   readonly commandTimeoutMs?: number;
+  /**
+   * The whole time a command may take, from the call to its outcome, across escalation, reconnects
+   * and re-issues; then it fails with ISCSI_ERR_TIMEOUT (the connection carrying it is dropped
+   * first if the target still holds it). None by default.
+   */
+  readonly commandBudgetMs?: number;
   /** NOP-Out keep-alive; default every 5 s with a 15 s timeout; false turns it off. */
   readonly keepAlive?: { readonly intervalMs: number; readonly timeoutMs: number } | false;
   /** Session recovery after a connection loss (ERL 0 reinstatement); on by default. */
@@ -90,9 +101,72 @@ export function toChapCredentials(chap: ChapOptions | undefined): ChapCredential
   };
 }
 
-export function digestList(preference: DigestPreference | undefined, fallback: readonly DigestName[]): readonly DigestName[] {
+/** "CRC32C" or "None" for a digest token in any case and spacing, else undefined. */
+function digestToken(token: unknown): DigestName | undefined {
+  if (typeof token !== "string") return undefined;
+  const lower = token.trim().toLowerCase();
+  return lower === "crc32c" ? "CRC32C" : lower === "none" ? "None" : undefined;
+}
+
+/**
+ * The digest list a preference names. RFC 7143 §13.1 values are case-sensitive on the wire
+ * ("CRC32C", "None"), but an option is not the wire: "crc32c", "none,CRC32C" (QEMU and libiscsi
+ * URLs write header_digest=crc32c) are taken in any case and sent as the RFC spells them.
+ */
+export function digestList(preference: DigestPreference | undefined, fallback: readonly DigestName[], option = "headerDigest"): readonly DigestName[] {
   if (preference === undefined) return fallback;
-  return preference.split(",") as DigestName[];
+  const list = typeof preference === "string" ? preference.split(",").map(digestToken) : [];
+  if (list.length === 0 || list.length > 2 || list.includes(undefined) || new Set(list).size !== list.length) {
+    throw new ConfigError(`${option} is ${JSON.stringify(preference)}: it must be "None", "CRC32C", "CRC32C,None" or "None,CRC32C" (any case; RFC 7143 §13.1)`);
+  }
+  return list as DigestName[];
+}
+
+/** A proposal's own digest list, taken in any case as above; anything else is left for validateProposal to refuse. */
+function proposalDigests(list: readonly DigestName[] | undefined, fallback: readonly DigestName[]): readonly DigestName[] {
+  if (list === undefined) return fallback;
+  return Array.isArray(list) ? list.map((d) => digestToken(d) ?? d) : list;
+}
+
+/** A whole number of milliseconds (or a count) within a range, or a ConfigError naming the option. */
+export function checkNumber(option: string, value: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (value === undefined) return;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < min || value > max || !Number.isInteger(value)) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `from ${min} to ${max}`;
+    throw new ConfigError(`${option} is ${typeof value === "string" ? JSON.stringify(value) : String(value)}: it must be a whole number ${range}`);
+  }
+}
+
+/**
+ * Checks every option that would otherwise be found wrong only once a connection is up (or never:
+ * a timer of NaN ms), so that a mistake rejects the call that made it with a ConfigError naming the
+ * option and what it allows, before anything connects. Returns the initiator name to use, in its
+ * normalised form (RFC 3722).
+ */
+export function checkSessionOptions(options: Partial<SessionOptions>): string {
+  checkNumber("connectTimeoutMs", options.connectTimeoutMs, 1);
+  checkNumber("waitForTargetMs", options.waitForTargetMs, 0);
+  checkNumber("loginTimeoutMs", options.loginTimeoutMs, 1);
+  checkNumber("logoutTimeoutMs", options.logoutTimeoutMs, 1);
+  checkNumber("commandTimeoutMs", options.commandTimeoutMs, 1);
+  checkNumber("commandBudgetMs", options.commandBudgetMs, 1);
+  checkNumber("taskManagementTimeoutMs", options.taskManagementTimeoutMs, 1);
+  checkNumber("unitAttentionRetries", options.unitAttentionRetries, 0, 1000);
+  if (options.keepAlive !== undefined && options.keepAlive !== false) {
+    checkNumber("keepAlive.intervalMs", options.keepAlive.intervalMs, 1);
+    checkNumber("keepAlive.timeoutMs", options.keepAlive.timeoutMs, 1);
+  }
+  const recovery = options.recovery;
+  if (recovery !== undefined) {
+    checkNumber("recovery.replacementTimeoutMs", recovery.replacementTimeoutMs, 0);
+    checkNumber("recovery.initialBackoffMs", recovery.initialBackoffMs, 0);
+    checkNumber("recovery.maxBackoffMs", recovery.maxBackoffMs, 0);
+    checkNumber("recovery.maxAttempts", recovery.maxAttempts, 1, 1000);
+  }
+  if (options.initiatorName === undefined) return defaultInitiatorName();
+  const checked = checkIscsiName(options.initiatorName);
+  if (!checked.ok) throw new ConfigError(`initiatorName ${JSON.stringify(options.initiatorName)} is not an iSCSI name: ${checked.reason}`);
+  return checked.name;
 }
 
 export function buildProposal(options: SessionOptions): OperationalProposal {
@@ -100,13 +174,16 @@ export function buildProposal(options: SessionOptions): OperationalProposal {
   if (!Number.isInteger(connections) || connections < 1 || connections > 64) {
     throw new ConfigError(`connections must be a whole number from 1 to 64, not ${connections}`);
   }
-  return {
+  const proposal: OperationalProposal = {
     ...DEFAULT_INITIATOR_PROPOSAL,
     maxConnections: Math.max(connections, DEFAULT_INITIATOR_PROPOSAL.maxConnections),
     ...options.proposal,
-    headerDigest: digestList(options.headerDigest, options.proposal?.headerDigest ?? DEFAULT_INITIATOR_PROPOSAL.headerDigest),
-    dataDigest: digestList(options.dataDigest, options.proposal?.dataDigest ?? DEFAULT_INITIATOR_PROPOSAL.dataDigest),
+    headerDigest: digestList(options.headerDigest, proposalDigests(options.proposal?.headerDigest, DEFAULT_INITIATOR_PROPOSAL.headerDigest), "headerDigest"),
+    dataDigest: digestList(options.dataDigest, proposalDigests(options.proposal?.dataDigest, DEFAULT_INITIATOR_PROPOSAL.dataDigest), "dataDigest"),
   };
+  // Checked here, before any connection: the login would find it only in a socket callback.
+  validateProposal(proposal, "proposal.");
+  return proposal;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { ConfigError, IscsiError, ScsiError, SessionClosedError } from "../core/errors.js";
+import { ConfigError, IscsiError, ScsiError, SessionClosedError, TimeoutError } from "../core/errors.js";
 import { LogoutReason, TaskManagementFunction, TaskManagementResponseCode } from "../core/pdu/opcodes.js";
 import { describePdu } from "../core/pdu/describe.js";
 import type { AsyncEventInfo, CommandResult } from "../core/session/command.js";
@@ -17,7 +17,7 @@ import { tmfName, tmfResponseName } from "../core/session/control.js";
 import { Lun } from "./lun.js";
 import {
   buildProposal,
-  defaultInitiatorName,
+  checkSessionOptions,
   optionsFromUrl,
   type SessionOptions,
   toChapCredentials,
@@ -33,7 +33,13 @@ export interface ExecuteOptions {
   readonly allowStatus?: boolean;
   /** Whether the command may be repeated after a reconnect; by default decided by its opcode (isRepeatable). */
   readonly retry?: "safe" | "never";
+  /** Escalate after this long without an answer (see SessionOptions.commandTimeoutMs); default that option. */
   readonly timeoutMs?: number;
+  /**
+   * The whole time the call may take, UNIT ATTENTION retries and re-issues after reconnects
+   * included (see SessionOptions.commandBudgetMs); default that option.
+   */
+  readonly budgetMs?: number;
   /** Called with the command's Initiator Task Tag once it is queued (for ABORT TASK). */
   readonly onTag?: (tag: number) => void;
   /**
@@ -68,6 +74,7 @@ export class IscsiSession extends EventEmitter<SessionEvents> {
   private readonly luns = new Map<number, Lun>();
   private readonly unitAttentionRetries: number;
   private readonly commandTimeoutMs: number | undefined;
+  private readonly commandBudgetMs: number | undefined;
 
   /** @internal use openSession() */
   constructor(
@@ -80,6 +87,7 @@ export class IscsiSession extends EventEmitter<SessionEvents> {
     this.initiatorName = host.config.initiatorName;
     this.unitAttentionRetries = options.unitAttentionRetries ?? 5;
     this.commandTimeoutMs = options.commandTimeoutMs;
+    this.commandBudgetMs = options.commandBudgetMs;
     host.on("async-event", (event) => this.emit("async-event", event));
     host.on("session-closed", (error) => this.emit("closed", error));
     host.on("recovery", (phase, record) => this.emit("recovery", phase, record));
@@ -141,8 +149,15 @@ export class IscsiSession extends EventEmitter<SessionEvents> {
     const dataIn = typeof options.dataIn === "number" ? new Uint8Array(options.dataIn) : options.dataIn;
     const retry = options.retry ?? (isRepeatable(cdb) ? "safe" : "never");
     const timeoutMs = options.timeoutMs ?? this.commandTimeoutMs;
+    const budgetMs = options.budgetMs ?? this.commandBudgetMs;
+    const started = budgetMs === undefined ? 0 : performance.now();
     for (let attempt = 0; ; attempt++) {
-      const result = await this.host.execute(lun, cdb, dataIn, options.dataOut, retry, timeoutMs, options.onTag, options.shortTransfer);
+      // Each retry below gets what is left of the call's budget, not a budget of its own.
+      const left = budgetMs === undefined ? undefined : Math.ceil(budgetMs - (performance.now() - started));
+      if (left !== undefined && left <= 0) {
+        throw new TimeoutError(`${scsiOpcodeName(cdb[0] ?? 0)} on LUN ${lun} of ${this.targetName} did not complete within ${budgetMs} ms (${attempt} attempts)`);
+      }
+      const result = await this.host.execute(lun, cdb, dataIn, options.dataOut, retry, timeoutMs, options.onTag, options.shortTransfer, left);
       if (result.status === ScsiStatus.Good || options.allowStatus) {
         return {
           status: result.status,
@@ -254,17 +269,20 @@ const EMPTY = new Uint8Array(0);
 /** Opens and logs in a session from a URL (`iscsi://[user[%secret]@]host[:port]/iqn[/lun]`) or options. */
 export async function openSession(target: string | SessionOptions, overrides: Partial<SessionOptions> = {}): Promise<IscsiSession> {
   const options: SessionOptions = typeof target === "string" ? optionsFromUrl(target, overrides) : { ...target, ...overrides };
+  // Every option is checked before connecting: a mistake rejects this call, nothing else.
+  const initiatorName = checkSessionOptions(options);
+  const proposal = buildProposal(options);
   const portal = toPortal(options.portal);
   const chap = toChapCredentials(options.chap);
   const trace = options.trace;
   const host = new SessionHost(
     {
-      initiatorName: options.initiatorName ?? defaultInitiatorName(),
+      initiatorName,
       ...(options.initiatorAlias === undefined ? {} : { initiatorAlias: options.initiatorAlias }),
       targetName: options.targetName,
       sessionType: "Normal",
       ...(chap === undefined ? {} : { chap }),
-      proposal: buildProposal(options),
+      proposal,
       ...(options.keepAlive === undefined ? {} : { keepAlive: options.keepAlive }),
       ...(options.loginTimeoutMs === undefined ? {} : { loginTimeoutMs: options.loginTimeoutMs }),
       ...(options.logoutTimeoutMs === undefined ? {} : { logoutTimeoutMs: options.logoutTimeoutMs }),

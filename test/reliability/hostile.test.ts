@@ -257,7 +257,9 @@ describe("our library against a hostile target", () => {
       hostile: { kind: "statsn-jump" },
       policy: { defaultTime2Wait: 0 },
       io: read,
-      codes: ["ISCSI_ERR_TIMEOUT", "ISCSI_ERR_SESSION_CLOSED"],
+      // The read fails with what went wrong (the first loss's code and text), not a timeout.
+      codes: ["ISCSI_ERR_REMOTE_PROTOCOL", "ISCSI_ERR_SESSION_CLOSED"],
+      message: /StatSN jumped/,
     };
     target = await targetFor(scenario);
     const started = performance.now();
@@ -270,6 +272,8 @@ describe("our library against a hostile target", () => {
     session.on("recovery", (phase) => phases.push(phase));
     const error = await outcome(read(session.lun(0)), "the read through repeated recoveries");
     const typed = expectTyped(error, scenario);
+    expect(typed.message).toContain(`${target.host}:${target.port}`);
+    expect((typed.cause as IscsiError | undefined)?.code).toBe("ISCSI_ERR_REMOTE_PROTOCOL");
     console.log(`[hostile] ${scenario.name}: ${typed.code}: ${typed.message}; recoveries ${JSON.stringify(session.recoveries.map((r) => [r.cause, r.outcome, r.attempts]))}, connections ${target.stats.connectionsAccepted}, phases ${phases.join(",")}`);
     // Every new connection met the jump again; the read went out at most maxAttempts (3) times,
     // then failed, and the session stays usable or closes, but nothing hangs.

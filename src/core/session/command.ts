@@ -29,8 +29,18 @@ export interface CommandRequest<C> {
    * and "allow" for the rest (INQUIRY and other allocation-length commands).
    */
   readonly shortTransfer?: "fail" | "allow";
-  /** Milliseconds after which the command is escalated (abort, reset, reconnect); none if absent. */
+  /**
+   * Milliseconds after which the command is escalated (abort, reset, reconnect); none if absent.
+   * Each attempt gets this long: a command re-issued after a reconnect starts again.
+   */
   readonly timeoutMs?: number;
+  /**
+   * The whole time the command may take from `submit`, across escalation, reconnects and
+   * re-issues; none if absent. When it passes the command fails with a TimeoutError: at once if
+   * it is waiting to be sent or held for a reconnect, else after its connection is dropped (the
+   * only way to be sure the target writes no more into `dataIn`).
+   */
+  readonly budgetMs?: number;
   /** Echoed back in the command's completion event. */
   readonly context: C;
 }

@@ -255,7 +255,7 @@ function complete<C>(ctx: SessionContext<C>, task: ScsiTask<C>, result: CommandR
     return;
   }
   ctx.tasks.delete(task.itt);
-  if (task.deadline !== undefined) ctx.timed.delete(task);
+  if (task.deadline !== undefined || task.expiresAt !== undefined) ctx.timed.delete(task);
   ctx.emit({ type: "command-complete", context: task.request.context, result });
 }
 

@@ -23,18 +23,23 @@ export interface EscalationHooks {
   readonly requeue: (task: ScsiTask<unknown>) => void;
 }
 
-function describe(task: ScsiTask<unknown>): string {
+/** "READ(10) (ITT 0x5) on LUN 1": a command as messages name it. */
+export function describeTask(task: ScsiTask<unknown>): string {
   return `${scsiOpcodeName(task.request.cdb[0] ?? 0)} (ITT 0x${task.itt.toString(16)}) on LUN ${task.request.lun}`;
 }
 
 /** Checks deadlines; call on every escalation tick. */
 export function checkDeadlines<C>(ctx: SessionContext<C>, now: number, tmfTimeoutMs: number, hooks: EscalationHooks): void {
   for (const task of [...ctx.timed]) {
+    if (task.expiresAt !== undefined && now >= task.expiresAt) {
+      expire(ctx, task, hooks);
+      continue;
+    }
     if (task.deadline === undefined || now < task.deadline) continue;
     const timeoutMs = task.request.timeoutMs ?? 0;
     if (task.phase === "queued") {
       // Never sent: nothing to abort on the target.
-      ctx.failTask(task, new TimeoutError(`${describe(task)} timed out after ${timeoutMs} ms waiting to be sent`));
+      ctx.failTask(task, new TimeoutError(`${describeTask(task)} timed out after ${timeoutMs} ms waiting to be sent`));
       continue;
     }
     if (task.phase === "held") continue; // the replacement timeout of recovery decides
@@ -55,6 +60,25 @@ export function checkDeadlines<C>(ctx: SessionContext<C>, now: number, tmfTimeou
   }
 }
 
+/**
+ * The command's whole budget (`budgetMs`) is spent: it fails now, whatever escalation or recovery
+ * is under way. Waiting to be sent or held for a reconnect, nothing of it is on a connection; sent,
+ * its connection is dropped right after (in the same call, before any byte can arrive), so the
+ * target can write nothing more into its buffer; the session's recovery takes the rest.
+ */
+function expire<C>(ctx: SessionContext<C>, task: ScsiTask<C>, hooks: EscalationHooks): void {
+  const budget = task.request.budgetMs ?? 0;
+  const attempts = task.attempts === 1 ? "1 attempt" : `${task.attempts} attempts`;
+  const lost = task.lostBecause === undefined ? "" : `; its connection was lost before: ${task.lostBecause.message}`;
+  const error = new TimeoutError(`${describeTask(task)} did not complete within ${budget} ms (${attempts})${lost}`, {
+    ...(task.lostBecause === undefined ? {} : { cause: task.lostBecause }),
+  });
+  const issued = task.phase === "issued";
+  const cid = task.cid;
+  ctx.failTask(task, error);
+  if (issued) hooks.dropConnection(cid, error);
+}
+
 function abort<C>(ctx: SessionContext<C>, task: ScsiTask<C>, now: number, tmfTimeoutMs: number, hooks: EscalationHooks): void {
   task.escalation = 1;
   const connection = ctx.connections.get(task.cid);
@@ -66,14 +90,16 @@ function abort<C>(ctx: SessionContext<C>, task: ScsiTask<C>, now: number, tmfTim
     context: undefined,
     deadline: now + tmfTimeoutMs,
     internal: (response) => {
-      if (!ctx.tasks.get(task.itt)) return; // completed meanwhile
+      // Completed meanwhile, or held because its connection was lost (the ABORT TASK failed with
+      // it): recovery has the command now, there is nothing left to escalate.
+      if (!ctx.tasks.get(task.itt) || task.phase !== "issued") return;
       // RFC 7143 §11.6.1: "task does not exist" means the target holds no such task any more.
       if (response === TaskManagementResponseCode.FunctionComplete || response === TaskManagementResponseCode.TaskDoesNotExist) {
         if (neverArrived(ctx, task)) {
           drop(ctx, task, hooks);
           return;
         }
-        ctx.failTask(task, new TimeoutError(`${describe(task)} timed out after ${task.request.timeoutMs} ms and was aborted`));
+        ctx.failTask(task, new TimeoutError(`${describeTask(task)} timed out after ${task.request.timeoutMs} ms and was aborted`));
         return;
       }
       reset(ctx, task, now, tmfTimeoutMs, hooks);
@@ -101,18 +127,18 @@ function reset<C>(ctx: SessionContext<C>, task: ScsiTask<C>, now: number, tmfTim
         for (const other of tasksEndedBy(ctx, tmf)) {
           if (other === task) continue;
           if (other.request.retry === "safe") hooks.requeue(other as ScsiTask<unknown>);
-          else ctx.failTask(other, new AbortedError(`${describe(other)} was aborted by a LOGICAL UNIT RESET for a stuck command`));
+          else ctx.failTask(other, new AbortedError(`${describeTask(other)} was aborted by a LOGICAL UNIT RESET for a stuck command`));
         }
         if (ctx.tasks.get(task.itt)) {
           if (neverArrived(ctx, task)) {
             drop(ctx, task, hooks);
             return;
           }
-          ctx.failTask(task, new TimeoutError(`${describe(task)} timed out after ${task.request.timeoutMs} ms; LOGICAL UNIT RESET cleared it`));
+          ctx.failTask(task, new TimeoutError(`${describeTask(task)} timed out after ${task.request.timeoutMs} ms; LOGICAL UNIT RESET cleared it`));
         }
         return;
       }
-      if (ctx.tasks.get(task.itt)) drop(ctx, task, hooks);
+      if (ctx.tasks.get(task.itt) && task.phase === "issued") drop(ctx, task, hooks);
     },
   });
 }
@@ -131,6 +157,6 @@ function drop<C>(ctx: SessionContext<C>, task: ScsiTask<C>, hooks: EscalationHoo
   task.escalation = 3;
   hooks.dropConnection(
     task.cid,
-    new TimeoutError(`${describe(task)} timed out after ${task.request.timeoutMs} ms; neither ABORT TASK nor LOGICAL UNIT RESET cleared it`),
+    new TimeoutError(`${describeTask(task)} timed out after ${task.request.timeoutMs} ms; neither ABORT TASK nor LOGICAL UNIT RESET cleared it`),
   );
 }

@@ -241,6 +241,89 @@ describe("Escalation of a stuck command", () => {
   });
 });
 
+describe("What a recovery record says", () => {
+  it("names the keep-alive as the cause when the NOP-Out times out while an ABORT TASK is outstanding", () => {
+    const pair = new Pair({
+      config: { keepAlive: { intervalMs: 1000, timeoutMs: 3000 }, taskManagementTimeoutMs: 10_000, recovery: { initialBackoffMs: 100 } },
+    }).login();
+    pair.session.submit({ lun: 3, cdb: READ10, dataIn: new Uint8Array(512), retry: "safe", timeoutMs: 2000, context: "stuck" }, 0);
+    pair.target.accept(pair.target.take(Opcode.ScsiCommand));
+    // The target goes silent: the command's deadline sends ABORT TASK, then the keep-alive ends it.
+    while (!pair.connection.closed && pair.now < 10_000) {
+      pair.advance(250);
+      pair.target.pull();
+    }
+    const tmfs = pair.target.received.flatMap((p) => (p.opcode === Opcode.TaskManagementRequest ? [p.function] : []));
+    expect(tmfs).toEqual([TaskManagementFunction.AbortTask]);
+    const [record] = pair.session.recoveries;
+    expect(record?.detail).toMatch(/nothing received for 3000 ms after a NOP-Out ping/);
+    expect(record?.cause).toBe("keepalive-timeout");
+    // The ABORT TASK failing with the connection escalates nothing more: the command is held.
+    expect(pair.session.outstanding).toBe(1);
+  });
+});
+
+describe("A command given up on after reconnects", () => {
+  it("fails with the code and text of what first lost it, naming it as the cause, not with a timeout", () => {
+    const pair = new Pair({ config: { keepAlive: false, recovery: { initialBackoffMs: 100, maxAttempts: 2 } }, policy: { defaultTime2Wait: 0 } }).login();
+    pair.session.submit({ lun: 1, cdb: READ10, dataIn: new Uint8Array(512), retry: "safe", context: "r" }, 0);
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const command = pair.target.take(Opcode.ScsiCommand);
+      pair.target.accept(command);
+      // A status whose StatSN jumps: a protocol violation, on every connection.
+      pair.target.statSN += 5;
+      pair.target.deliver(pair.target.response(command));
+      expect(pair.connection.closed).toBe(true);
+      pair.advance(3000);
+      pair.events();
+      pair.reconnect();
+    }
+    const failed = pair.events().find((e) => e.type === "command-failed");
+    if (failed?.type !== "command-failed") throw new Error("test: the read did not fail");
+    expect(failed.error.code).toBe("ISCSI_ERR_REMOTE_PROTOCOL");
+    expect(failed.error.message).toMatch(/^command 0x28 \(ITT 0x[0-9a-f]+\) failed 2 times across reconnects; giving up; first failure: connection 0: StatSN jumped/);
+    expect((failed.error.cause as Error | undefined)?.message).toMatch(/^connection 0: StatSN jumped/);
+  });
+});
+
+describe("A command's budget (budgetMs)", () => {
+  it("fails a command held for a reconnect when its budget runs out, without waiting for the replacement timeout", () => {
+    const pair = recoveringPair();
+    pair.session.submit({ lun: 1, cdb: READ10, dataIn: new Uint8Array(512), retry: "safe", budgetMs: 2000, context: "r" }, 0);
+    pair.target.take(Opcode.ScsiCommand);
+    pair.connection.fail(new TransportError("connection reset"), 0);
+    pair.events();
+    pair.advance(1750);
+    expect(pair.events().filter((e) => e.type === "command-failed")).toHaveLength(0);
+    pair.advance(250);
+    const failed = pair.events().find((e) => e.type === "command-failed");
+    if (failed?.type !== "command-failed") throw new Error("test: the held read did not fail at its budget");
+    expect(failed.error.code).toBe("ISCSI_ERR_TIMEOUT");
+    expect(failed.error.message).toMatch(/^READ\(10\) \(ITT 0x[0-9a-f]+\) on LUN 1 did not complete within 2000 ms \(1 attempt\); its connection was lost before: connection reset$/);
+    expect(pair.session.outstanding).toBe(0);
+  });
+
+  it("counts the time before a reconnect in the budget of a re-issued command", () => {
+    const pair = recoveringPair();
+    pair.session.submit({ lun: 1, cdb: READ10, dataIn: new Uint8Array(512), retry: "safe", timeoutMs: 60_000, budgetMs: 4000, context: "r" }, 0);
+    pair.target.take(Opcode.ScsiCommand);
+    pair.connection.fail(new TransportError("connection reset"), 0);
+    pair.advance(2000);
+    pair.events();
+    pair.reconnect();
+    pair.target.accept(pair.target.take(Opcode.ScsiCommand)); // re-issued at 2 s; never answered
+    pair.advance(1750);
+    expect(pair.events().filter((e) => e.type === "command-failed")).toHaveLength(0);
+    pair.advance(250);
+    const failed = pair.events().find((e) => e.type === "command-failed");
+    if (failed?.type !== "command-failed") throw new Error("test: the re-issued read did not fail at its budget");
+    expect(failed.error.message).toMatch(/did not complete within 4000 ms \(2 attempts\)/);
+    // Sent, the command may still get data: its connection is dropped before the failure is seen.
+    expect(pair.connection.closed).toBe(true);
+    expect(pair.session.recoveries[1]?.cause).toBe("command-timeout");
+  });
+});
+
 describe("RecoveryTracker", () => {
   it("keeps backoff within half and all of a doubling, capped delay", () => {
     let r = 0;

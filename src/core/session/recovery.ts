@@ -7,6 +7,7 @@
  *
  * This module holds the policy and the record; the session applies it.
  */
+import { IscsiError, RemoteProtocolError, TimeoutError, TransportError } from "../errors.js";
 
 export interface RecoverySettings {
   /** Re-establish the session after a connection loss; default true. */
@@ -123,5 +124,26 @@ export class RecoveryTracker {
   backoff(n: number): number {
     const base = Math.min(this.settings.maxBackoffMs, this.settings.initialBackoffMs * 2 ** Math.min(n, 30));
     return base / 2 + (base / 2) * this.random();
+  }
+}
+
+/**
+ * The error of a command given up on after being lost with its connection again and again: it
+ * keeps the code and the text of the first loss (a protocol violation stays
+ * ISCSI_ERR_REMOTE_PROTOCOL, a lost connection ISCSI_ERR_TRANSPORT), with that loss as `cause`:
+ * the retries changed nothing about what went wrong.
+ */
+export function retryLimitError(message: string, cause: IscsiError | undefined): IscsiError {
+  if (cause === undefined) return new TransportError(message);
+  const text = `${message}; first failure: ${cause.message}`;
+  switch (cause.code) {
+    case "ISCSI_ERR_REMOTE_PROTOCOL":
+      return new RemoteProtocolError(text, { cause });
+    case "ISCSI_ERR_TRANSPORT":
+      return new TransportError(text, { cause });
+    case "ISCSI_ERR_TIMEOUT":
+      return new TimeoutError(text, { cause });
+    default:
+      return new IscsiError(cause.code, text, { cause });
   }
 }

@@ -26,11 +26,14 @@ import { DEFAULT_KEEPALIVE, EMPTY, type KeepAliveSettings, type SessionConfig, S
 import { onNopIn, onReject, onTaskManagementResponse, onTextResponse, sendPing, sendTaskManagement, sendText } from "./control.js";
 import { issue, onDataIn, onR2T, onScsiResponse, placeData, reissueSame, requestStatusAgain } from "./datapath.js";
 import { checkDeadlines, ESCALATION_TICK_MS } from "./escalation.js";
-import { DEFAULT_RECOVERY, type RecoveryCause, type RecoveryRecord, RecoveryTracker } from "./recovery.js";
+import { DEFAULT_RECOVERY, type RecoveryCause, type RecoveryRecord, RecoveryTracker, retryLimitError } from "./recovery.js";
 import { ConnectionState, SessionState, sessionTransition } from "./states.js";
 import type { ScsiTask, TextTask } from "./task.js";
 
 export type { KeepAliveSettings, SessionConfig, SessionDeps } from "./context.js";
+
+/** Failures a new login cannot mend: the session ends with them instead of being re-established. */
+const FINAL_CODES: ReadonlySet<string> = new Set(["ISCSI_ERR_AUTH", "ISCSI_ERR_MUTUAL_AUTH", "ISCSI_ERR_NEGOTIATION", "ISCSI_ERR_CONFIG"]);
 
 /** Longest we let commands in flight finish before the logout a target asked for. */
 const MAX_LOGOUT_DRAIN_MS = 10_000;
@@ -290,6 +293,8 @@ export class Session<C = unknown> {
       nextR2TSN: 0,
       attempts: 0,
       deadline: request.timeoutMs === undefined ? undefined : now + request.timeoutMs,
+      expiresAt: request.budgetMs === undefined ? undefined : now + request.budgetMs,
+      lostBecause: undefined,
       issuedAt: now,
       escalation: 0,
       nextOffset: 0,
@@ -297,7 +302,7 @@ export class Session<C = unknown> {
       pendingStatus: undefined,
     };
     ctx.tasks.add(task);
-    if (task.deadline !== undefined) {
+    if (task.deadline !== undefined || task.expiresAt !== undefined) {
       ctx.timed.add(task);
       this.nextEscalationTick ??= now + ESCALATION_TICK_MS;
     }
@@ -490,7 +495,8 @@ export class Session<C = unknown> {
         // Any PDU received counts as a sign of life, so a busy connection is not declared dead
         // because the NOP-In queued behind a large read.
         if (now - Math.max(connection.lastReceivedAt, connection.pingSentAt) >= this.keepAlive.timeoutMs) {
-          this.pendingCause ??= { cause: "keepalive-timeout", time2WaitMs: 0 };
+          // What happened now is the cause; a Time2Wait the target gave before still applies.
+          this.pendingCause = { cause: "keepalive-timeout", time2WaitMs: this.pendingCause?.time2WaitMs ?? 0 };
           connection.fail(
             new TimeoutError(`connection ${connection.cid}: nothing received for ${this.keepAlive.timeoutMs} ms after a NOP-Out ping`),
             now,
@@ -508,8 +514,12 @@ export class Session<C = unknown> {
     if (this.nextEscalationTick !== undefined && now >= this.nextEscalationTick) {
       checkDeadlines(ctx, now, ctx.config.taskManagementTimeoutMs ?? 10_000, {
         dropConnection: (cid, error) => {
+          // Only a drop that happens names the cause: one asked for a connection already gone
+          // (the command is held for a reconnect) must not be taken for the next loss's cause.
+          const connection = ctx.connections.get(cid);
+          if (connection === undefined || connection.closed) return;
           this.pendingCause = { cause: "command-timeout", time2WaitMs: 0 };
-          ctx.connections.get(cid)?.fail(error, now);
+          connection.fail(error, now);
         },
         requeue: (task) => this.requeue(task as ScsiTask<C>, now),
       });
@@ -850,16 +860,22 @@ export class Session<C = unknown> {
     this.giveUp(cause, now);
   }
 
-  /** Transport trouble, timeouts and protocol errors are worth a new login; a refused login is not. */
+  /**
+   * Transport trouble, timeouts and protocol errors are worth a new login; a refused login is not,
+   * nor our own configuration refused (a new login would meet it again).
+   */
   private shouldRecover(error: IscsiError | undefined): boolean {
     if (error === undefined) return this.pendingCause !== undefined;
     if (error instanceof LoginError) return error.statusClass === 0x03; // target errors are transient
-    return error.code !== "ISCSI_ERR_AUTH" && error.code !== "ISCSI_ERR_MUTUAL_AUTH" && error.code !== "ISCSI_ERR_NEGOTIATION";
+    return !FINAL_CODES.has(error.code);
   }
 
   private beginRecovery(lost: Connection, error: IscsiError, now: number): void {
     const ctx = this.ctx;
-    // ERL 0 (RFC 7143 §7.1.5? session recovery): every connection goes, the session is reinstated.
+    // The cause is known before anything below runs: failing the requests in flight calls back
+    // into escalation, which must not decide what this loss was.
+    const known = this.pendingCause;
+    // ERL 0 (RFC 7143 §6.3.5, session reinstatement): every connection goes, the session is reinstated.
     this.dropping = true;
     for (const other of [...ctx.connections.values()]) other.fail(error, now);
     this.dropping = false;
@@ -868,6 +884,8 @@ export class Session<C = unknown> {
         if (task.phase === "issued") {
           task.phase = "held";
           task.cid = -1;
+          // The first loss is what a final failure of this command reports (its code and text).
+          task.lostBecause ??= error;
         }
       } else {
         ctx.failTask(task, error);
@@ -876,7 +894,6 @@ export class Session<C = unknown> {
     if (ctx.state === SessionState.LoggedIn || ctx.state === SessionState.InContinue) {
       ctx.state = sessionTransition(ctx.state, SessionState.Failed);
     }
-    const known = this.pendingCause;
     this.pendingCause = undefined;
     ctx.draining = false;
     this.logoutDueAt = undefined;
@@ -904,14 +921,19 @@ export class Session<C = unknown> {
     const queued = ctx.drainQueue();
     for (const task of held) {
       const what = `command 0x${(task.request.cdb[0] ?? 0).toString(16)} (ITT 0x${task.itt.toString(16)})`;
+      const cause = task.lostBecause;
       if (task.request.retry !== "safe") {
         record.failed++;
-        ctx.failTask(task, new NotRetryableError(`${what} was in flight when the connection was lost and is not safe to repeat`));
+        const why = cause === undefined ? "" : `; the loss: ${cause.message}`;
+        ctx.failTask(
+          task,
+          new NotRetryableError(`${what} was in flight when the connection was lost and is not safe to repeat${why}`, cause === undefined ? undefined : { cause }),
+        );
         continue;
       }
       if (task.attempts >= this.recovery.settings.maxAttempts) {
         record.failed++;
-        ctx.failTask(task, new TimeoutError(`${what} failed ${task.attempts} times across reconnects; giving up`));
+        ctx.failTask(task, retryLimitError(`${what} failed ${task.attempts} times across reconnects; giving up`, cause));
         continue;
       }
       record.retried++;

@@ -1,4 +1,4 @@
-import { LocalProtocolError } from "../errors.js";
+import { type IscsiError, LocalProtocolError } from "../errors.js";
 import { RESERVED_TAG } from "../pdu/opcodes.js";
 import type { InitiatorRenegotiation } from "../text/renegotiation.js";
 import type { CommandRequest } from "./command.js";
@@ -37,8 +37,12 @@ export interface ScsiTask<C> {
   nextR2TSN: number;
   /** How many times the command was issued (re-issue after a reconnect counts). */
   attempts: number;
-  /** Absolute deadline (ms) of the command, or undefined. */
+  /** Absolute deadline (ms) of the current attempt (escalation starts there), or undefined. */
   deadline: number | undefined;
+  /** When the command's whole budget runs out (`budgetMs`), across attempts, or undefined. */
+  readonly expiresAt: number | undefined;
+  /** Why the command was first lost with its connection: what a final failure reports. */
+  lostBecause: IscsiError | undefined;
   /** Time (ms) it was issued, for latency. */
   issuedAt: number;
   /**

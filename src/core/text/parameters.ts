@@ -3,7 +3,8 @@
  * the initiator's proposal and the target's policy have the same shape (the values this side
  * offers, or accepts when answering), so both feed the same negotiator.
  */
-import { ConfigError } from "../errors.js";
+import { ConfigError, LocalProtocolError } from "../errors.js";
+import { keyDefinition } from "./keys.js";
 import { formatBoolean } from "./values.js";
 
 export interface SessionParameters {
@@ -148,31 +149,71 @@ export const DEFAULT_TARGET_POLICY: TargetPolicy = Object.freeze<TargetPolicy>({
   errorRecoveryLevel: 0,
 });
 
-function checkRange(name: string, value: number, min: number, max: number): void {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name}=${value} is outside ${min}..${max} (RFC 7143 §13)`);
-  }
+/**
+ * The fields of a proposal and the RFC 7143 §13 key each one offers: the ranges and value sets
+ * come from the key registry (keys.ts), so a proposal is checked by the same rows negotiation uses.
+ */
+const PROPOSAL_FIELDS: ReadonlyArray<readonly [field: keyof OperationalProposal, key: string, section: string]> = [
+  ["headerDigest", "HeaderDigest", "§13.1"],
+  ["dataDigest", "DataDigest", "§13.1"],
+  ["maxConnections", "MaxConnections", "§13.2"],
+  ["initialR2T", "InitialR2T", "§13.10"],
+  ["immediateData", "ImmediateData", "§13.11"],
+  ["maxRecvDataSegmentLength", "MaxRecvDataSegmentLength", "§13.12"],
+  ["maxBurstLength", "MaxBurstLength", "§13.13"],
+  ["firstBurstLength", "FirstBurstLength", "§13.14"],
+  ["defaultTime2Wait", "DefaultTime2Wait", "§13.15"],
+  ["defaultTime2Retain", "DefaultTime2Retain", "§13.16"],
+  ["maxOutstandingR2T", "MaxOutstandingR2T", "§13.17"],
+  ["dataPDUInOrder", "DataPDUInOrder", "§13.18"],
+  ["dataSequenceInOrder", "DataSequenceInOrder", "§13.19"],
+  ["errorRecoveryLevel", "ErrorRecoveryLevel", "§13.20"],
+  ["taskReporting", "TaskReporting", "§13.23"],
+  ["iscsiProtocolLevel", "iSCSIProtocolLevel", "§13.24"],
+];
+
+function shown(value: unknown): string {
+  return typeof value === "string" || Array.isArray(value) ? JSON.stringify(value) : String(value);
 }
 
-/** Checks a proposal or policy against the RFC ranges; a bad one is the caller's error. */
-export function validateProposal(p: OperationalProposal): void {
-  for (const [name, list] of [["HeaderDigest", p.headerDigest], ["DataDigest", p.dataDigest]] as const) {
-    if (list.length === 0 || list.some((d) => d !== "CRC32C" && d !== "None")) {
-      throw new ConfigError(`${name} must list CRC32C and/or None, got "${list.join(",")}"`);
+/**
+ * Checks a proposal or policy against the RFC 7143 §13 ranges before anything is sent; a bad one
+ * is the caller's error (ConfigError). Each message names the field as the caller wrote it
+ * (`prefix` + field, e.g. "proposal.maxBurstLength"), the value, what is allowed, and the key.
+ */
+export function validateProposal(p: OperationalProposal, prefix = ""): void {
+  for (const [field, key, section] of PROPOSAL_FIELDS) {
+    const value: unknown = p[field];
+    const definition = keyDefinition(key);
+    if (definition === undefined) throw new LocalProtocolError(`the key registry has no ${key}`);
+    const optional = field === "taskReporting" || field === "iscsiProtocolLevel";
+    if (value === undefined && optional) continue;
+    const bad = (allowed: string): ConfigError =>
+      new ConfigError(`${prefix}${field} is ${shown(value)}: it must be ${allowed} (${key}, RFC 7143 ${section})`);
+    const type = definition.type;
+    switch (type.kind) {
+      case "numeric":
+        if (typeof value !== "number" || !Number.isInteger(value) || value < type.min || value > type.max) {
+          throw bad(`a whole number from ${type.min} to ${type.max}`);
+        }
+        break;
+      case "boolean":
+        if (typeof value !== "boolean") throw bad("true or false");
+        break;
+      case "list":
+        if (!Array.isArray(value) || value.length === 0 || value.some((v) => typeof v !== "string" || !type.tokens.includes(v))) {
+          throw bad(`a non-empty list of ${type.tokens.map((t) => `"${t}"`).join(", ")} (in order of preference)`);
+        }
+        break;
+      default:
+        break;
     }
   }
-  checkRange("MaxConnections", p.maxConnections, 1, 65535);
-  checkRange("MaxRecvDataSegmentLength", p.maxRecvDataSegmentLength, 512, 0xff_ffff);
-  checkRange("MaxBurstLength", p.maxBurstLength, 512, 0xff_ffff);
-  checkRange("FirstBurstLength", p.firstBurstLength, 512, 0xff_ffff);
-  checkRange("DefaultTime2Wait", p.defaultTime2Wait, 0, 3600);
-  checkRange("DefaultTime2Retain", p.defaultTime2Retain, 0, 3600);
-  checkRange("MaxOutstandingR2T", p.maxOutstandingR2T, 1, 65535);
-  checkRange("ErrorRecoveryLevel", p.errorRecoveryLevel, 0, 2);
-  if (p.iscsiProtocolLevel !== undefined) checkRange("iSCSIProtocolLevel", p.iscsiProtocolLevel, 0, 31);
   // RFC 7143 §13.14: FirstBurstLength MUST NOT exceed MaxBurstLength.
   if (p.firstBurstLength > p.maxBurstLength) {
-    throw new ConfigError(`FirstBurstLength=${p.firstBurstLength} exceeds MaxBurstLength=${p.maxBurstLength} (RFC 7143 §13.14)`);
+    throw new ConfigError(
+      `${prefix}firstBurstLength ${p.firstBurstLength} exceeds ${prefix}maxBurstLength ${p.maxBurstLength}: FirstBurstLength must not exceed MaxBurstLength (RFC 7143 §13.14)`,
+    );
   }
 }
 

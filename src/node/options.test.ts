@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError } from "../core/errors.js";
+import { buildProposal, checkSessionOptions, type DigestPreference, digestList, type SessionOptions } from "./options.js";
+
+const BASE: SessionOptions = { portal: "127.0.0.1", targetName: "iqn.2026-11.test:disk" };
+
+describe("digestList", () => {
+  it("takes digest preferences in any case and spacing and gives them as RFC 7143 §13.1 spells them", () => {
+    expect(digestList("crc32c", ["None"])).toEqual(["CRC32C"]);
+    expect(digestList("none", ["CRC32C"])).toEqual(["None"]);
+    expect(digestList("None, crc32c" as DigestPreference, ["None"])).toEqual(["None", "CRC32C"]);
+    expect(digestList("CRC32C,None", ["None"])).toEqual(["CRC32C", "None"]);
+  });
+
+  it("refuses anything else with a ConfigError naming the option and the allowed values", () => {
+    for (const bad of ["crc33", "", "crc32c,crc32c", "crc32c,none,crc32c", "md5"]) {
+      expect(() => digestList(bad as DigestPreference, ["None"], "dataDigest"), bad).toThrow(ConfigError);
+      expect(() => digestList(bad as DigestPreference, ["None"], "dataDigest"), bad).toThrow(
+        /^dataDigest is ".*": it must be "None", "CRC32C", "CRC32C,None" or "None,CRC32C" \(any case; RFC 7143 §13\.1\)$/,
+      );
+    }
+  });
+});
+
+describe("buildProposal", () => {
+  it("normalises the digests of a proposal given in lowercase", () => {
+    const proposal = buildProposal({ ...BASE, proposal: { headerDigest: ["crc32c", "none"] as never } });
+    expect(proposal.headerDigest).toEqual(["CRC32C", "None"]);
+  });
+
+  it("checks the proposal against RFC 7143 §13, naming the option as the caller wrote it", () => {
+    expect(() => buildProposal({ ...BASE, proposal: { maxBurstLength: -5 } })).toThrow(/^proposal\.maxBurstLength is -5: it must be a whole number from 512 to 16777215/);
+    expect(() => buildProposal({ ...BASE, proposal: { errorRecoveryLevel: 5 } })).toThrow(/^proposal\.errorRecoveryLevel is 5/);
+  });
+});
+
+describe("checkSessionOptions", () => {
+  it("refuses timeouts and counts that are not whole numbers in range, naming the option", () => {
+    expect(() => checkSessionOptions({ ...BASE, loginTimeoutMs: 0 })).toThrow(/^loginTimeoutMs is 0: it must be a whole number 1 or more$/);
+    expect(() => checkSessionOptions({ ...BASE, commandBudgetMs: Number.POSITIVE_INFINITY })).toThrow(/^commandBudgetMs is Infinity/);
+    expect(() => checkSessionOptions({ ...BASE, keepAlive: { intervalMs: 1000, timeoutMs: -1 } })).toThrow(/^keepAlive\.timeoutMs is -1/);
+    expect(() => checkSessionOptions({ ...BASE, recovery: { maxAttempts: 0 } })).toThrow(/^recovery\.maxAttempts is 0: it must be a whole number from 1 to 1000$/);
+    expect(() => checkSessionOptions({ ...BASE, waitForTargetMs: "5000" as never })).toThrow(/^waitForTargetMs is "5000"/);
+  });
+
+  it("gives the initiator name in its normalised form, and refuses one that is no iSCSI name", () => {
+    expect(checkSessionOptions({ ...BASE, initiatorName: "IQN.2026-01.Com.Example:Host" })).toBe("iqn.2026-01.com.example:host");
+    expect(() => checkSessionOptions({ ...BASE, initiatorName: "iqn.2026-01.x:a=b" })).toThrow(/^initiatorName "iqn\.2026-01\.x:a=b" is not an iSCSI name: the character "=" is not allowed/);
+  });
+});
