@@ -4,7 +4,8 @@
  * closing of sessions so that no command forgets to log out.
  */
 import { ConfigError } from "../core/errors.js";
-import { type IscsiUrl, isPlausibleIscsiName, parseHostPort, parseIscsiUrl, redactUrl } from "../core/url.js";
+import { checkIscsiName } from "../core/iscsi-name.js";
+import { type IscsiUrl, parseHostPort, parseIscsiUrl, redactUrl } from "../core/url.js";
 import { discover, type DiscoveredTarget } from "../node/discovery.js";
 import { formatPortal, type Portal } from "../node/host.js";
 import type { Lun } from "../node/lun.js";
@@ -52,7 +53,7 @@ export interface TargetRef {
 export class CliContext {
   readonly timeoutMs: number;
   readonly verbose: boolean;
-  private readonly initiatorName: string | undefined;
+  private readonly initiatorName: string | undefined = undefined;
   private readonly headerDigest: DigestPreference | undefined;
   private readonly dataDigest: DigestPreference | undefined;
 
@@ -65,10 +66,12 @@ export class CliContext {
     this.timeoutMs = parseDuration(options.timeout ?? DEFAULT_TIMEOUT, "--timeout");
     if (this.timeoutMs < 1) throw new ConfigError(`--timeout ${options.timeout ?? ""} is shorter than a millisecond`);
     this.verbose = options.verbose === true;
-    if (options.initiatorName !== undefined && !isPlausibleIscsiName(options.initiatorName)) {
-      throw new ConfigError(`--initiator-name "${options.initiatorName}" is not an iSCSI name (iqn.yyyy-mm.domain:..., eui.<16 hex>, naa.<hex>)`);
+    if (options.initiatorName !== undefined) {
+      const checked = checkIscsiName(options.initiatorName);
+      if (!checked.ok) throw new ConfigError(`--initiator-name "${options.initiatorName}" is not an iSCSI name: ${checked.reason}`);
+      // RFC 3722: the normalised form (case folded) is the name; it is what the target sees.
+      this.initiatorName = checked.name;
     }
-    this.initiatorName = options.initiatorName;
     this.headerDigest = options.headerDigest === undefined ? undefined : parseDigestOption(options.headerDigest, "--header-digest");
     this.dataDigest = options.dataDigest === undefined ? undefined : parseDigestOption(options.dataDigest, "--data-digest");
     out.addSecrets(environmentSecrets(env));
@@ -125,7 +128,9 @@ export class CliContext {
       ...this.common(),
       portal: ref.portal,
       targetName: ref.targetName,
-      commandTimeoutMs: this.timeoutMs,
+      // --timeout is what a user reads it as: the whole time a command may take, escalation and
+      // re-issues after reconnects included, not a wait per attempt.
+      commandBudgetMs: this.timeoutMs,
       ...(chap === undefined ? {} : { chap }),
       ...(headerDigest === undefined ? {} : { headerDigest }),
       ...(this.dataDigest === undefined ? {} : { dataDigest: this.dataDigest }),
@@ -185,6 +190,7 @@ export class CliContext {
       ...(chap === undefined ? {} : { chap }),
       ...(this.headerDigest === undefined ? {} : { headerDigest: this.headerDigest }),
       ...(this.dataDigest === undefined ? {} : { dataDigest: this.dataDigest }),
+      requestTimeoutMs: this.timeoutMs,
     };
     return untilAborted(withDeadline(discover(portal, options), this.timeoutMs * 2, `discovery at ${formatPortal(portal)}`), this.signal);
   }

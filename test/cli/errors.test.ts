@@ -61,6 +61,29 @@ describe("iscsi's answers to mistakes (against tgtd)", () => {
       expectFailure(await iscsi(["discover", `127.0.0.1:${port}`]), 4, new RegExp(`^iscsi: .*cannot connect to 127\\.0\\.0\\.1:${port}: connection refused \\(is a target listening there\\?\\)$`));
     });
 
+    it("an --initiator-name that is no iSCSI name: 1, saying why ('=' is not allowed; 223 bytes at most)", async () => {
+      expectFailure(
+        await iscsi(["readcap", url(), "--initiator-name", "iqn.2026-01.x:a=b"]),
+        1,
+        /^iscsi: --initiator-name "iqn\.2026-01\.x:a=b" is not an iSCSI name: the character "=" is not allowed in an iSCSI name/,
+      );
+      const long = `iqn.2026-01.com.example:${"a".repeat(224 - 24)}`;
+      expectFailure(await iscsi(["readcap", url(), "--initiator-name", long]), 1, /is not an iSCSI name: it is 224 bytes long; an iSCSI name is at most 223 bytes/);
+    });
+
+    it("a target that answers the login and then nothing: --timeout 2s is the whole wait, 4, naming the command, target and portal", async () => {
+      const proxy = await FaultProxy.start({ target: { host: tgtd.host, port: tgtd.port } });
+      try {
+        // Every reply but the Login Responses is lost: each command and each reconnect meets silence.
+        proxy.swallow({ direction: "to-initiator", match: { test: (pdu) => pdu.opcode !== Opcode.LoginResponse }, count: 1_000_000 });
+        const r = await iscsi(["inquiry", `iscsi://${proxy.portal}/${IQN}/1`, "--timeout", "2s"], { timeoutMs: 60_000 });
+        expectFailure(r, 4, new RegExp(`^iscsi: ${IQN.replace(/\./g, "\\.")} at ${proxy.portal}: INQUIRY \\(ITT 0x[0-9a-f]+\\) on LUN 1 did not complete within 2000 ms`));
+        expect(r.durationMs).toBeLessThan(3_500);
+      } finally {
+        await proxy.close();
+      }
+    });
+
     it("an unknown target IQN: 2, with the login status", async () => {
       expectFailure(await iscsi(["readcap", url(1, "iqn.2026-11.test.cli:nobody")]), 2, /iqn\.2026-11\.test\.cli:nobody.*target not found \(status 0x0203\)/);
     });
