@@ -33,7 +33,7 @@ function globalOptions(program: Command): Command {
     .option("--initiator-name <iqn>", "our iSCSI name (default: iqn.2026-11.io.iscsi-ts:<hostname>)")
     .option("--header-digest <digest>", "header digest: none, crc32c, or a preference list crc32c,none")
     .option("--data-digest <digest>", "data digest: none, crc32c, or a preference list crc32c,none")
-    .option("--timeout <duration>", "limit for connecting, login and each command, e.g. 10s, 500ms", DEFAULT_TIMEOUT)
+    .option("--timeout <duration>", "limit for connecting, for login, and for the whole of each command (its retries across reconnects included), e.g. 10s, 500ms", DEFAULT_TIMEOUT)
     .option("-v, --verbose", "trace every PDU on stderr (CHAP values redacted)")
     .option("--json", "print exactly one JSON document on stdout")
     .option("--chap-user <name>", "CHAP user name (or in the URL as user%secret@, or $ISCSI_CHAP_USERNAME)")

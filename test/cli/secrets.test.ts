@@ -138,6 +138,15 @@ describe("CHAP secrets are never shown", () => {
     expect(r.durationMs).toBeLessThan(5_000);
   });
 
+  it("the embedded target's secret files are bounded the same way: 1, at once", async () => {
+    for (const flags of [["--chap", USER, "--chap-secret-file", "/dev/zero"], ["--chap", USER, "--mutual", "tgt", "--mutual-secret-file", "/dev/zero"]]) {
+      const env = flags.includes("--mutual") ? { ISCSI_TARGET_CHAP_SECRET: "target-side-secret-1" } : {};
+      const r = await iscsi(["target", "--listen", "127.0.0.1:0", "--iqn", IQN, "--lun", "1=mem:1M", ...flags], { timeoutMs: 15_000, env });
+      expectFailure(r, 1, /^iscsi: the secret file \/dev\/zero is longer than 1024 bytes/);
+      expect(r.durationMs).toBeLessThan(5_000);
+    }
+  });
+
   it("given as user:password@ in the URL: hidden from /proc/<pid>/cmdline and ps while the command runs", async () => {
     const run = spawnIscsi(["ping", `iscsi://${USER}:${SECRET}@${tgtd.portal}/${IQN}`, "--count", "2", "--interval", "1s"]);
     try {

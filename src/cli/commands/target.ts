@@ -5,7 +5,6 @@
  * $ISCSI_TARGET_CHAP_SECRET / $ISCSI_TARGET_MUTUAL_SECRET, or from --chap-secret-file /
  * --mutual-secret-file.
  */
-import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { Secret } from "../../core/auth/secret.js";
 import { ConfigError } from "../../core/errors.js";
@@ -14,8 +13,7 @@ import { isPlausibleIscsiName, parseHostPort } from "../../core/url.js";
 import { startTarget, type LunConfig, type RunningTarget, type TargetServerConfig } from "../../target/server.js";
 import { formatPortal } from "../../node/host.js";
 import type { CliContext } from "../context.js";
-import { secretFromFileContent } from "../credentials.js";
-import { fileError } from "../errors.js";
+import { readSecretFile, secretFromFileContent } from "../credentials.js";
 import { formatTable } from "../format.js";
 import { formatBytes, parseCount } from "../units.js";
 import { examples, type Runner } from "./command.js";
@@ -47,16 +45,11 @@ function collect(value: string, previous: readonly string[]): string[] {
   return [...previous, value];
 }
 
-function readSecret(ctx: CliContext, file: string | undefined, envName: string, what: string): Secret {
+async function readSecret(ctx: CliContext, file: string | undefined, envName: string, what: string): Promise<Secret> {
   let text: string | undefined;
   if (file !== undefined) {
-    let content: string;
-    try {
-      content = readFileSync(file, "utf8");
-    } catch (error) {
-      throw fileError(error, file, "read the secret file");
-    }
-    text = secretFromFileContent(content, file);
+    // Bounded and never blocking the event loop (a FIFO, /dev/zero): the initiator's reader.
+    text = secretFromFileContent(await readSecretFile(file, ctx.signal), file);
   } else {
     const value = ctx.env[envName];
     text = value === undefined || value === "" ? undefined : value;
@@ -66,7 +59,7 @@ function readSecret(ctx: CliContext, file: string | undefined, envName: string, 
   return Secret.fromString(text);
 }
 
-export function targetConfig(ctx: CliContext, opts: TargetOptions): TargetServerConfig {
+export async function targetConfig(ctx: CliContext, opts: TargetOptions): Promise<TargetServerConfig> {
   const { host, port } = parseListen(opts.listen);
   if (!isPlausibleIscsiName(opts.iqn)) throw new ConfigError(`--iqn "${opts.iqn}" is not an iSCSI name (iqn.yyyy-mm.domain:...)`);
   const blockSize = parseCount(opts.blockSize, "--block-size");
@@ -79,10 +72,10 @@ export function targetConfig(ctx: CliContext, opts: TargetOptions): TargetServer
     luns.push({ lun, backend, blockSize, ...(opts.readOnly === true ? { readOnly: true } : {}) });
   }
   const chap =
-    opts.chap === undefined ? undefined : { users: [{ username: opts.chap, secret: readSecret(ctx, ctx.options.chapSecretFile, "ISCSI_TARGET_CHAP_SECRET", `--chap ${opts.chap}`) }] };
+    opts.chap === undefined ? undefined : { users: [{ username: opts.chap, secret: await readSecret(ctx, ctx.options.chapSecretFile, "ISCSI_TARGET_CHAP_SECRET", `--chap ${opts.chap}`) }] };
   if (opts.mutual !== undefined && chap === undefined) throw new ConfigError("--mutual needs --chap: mutual CHAP follows the initiator's CHAP");
   const mutualChap =
-    opts.mutual === undefined ? undefined : { username: opts.mutual, secret: readSecret(ctx, opts.mutualSecretFile, "ISCSI_TARGET_MUTUAL_SECRET", `--mutual ${opts.mutual}`) };
+    opts.mutual === undefined ? undefined : { username: opts.mutual, secret: await readSecret(ctx, opts.mutualSecretFile, "ISCSI_TARGET_MUTUAL_SECRET", `--mutual ${opts.mutual}`) };
   return {
     listen: { host, port },
     targets: [{ iqn: opts.iqn, luns, ...(chap === undefined ? {} : { chap }), ...(mutualChap === undefined ? {} : { mutualChap }) }],
@@ -140,7 +133,7 @@ export function targetCommand(run: Runner): Command {
     )
     .action(async (opts: TargetOptions, cmd: Command) =>
       run(cmd, async (ctx) => {
-        const config = targetConfig(ctx, opts);
+        const config = await targetConfig(ctx, opts);
         const target = await startTarget(config);
         try {
           const { json, text } = describeTarget(target, config);
