@@ -45,4 +45,6 @@ export default tseslint.config(
   // Test utilities in the core are core code too (the pairs drive the real machines): only the
   // tests themselves may reach for node: (hashes, files).
   { files: ["src/core/**/*.ts"], ignores: ["src/core/**/*.test.ts"], rules: corePurity },
+  // The NBD protocol engine is sans-I/O like the core: the same rules keep it so.
+  { files: ["src/nbd/engine/**/*.ts"], ignores: ["src/nbd/engine/**/*.test.ts"], rules: corePurity },
 );

@@ -15,6 +15,7 @@ import { cpCommand } from "./commands/cp.js";
 import { perfCommand } from "./commands/perf.js";
 import { pingCommand } from "./commands/ping.js";
 import { targetCommand } from "./commands/target.js";
+import { nbdCommand } from "./commands/nbd.js";
 import { demoCommand } from "./commands/demo.js";
 import type { Runner } from "./commands/command.js";
 
@@ -96,6 +97,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     perfCommand(run),
     pingCommand(run),
     targetCommand(run),
+    nbdCommand(run),
     demoCommand(run),
   ];
   for (const command of commands) {
