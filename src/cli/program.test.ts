@@ -24,7 +24,7 @@ describe("help", () => {
   it("lists every command and the exit statuses", async () => {
     const r = await runCaptured(["--help"]);
     expect(r.status).toBe(0);
-    for (const command of ["discover", "ls", "luns", "inquiry", "readcap", "read", "write", "cp", "perf", "ping", "target", "demo"]) {
+    for (const command of ["discover", "ls", "luns", "inquiry", "readcap", "read", "write", "cp", "perf", "ping", "target", "nbd", "demo"]) {
       expect(r.stdout).toMatch(new RegExp(`^  ${command}\\b`, "m"));
     }
     expect(r.stdout).toMatch(/Exit status:/);
@@ -33,7 +33,7 @@ describe("help", () => {
   });
 
   it("gives each command examples, the global options and the exit statuses", async () => {
-    for (const command of ["discover", "ls", "luns", "inquiry", "readcap", "read", "write", "cp", "perf", "ping", "target", "demo"]) {
+    for (const command of ["discover", "ls", "luns", "inquiry", "readcap", "read", "write", "cp", "perf", "ping", "target", "nbd", "demo"]) {
       const r = await runCaptured([command, "--help"]);
       expect(r.status, command).toBe(0);
       expect(r.stdout, command).toMatch(/Examples:/);
