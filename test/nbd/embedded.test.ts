@@ -3,7 +3,7 @@
  * qemu-io, qemu-img) and by a raw client for what they never send. What the LUN holds is
  * checked in the target's own memory, so a copy that went wrong both ways cannot pass.
  */
-import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { access, constants as fsConstants, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { blockStatusChunk, errorChunk, request } from "../../src/nbd/engine/client.test-util.js";
 import { openSession } from "../../src/node/session.js";
@@ -241,13 +241,17 @@ describe("iscsi nbd in front of the embedded target", () => {
   });
 
   it("nbdfuse shows the export as a file that mkfs.ext4 and e2fsck work on", async () => {
+    // FUSE must be usable: a missing /dev/fuse fails here with its own message, never a skip.
+    await access("/dev/fuse", fsConstants.R_OK | fsConstants.W_OK).catch((error: NodeJS.ErrnoException) => {
+      throw new Error(`FUSE is not usable here (/dev/fuse: ${error.code ?? error.message}): nbdfuse cannot show the export as a file`);
+    });
     const disk = await Bridge.start(url(2));
     const mountpoint = tmp().file("fuse");
     await mkdir(mountpoint);
     const fuse = spawnTracked("nbdfuse", [`${mountpoint}/disk`, disk.uri()]);
     try {
       for (let i = 0; i < 100 && (await stat(`${mountpoint}/disk`).catch(() => undefined))?.size !== SIZE; i++) await new Promise((r) => setTimeout(r, 50));
-      expect((await stat(`${mountpoint}/disk`)).size).toBe(SIZE);
+      expect((await stat(`${mountpoint}/disk`).catch(() => undefined))?.size, `nbdfuse showed no ${SIZE}-byte file; its stderr: ${fuse.stderr()}`).toBe(SIZE);
       await peer("mkfs.ext4", ["-q", "-F", `${mountpoint}/disk`]);
       await peer("e2fsck", ["-f", "-n", `${mountpoint}/disk`]);
       // The ext4 superblock's magic (EF53h at byte 1080) is in the LUN itself.
