@@ -3,7 +3,7 @@
  * digests, timeouts, CHAP, the -v trace), the output, the interrupt signal, and the opening and
  * closing of sessions so that no command forgets to log out.
  */
-import { ConfigError } from "../core/errors.js";
+import { ConfigError, LoginError } from "../core/errors.js";
 import { checkIscsiName } from "../core/iscsi-name.js";
 import { type IscsiUrl, parseHostPort, parseIscsiUrl, redactUrl } from "../core/url.js";
 import { discover, type DiscoveredTarget } from "../node/discovery.js";
@@ -11,6 +11,7 @@ import { formatPortal, type Portal } from "../node/host.js";
 import type { Lun } from "../node/lun.js";
 import type { DigestPreference, SessionOptions } from "../node/options.js";
 import { openSession, type IscsiSession } from "../node/session.js";
+import { howToChangeInitiatorName, resolveInitiatorName, type ResolvedInitiatorName } from "../node/records/initiator-name.js";
 import { type CredentialOptions, type Environment, environmentSecrets, readSecretFile, resolveCredentials } from "./credentials.js";
 import { type Interrupts, untilAborted, withDeadline } from "./interrupt.js";
 import type { Output } from "./output.js";
@@ -54,6 +55,7 @@ export class CliContext {
   readonly timeoutMs: number;
   readonly verbose: boolean;
   private readonly initiatorName: string | undefined = undefined;
+  private resolvedName: ResolvedInitiatorName | undefined;
   private readonly headerDigest: DigestPreference | undefined;
   private readonly dataDigest: DigestPreference | undefined;
 
@@ -110,9 +112,33 @@ export class CliContext {
     return resolved.chap;
   }
 
+  /**
+   * Our iSCSI name: --initiator-name, $ISCSI_INITIATOR_NAME, the config file, open-iscsi's
+   * /etc/iscsi/initiatorname.iscsi, else one generated on first use and kept (records/initiator-name.ts).
+   * Resolved when first needed, so commands that never log in create no file.
+   */
+  get initiator(): ResolvedInitiatorName {
+    this.resolvedName ??= resolveInitiatorName(this.initiatorName, this.env);
+    return this.resolvedName;
+  }
+
+  /**
+   * A login refused for who we are (RFC 7143 §11.13.5: 0x0201 authentication, 0x0202
+   * authorization, 0x0203 not found, which targets also answer to initiators outside their ACL)
+   * says which name we used and how to change it; other errors pass unchanged.
+   */
+  explainLoginRefusal(error: unknown): unknown {
+    if (!(error instanceof LoginError) || error.statusClass !== 0x02 || ![0x01, 0x02, 0x03].includes(error.statusDetail)) return error;
+    if (error.code !== "ISCSI_ERR_LOGIN" && error.statusDetail === 0x01) return error;
+    const who = this.initiator;
+    const note = `; we logged in as initiator ${who.name} (from ${who.where}); if the target allows only certain initiators, ${howToChangeInitiatorName(this.env)}`;
+    const wrapped = new LoginError(error.statusClass, error.statusDetail, `${error.message}${note}`, { code: error.code as "ISCSI_ERR_LOGIN", cause: error });
+    return wrapped;
+  }
+
   private common(): Pick<SessionOptions, "initiatorName" | "connectTimeoutMs" | "loginTimeoutMs" | "logoutTimeoutMs" | "trace"> {
     return {
-      ...(this.initiatorName === undefined ? {} : { initiatorName: this.initiatorName }),
+      initiatorName: this.initiator.name,
       connectTimeoutMs: this.timeoutMs,
       loginTimeoutMs: this.timeoutMs,
       logoutTimeoutMs: Math.min(this.timeoutMs, 5000),
@@ -144,7 +170,9 @@ export class CliContext {
     const session = await untilAborted(
       withDeadline(openSession(options), this.timeoutMs * 2, `login to ${ref.targetName} at ${formatPortal(ref.portal)}`),
       this.signal,
-    );
+    ).catch((error: unknown) => {
+      throw this.explainLoginRefusal(error);
+    });
     if (this.verbose) this.traceRecoveries(session);
     try {
       return await body(session);

@@ -31,7 +31,7 @@ export const VERSION = "0.1.0";
 
 function globalOptions(program: Command): Command {
   return program
-    .option("--initiator-name <iqn>", "our iSCSI name (default: iqn.2026-11.io.iscsi-ts:<hostname>)")
+    .option("--initiator-name <iqn>", "our iSCSI name (else $ISCSI_INITIATOR_NAME, the config file, /etc/iscsi/initiatorname.iscsi, or one generated once and kept)")
     .option("--header-digest <digest>", "header digest: none, crc32c, or a preference list crc32c,none")
     .option("--data-digest <digest>", "data digest: none, crc32c, or a preference list crc32c,none")
     .option("--timeout <duration>", "limit for connecting, for login, and for the whole of each command (its retries across reconnects included), e.g. 10s, 500ms", DEFAULT_TIMEOUT)
