@@ -1,7 +1,7 @@
 /** The suite's command line (`npm run bench -- [options]`). */
 import { parseArgs } from "node:util";
 import { BenchError } from "./errors.js";
-import { LOCAL_SIZES, QEMU_READ_WORKLOADS, WORKLOADS, type WorkloadDef } from "./workloads.js";
+import { LOCAL_SIZES, NBD_WORKLOAD_IDS, QEMU_READ_WORKLOADS, WORKLOADS, type WorkloadDef } from "./workloads.js";
 
 export interface BenchOptions {
   readonly rounds: number;
@@ -13,6 +13,8 @@ export interface BenchOptions {
   readonly profile: boolean;
   readonly workloads: readonly WorkloadDef[];
   readonly local: boolean;
+  /** The NBD part: qemu-nbd and iscsi nbd through fio's nbd engine. */
+  readonly nbd: boolean;
   readonly localSizes: readonly number[];
   readonly localQueueDepth: number;
   readonly localFileBytes: number;
@@ -42,6 +44,9 @@ its own, alternating, several rounds; prints one table and writes JSON and SVG t
                         ${[...WORKLOADS, ...QEMU_READ_WORKLOADS].map((w) => w.id).join(", ")}
   --qemu-reads          add the sequential reads against qemu-img bench too
   --no-local            skip the iSCSI-over-local sweep
+  --no-nbd              skip the NBD part (fio's nbd engine through qemu-nbd and iscsi nbd)
+  --only nbd            only the NBD part, with the direct runs of its four workloads beside it
+                        (4k random read and write QD32, 1 MiB sequential read and write QD16)
   --local-sizes LIST    block sizes of the sweep in bytes (512,1024,...,131072)
   --local-qd N          queue depth of the sweep (16)
   --local-file-mib N    size of the file tgtd serves and fio reads (1024; --quick: 256)
@@ -81,6 +86,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         workloads: { type: "string" },
         "qemu-reads": { type: "boolean", default: false },
         "no-local": { type: "boolean", default: false },
+        "no-nbd": { type: "boolean", default: false },
+        only: { type: "string" },
         "local-sizes": { type: "string" },
         "local-qd": { type: "string" },
         "local-file-mib": { type: "string" },
@@ -112,6 +119,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       });
     }
   }
+  if (v.only !== undefined && v.only !== "nbd") throw new BenchError("BENCH_ERR_USAGE", `--only takes "nbd", got ${JSON.stringify(v.only)}`);
+  const onlyNbd = v.only === "nbd";
+  if (onlyNbd && v.workloads === undefined) workloads = WORKLOADS.filter((w) => NBD_WORKLOAD_IDS.includes(w.id));
   const localSizes =
     v["local-sizes"] !== undefined
       ? v["local-sizes"].split(",").map((s) => {
@@ -129,7 +139,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     quick,
     profile: v.profile === true,
     workloads,
-    local: v["no-local"] !== true,
+    local: v["no-local"] !== true && !onlyNbd,
+    nbd: v["no-nbd"] !== true,
     localSizes,
     localQueueDepth: positiveInt("--local-qd", v["local-qd"], 16),
     localFileBytes: positiveInt("--local-file-mib", v["local-file-mib"], quick ? 256 : 1024) * 1024 * 1024,

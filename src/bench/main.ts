@@ -17,6 +17,8 @@ import { judgeGoals, type BenchResults, type LocalComparison } from "./report.js
 import { profileWorkloads, runSuite, type SuiteContext } from "./suite.js";
 import { localChart, ratioChart } from "./svg.js";
 import { renderMarkdown, renderTable } from "./table.js";
+import { runNbdComparison, NBD_WORKLOADS } from "./nbd.js";
+import { renderNbdMarkdown, renderNbdText } from "./nbd-table.js";
 import { BenchTgtd, FILE_LUN, NULL_LUN } from "./tgtd.js";
 
 /** The repository: two levels above this module (dist/bench/ or src/bench/). */
@@ -29,10 +31,16 @@ function stampOf(date: Date): string {
 /** The Markdown and the charts of a run, by file name (with `stamp` as the common prefix). */
 function renderedFiles(results: BenchResults, stamp: string): [string, string][] {
   const day = results.startedAt.slice(0, 10);
-  const files: [string, string][] = [[`${stamp}.md`, renderMarkdown(results)]];
+  const markdown = results.nbd === undefined ? renderMarkdown(results) : `${renderMarkdown(results)}\n${renderNbdMarkdown(results.nbd)}\n`;
+  const files: [string, string][] = [[`${stamp}.md`, markdown]];
   if (results.workloads.length > 0) files.push([`${stamp}-ratios.svg`, ratioChart(results.workloads, `iscsi-ts / libiscsi, ${day}`)]);
   if (results.local !== undefined) files.push([`${stamp}-local.svg`, localChart(results.local, `iSCSI over local, ${day}`)]);
   return files;
+}
+
+/** The terminal's table, with the NBD part's after it when it ran. */
+function fullTable(results: BenchResults): string {
+  return results.nbd === undefined ? renderTable(results) : `${renderTable(results)}\n${renderNbdText(results.nbd).join("\n")}\n`;
 }
 
 /** --render: the table, Markdown and charts again from a results file, nothing measured. */
@@ -40,7 +48,7 @@ async function render(path: string): Promise<number> {
   const results = JSON.parse(await readFile(path, "utf8")) as BenchResults;
   const stamp = basename(path).replace(/\.json$/, "");
   for (const [name, body] of renderedFiles(results, stamp)) await writeFile(join(dirname(path), name), body);
-  process.stdout.write(renderTable(results));
+  process.stdout.write(fullTable(results));
   return 0;
 }
 
@@ -105,6 +113,7 @@ async function main(): Promise<number> {
         directIoPossible: await directIoWorks(file),
       });
     }
+    const nbd = options.nbd ? await runNbdComparison(ctx, NBD_WORKLOADS, tgtd.url(NULL_LUN), suite.outcomes) : undefined;
     const profiles = options.profile ? await profileWorkloads(ctx, options.workloads, tgtd.url(NULL_LUN), outDir, stamp, ROOT) : [];
     const results: BenchResults = {
       schema: 1,
@@ -122,12 +131,14 @@ async function main(): Promise<number> {
         workloads: options.workloads.map((w) => w.id),
         localSizes: options.local ? options.localSizes : [],
         localQueueDepth: options.localQueueDepth,
+        nbd: options.nbd,
         quietPercent: options.quietPercent,
         quietWaitSeconds: options.quietWaitSeconds,
       },
       target: { tgtdParams, negotiated: suite.firstReport?.negotiated ?? {} },
       workloads: suite.outcomes,
       local,
+      nbd,
       goals: judgeGoals(suite.outcomes),
       profiles,
       failures,
@@ -137,7 +148,7 @@ async function main(): Promise<number> {
     // A smoke run is not a measurement: it never replaces the latest results.
     if (!options.quick) files.push(...files.map(([name, body]): [string, string] => [name.replace(stamp, "latest"), body]));
     for (const [name, body] of files) await writeFile(join(outDir, name), body);
-    process.stdout.write(renderTable(results));
+    process.stdout.write(fullTable(results));
     log(`results: ${files.map(([name]) => join(outDir, name)).join(", ")}`);
     if (noisyRuns.length > 0) log(`${noisyRuns.length} run(s) started on a busy machine (see noisyRuns in the JSON)`);
     if (failures.length > 0) log(`${failures.length} run(s) failed:\n  ${failures.join("\n  ")}`);

@@ -90,6 +90,28 @@ export interface GoalOutcome {
   readonly detail: string;
 }
 
+export type NbdServerName = "qemu-nbd" | "iscsi-ts";
+
+/** One NBD workload through both NBD servers (src/bench/nbd.ts), with its direct runs beside. */
+export interface NbdOutcome {
+  readonly workload: WorkloadDef;
+  readonly qemuNbd: { readonly runs: readonly RunFigures[]; readonly summary: SideSummary };
+  readonly bridge: { readonly runs: readonly RunFigures[]; readonly summary: SideSummary };
+  /** bridge / qemu-nbd, medians of IOPS. */
+  readonly ratio: number;
+  /** bridge / qemu-nbd, CPU per unit of work of the server process. */
+  readonly cpuRatio: number;
+  /** The same invocation's direct runs of this workload (libiscsi's tool and our worker), if any. */
+  readonly direct: WorkloadOutcome | undefined;
+}
+
+export interface NbdComparison {
+  readonly servers: { readonly qemuNbd: string; readonly bridge: string };
+  /** fio's size= (the span of offsets): both servers see the same I/O pattern. */
+  readonly fioSizeBytes: number;
+  readonly outcomes: readonly NbdOutcome[];
+}
+
 export interface BenchSettings {
   readonly rounds: number;
   readonly seconds: number;
@@ -99,6 +121,8 @@ export interface BenchSettings {
   readonly workloads: readonly string[];
   readonly localSizes: readonly number[];
   readonly localQueueDepth: number;
+  /** The NBD part ran (absent in older results). */
+  readonly nbd?: boolean;
   readonly quietPercent: number;
   readonly quietWaitSeconds: number;
 }
@@ -116,6 +140,8 @@ export interface BenchResults {
   readonly target: { readonly tgtdParams: Readonly<Record<string, string>>; readonly negotiated: Readonly<Record<string, number | string | boolean>> };
   readonly workloads: readonly WorkloadOutcome[];
   readonly local: LocalComparison | undefined;
+  /** The NBD hop: qemu-nbd and iscsi nbd through fio's nbd engine; absent when not run and in older results. */
+  readonly nbd?: NbdComparison | undefined;
   readonly goals: readonly GoalOutcome[];
   readonly profiles: readonly ProfileSummary[];
   /** Runs that failed (the suite went on without them). */

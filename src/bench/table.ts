@@ -197,7 +197,7 @@ export function renderTable(results: BenchResults): string {
   return `${lines.join("\n")}\n`;
 }
 
-function markdownTable(headers: readonly string[], rows: readonly (readonly string[])[], leftColumns: number): string {
+export function markdownTable(headers: readonly string[], rows: readonly (readonly string[])[], leftColumns: number): string {
   const align = headers.map((_, i) => (i < leftColumns ? "---" : "---:"));
   const line = (cells: readonly string[]): string => `| ${cells.map((c) => c.replace(/\|/g, "\\|")).join(" | ")} |`;
   return [line(headers), line(align), ...rows.map(line)].join("\n");

@@ -66,6 +66,9 @@ export const WORKLOADS: readonly WorkloadDef[] = [
   def("read", "sequential", MiB, 128, "iscsi-perf"),
 ];
 
+/** The NBD part's workloads (src/bench/nbd.ts): the same ids as their direct runs. */
+export const NBD_WORKLOAD_IDS: readonly string[] = ["randread-4k-qd32", "randwrite-4k-qd32", "seqread-1m-qd16", "seqwrite-1m-qd16"];
+
 /** With --qemu-reads: the sequential reads again, against qemu-img bench (QEMU's libiscsi driver). */
 export const QEMU_READ_WORKLOADS: readonly WorkloadDef[] = [
   def("read", "sequential", 4 * KiB, 32, "qemu-img"),

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import type { BenchResults, RunFigures } from "../../src/bench/report.js";
-import { WORKLOADS } from "../../src/bench/workloads.js";
+import { NBD_WORKLOAD_IDS, WORKLOADS } from "../../src/bench/workloads.js";
 import { useTempDir } from "../support/tmp.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -97,6 +97,23 @@ async function checkOutput(out: string, code: number | null, stdout: string): Pr
     expect(o.ours.runs[0]!.bytesPerSecond).toBeCloseTo(o.ours.runs[0]!.iops * o.workload.ioBytes, -3);
   }
   expect(results.goals.length).toBe(7);
+
+  // The NBD part: both servers through fio's nbd engine, each workload beside its direct runs.
+  expect(stdout).toMatch(/^NBD: fio --ioengine=nbd over 1 GiB of the null LUN, through qemu-nbd and through iscsi nbd$/m);
+  const nbd = results.nbd!;
+  expect(nbd.outcomes.map((o) => o.workload.id)).toEqual(NBD_WORKLOAD_IDS);
+  for (const o of nbd.outcomes) {
+    expect(o.qemuNbd.runs.length, o.workload.id).toBe(1);
+    expect(o.bridge.runs.length, o.workload.id).toBe(1);
+    for (const [side, run] of [["qemu-nbd", o.qemuNbd.runs[0]!], ["iscsi nbd", o.bridge.runs[0]!]] as const) {
+      expectSaneRun(run, `${o.workload.id} ${side}`);
+      expect(run.cpuSeconds, `${o.workload.id} ${side}: the server process used CPU`).toBeGreaterThan(0);
+      expect(Math.abs(run.bytesPerSecond / (run.iops * o.workload.ioBytes) - 1), `${o.workload.id} ${side}: throughput is IOPS times the I/O size`).toBeLessThan(0.01);
+    }
+    expect(o.direct?.workload.id).toBe(o.workload.id);
+    const row = stdout.split("\n").filter((line) => line.startsWith(o.workload.label)).at(-1);
+    expect(row, `no NBD row for ${o.workload.label}`).toMatch(/x\/\d+\.\d\dx$/);
+  }
 
   const local = results.local!;
   expect(local.points.map((p) => p.ioBytes)).toEqual([512, 4096, 131072]);
