@@ -12,6 +12,11 @@ export interface NbdBackend {
   readonly export: NbdExport;
   /** `length` bytes from `offset`, in a buffer the server may send as is. */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Optional: a buffer `read` returned, given back once the reply that carried it is with the
+   * kernel (never called for a reply that was not sent: such a buffer is simply dropped).
+   */
+  releaseReadBuffer?(data: Uint8Array): void;
   write(offset: number, data: Uint8Array, fua: boolean): Promise<void>;
   /** Everything completed so far is on stable storage. */
   flush(): Promise<void>;

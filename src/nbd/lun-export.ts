@@ -15,6 +15,7 @@ import type { Lun } from "../node/lun.js";
 import { getLbaStatus, isUnsupportedCommand, preFetch } from "../node/lun-status.js";
 import { ProvisioningStatus } from "../core/scsi/lba-status.js";
 import type { NbdBackend } from "./backend.js";
+import { BufferPool } from "./buffer-pool.js";
 import { NBD_STATE_HOLE, NBD_STATE_ZERO } from "./engine/constants.js";
 import type { NbdExtent } from "./engine/connection.js";
 import type { NbdExport } from "./engine/export.js";
@@ -116,6 +117,7 @@ export class LunExport implements NbdBackend {
   private preFetchWorks = true;
   private lbaStatusWorks: boolean;
   private zeros: Uint8Array | undefined;
+  private readonly readBuffers = new BufferPool();
 
   private constructor(
     readonly lun: Lun,
@@ -155,8 +157,13 @@ export class LunExport implements NbdBackend {
 
   async read(offset: number, length: number): Promise<Uint8Array> {
     const blocks = length / this.geometry.blockSize;
-    // Data-In lands straight in the buffer the reply will send.
-    return this.lun.read(this.lba(offset), blocks, { into: new Uint8Array(length) });
+    // Data-In lands straight in the buffer the reply will send; a failed read's buffer is
+    // dropped, not reused (a late Data-In could not reach it, but nothing is gained by betting).
+    return this.lun.read(this.lba(offset), blocks, { into: this.readBuffers.take(length) });
+  }
+
+  releaseReadBuffer(data: Uint8Array): void {
+    this.readBuffers.release(data);
   }
 
   async write(offset: number, data: Uint8Array, fua: boolean): Promise<void> {

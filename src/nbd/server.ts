@@ -214,6 +214,8 @@ class ClientConnection {
   private paused = false;
   private ended = false;
   private backend: NbdBackend | undefined;
+  /** READ payloads whose replies the next pump sends (returned to the backend once written). */
+  private readPayloads: Uint8Array[] = [];
   private readonly now: () => number;
 
   constructor(
@@ -296,9 +298,23 @@ class ClientConnection {
   private pump(): void {
     for (let event = this.engine.nextEvent(); event !== undefined; event = this.engine.nextEvent()) this.handle(event);
     const pieces = this.engine.pollTransmit();
+    // READ payloads completed since the last pump: their replies are in `pieces`, or were
+    // dropped with a closed connection (then the buffers are simply not reused).
+    const sent = this.readPayloads;
+    if (sent.length > 0) this.readPayloads = [];
     if (pieces.length > 0 && !this.socket.destroyed && this.socket.writable) {
       this.socket.cork();
-      for (const piece of pieces) this.socket.write(piece);
+      const last = pieces.length - 1;
+      for (let i = 0; i < last; i++) this.socket.write(pieces[i] as Uint8Array);
+      const backend = this.backend;
+      if (sent.length > 0 && backend?.releaseReadBuffer !== undefined) {
+        // The last write's callback runs once the whole corked batch is with the kernel.
+        this.socket.write(pieces[last] as Uint8Array, (error) => {
+          if (error === undefined || error === null) for (const data of sent) backend.releaseReadBuffer?.(data);
+        });
+      } else {
+        this.socket.write(pieces[last] as Uint8Array);
+      }
       this.socket.uncork();
     }
     if (this.ended) return;
@@ -368,53 +384,58 @@ class ClientConnection {
   }
 
   private dispatch(request: NbdRequest): void {
+    void this.serve(request);
+  }
+
+  /** One request to its outcome and into the engine; one async frame per request, no chain of closures. */
+  private async serve(request: NbdRequest): Promise<void> {
     const backend = this.backend as NbdBackend;
-    let work: Promise<NbdOutcome>;
+    let outcome: NbdOutcome;
+    try {
+      outcome = await this.perform(backend, request);
+    } catch (error) {
+      const errno = nbdErrnoOf(error, request.command);
+      this.server.emit("request-failed", this.info, request, errno, error);
+      outcome = { ok: false, errno, message: `${request.command} at ${request.offset}+${request.length}: ${errnoName(errno)}: ${nbdMessageOf(error)}` };
+    }
+    try {
+      this.engine.complete(request.id, outcome);
+      if (outcome.ok && outcome.data !== undefined && backend.releaseReadBuffer !== undefined) this.readPayloads.push(outcome.data);
+      this.schedulePump();
+    } catch (error) {
+      // A bug in the engine's bookkeeping or a backend answer of the wrong shape: this
+      // connection cannot go on truthfully.
+      this.server.emit("client-closed", this.info, "protocol-error", `internal error: ${nbdMessageOf(error)}`, this.engine.stats);
+      this.socket.destroy();
+    }
+  }
+
+  private async perform(backend: NbdBackend, request: NbdRequest): Promise<NbdOutcome> {
     switch (request.command) {
       case "read":
-        work = backend.read(request.offset, request.length).then((data) => ({ ok: true, data }));
-        break;
+        return { ok: true, data: await backend.read(request.offset, request.length) };
       case "write":
-        work = backend.write(request.offset, request.data as Uint8Array, request.fua).then(ok);
-        break;
+        await backend.write(request.offset, request.data as Uint8Array, request.fua);
+        return OK;
       case "flush":
-        work = backend.flush().then(ok);
-        break;
+        await backend.flush();
+        return OK;
       case "trim":
-        work = backend.trim(request.offset, request.length, request.fua).then(ok);
-        break;
+        await backend.trim(request.offset, request.length, request.fua);
+        return OK;
       case "write-zeroes":
-        work = backend.writeZeroes(request.offset, request.length, request.noHole, request.fua).then(ok);
-        break;
+        await backend.writeZeroes(request.offset, request.length, request.noHole, request.fua);
+        return OK;
       case "cache":
-        work = backend.cache(request.offset, request.length).then(ok);
-        break;
+        await backend.cache(request.offset, request.length);
+        return OK;
       case "block-status":
-        work = backend.blockStatus(request.offset, request.length).then((extents) => ({ ok: true, extents }));
-        break;
+        return { ok: true, extents: await backend.blockStatus(request.offset, request.length) };
     }
-    work
-      .catch((error: unknown): NbdOutcome => {
-        const errno = nbdErrnoOf(error, request.command);
-        this.server.emit("request-failed", this.info, request, errno, error);
-        return { ok: false, errno, message: `${request.command} at ${request.offset}+${request.length}: ${errnoName(errno)}: ${nbdMessageOf(error)}` };
-      })
-      .then((outcome) => {
-        this.engine.complete(request.id, outcome);
-        this.schedulePump();
-      })
-      .catch((error: unknown) => {
-        // A bug in the engine's bookkeeping or a backend answer of the wrong shape: this
-        // connection cannot go on truthfully.
-        this.server.emit("client-closed", this.info, "protocol-error", `internal error: ${nbdMessageOf(error)}`, this.engine.stats);
-        this.socket.destroy();
-      });
   }
 }
 
-function ok(): NbdOutcome {
-  return { ok: true };
-}
+const OK: NbdOutcome = { ok: true };
 
 /** Listens on a Unix socket, replacing a stale socket file that nobody answers on. */
 async function listenOnSocket(listener: net.Server, path: string): Promise<void> {
