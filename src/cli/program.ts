@@ -16,7 +16,11 @@ import { perfCommand } from "./commands/perf.js";
 import { pingCommand } from "./commands/ping.js";
 import { targetCommand } from "./commands/target.js";
 import { nbdCommand } from "./commands/nbd.js";
+import { cdbCommand, discardCommand, resetCommand, syncCommand, turCommand, zeroCommand } from "./commands/scsi-ops.js";
 import { demoCommand } from "./commands/demo.js";
+import { nodeCommand } from "./commands/node.js";
+import { upCommand } from "./commands/up.js";
+import { statusCommand } from "./commands/status.js";
 import type { Runner } from "./commands/command.js";
 
 export interface CliIo {
@@ -97,16 +101,26 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     perfCommand(run),
     pingCommand(run),
     targetCommand(run),
+    syncCommand(run),
+    turCommand(run),
+    discardCommand(run),
+    zeroCommand(run),
+    resetCommand(run),
+    cdbCommand(run),
     nbdCommand(run),
+    nodeCommand(run),
+    upCommand(run),
+    statusCommand(run),
     demoCommand(run),
   ];
-  for (const command of commands) {
+  // Subcommands (`node add`, ...) are configured like the commands themselves.
+  for (const command of commands.flatMap((c) => [c, ...c.commands])) {
     command
       .configureHelp({ showGlobalOptions: true })
       .exitOverride()
       .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s), outputError: () => undefined })
       .addHelpText("after", `\n${EXIT_CODES_HELP}`);
-    program.addCommand(command);
+    if (command.parent === null) program.addCommand(command);
   }
 
   try {

@@ -11,6 +11,8 @@ import { formatTable, hex } from "../format.js";
 import { capacityJson, decodeVpd, formatCapacity, formatInquiry, hasCapacity, parseVpdPage, shortDeviceType } from "../scsi-text.js";
 import { formatBytes } from "../units.js";
 import { examples, type Runner } from "./command.js";
+import { addDiscovered } from "./discover-add.js";
+import { parseStartup } from "./node.js";
 import type { Lun } from "../../node/lun.js";
 import type { InquiryData } from "../../core/scsi/inquiry.js";
 
@@ -21,12 +23,17 @@ export function discoverCommand(run: Runner): Command {
     .summary("list the targets at a portal (SendTargets)")
     .description("Logs in a discovery session at PORTAL, asks for every target (SendTargets=All), and lists each target with its portals and portal group tags.")
     .argument("<portal>", "host[:port] or iscsi://host[:port]")
-    .addHelpText("after", examples(["iscsi discover 192.168.1.10", "iscsi discover 127.0.0.1:3260 --json", "ISCSI_CHAP_USERNAME=u ISCSI_CHAP_SECRET=s iscsi discover iscsi://nas"]))
-    .action(async (portalText: string, _opts: unknown, cmd: Command) =>
+    .option("--add", "record every target found as a node (as `iscsiadm -m discovery -t st` does); see `iscsi node`")
+    .option("--startup <when>", "with --add: automatic or manual", "manual")
+    .addHelpText("after", examples(["iscsi discover 192.168.1.10", "iscsi discover 127.0.0.1:3260 --json", "ISCSI_CHAP_USERNAME=u ISCSI_CHAP_SECRET=s iscsi discover iscsi://nas", "iscsi discover 192.168.1.10 --add --startup automatic"]))
+    .action(async (portalText: string, opts: { add?: boolean; startup: string }, cmd: Command) =>
       run(cmd, async (ctx) => {
+        const startup = parseStartup(opts.startup);
         const { portal, url } = ctx.portalRef(portalText);
         const targets = await ctx.discover(portal, url);
+        const added = opts.add === true ? await addDiscovered(ctx, portal, url === undefined ? undefined : portalText, targets, startup) : undefined;
         const json = {
+          ...(added === undefined ? {} : { added }),
           portal: formatPortal(portal),
           targets: targets.map((t) => ({
             name: t.name,
@@ -39,7 +46,8 @@ export function discoverCommand(run: Runner): Command {
           const rows = targets.flatMap((t) =>
             t.addresses.length === 0 ? [[t.name, "-", "-"]] : t.addresses.map((a) => [t.name, formatPortal(a), String(a.portalGroupTag)]),
           );
-          return formatTable([{ header: "TARGET" }, { header: "PORTAL" }, { header: "TPGT", align: "right" }], rows);
+          const table = formatTable([{ header: "TARGET" }, { header: "PORTAL" }, { header: "TPGT", align: "right" }], rows);
+          return added === undefined ? table : `${table}\n${added.map((a) => `${a.recorded ? "recorded" : "already recorded"} node ${a.name}: ${a.url}`).join("\n")}`;
         });
       }),
     );
