@@ -14,6 +14,8 @@ export type CliErrorCode =
   | "ISCSI_CLI_SHORT_INPUT"
   /** A transfer would reach past the last block of a LUN (checked before anything is sent). */
   | "ISCSI_CLI_OUT_OF_RANGE"
+  /** The LUN cannot do what was asked (UNMAP on a LUN without LBPU, ...), found before anything is sent. */
+  | "ISCSI_CLI_UNSUPPORTED"
   /** The LUN in the URL does not exist on the target (INQUIRY peripheral qualifier 011b). */
   | "ISCSI_CLI_NO_SUCH_LUN"
   /** `cp --verify` read back something other than what was written. */

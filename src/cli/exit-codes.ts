@@ -44,6 +44,7 @@ const BY_CODE: Readonly<Record<IscsiErrorCode | CliErrorCode, ExitCode>> = {
   ISCSI_ERR_TMF: ExitCode.Scsi,
   ISCSI_CLI_OUT_OF_RANGE: ExitCode.Scsi,
   ISCSI_CLI_NO_SUCH_LUN: ExitCode.Scsi,
+  ISCSI_CLI_UNSUPPORTED: ExitCode.Scsi,
 
   ISCSI_ERR_TRANSPORT: ExitCode.Connection,
   ISCSI_ERR_TIMEOUT: ExitCode.Connection,
