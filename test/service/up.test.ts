@@ -66,8 +66,8 @@ describe("iscsi up in front of tgtd", () => {
     return jsonOf<StatusDoc>(expectOk(await iscsi(["status", "--json"], { env })));
   }
 
-  async function startUp(): Promise<TrackedProcess> {
-    const child = spawnIscsi(["up", "--max-backoff", "1s", "--stop-timeout", "10s", "--json"], env);
+  async function startUp(args: readonly string[] = ["--stop-timeout", "10s"]): Promise<TrackedProcess> {
+    const child = spawnIscsi(["up", "--max-backoff", "1s", "--json", ...args], env);
     await child.waitForOutput(/^}$/m, { timeoutMs: 15_000, what: "iscsi up's JSON document" });
     return child;
   }
@@ -183,11 +183,54 @@ describe("iscsi up in front of tgtd", () => {
     const info = JSON.parse((await peer("nbdinfo", ["--json", `nbd://127.0.0.1:${nbdPort2}`])).stdout) as { exports: Record<string, unknown>[] };
     expect(info.exports[0]).toMatchObject({ "export-size": 16 * MiB });
 
+    // A manual node, logged in by hand through the running service, served on its default Unix socket.
+    expectOk(await iscsi(["node", "add", `iscsi://127.0.0.1:${portalPort}/${IQN2}/1`, "--name", "third"], { env }));
+    expect(jsonOf(expectOk(await iscsi(["node", "login", "third", "--json"], { env })))).toMatchObject({ service: true });
+    const three = await exporting(["disk", "second", "third"]);
+    expect(three.nodes.find((n) => n.name === "third")?.nbd?.uri).toBe(`nbd+unix:///${IQN2}/1?socket=${dir.file("run")}/third.sock`);
+    await peer("nbdinfo", ["--json", `nbd+unix:///?socket=${dir.file("run")}/third.sock`]);
+    expect(await t.sessions(2)).toHaveLength(2);
+    expectOk(await iscsi(["node", "logout", "third"], { env }));
+    expect((await status()).nodes.map((n) => n.name).sort()).toEqual(["disk", "second"]);
+    expect(await t.sessions(2)).toHaveLength(1);
+
     const child = up;
     child.signal("SIGTERM");
     expect(await child.exited, child.stderr()).toEqual({ code: 0, signal: null });
     up = undefined;
     expect(await t.sessions(1)).toEqual([]);
     expect(await t.sessions(2)).toEqual([]);
+  });
+
+  it("when the stop deadline passes (tgtd frozen with SIGSTOP), says what was left and exits 4", async () => {
+    const t = tgtd as Tgtd;
+    up = await startUp(["--stop-timeout", "1s"]);
+    await exporting(["disk", "second"]);
+    const client = await RawNbdClient.connect(nbdPort);
+    await client.negotiate();
+    const pid = t.pid as number;
+    process.kill(pid, "SIGSTOP");
+    try {
+      for (let i = 0; i < 8; i++) client.send(request({ type: 1, cookie: BigInt(i), offset: i * 65536, length: 65536 }, patternBytes(i * 65536, 65536, 5)));
+      await sleep(300);
+      const child = up;
+      const started = performance.now();
+      child.signal("SIGTERM");
+      const exit = await child.exited;
+      const took = performance.now() - started;
+      up = undefined;
+      expect(exit, child.stderr()).toEqual({ code: 4, signal: null });
+      const line = child.stderr().split("\n").find((l) => l.startsWith("iscsi: ")) ?? "";
+      expect(line).toMatch(/^iscsi: stopping took more than 1s: /);
+      expect(line).toMatch(/disk: 8 NBD request\(s\) on 1 connection\(s\) were still in flight at the deadline; those clients were cut off/);
+      expect(line).toMatch(/disk: SYNCHRONIZE CACHE did not complete before the deadline/);
+      expect(line).toMatch(/second: the logout did not complete before the deadline/);
+      expect(took).toBeLessThan(4000);
+      console.log(`iscsi up, stop deadline passed: ${line}`);
+    } finally {
+      process.kill(pid, "SIGCONT");
+      client.close();
+    }
+    await t.waitForSessions(1, (s) => s.length === 0, { what: "tgtd dropping the session we closed", timeoutMs: 20_000 });
   });
 });
