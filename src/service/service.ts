@@ -47,7 +47,7 @@ export class Service {
   constructor(
     private readonly store: NodeStore,
     private readonly deps: NodeRunnerDeps,
-    private readonly info: { readonly initiatorName: string; readonly controlSocket: string },
+    private readonly info: { readonly initiatorName: string; readonly controlSocket: string; readonly stopDeadlineMs: number },
   ) {}
 
   /** The record and its secrets, so that a changed secret restarts the node too. */
@@ -83,16 +83,16 @@ export class Service {
         }
         this.nodes.delete(name);
         this.deps.log(`${name}: its record is gone; stopping`);
-        await current.runner.stop(10_000);
+        await current.runner.stop(this.info.stopDeadlineMs);
         stopped.push(name);
       } else if (record.startup !== "automatic" && !current.byHand) {
         this.nodes.delete(name);
         this.deps.log(`${name}: now startup = manual; stopping`);
-        await current.runner.stop(10_000);
+        await current.runner.stop(this.info.stopDeadlineMs);
         stopped.push(name);
       } else if (this.fingerprint(record) !== current.fingerprint) {
         this.deps.log(`${name}: its record changed; restarting`);
-        await current.runner.stop(10_000);
+        await current.runner.stop(this.info.stopDeadlineMs);
         this.startNode(record, current.byHand);
         restarted.push(name);
       } else {

@@ -104,6 +104,14 @@ describe("iscsi up in front of tgtd", () => {
     expect(sessions.map((s) => s.initiator)).toEqual([after.initiatorName]);
     const info = JSON.parse((await peer("nbdinfo", ["--json", node?.nbd?.uri ?? ""])).stdout) as { exports: Record<string, unknown>[] };
     expect(info.exports[0]).toMatchObject({ "export-size": SIZE, block_size_minimum: 512, is_read_only: false });
+    // Writes through the export show in the status: the client, the requests, the bytes.
+    const client = await RawNbdClient.connect(nbdPort);
+    await client.negotiate();
+    for (let i = 0; i < 4; i++) client.send(request({ type: 1, cookie: BigInt(i), offset: i * 4096, length: 4096 }, patternBytes(i * 4096, 4096, 3)));
+    for (let i = 0; i < 4; i++) expect(await client.next((r) => r.reply())).toMatchObject({ error: 0 });
+    const busy = (await status()).nodes[0]?.nbd;
+    expect(busy).toMatchObject({ clients: 1, io: { writes: 4, bytesWritten: 4 * 4096 } });
+    client.close();
     console.log(`iscsi up: logged in after ${node?.loginAttempts} attempt(s) once tgtd came up; ${node?.nbd?.uri}`);
   });
 

@@ -48,7 +48,7 @@ export function upCommand(run: Runner): Command {
             backoff: { initialMs: Math.min(500, maxBackoffMs), maxMs: maxBackoffMs },
             log,
           },
-          { initiatorName: initiator.name, controlSocket: socketPath },
+          { initiatorName: initiator.name, controlSocket: socketPath, stopDeadlineMs: stopMs },
         );
         // Reloads run one at a time, whoever asks (SIGHUP or the control socket).
         let reloading: Promise<unknown> = Promise.resolve();
