@@ -77,11 +77,12 @@ describe("node records and the initiator name, through the iscsi command", () =>
     await tgtd.waitForSessions(1, (s) => s.length === 0, { what: "node login logged out again" });
   });
 
-  it("an unknown node name is one line and exit status 1", async () => {
+  it("an unknown node name, or no running service, is one line and exit status 1", async () => {
     expectFailure(await iscsi(["node", "show", "nope"], { env: env() }), 1, /^iscsi: no node named "nope" \(in .*; `iscsi node list` shows them\)$/);
     expectFailure(await iscsi(["node", "login", "nope"], { env: env() }), 1, /no node named "nope"/);
     expectFailure(await iscsi(["node", "remove", "../x"], { env: env() }), 1, /node name "\.\.\/x" is not allowed/);
     expectFailure(await iscsi(["node", "logout", "nope"], { env: env() }), 1, /no `iscsi up` is running/);
+    expectFailure(await iscsi(["status"], { env: env() }), 1, /^iscsi: no `iscsi up` is running \(no service answers on .*control\.sock\)$/);
   });
 
   it("uses one generated initiator name from run to run; the /etc file, the config file, the environment and the flag override it in that order", async () => {

@@ -4,7 +4,7 @@
  * directory so the rename itself is durable.
  */
 import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync, chmodSync, lstatSync } from "node:fs";
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, rmSync, writeSync, chmodSync, lstatSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 /** Creates `dir` (and parents) with `mode` if missing; an existing one is tightened to `mode` if it is ours. */
@@ -26,10 +26,8 @@ function fsyncDir(dir: string): void {
   }
 }
 
-/** Replaces `path` with `content` atomically and durably; the file gets `mode` from its creation. */
-export function writeFileAtomic(path: string, content: string | Uint8Array, mode = 0o644): void {
-  const dir = dirname(path);
-  const temp = join(dir, `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
+function writeTemp(path: string, content: string | Uint8Array, mode: number): string {
+  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
   // O_EXCL: a temporary name someone planted (a symlink) is never followed.
   const fd = openSync(temp, "wx", mode);
   try {
@@ -43,6 +41,13 @@ export function writeFileAtomic(path: string, content: string | Uint8Array, mode
     throw error;
   }
   closeSync(fd);
+  return temp;
+}
+
+/** Replaces `path` with `content` atomically and durably; the file gets `mode` from its creation. */
+export function writeFileAtomic(path: string, content: string | Uint8Array, mode = 0o644): void {
+  const dir = dirname(path);
+  const temp = writeTemp(path, content, mode);
   try {
     renameSync(temp, path);
   } catch (error) {
@@ -50,6 +55,25 @@ export function writeFileAtomic(path: string, content: string | Uint8Array, mode
     throw error;
   }
   fsyncDir(dir);
+}
+
+/**
+ * Creates `path` with `content`, complete and durable, only if it does not exist: link(2) of a
+ * finished temporary file fails with EEXIST when another process got there first, so two
+ * processes racing never both win, and no reader sees a half-written file. True if we created it.
+ */
+export function createFileExclusive(path: string, content: string | Uint8Array, mode = 0o644): boolean {
+  const temp = writeTemp(path, content, mode);
+  try {
+    linkSync(temp, path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw error;
+  } finally {
+    rmSync(temp, { force: true });
+  }
+  fsyncDir(dirname(path));
+  return true;
 }
 
 /** Removes `path` durably; missing is fine. */

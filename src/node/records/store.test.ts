@@ -5,6 +5,7 @@ import { makeTempDirSync } from "../../../test/support/tmp.js";
 import { type NodeRecord, parseRecord, RecordError, serializeRecord, defaultNodeName, parseNbdSpec } from "./record.js";
 import { NodeStore } from "./store.js";
 import { resolveInitiatorName, GENERATED_PREFIX } from "./initiator-name.js";
+import { createFileExclusive } from "./atomic.js";
 
 const RECORD: NodeRecord = {
   name: "disk-1",
@@ -109,6 +110,15 @@ describe("the initiator name", () => {
     expect(readFileSync(join(dir, "initiatorname.iscsi"), "utf8")).toContain(`InitiatorName=${first.name}`);
     expect(resolveInitiatorName(undefined, env).name).toBe(first.name);
     expect(resolveInitiatorName(undefined, setup().env).name).not.toBe(first.name);
+  });
+
+  it("a generated name is created only if none exists: a second creation loses and leaves the first whole", () => {
+    const tmp = makeTempDirSync();
+    const file = tmp.file("initiatorname.iscsi");
+    expect(createFileExclusive(file, "InitiatorName=iqn.2026-12.test:first\n")).toBe(true);
+    expect(createFileExclusive(file, "InitiatorName=iqn.2026-12.test:second\n")).toBe(false);
+    expect(readFileSync(file, "utf8")).toBe("InitiatorName=iqn.2026-12.test:first\n");
+    expect(readdirSync(tmp.path)).toEqual(["initiatorname.iscsi"]);
   });
 
   it("takes the flag over the environment over the config file over /etc over the generated one", () => {
