@@ -27,7 +27,8 @@ describe("the service's set of nodes", () => {
     service = new Service(
       store,
       {
-        sessionOptions: async (r) => ({ portal: r.portal, targetName: r.targetName, initiatorName: "iqn.2026-12.test:service" }),
+        // A short replacement time, so that the library gives up on a target gone for good within the test.
+        sessionOptions: async (r) => ({ portal: r.portal, targetName: r.targetName, initiatorName: "iqn.2026-12.test:service", recovery: { replacementTimeoutMs: 400, initialBackoffMs: 50, maxBackoffMs: 100 } }),
         runtimeDir: dir.path,
         backoff: { initialMs: 50, maxMs: 200 },
         log: (line) => log.push(line),
@@ -104,6 +105,23 @@ describe("the service's set of nodes", () => {
     expect(sessionOf("a")).toBe(first);
     expect(service?.status().damaged).toEqual(report?.damaged);
     expect(log.some((l) => l.startsWith("damaged record skipped: ") && l.includes("a.conf:2"))).toBe(true);
+  });
+
+  it("when the library gives up on a lost session, closes the export and logs in again once the target is back", async () => {
+    const { store, record, log } = await setup();
+    store.save(record("a"));
+    await service?.reload();
+    await exporting(["a"]);
+    const port = target?.port ?? 0;
+    await target?.close();
+    const deadline = performance.now() + 10_000;
+    while (service?.status().nodes[0]?.state === "exporting" && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(service?.status().nodes[0]?.state).toMatch(/^(waiting|connecting)$/);
+    expect(service?.status().nodes[0]?.nbd).toBeUndefined();
+    expect(log.some((l) => /^a: session to .* lost for good; closing the NBD export and logging in again$/.test(l))).toBe(true);
+    target = await startTarget({ listen: { host: "127.0.0.1", port }, targets: [{ iqn: IQN, luns: [{ lun: 1, backend: "mem:16M" }] }] });
+    await exporting(["a"]);
+    expect(service?.status().nodes[0]?.logins).toBe(2);
   });
 
   it("stops every node cleanly: cache flushed, logged out", async () => {
