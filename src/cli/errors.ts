@@ -18,6 +18,8 @@ export type CliErrorCode =
   | "ISCSI_CLI_UNSUPPORTED"
   /** The LUN in the URL does not exist on the target (INQUIRY peripheral qualifier 011b). */
   | "ISCSI_CLI_NO_SUCH_LUN"
+  /** `compare`: the two sides hold different bytes. */
+  | "ISCSI_CLI_DIFFERENT"
   /** `cp --verify` read back something other than what was written. */
   | "ISCSI_CLI_VERIFY_MISMATCH"
   /** SIGINT or SIGTERM stopped the command. */

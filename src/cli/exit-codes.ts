@@ -56,6 +56,7 @@ const BY_CODE: Readonly<Record<IscsiErrorCode | CliErrorCode, ExitCode>> = {
   ISCSI_ERR_REJECT: ExitCode.Connection,
 
   ISCSI_CLI_VERIFY_MISMATCH: ExitCode.Verify,
+  ISCSI_CLI_DIFFERENT: ExitCode.Verify,
   ISCSI_CLI_INTERRUPTED: ExitCode.Interrupted,
 
   // Our own state machine refused a call: that is a bug here, not the user's input.

@@ -29,6 +29,9 @@ function endpoint(ctx: CliContext, text: string, role: "source" | "destination")
 interface CpOptions {
   readonly bs: string;
   readonly qd: string;
+  readonly offset?: string;
+  readonly count?: string;
+  readonly dstOffset?: string;
   readonly verify?: boolean;
   readonly sparse: boolean;
   readonly progress: boolean;
@@ -42,12 +45,16 @@ export function cpCommand(run: Runner, io: CliIo): Command {
         "SRC and DST are each a file, - (stdin/stdout) or a LUN URL. A LUN is copied whole; a file onto a LUN fills it from LBA 0 (the rest of the LUN is left as it was; a last partial block is padded with zeros).",
         "A source larger than the destination LUN is refused before anything is written. Zero chunks are not sent where the destination can make zeros itself: a new file gets holes; a thin LUN whose unmapped blocks read as zeros (LBPRZ) gets WRITE SAME with UNMAP (LBPWS) or UNMAP (LBPU). --no-sparse writes zeros like any data.",
         "--verify reads the destination back and compares it with digests of what was sent. A file destination appears under its name only when the copy (and its verification) succeeded.",
+        "--offset and --count copy part of the source (a file or a LUN; from a stream, --count only); --dst-offset puts it at that byte of a destination LUN, leaving the rest of the LUN as it was. On a LUN each must be a multiple of its block size. Sizes take suffixes: 4k, 1M, 2G, or a number of bytes.",
       ].join("\n\n"),
     )
     .argument("<src>", "file, -, or iscsi://host/target-iqn/lun")
     .argument("<dst>", "file, -, or iscsi://host/target-iqn/lun")
     .option("--bs <size>", "bytes per command", "1M")
     .option("--qd <n>", "commands in flight", String(DEFAULT_QUEUE_DEPTH))
+    .option("--offset <size>", "start this many bytes into the source (file or LUN)")
+    .option("--count <size>", "copy this many bytes (the source must hold them)")
+    .option("--dst-offset <size>", "write from this byte of the destination LUN on")
     .option("--verify", "read the destination back and compare")
     .option("--no-sparse", "write zero blocks instead of skipping them")
     .option("--no-progress", "no progress bar, even on a terminal")
@@ -58,6 +65,8 @@ export function cpCommand(run: Runner, io: CliIo): Command {
         "iscsi cp --verify disk.img iscsi://127.0.0.1/iqn.2026-11.example:disk/1",
         "iscsi cp iscsi://10.0.0.1/iqn.2026-11.a:disk/1 iscsi://10.0.0.2/iqn.2026-11.b:disk/1 --bs 4M --qd 4",
         "iscsi cp iscsi://127.0.0.1/iqn.2026-11.example:disk/1 - | gzip > disk.img.gz",
+        "iscsi cp iscsi://127.0.0.1/iqn.2026-11.example:disk/1 mbr.bin --count 512",
+        "iscsi cp boot.img iscsi://127.0.0.1/iqn.2026-11.example:disk/1 --dst-offset 1M",
       ]),
     )
     .action(async (src: string, dst: string, opts: CpOptions, cmd: Command) => run(cmd, (ctx) => copyCommand(ctx, io, src, dst, opts)));
@@ -76,16 +85,17 @@ async function copyCommand(ctx: CliContext, io: CliIo, srcText: string, dstText:
     if (io.stdout.isTTY === true) throw new CliError("ISCSI_CLI_USAGE", "refusing to write binary data to a terminal");
   }
   if (src.kind === "stream" && io.stdin.isTTY === true) throw new CliError("ISCSI_CLI_USAGE", "refusing to read binary data from a terminal: pipe the data in");
+  const window = parseWindow(opts, src, dst);
 
   // Local files first: a missing source is reported without connecting anywhere.
   const fileSrc = src.kind === "file" ? await fileSource(src.path, ctx.signal) : undefined;
   try {
     await withEndpointLun(ctx, src, async (srcLun) => {
-      const srcRange = srcLun === undefined ? undefined : await wholeLun(srcLun, src);
-      const source: Source = srcRange !== undefined ? lunSource(srcRange) : (fileSrc ?? streamSource(io.stdin, ctx.signal));
+      const srcRange = srcLun === undefined ? undefined : sourcePart(await wholeLun(srcLun, src), window);
+      const source: Source = srcRange !== undefined ? lunSource(srcRange) : fileSrc !== undefined ? filePart(fileSrc, window, src.shown) : streamSource(io.stdin, ctx.signal);
       await withEndpointLun(ctx, dst, async (dstLun) => {
-        const dstRange = dstLun === undefined ? undefined : await wholeLun(dstLun, dst);
-        await copyBetween(ctx, io, { src, dst, source, srcRange, dstRange, bs, qd, opts });
+        const dstRange = dstLun === undefined ? undefined : destinationPart(await wholeLun(dstLun, dst), window);
+        await copyBetween(ctx, io, { src, dst, source, srcRange, dstRange, bs, qd, opts, count: window.count });
       });
     });
   } finally {
@@ -117,6 +127,65 @@ interface Plan {
   readonly bs: number;
   readonly qd: number;
   readonly opts: CpOptions;
+  /** --count: exactly this many bytes, or the copy fails. */
+  readonly count: number | undefined;
+}
+
+/** The part of the source to copy and where it goes (--offset, --count, --dst-offset), in bytes. */
+interface Window {
+  readonly offset: number;
+  readonly count: number | undefined;
+  readonly dstOffset: number;
+}
+
+function parseWindow(opts: CpOptions, src: Endpoint, dst: Endpoint): Window {
+  const offset = opts.offset === undefined ? 0 : parseSize(opts.offset, "--offset");
+  const count = opts.count === undefined ? undefined : parseSize(opts.count, "--count");
+  const dstOffset = opts.dstOffset === undefined ? 0 : parseSize(opts.dstOffset, "--dst-offset");
+  if (count === 0) throw new CliError("ISCSI_CLI_USAGE", "--count 0 copies nothing");
+  if (offset > 0 && src.kind === "stream") throw new CliError("ISCSI_CLI_USAGE", "--offset needs a file or a LUN as the source: standard input cannot seek");
+  if (opts.dstOffset !== undefined && dst.kind !== "lun") {
+    throw new CliError("ISCSI_CLI_USAGE", "--dst-offset needs a LUN as the destination (a file destination is written whole, under a temporary name first)");
+  }
+  return { offset, count, dstOffset };
+}
+
+function aligned(range: LunRange, bytes: number, option: string): number {
+  if (bytes % range.blockSize !== 0) throw new CliError("ISCSI_CLI_USAGE", `${option} ${bytes} is not a multiple of the ${range.blockSize}-byte blocks of ${range.name}`);
+  return bytes / range.blockSize;
+}
+
+function sourcePart(range: LunRange, w: Window): LunRange {
+  const skip = aligned(range, w.offset, "--offset");
+  const blocks = w.count === undefined ? range.blocks - skip : aligned(range, w.count, "--count");
+  if (skip + blocks > range.blocks || skip > range.blocks) {
+    throw new CliError("ISCSI_CLI_OUT_OF_RANGE", `cannot copy ${blocks} block(s) from LBA ${skip} of ${range.name}: it ends at LBA ${range.blocks - 1}`);
+  }
+  return { ...range, lba: skip, blocks };
+}
+
+function destinationPart(range: LunRange, w: Window): LunRange {
+  const skip = aligned(range, w.dstOffset, "--dst-offset");
+  if (skip >= range.blocks) throw new CliError("ISCSI_CLI_OUT_OF_RANGE", `--dst-offset ${w.dstOffset} is past the end of ${range.name} (${range.blocks * range.blockSize} bytes)`);
+  return { ...range, lba: skip, blocks: range.blocks - skip };
+}
+
+/** A window of a file source: [offset, offset + count). */
+function filePart(source: Source, w: Window, shown: string): Source {
+  if (w.offset === 0 && w.count === undefined) return source;
+  const size = source.size;
+  if (size !== undefined && w.offset > size) throw new CliError("ISCSI_CLI_OUT_OF_RANGE", `--offset ${w.offset} is past the end of ${shown} (${size} bytes)`);
+  if (size === undefined && w.offset > 0) throw new CliError("ISCSI_CLI_USAGE", `--offset needs a source that can seek: ${shown} is a stream`);
+  const available = size === undefined ? undefined : size - w.offset;
+  const length = w.count === undefined ? available : available === undefined ? w.count : Math.min(w.count, available);
+  return {
+    size: length,
+    read: (offset, into) => {
+      const room = length === undefined ? into.length : Math.min(into.length, length - offset);
+      return room <= 0 ? Promise.resolve(0) : source.read(w.offset + offset, into.subarray(0, room));
+    },
+    close: () => source.close(),
+  };
 }
 
 async function copyBetween(ctx: CliContext, io: CliIo, p: Plan): Promise<void> {
@@ -126,6 +195,9 @@ async function copyBetween(ctx: CliContext, io: CliIo, p: Plan): Promise<void> {
     }
   }
   const dstBytes = p.dstRange === undefined ? undefined : p.dstRange.blocks * p.dstRange.blockSize;
+  if (p.count !== undefined && p.source.size !== undefined && p.source.size < p.count) {
+    throw new CliError("ISCSI_CLI_SHORT_INPUT", `--count ${p.count}: ${p.src.shown} holds only ${p.source.size} bytes from the offset given; nothing was written`);
+  }
   if (dstBytes !== undefined && p.source.size !== undefined && p.source.size > dstBytes) {
     throw new CliError(
       "ISCSI_CLI_OUT_OF_RANGE",
@@ -151,7 +223,7 @@ async function copyBetween(ctx: CliContext, io: CliIo, p: Plan): Promise<void> {
     result = await runCopy(p.source, sink, {
       chunkSize: p.bs,
       queueDepth: p.qd,
-      ...(p.source.size === undefined && dstBytes !== undefined ? { length: dstBytes } : {}),
+      ...(p.count !== undefined ? { length: p.count } : p.source.size === undefined && dstBytes !== undefined ? { length: dstBytes } : {}),
       skipZeros: sparse,
       verify: p.opts.verify === true,
       signal: ctx.signal,
@@ -161,7 +233,10 @@ async function copyBetween(ctx: CliContext, io: CliIo, p: Plan): Promise<void> {
     bar.stop();
   }
   try {
-    if (p.source.size === undefined && dstBytes !== undefined && result.bytes === dstBytes) {
+    if (p.count !== undefined && result.bytes < p.count) {
+      throw new CliError("ISCSI_CLI_SHORT_INPUT", `--count ${p.count}: ${p.src.shown} ended after ${result.bytes} bytes`);
+    }
+    if (p.count === undefined && p.source.size === undefined && dstBytes !== undefined && result.bytes === dstBytes) {
       // A stream that filled the LUN: if it has more, the copy was cut short.
       const more = await p.source.read(result.bytes, new Uint8Array(1));
       if (more > 0) {
