@@ -16,6 +16,7 @@ import { perfCommand } from "./commands/perf.js";
 import { pingCommand } from "./commands/ping.js";
 import { targetCommand } from "./commands/target.js";
 import { nbdCommand } from "./commands/nbd.js";
+import { compareCommand } from "./commands/compare.js";
 import { cdbCommand, discardCommand, resetCommand, syncCommand, turCommand, zeroCommand } from "./commands/scsi-ops.js";
 import { demoCommand } from "./commands/demo.js";
 import { nodeCommand } from "./commands/node.js";
@@ -101,6 +102,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     perfCommand(run),
     pingCommand(run),
     targetCommand(run),
+    compareCommand(run, io),
     syncCommand(run),
     turCommand(run),
     discardCommand(run),
