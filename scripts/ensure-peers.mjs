@@ -36,9 +36,7 @@ const PEERS = [
   { name: "dumpcap", pkg: "wireshark-common" },
   { name: "nbdinfo", pkg: "libnbd-bin" },
   { name: "nbdcopy", pkg: "libnbd-bin" },
-  { name: "nbdkit", pkg: "nbdkit" },
   { name: "fio", pkg: "fio" },
-  { name: "iperf3", pkg: "iperf3" },
   { name: "isnsd", pkg: "open-isns-server" },
   { name: "isnsadm", pkg: "open-isns-utils" },
   // Used by the harness itself: `ss` to see what tgtd listens on, `setpriv` to tie children's
