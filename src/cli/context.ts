@@ -1,9 +1,9 @@
 /**
  * What every command shares: the global options turned into session options (initiator name,
- * digests, timeouts, CHAP, the -v trace), the output, the interrupt signal, and the opening and
+ * digests, timeouts, CHAP, the -v events and the -vv trace), the output, the interrupt signal, and the opening and
  * closing of sessions so that no command forgets to log out.
  */
-import { ConfigError, LoginError } from "../core/errors.js";
+import { AuthenticationError, ConfigError, LoginError, NegotiationError } from "../core/errors.js";
 import { checkIscsiName } from "../core/iscsi-name.js";
 import { type IscsiUrl, parseHostPort, parseIscsiUrl, redactUrl } from "../core/url.js";
 import { discover, type DiscoveredTarget } from "../node/discovery.js";
@@ -23,7 +23,9 @@ export interface GlobalOptions extends CredentialOptions {
   readonly headerDigest?: string;
   readonly dataDigest?: string;
   readonly timeout?: string;
-  readonly verbose?: boolean;
+  /** How many times -v was given (-vv: 2). */
+  readonly verbose?: number | boolean;
+  readonly quiet?: boolean;
   readonly json?: boolean;
 }
 
@@ -42,6 +44,29 @@ export function parseDigestOption(text: string, what: string): DigestPreference 
   return value;
 }
 
+/** What to do when a target that needs CHAP was asked without credentials. */
+export const CHAP_REQUIRED_HINT = "the target requires CHAP: give --chap-user and a secret (--chap-secret-file, $ISCSI_CHAP_SECRET, or user%secret@ in the URL)";
+
+/** RFC 7143 §11.9.1: what an AsyncEvent asks, in words (4 asks to renegotiate, within Parameter3 seconds). */
+export function asyncEventText(code: number, parameter3: number): string {
+  switch (code) {
+    case 0:
+      return "SCSI asynchronous event (sense data follows)";
+    case 1:
+      return `logout requested within ${parameter3} s`;
+    case 2:
+      return "the target will drop a connection";
+    case 3:
+      return "the target will drop all connections of the session";
+    case 4:
+      return `renegotiation of operational parameters requested within ${parameter3} s`;
+    case 5:
+      return "all active tasks for a LU with a MCS connection must be terminated";
+    default:
+      return `AsyncEvent ${code}`;
+  }
+}
+
 /** A target URL with the connection parts checked; `lun` only when the command works on one. */
 export interface TargetRef {
   readonly url: IscsiUrl;
@@ -53,7 +78,8 @@ export interface TargetRef {
 
 export class CliContext {
   readonly timeoutMs: number;
-  readonly verbose: boolean;
+  /** -q, the default, -v (events), -vv (the PDU trace). */
+  readonly verbosity: number;
   private readonly initiatorName: string | undefined = undefined;
   private resolvedName: ResolvedInitiatorName | undefined;
   private readonly headerDigest: DigestPreference | undefined;
@@ -67,7 +93,8 @@ export class CliContext {
   ) {
     this.timeoutMs = parseDuration(options.timeout ?? DEFAULT_TIMEOUT, "--timeout");
     if (this.timeoutMs < 1) throw new ConfigError(`--timeout ${options.timeout ?? ""} is shorter than a millisecond`);
-    this.verbose = options.verbose === true;
+    const count = options.verbose === true ? 1 : typeof options.verbose === "number" ? options.verbose : 0;
+    this.verbosity = options.quiet === true && count === 0 ? -1 : Math.min(count, 2);
     if (options.initiatorName !== undefined) {
       const checked = checkIscsiName(options.initiatorName);
       if (!checked.ok) throw new ConfigError(`--initiator-name "${options.initiatorName}" is not an iSCSI name: ${checked.reason}`);
@@ -77,6 +104,21 @@ export class CliContext {
     this.headerDigest = options.headerDigest === undefined ? undefined : parseDigestOption(options.headerDigest, "--header-digest");
     this.dataDigest = options.dataDigest === undefined ? undefined : parseDigestOption(options.dataDigest, "--data-digest");
     out.addSecrets(environmentSecrets(env));
+  }
+
+  /** -v and more: events (logins, logouts, recoveries, renegotiations, task management). */
+  get events(): boolean {
+    return this.verbosity >= 1;
+  }
+
+  /** -vv: every PDU. */
+  get tracing(): boolean {
+    return this.verbosity >= 2;
+  }
+
+  /** One event line on stderr, with -v. */
+  event(text: string): void {
+    if (this.events) this.out.trace(`iscsi: ${text}`);
   }
 
   get signal(): AbortSignal {
@@ -108,7 +150,7 @@ export class CliContext {
       (path) => readSecretFile(path, this.signal),
       (secret) => this.out.addSecrets([secret]),
     );
-    if (resolved.sources !== undefined && this.verbose) this.out.trace(`iscsi: ${resolved.sources}`);
+    if (resolved.sources !== undefined) this.event(resolved.sources);
     return resolved.chap;
   }
 
@@ -127,7 +169,19 @@ export class CliContext {
    * authorization, 0x0203 not found, which targets also answer to initiators outside their ACL)
    * says which name we used and how to change it; other errors pass unchanged.
    */
-  explainLoginRefusal(error: unknown): unknown {
+  explainLoginRefusal(error: unknown, chapGiven = true): unknown {
+    // A target that needs CHAP, asked without credentials, answers 0x0201 like a wrong secret would.
+    if (error instanceof LoginError && !chapGiven && error.code === "ISCSI_ERR_AUTH") {
+      return new AuthenticationError(`${error.message}: ${CHAP_REQUIRED_HINT}`, { cause: error, statusClass: error.statusClass, statusDetail: error.statusDetail });
+    }
+    // We insisted on CRC32C and the target answered None: say how to accept None.
+    if (error instanceof NegotiationError && (error.key === "HeaderDigest" || error.key === "DataDigest")) {
+      const option = error.key === "HeaderDigest" ? "--header-digest" : "--data-digest";
+      const ours = error.key === "HeaderDigest" ? this.headerDigest : this.dataDigest;
+      if (ours === undefined || ours === "CRC32C") {
+        return new NegotiationError(`${error.message} (the target allows no ${error.key}; to accept None when it does not, give ${option} crc32c,none)`, error.key, { cause: error });
+      }
+    }
     if (!(error instanceof LoginError) || error.statusClass !== 0x02 || ![0x01, 0x02, 0x03].includes(error.statusDetail)) return error;
     if (error.code !== "ISCSI_ERR_LOGIN" && error.statusDetail === 0x01) return error;
     const who = this.initiator;
@@ -142,7 +196,7 @@ export class CliContext {
       connectTimeoutMs: this.timeoutMs,
       loginTimeoutMs: this.timeoutMs,
       logoutTimeoutMs: Math.min(this.timeoutMs, 5000),
-      ...(this.verbose ? { trace: (line: string) => this.out.trace(line) } : {}),
+      ...(this.tracing ? { trace: (line: string) => this.out.trace(line) } : {}),
     };
   }
 
@@ -171,14 +225,25 @@ export class CliContext {
       withDeadline(openSession(options), this.timeoutMs * 2, `login to ${ref.targetName} at ${formatPortal(ref.portal)}`),
       this.signal,
     ).catch((error: unknown) => {
-      throw this.explainLoginRefusal(error);
+      throw this.explainLoginRefusal(error, options.chap !== undefined);
     });
-    if (this.verbose) this.traceRecoveries(session);
+    if (this.events) this.traceEvents(session, ref);
     try {
       return await body(session);
     } finally {
       await this.endSession(session);
+      this.event(`logged out of ${ref.targetName} at ${formatPortal(ref.portal)}`);
     }
+  }
+
+  /** -v: the login, then each recovery, renegotiation request and unit attention as it happens. */
+  private traceEvents(session: IscsiSession, ref: TargetRef): void {
+    const [first] = session.connections;
+    const digests = first === undefined ? "" : `, HeaderDigest=${first.headerDigest ? "CRC32C" : "None"} DataDigest=${first.dataDigest ? "CRC32C" : "None"}`;
+    this.event(`logged in to ${ref.targetName} at ${formatPortal(ref.portal)} as ${session.initiatorName} (${session.connections.length} connection(s)${digests}, ErrorRecoveryLevel=${session.params.errorRecoveryLevel})`);
+    session.on("async-event", (event) => this.event(`asynchronous message from the target: ${asyncEventText(event.asyncEvent, event.parameter3)}`));
+    session.on("unit-attention", (lun, description) => this.event(`unit attention on LUN ${lun}: ${description}`));
+    this.traceRecoveries(session);
   }
 
   /** -v: each recovery of the session as it happens (cause, how long, what was re-issued). */
@@ -220,6 +285,8 @@ export class CliContext {
       ...(this.dataDigest === undefined ? {} : { dataDigest: this.dataDigest }),
       requestTimeoutMs: this.timeoutMs,
     };
-    return untilAborted(withDeadline(discover(portal, options), this.timeoutMs * 2, `discovery at ${formatPortal(portal)}`), this.signal);
+    return untilAborted(withDeadline(discover(portal, options), this.timeoutMs * 2, `discovery at ${formatPortal(portal)}`), this.signal).catch((error: unknown) => {
+      throw this.explainLoginRefusal(error, chap !== undefined);
+    });
   }
 }

@@ -6,6 +6,7 @@
 import { environmentSecrets, hideSecretsFromProcessTitle, secretsInArguments } from "./credentials.js";
 import { ExitCode } from "./exit-codes.js";
 import { Interrupts } from "./interrupt.js";
+import { Verbosity, verbosityOf } from "./options.js";
 import { runCli } from "./program.js";
 import { describeFailure } from "./report.js";
 
@@ -26,7 +27,7 @@ process.stderr.on("error", () => undefined);
 
 // Whatever escapes a command (a bug, a library callback that throws) still ends as one line.
 const fatal = (error: unknown): void => {
-  const verbose = process.argv.includes("-v") || process.argv.includes("--verbose");
+  const verbose = verbosityOf(process.argv.slice(2)) >= Verbosity.Events;
   const secrets = [...secretsInArguments(process.argv), ...environmentSecrets(process.env)];
   const report = describeFailure(error, { secrets, verbose });
   process.stderr.write(`iscsi: ${report.message}\n${report.detail === undefined ? "" : `${report.detail}\n`}`);

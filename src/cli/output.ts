@@ -20,7 +20,14 @@ export class Output {
     readonly stdout: Writable,
     readonly stderr: Writable,
     readonly json: boolean,
+    /** -q: errors only (no notes, warnings or progress). */
+    readonly quiet = false,
   ) {}
+
+  /** Whether a progress bar may be drawn (never with --json or -q; progress.ts checks the TTY). */
+  get progressAllowed(): boolean {
+    return !this.json && !this.quiet;
+  }
 
   /** Secrets to mask in anything printed from now on. */
   addSecrets(secrets: readonly string[]): void {
@@ -58,15 +65,15 @@ export class Output {
 
   /** A note for a human on standard error (suppressed with --json, which is for programs). */
   note(text: string): void {
-    if (!this.json) this.stderr.write(`${this.mask(text)}\n`);
+    if (!this.json && !this.quiet) this.stderr.write(`${this.mask(text)}\n`);
   }
 
-  /** A warning on standard error, shown in both modes. */
+  /** A warning on standard error, shown in both modes (not with -q). */
   warn(text: string): void {
-    this.stderr.write(`iscsi: warning: ${this.mask(text)}\n`);
+    if (!this.quiet) this.stderr.write(`iscsi: warning: ${this.mask(text)}\n`);
   }
 
-  /** One line of the -v trace. */
+  /** One line of the -v events or the -vv trace (the caller checks the level). */
   trace(text: string): void {
     this.stderr.write(`${this.mask(text)}\n`);
   }

@@ -1,6 +1,7 @@
 import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
 import { runCaptured } from "./cli.test-util.js";
+import { verbosityOf } from "./options.js";
 
 /** A loopback port with nothing listening on it. */
 async function closedPort(): Promise<number> {
@@ -32,15 +33,39 @@ describe("help", () => {
     expect(r.stdout).toMatch(/ISCSI_CHAP_SECRET/);
   });
 
-  it("gives each command examples, the global options and the exit statuses", async () => {
-    for (const command of ["discover", "ls", "luns", "inquiry", "readcap", "read", "write", "cp", "perf", "ping", "target", "nbd", "demo"]) {
+  it("gives each command its own options and examples, then one line pointing to the global options", async () => {
+    for (const command of ["discover", "ls", "luns", "inquiry", "readcap", "read", "write", "cp", "perf", "ping", "nbd"]) {
       const r = await runCaptured([command, "--help"]);
       expect(r.status, command).toBe(0);
       expect(r.stdout, command).toMatch(/Examples:/);
-      expect(r.stdout, command).toMatch(/Exit status:/);
-      expect(r.stdout, command).toMatch(/--header-digest/);
-      expect(r.stdout, command).toMatch(/--json/);
+      expect(r.stdout, command).toMatch(/^ {2}--header-digest <digest>/m);
+      expect(r.stdout, command).toMatch(/^Global options: --json, -q\/--quiet, -v\/--verbose .*iscsi --help$/m);
+      // The global options and the exit table are the program's help, not repeated here.
+      expect(r.stdout, command).not.toMatch(/^ {2}--json/m);
+      expect(r.stdout, command).not.toMatch(/Exit status:/);
     }
+  });
+
+  it("shows only what a target takes in target --help, and whose secret --chap-secret-file reads", async () => {
+    const r = await runCaptured(["target", "--help"]);
+    expect(r.status).toBe(0);
+    for (const initiatorOnly of ["--header-digest", "--initiator-name", "--chap-user", "--chap-target-user", "--timeout"]) expect(r.stdout).not.toContain(initiatorOnly);
+    expect(r.stdout.replace(/\s+/g, " ")).toMatch(/--chap-secret-file <file> read the secret initiators must prove for --chap USER/);
+    expect(r.stdout).toMatch(/^Global options: /m);
+  });
+
+  it("takes the global options anywhere on the command line, and -vv as two -v", async () => {
+    const before = await runCaptured(["--json", "readcap"]);
+    const after = await runCaptured(["readcap", "--json"]);
+    expect(JSON.parse(before.stdout)).toEqual(JSON.parse(after.stdout));
+    expect([verbosityOf(["-q"]), verbosityOf([]), verbosityOf(["-v"]), verbosityOf(["-vv"]), verbosityOf(["-v", "--verbose"]), verbosityOf(["--", "-vv"])]).toEqual([-1, 0, 1, 2, 2, 0]);
+  });
+
+  it("prints the version, as JSON with --json", async () => {
+    expect((await runCaptured(["--version"])).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    const r = await runCaptured(["--json", "--version"]);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ version: expect.stringMatching(/^\d+\.\d+\.\d+$/) });
   });
 
   it("prints the help on stderr and exits 1 when no command is given", async () => {
@@ -55,6 +80,16 @@ describe("usage errors", () => {
     const r = await runCaptured(["discover", "127.0.0.1", "--frobnicate"]);
     expect(r.status).toBe(1);
     expectOneErrorLine(r.stderr, /unknown option '--frobnicate' \(see iscsi discover --help\)/);
+  });
+
+  it("gives commander's usage errors the one code namespace in --json, keeping commander's words", async () => {
+    for (const args of [["readcap", "--json"], ["discover", "127.0.0.1", "--frobnicate", "--json"], ["frob", "--json"], ["read", "iscsi://127.0.0.1/iqn.2026-11.example:disk/1", "--json", "--lba"], ["--json"]]) {
+      const r = await runCaptured(args);
+      expect(r.status, args.join(" ")).toBe(1);
+      const doc = JSON.parse(r.stdout) as { error: { code: string; message: string } };
+      expect(doc.error.code, args.join(" ")).toBe("ISCSI_CLI_USAGE");
+      expect(doc.error.message).toMatch(/missing required argument|unknown option|unknown command|argument missing|no command given/);
+    }
   });
 
   it("reports a missing argument and an unknown command", async () => {

@@ -2,10 +2,13 @@
  * The `iscsi` program: global options, the commands, and the one place where a failure becomes a
  * line on stderr (and, with --json, an error document on stdout) and an exit status.
  */
-import { Command, CommanderError } from "commander";
-import { CliContext, DEFAULT_TIMEOUT, type GlobalOptions } from "./context.js";
+import { Command, CommanderError, Option } from "commander";
+import { CliContext, type GlobalOptions } from "./context.js";
 import { environmentSecrets, secretsInArguments } from "./credentials.js";
+import { CliError } from "./errors.js";
 import { ExitCode, EXIT_CODES_HELP } from "./exit-codes.js";
+import { addConnectionOptions, addGlobalOptions, GLOBAL_OPTIONS_LINE, takesConnectionOptions, Verbosity, verbosityOf } from "./options.js";
+import { completionCommand, manpageCommand } from "./commands/completion.js";
 import type { Interrupts } from "./interrupt.js";
 import { Output, type Writable } from "./output.js";
 import { describeFailure, oneLine } from "./report.js";
@@ -34,18 +37,11 @@ export interface CliIo {
 
 export const VERSION = "0.1.0";
 
-function globalOptions(program: Command): Command {
-  return program
-    .option("--initiator-name <iqn>", "our iSCSI name (else $ISCSI_INITIATOR_NAME, the config file, /etc/iscsi/initiatorname.iscsi, or one generated once and kept)")
-    .option("--header-digest <digest>", "header digest: none, crc32c, or a preference list crc32c,none")
-    .option("--data-digest <digest>", "data digest: none, crc32c, or a preference list crc32c,none")
-    .option("--timeout <duration>", "limit for connecting, for login, and for the whole of each command (its retries across reconnects included), e.g. 10s, 500ms", DEFAULT_TIMEOUT)
-    .option("-v, --verbose", "trace every PDU on stderr (CHAP values redacted)")
-    .option("--json", "print exactly one JSON document on stdout")
-    .option("--chap-user <name>", "CHAP user name (or in the URL as user%secret@, or $ISCSI_CHAP_USERNAME)")
-    .option("--chap-secret-file <file>", "read the CHAP secret from a file (or $ISCSI_CHAP_SECRET; never on the command line)")
-    .option("--chap-target-user <name>", "mutual CHAP: the name the target must answer with (or $ISCSI_CHAP_TARGET_USERNAME)")
-    .option("--chap-target-secret-file <file>", "mutual CHAP: read the target's secret from a file (or $ISCSI_CHAP_TARGET_SECRET)");
+/** The connection options, listed once in the program's help (each command's help lists them too). */
+function connectionOptionsHelp(): string {
+  const options = addConnectionOptions(new Command("x")).options;
+  const width = Math.max(...options.map((o) => o.flags.length)) + 2;
+  return `Connection options (every command that logs in to a target):\n${options.map((o) => `  ${o.flags.padEnd(width)}${o.description}`).join("\n")}`;
 }
 
 const SECRETS_HELP = `CHAP credentials come from the URL (iscsi://user%secret@host/...), from --chap-user with
@@ -58,8 +54,10 @@ A secret is never printed; one given in a URL is hidden from ps as soon as the t
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const args = argv.slice(2);
   const json = args.includes("--json");
-  const verbose = args.includes("-v") || args.includes("--verbose");
-  const out = new Output(io.stdout, io.stderr, json);
+  const verbosity = verbosityOf(args);
+  // The stack of an internal error comes with -v: it is an event worth a report.
+  const verbose = verbosity >= Verbosity.Events;
+  const out = new Output(io.stdout, io.stderr, json, verbosity === Verbosity.Quiet);
   out.addSecrets(secretsInArguments(args));
   out.addSecrets(environmentSecrets(io.env));
 
@@ -77,11 +75,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     await body(ctx);
   };
 
-  const program = globalOptions(new Command("iscsi"))
+  const program = addGlobalOptions(new Command("iscsi"))
     .description("A userspace iSCSI initiator: discover targets, inspect LUNs, read, write, copy, benchmark.")
-    .version(VERSION, "-V, --version")
-    .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
-    .addHelpText("after", `\n${SECRETS_HELP}\n\n${EXIT_CODES_HELP}`)
+    .addOption(new Option("-V, --version", "print the version (with --json: {\"version\": ...})"))
+    .on("option:version", () => {
+      out.result({ version: VERSION }, () => VERSION);
+      throw new CommanderError(0, "commander.version", VERSION);
+    })
+    .configureHelp({ sortSubcommands: false })
+    .addHelpText("after", `\n${connectionOptionsHelp()}\n\n${SECRETS_HELP}\n\n${EXIT_CODES_HELP}`)
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
@@ -114,27 +116,41 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     upCommand(run),
     statusCommand(run),
     demoCommand(run),
+    completionCommand(run, () => program),
   ];
-  // Subcommands (`node add`, ...) are configured like the commands themselves.
+  // Subcommands (`node add`, ...) are configured like the commands themselves. Each help shows
+  // the command's own options (connection options included where it logs in), then one line
+  // pointing to the global ones.
   for (const command of commands.flatMap((c) => [c, ...c.commands])) {
+    if (takesConnectionOptions(command)) addConnectionOptions(command);
     command
-      .configureHelp({ showGlobalOptions: true })
       .exitOverride()
       .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s), outputError: () => undefined })
-      .addHelpText("after", `\n${EXIT_CODES_HELP}`);
+      .addHelpText("after", `\n${GLOBAL_OPTIONS_LINE}`);
     if (command.parent === null) program.addCommand(command);
   }
+  // The man page's generator (scripts/man.mjs), left out of the help and of the completions.
+  program.addCommand(
+    manpageCommand(run, () => program, VERSION, SECRETS_HELP)
+      .exitOverride()
+      .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s), outputError: () => undefined }),
+    { hidden: true },
+  );
 
   try {
     await program.parseAsync([...argv], { from: "node" });
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return ExitCode.Ok;
-      // No command given: commander has printed the help on stderr.
-      if (error.code === "commander.help") return ExitCode.Usage;
-      // commander's own usage errors, as one line naming the command to ask for help.
+      // No command given: commander has printed the help on stderr (and --json gets its document).
+      if (error.code === "commander.help") {
+        out.errorDocument({ code: "ISCSI_CLI_USAGE", message: "no command given (see iscsi --help)", exitCode: ExitCode.Usage });
+        return ExitCode.Usage;
+      }
+      // commander's own usage errors, as one line naming the command to ask for help, under the
+      // tool's one code namespace (commander's code names which kind, in the message's words).
       const which = program.args[0] !== undefined && program.commands.some((c) => c.name() === program.args[0]) ? ` ${program.args[0]}` : "";
-      fail(new CommanderError(error.exitCode, error.code, `${oneLine(error.message).replace(/^error:\s*/i, "")} (see iscsi${which} --help)`));
+      fail(new CliError("ISCSI_CLI_USAGE", `${oneLine(error.message).replace(/^error:\s*/i, "")} (see iscsi${which} --help)`, { cause: error }));
     } else {
       fail(error);
     }

@@ -42,7 +42,8 @@ function hintFor(error: unknown): string | undefined {
   }
   switch (errorCode(error)) {
     case "ISCSI_ERR_AUTH":
-      return "check the CHAP user and secret";
+      // A login without credentials already says the target requires CHAP (context.ts).
+      return error instanceof Error && error.message.includes("the target requires CHAP") ? undefined : "check the CHAP user and secret";
     case "ISCSI_ERR_MUTUAL_AUTH":
       return "the target did not prove the mutual CHAP secret; check --chap-target-secret-file or ISCSI_CHAP_TARGET_SECRET";
     default:

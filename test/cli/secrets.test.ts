@@ -49,14 +49,14 @@ describe("CHAP secrets are never shown", () => {
     await tgtd?.stop();
   });
 
-  it("from ISCSI_CHAP_* in the environment: logs in, and no output shows the secret, even with -v", async () => {
+  it("from ISCSI_CHAP_* in the environment: logs in, and no output shows the secret, even with -vv", async () => {
     const env = { ISCSI_CHAP_USERNAME: USER, ISCSI_CHAP_SECRET: SECRET };
-    for (const args of [["readcap", url(1), "-v"], ["readcap", url(1), "--json", "-v"], ["ls", url(), "-v"]]) {
+    for (const args of [["readcap", url(1), "-vv"], ["readcap", url(1), "--json", "-vv"], ["ls", url(), "-vv"]]) {
       const r = expectOk(await iscsi(args, { env }));
       expectNoSecret(r.stdout + r.stderr, SECRET);
     }
     // The trace did show the CHAP exchange, with the values redacted.
-    const traced = expectOk(await iscsi(["luns", url(), "-v"], { env }));
+    const traced = expectOk(await iscsi(["luns", url(), "-vv"], { env }));
     expect(traced.stderr).toMatch(/CHAP_N=secretuser CHAP_R=<redacted/);
   });
 
@@ -67,7 +67,7 @@ describe("CHAP secrets are never shown", () => {
       LIBISCSI_CHAP_TARGET_USERNAME: TARGET_USER,
       LIBISCSI_CHAP_TARGET_PASSWORD: TARGET_SECRET,
     };
-    const r = expectOk(await iscsi(["inquiry", url(1), "-v", "--json"], { env }));
+    const r = expectOk(await iscsi(["inquiry", url(1), "-vv", "--json"], { env }));
     expect(jsonOf<{ inquiry: { vendor: string } }>(r).inquiry.vendor).toBe("IET");
     expectNoSecret(r.stdout + r.stderr, SECRET, TARGET_SECRET);
   });
@@ -77,7 +77,7 @@ describe("CHAP secrets are never shown", () => {
     const targetFile = tmp().file("target.secret");
     writeFileSync(secretFile, `${SECRET}\n`, { mode: 0o600 });
     writeFileSync(targetFile, `${TARGET_SECRET}\n`, { mode: 0o600 });
-    const args = ["readcap", url(1), "--chap-user", USER, "--chap-secret-file", secretFile, "--chap-target-user", TARGET_USER, "--chap-target-secret-file", targetFile, "-v"];
+    const args = ["readcap", url(1), "--chap-user", USER, "--chap-secret-file", secretFile, "--chap-target-user", TARGET_USER, "--chap-target-secret-file", targetFile, "-vv"];
     const r = expectOk(await iscsi(args));
     expect(r.stdout).toMatch(/^Blocks: +2048$/m);
     expectNoSecret(r.stdout + r.stderr, SECRET, TARGET_SECRET);
@@ -115,7 +115,7 @@ describe("CHAP secrets are never shown", () => {
   });
 
   it("given as user:password@ (RFC 3986's form, beside libiscsi's user%secret@): logs in, and no output shows it", async () => {
-    for (const args of [["readcap", `iscsi://${USER}:${SECRET}@${tgtd.portal}/${IQN}/1`, "--json"], ["luns", `iscsi://${USER}:${SECRET}@${tgtd.portal}/${IQN}`, "-v"]]) {
+    for (const args of [["readcap", `iscsi://${USER}:${SECRET}@${tgtd.portal}/${IQN}/1`, "--json"], ["luns", `iscsi://${USER}:${SECRET}@${tgtd.portal}/${IQN}`, "-vv"]]) {
       const r = expectOk(await iscsi(args));
       expectNoSecret(r.stdout + r.stderr, SECRET);
     }

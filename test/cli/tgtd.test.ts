@@ -125,10 +125,10 @@ describe("iscsi against tgtd", () => {
       }
     });
 
-    it("negotiates CRC32C digests when asked, as the -v trace shows, and moves data with them", async () => {
+    it("negotiates CRC32C digests when asked, as the -vv trace shows, and moves data with them", async () => {
       const digestUrl = `iscsi://${tgtd.portal}/${IQN_DIGEST}/1`;
       const options = ["--header-digest", "crc32c", "--data-digest", "crc32c"];
-      const r = expectOk(await iscsi(["readcap", digestUrl, ...options, "-v"]));
+      const r = expectOk(await iscsi(["readcap", digestUrl, ...options, "-vv"]));
       expect(r.stderr).toMatch(/^<< .*LoginResponse.*HeaderDigest=CRC32C DataDigest=CRC32C/m);
       expect(r.stdout).toMatch(/^Blocks: +2048$/m);
       const data = patternBytes(0, 32 * 1024, SEED + 9);

@@ -204,7 +204,9 @@ export function resetCommand(run: Runner): Command {
         if (url !== undefined) {
           const ref = ctx.targetRef(url, true);
           await ctx.withLun(ref, async (lun) => {
+            ctx.event(`task management: LOGICAL UNIT RESET of LUN ${ref.lun}`);
             await lun.session.lunReset(ref.lun);
+            ctx.event(`task management: LOGICAL UNIT RESET of LUN ${ref.lun}: function complete`);
             ctx.out.result({ target: ref.targetName, portal: formatPortal(ref.portal), lun: ref.lun, reset: "logical-unit" }, () => `${lunName(ref)}: LOGICAL UNIT RESET done`);
           });
           return;
@@ -212,7 +214,9 @@ export function resetCommand(run: Runner): Command {
         const ref = ctx.targetRef(opts.target as string, false);
         const kind = opts.cold === true ? "cold" : "warm";
         await ctx.withSession(ref, async (session) => {
+          ctx.event(`task management: TARGET ${kind.toUpperCase()} RESET`);
           await session.targetReset(kind);
+          ctx.event(`task management: TARGET ${kind.toUpperCase()} RESET: function complete`);
           ctx.out.result({ target: ref.targetName, portal: formatPortal(ref.portal), reset: `target-${kind}` }, () => `${ref.targetName}: TARGET ${kind.toUpperCase()} RESET done`);
         });
       }),

@@ -11,12 +11,14 @@ import { ConfigError } from "../../core/errors.js";
 import { describePdu } from "../../core/pdu/describe.js";
 import { isPlausibleIscsiName, parseHostPort } from "../../core/url.js";
 import { startTarget, type LunConfig, type RunningTarget, type TargetServerConfig } from "../../target/server.js";
+import type { SessionSummary } from "../../target/engine/events.js";
 import { formatPortal } from "../../node/host.js";
 import type { CliContext } from "../context.js";
 import { readSecretFile, secretFromFileContent } from "../credentials.js";
 import { formatTable } from "../format.js";
 import { formatBytes, parseCount } from "../units.js";
 import { examples, type Runner } from "./command.js";
+import { parseIsnsServer } from "../../core/isns/server-address.js";
 
 interface TargetOptions {
   readonly listen: string;
@@ -24,9 +26,11 @@ interface TargetOptions {
   readonly lun: readonly string[];
   readonly chap?: string;
   readonly mutual?: string;
+  readonly chapSecretFile?: string;
   readonly mutualSecretFile?: string;
   readonly blockSize: string;
   readonly readOnly?: boolean;
+  readonly isns?: string;
 }
 
 export const DEFAULT_TARGET_IQN = "iqn.2026-11.io.iscsi-ts:target";
@@ -72,15 +76,54 @@ export async function targetConfig(ctx: CliContext, opts: TargetOptions): Promis
     luns.push({ lun, backend, blockSize, ...(opts.readOnly === true ? { readOnly: true } : {}) });
   }
   const chap =
-    opts.chap === undefined ? undefined : { users: [{ username: opts.chap, secret: await readSecret(ctx, ctx.options.chapSecretFile, "ISCSI_TARGET_CHAP_SECRET", `--chap ${opts.chap}`) }] };
+    opts.chap === undefined ? undefined : { users: [{ username: opts.chap, secret: await readSecret(ctx, opts.chapSecretFile, "ISCSI_TARGET_CHAP_SECRET", `--chap ${opts.chap}`) }] };
   if (opts.mutual !== undefined && chap === undefined) throw new ConfigError("--mutual needs --chap: mutual CHAP follows the initiator's CHAP");
   const mutualChap =
     opts.mutual === undefined ? undefined : { username: opts.mutual, secret: await readSecret(ctx, opts.mutualSecretFile, "ISCSI_TARGET_MUTUAL_SECRET", `--mutual ${opts.mutual}`) };
   return {
     listen: { host, port },
     targets: [{ iqn: opts.iqn, luns, ...(chap === undefined ? {} : { chap }), ...(mutualChap === undefined ? {} : { mutualChap }) }],
-    ...(ctx.verbose ? { trace: (direction, cid, pdu) => ctx.out.trace(`${direction === "send" ? ">>" : "<<"} [${cid}] ${describePdu(pdu)}`) } : {}),
+    ...(opts.isns === undefined
+      ? {}
+      : { isns: { server: parseIsnsServer(opts.isns), timeoutMs: ctx.timeoutMs, onError: (e) => ctx.out.note(`iSNS registration refresh failed (trying again): ${e.message}`) } }),
+    ...(ctx.tracing ? { trace: (direction, cid, pdu) => ctx.out.trace(`${direction === "send" ? ">>" : "<<"} [${cid}] ${describePdu(pdu)}`) } : {}),
   };
+}
+
+/**
+ * What a server logs on stderr: logins, logouts and authentication failures at the default level,
+ * one line each; connections and protocol errors with -v; nothing with -q.
+ */
+export function logTargetEvents(ctx: CliContext, target: RunningTarget): void {
+  if (ctx.verbosity < 0) return;
+  const log = (text: string): void => ctx.out.trace(`iscsi target: ${text}`);
+  const remotes = new Map<number, string>();
+  const session = (s: SessionSummary): string =>
+    `${s.initiatorName}${s.type === "Discovery" ? " (discovery session)" : ` to ${s.targetName ?? "?"}`} (TSIH ${s.tsih})`;
+  target.on("connection-opened", (cid, remote) => {
+    remotes.set(cid, remote);
+    if (ctx.events) log(`connection ${cid} from ${remote}`);
+  });
+  target.on("connection-closed", (cid, error) => {
+    if (ctx.events) log(`connection ${cid} from ${remotes.get(cid) ?? "?"} closed${error === undefined ? "" : `: ${error.message}`}`);
+    remotes.delete(cid);
+  });
+  target.on("login-complete", (cid, s, leading) => {
+    log(`login: ${session(s)} from ${remotes.get(cid) ?? "?"}${leading ? "" : ` (connection ${cid} added)`}`);
+  });
+  target.on("login-failed", (cid, error) => {
+    const what = error.code === "ISCSI_ERR_AUTH" || error.code === "ISCSI_ERR_MUTUAL_AUTH" ? "authentication failed" : "login refused";
+    log(`${what} from ${remotes.get(cid) ?? "?"}: ${error.message}`);
+  });
+  target.on("session-closed", (s, reason) => {
+    log(reason === "logout" ? `logout: ${session(s)}` : `session ended (${reason}): ${session(s)}`);
+  });
+  target.on("protocol-error", (cid, error) => {
+    if (ctx.events) log(`protocol error on connection ${cid}: ${error.message}`);
+  });
+  target.on("erl-fallback", (cid, detail) => {
+    if (ctx.events) log(`connection ${cid}: ${detail}`);
+  });
 }
 
 /** `HOST:PORT`, `HOST` (port 3260), `:PORT` (127.0.0.1), or `[v6]:PORT`. Port 0 picks a free one. */
@@ -99,29 +142,33 @@ export function describeTarget(target: RunningTarget, config: TargetServerConfig
     const size = backend?.size ?? 0;
     return { lun: l.lun, backend: backend?.description ?? String(l.backend), bytes: size, blockSize: l.blockSize ?? 512, readOnly: l.readOnly === true, url: target.url(node?.iqn, l.lun) };
   });
-  const json = { iqn: node?.iqn, host: target.host, port: target.port, portal, chap: node?.chap !== undefined, mutualChap: node?.mutualChap !== undefined, luns };
+  const isns = target.isns === undefined ? undefined : { server: formatPortal(target.isns.server), entityId: target.isns.entityId, registrationPeriod: target.isns.registrationPeriod };
+  const json = { iqn: node?.iqn, host: target.host, port: target.port, portal, chap: node?.chap !== undefined, mutualChap: node?.mutualChap !== undefined, luns, ...(isns === undefined ? {} : { isns }) };
   const table = formatTable(
     [{ header: "LUN", align: "right" }, { header: "BACKEND" }, { header: "SIZE", align: "right" }, { header: "URL" }],
     luns.map((l) => [String(l.lun), l.backend + (l.readOnly ? " (read-only)" : ""), formatBytes(l.bytes), l.url]),
   );
   const auth = node?.chap === undefined ? "no authentication" : node.mutualChap === undefined ? "CHAP" : "mutual CHAP";
-  return { json, text: `serving ${node?.iqn ?? "?"} on ${portal} (${auth}); Ctrl-C stops\n${table}` };
+  const registered = isns === undefined ? "" : `; registered with iSNS at ${isns.server} (period ${isns.registrationPeriod ?? "unlimited"} s)`;
+  return { json, text: `serving ${node?.iqn ?? "?"} on ${portal} (${auth})${registered}; Ctrl-C stops\n${table}` };
 }
 
 export function targetCommand(run: Runner): Command {
   return new Command("target")
     .summary("serve LUNs with the embedded iSCSI target")
     .description(
-      "Runs the embedded target until SIGINT or SIGTERM. Backends: mem:SIZE (sparse, in memory), null:SIZE (reads zeros, drops writes), file:PATH or a path. CHAP secrets come from $ISCSI_TARGET_CHAP_SECRET and $ISCSI_TARGET_MUTUAL_SECRET, or --chap-secret-file and --mutual-secret-file; never from the command line. With --json, one document describing the running target is printed once it listens.",
+      "Runs the embedded target until SIGINT or SIGTERM. Backends: mem:SIZE (sparse, in memory), null:SIZE (reads zeros, drops writes), file:PATH or a path. CHAP secrets come from $ISCSI_TARGET_CHAP_SECRET and $ISCSI_TARGET_MUTUAL_SECRET, or --chap-secret-file and --mutual-secret-file; never from the command line. With --json, one document describing the running target is printed once it listens. Logins, logouts and authentication failures are logged on stderr, one line each (-v adds connections, -vv every PDU, -q none).",
     )
     .option("--listen <host:port>", "address to listen on (port 0: any free port)", "127.0.0.1:3260")
     .option("--iqn <iqn>", "the target's name", DEFAULT_TARGET_IQN)
     .option("--lun <n=backend>", "a LUN: 1=mem:256M, 2=null:1T, 3=/path/disk.img (repeatable)", collect, [] as string[])
     .option("--chap <user>", "require CHAP with this user (secret: $ISCSI_TARGET_CHAP_SECRET or --chap-secret-file)")
+    .option("--chap-secret-file <file>", "read the secret initiators must prove for --chap USER from a file (else $ISCSI_TARGET_CHAP_SECRET)")
     .option("--mutual <user>", "answer mutual CHAP as this user (secret: $ISCSI_TARGET_MUTUAL_SECRET or --mutual-secret-file)")
-    .option("--mutual-secret-file <file>", "read the mutual CHAP secret from a file")
+    .option("--mutual-secret-file <file>", "read the target's own secret, proved to initiators that ask for mutual CHAP, from a file (else $ISCSI_TARGET_MUTUAL_SECRET)")
     .option("--block-size <bytes>", "logical block size: 512 or 4096", "512")
     .option("--read-only", "refuse writes (WRITE PROTECTED)")
+    .option("--isns <host[:port]>", "register with this iSNS server (port 3205 unless given), refresh the registration, deregister on exit")
     .addHelpText(
       "after",
       examples([
@@ -129,12 +176,14 @@ export function targetCommand(run: Runner): Command {
         "iscsi target --listen 0.0.0.0:3260 --iqn iqn.2026-11.example:disk --lun 1=/var/lib/disk.img --lun 2=null:1T",
         "ISCSI_TARGET_CHAP_SECRET=... iscsi target --listen :3260 --lun 1=mem:1G --chap alice",
         "iscsi target --listen 127.0.0.1:0 --lun 1=mem:64M --json   # prints the port it took",
+        "iscsi target --listen 10.0.0.2:3260 --lun 1=mem:1G --isns 10.0.0.5",
       ]),
     )
     .action(async (opts: TargetOptions, cmd: Command) =>
       run(cmd, async (ctx) => {
         const config = await targetConfig(ctx, opts);
         const target = await startTarget(config);
+        logTargetEvents(ctx, target);
         try {
           const { json, text } = describeTarget(target, config);
           ctx.out.result(json, () => text);
