@@ -17,6 +17,7 @@ import type { NbdBackend } from "./backend.js";
 import { errnoName, type NbdErrno } from "./engine/constants.js";
 import { type NbdEndReason, type NbdEvent, type NbdOutcome, type NbdRequest, NbdServerConnection, type NbdConnectionStats } from "./engine/connection.js";
 import type { NbdExport } from "./engine/export.js";
+import { BufferPool } from "./buffer-pool.js";
 import { nbdErrnoOf, nbdMessageOf } from "./errno.js";
 
 export type NbdListen = { readonly host?: string; readonly port?: number } | { readonly socket: string };
@@ -76,6 +77,8 @@ export class NbdServer extends EventEmitter<NbdServerEvents> {
   private nextClientId = 1;
   private closing: Promise<NbdCloseResult> | undefined;
   readonly exports: readonly NbdExport[];
+  /** Buffers for WRITE payloads that arrive in several chunks, shared by every connection. */
+  readonly payloadBuffers = new BufferPool();
 
   private constructor(
     private readonly listener: net.Server,
@@ -196,6 +199,8 @@ const DEFAULT_MAX_IN_FLIGHT_REQUESTS = 256;
 const DEFAULT_MAX_IN_FLIGHT_BYTES = 128 * 1024 * 1024;
 /** Replies waiting in the socket's buffer above which no more requests are read. */
 const MAX_PENDING_WRITE_BYTES = 64 * 1024 * 1024;
+/** Reply batches up to this size are copied into one Buffer and written at once. */
+const COALESCE_BYTES = 64 * 1024;
 /** After "end", how long the client gets to read our last bytes before the socket is destroyed. */
 const END_GRACE_MS = 2_000;
 
@@ -216,6 +221,8 @@ class ClientConnection {
   private backend: NbdBackend | undefined;
   /** READ payloads whose replies the next pump sends (returned to the backend once written). */
   private readPayloads: Uint8Array[] = [];
+  /** WRITE payloads copied into pooled buffers, returned once their write succeeded. */
+  private readonly pooledPayloads = new WeakSet<Uint8Array>();
   private readonly now: () => number;
 
   constructor(
@@ -231,6 +238,7 @@ class ClientConnection {
         exports: [...backends.values()].map((b) => b.export),
         maxInFlightRequests: options.maxInFlightRequests ?? DEFAULT_MAX_IN_FLIGHT_REQUESTS,
         maxInFlightBytes: options.maxInFlightBytes ?? DEFAULT_MAX_IN_FLIGHT_BYTES,
+        allocatePayload: (length) => this.takePayloadBuffer(length),
         ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
       },
       this.now(),
@@ -284,14 +292,25 @@ class ClientConnection {
     this.socket.destroy();
   }
 
+  /** A WRITE payload's buffer from the server's pool; it goes back once the write has succeeded. */
+  private takePayloadBuffer(length: number): Uint8Array {
+    const buffer = this.server.payloadBuffers.take(length);
+    this.pooledPayloads.add(buffer);
+    return buffer;
+  }
+
+  private readonly scheduledPump = (): void => {
+    this.pumpScheduled = false;
+    this.pump();
+  };
+
   private schedulePump(): void {
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
     // Completions that arrive together (one iSCSI read of many responses) leave in one write.
-    setImmediate(() => {
-      this.pumpScheduled = false;
-      this.pump();
-    });
+    // setImmediate, not process.nextTick: measured side by side, a tick (same turn) wrote more,
+    // smaller batches and cost more CPU per 4 KiB read (docs/BENCHMARKS.md, NBD section).
+    setImmediate(this.scheduledPump);
   }
 
   /** Events to actions, then the bytes out, then flow control. */
@@ -303,6 +322,23 @@ class ClientConnection {
     const sent = this.readPayloads;
     if (sent.length > 0) this.readPayloads = [];
     if (pieces.length > 0 && !this.socket.destroyed && this.socket.writable) {
+      let length = 0;
+      for (let i = 0; i < pieces.length; i++) length += (pieces[i] as Uint8Array).length;
+      if (length <= COALESCE_BYTES) {
+        // Small replies (headers, 4 KiB reads): one copy into one Buffer and one write, cheaper
+        // than a write request per piece; the READ buffers are free again at once.
+        const out = Buffer.allocUnsafe(length);
+        let at = 0;
+        for (let i = 0; i < pieces.length; i++) {
+          const piece = pieces[i] as Uint8Array;
+          out.set(piece, at);
+          at += piece.length;
+        }
+        this.socket.write(out);
+        const backend = this.backend;
+        if (backend?.releaseReadBuffer !== undefined) for (const data of sent) backend.releaseReadBuffer(data);
+        return this.afterWrite();
+      }
       this.socket.cork();
       const last = pieces.length - 1;
       for (let i = 0; i < last; i++) this.socket.write(pieces[i] as Uint8Array);
@@ -317,6 +353,11 @@ class ClientConnection {
       }
       this.socket.uncork();
     }
+    this.afterWrite();
+  }
+
+  /** Flow control and the handshake timer, after each pump's write. */
+  private afterWrite(): void {
     if (this.ended) return;
     this.armHandshakeTimer();
     const busy = this.engine.saturated || this.socket.writableLength >= MAX_PENDING_WRITE_BYTES;
@@ -414,9 +455,13 @@ class ClientConnection {
     switch (request.command) {
       case "read":
         return { ok: true, data: await backend.read(request.offset, request.length) };
-      case "write":
-        await backend.write(request.offset, request.data as Uint8Array, request.fua);
+      case "write": {
+        const data = request.data as Uint8Array;
+        await backend.write(request.offset, data, request.fua);
+        // Only after success: a write that failed may still have Data-Out queued on a socket.
+        if (this.pooledPayloads.delete(data)) this.server.payloadBuffers.release(data);
         return OK;
+      }
       case "flush":
         await backend.flush();
         return OK;

@@ -39,8 +39,11 @@ export class ByteQueue {
     return out;
   }
 
-  /** The next `n` bytes (n <= length), consumed: a view when they lie in one chunk, else a copy. */
-  take(n: number): Uint8Array {
+  /**
+   * The next `n` bytes (n <= length), consumed: a view when they lie in one chunk, else a copy
+   * into `allocate(n)` (a fresh zeroed array unless told; the host may hand out reusable buffers).
+   */
+  take(n: number, allocate?: (n: number) => Uint8Array): Uint8Array {
     if (n > this.total) throw new RangeError(`take(${n}) with ${this.total} bytes held`);
     if (n === 0) return new Uint8Array(0);
     const first = this.chunks[0] as Uint8Array;
@@ -50,7 +53,8 @@ export class ByteQueue {
       this.advance(n);
       return view;
     }
-    const out = new Uint8Array(n);
+    const out = allocate === undefined ? new Uint8Array(n) : allocate(n);
+    if (out.length !== n) throw new RangeError(`allocate(${n}) gave ${out.length} bytes`);
     let filled = 0;
     while (filled < n) {
       const chunk = this.chunks[0] as Uint8Array;

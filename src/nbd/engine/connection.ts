@@ -73,6 +73,12 @@ export interface NbdServerConfig {
   readonly maxInFlightRequests?: number;
   /** READ and WRITE bytes in flight above which no further request is read; 128 MiB unless told. */
   readonly maxInFlightBytes?: number;
+  /**
+   * Gives the buffer a WRITE payload is copied into when it spans several received chunks (one
+   * inside a chunk is passed on as a view of it); a fresh zeroed array unless told. The host may
+   * hand out reusable buffers and take them back once the write is done.
+   */
+  readonly allocatePayload?: (length: number) => Uint8Array;
 }
 
 /** Connection states; the legal moves between them are in TRANSITIONS. */
@@ -162,6 +168,7 @@ export class NbdServerConnection {
   private readonly maxOptionLength: number;
   private readonly maxInFlightRequests: number;
   private readonly maxInFlightBytes: number;
+  private readonly allocatePayload: ((length: number) => Uint8Array) | undefined;
   private fixedNewstyle = false;
   private noZeroes = false;
   private structured = false;
@@ -190,6 +197,7 @@ export class NbdServerConnection {
     this.maxOptionLength = config.maxOptionLength ?? DEFAULT_MAX_OPTION_LENGTH;
     this.maxInFlightRequests = config.maxInFlightRequests ?? DEFAULT_MAX_IN_FLIGHT_REQUESTS;
     this.maxInFlightBytes = config.maxInFlightBytes ?? DEFAULT_MAX_IN_FLIGHT_BYTES;
+    this.allocatePayload = config.allocatePayload;
     this.transmit.push(encodeGreeting(NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES));
   }
 
@@ -524,7 +532,7 @@ export class NbdServerConnection {
       const { header } = this.pendingWrite;
       if (this.queue.length < header.length) return false;
       this.pendingWrite = undefined;
-      this.start(header, "write", this.queue.take(header.length));
+      this.start(header, "write", this.queue.take(header.length, this.allocatePayload));
       return true;
     }
     if (this.queue.length < REQUEST_HEADER_LENGTH || this.saturated) return false;
