@@ -5,6 +5,7 @@
 export { openSession, openLun, IscsiSession, type ExecuteOptions, type ScsiResult, type SessionEvents } from "./session.js";
 export { Lun, type Capacity, type IoOptions } from "./lun.js";
 export { discover, type DiscoveryOptions, type DiscoveredTarget, type DiscoveredAddress } from "./discovery.js";
+export { discoverIsns, registerWithIsns, IsnsClient, IsnsLink, type IsnsOptions, type IsnsRegistration, type IsnsChange, type WatchOptions, type EntityRegistration } from "./isns.js";
 export { type SessionOptions, type ChapOptions, type DigestPreference, defaultInitiatorName } from "./options.js";
 export { SessionHost, type Portal, type HostOptions, formatPortal } from "./host.js";
 export { loadCrc32c, nodeSessionDeps } from "./deps.js";

@@ -21,6 +21,8 @@ import { type EngineDeps, TargetEngine } from "./engine/engine.js";
 import type { EngineStats, SessionCloseReason, SessionSummary } from "./engine/events.js";
 import type { StorageOutcome, StorageRequest } from "./engine/storage.js";
 import type { HostileBehaviour } from "./hostile/behaviour.js";
+import type { IsnsRegistration } from "../node/isns.js";
+import { registerTarget, type TargetIsnsConfig } from "./isns.js";
 
 export interface LunConfig {
   readonly lun: number;
@@ -66,6 +68,8 @@ export interface TargetServerConfig {
   readonly hostile?: HostileBehaviour;
   /** Every PDU sent and received. */
   readonly trace?: (direction: "send" | "receive", connectionId: number, pdu: Pdu) => void;
+  /** Register the targets and the portal with an iSNS server (RFC 4171), refreshed until close. */
+  readonly isns?: TargetIsnsConfig;
 }
 
 export interface TargetServerEvents {
@@ -92,7 +96,9 @@ export interface RunningTarget extends EventEmitter<TargetServerEvents> {
   backend(iqn: string, lun: number): BlockBackend | undefined;
   /** Runs an operator action on the engine (drop a session, ask for a logout) and sends what it queued at once. */
   act(action: (engine: TargetEngine, now: number) => void): void;
-  /** Closes every connection and the listener, then the backends it opened. Logs nothing. */
+  /** The iSNS registration, when `isns` was configured. */
+  readonly isns: IsnsRegistration | undefined;
+  /** Deregisters from iSNS, closes every connection and the listener, then the backends it opened. Logs nothing. */
   close(): Promise<void>;
 }
 
@@ -134,7 +140,16 @@ export async function startTarget(config: TargetServerConfig): Promise<RunningTa
     const port = await listen(server, host, config.listen?.port ?? 0);
     const deps: EngineDeps = { crc32c: loadCrc32c().fn, hash: nodeHash, randomBytes: nodeRandom };
     const engine = new TargetEngine({ ...engineConfig, portals: [{ host, port }] }, deps, config.trace === undefined ? {} : { trace: config.trace });
-    return new TargetServer(server, engine, host, port, backends, opened);
+    const target = new TargetServer(server, engine, host, port, backends, opened);
+    if (config.isns !== undefined) {
+      try {
+        target.isns = await registerTarget(config.isns, config.targets, { host, port });
+      } catch (error) {
+        await target.close();
+        throw error;
+      }
+    }
+    return target;
   } catch (error) {
     await Promise.allSettled(opened.map((b) => b.close()));
     throw error;
@@ -190,6 +205,7 @@ class TargetServer extends EventEmitter<TargetServerEvents> implements RunningTa
   #pumpAgain = false;
   #pumpScheduled = false;
   #closing: Promise<void> | undefined;
+  isns: IsnsRegistration | undefined;
 
   constructor(server: net.Server, engine: TargetEngine, host: string, port: number, backends: ReadonlyMap<number, BlockBackend>, opened: readonly BlockBackend[]) {
     super();
@@ -235,6 +251,8 @@ class TargetServer extends EventEmitter<TargetServerEvents> implements RunningTa
   }
 
   async #close(): Promise<void> {
+    // Gone from iSNS before the portal stops answering; a server that is away lets it expire.
+    await this.isns?.close().catch(() => undefined);
     const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     this.engine.shutdown(monotonicNow());
     this.#pump();
