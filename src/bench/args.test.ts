@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseBenchArgs } from "./args.js";
-import { LOCAL_SIZES, QEMU_READ_WORKLOADS, WORKLOADS } from "./workloads.js";
+import { LOCAL_SIZES, NBD_WORKLOAD_IDS, QEMU_READ_WORKLOADS, WORKLOADS } from "./workloads.js";
 
 describe("parseBenchArgs", () => {
   it("runs every workload three rounds of four seconds with the full local sweep by default", () => {
@@ -44,5 +44,15 @@ describe("parseBenchArgs", () => {
 
   it("reads --no-local, --profile and --out", () => {
     expect(parseBenchArgs(["--no-local", "--profile", "--out", "/tmp/r"])).toMatchObject({ local: false, profile: true, outDir: "/tmp/r" });
+  });
+
+  it("runs the NBD part by default; --no-nbd skips it; --only nbd runs it with the direct runs of its four workloads and no local sweep", () => {
+    expect(parseBenchArgs([])).toMatchObject({ nbd: true, onlyNbd: false });
+    expect(parseBenchArgs(["--no-nbd"])).toMatchObject({ nbd: false });
+    const only = parseBenchArgs(["--only", "nbd"]);
+    expect(only).toMatchObject({ nbd: true, onlyNbd: true, local: false });
+    expect(only.workloads.map((w) => w.id)).toEqual(WORKLOADS.filter((w) => NBD_WORKLOAD_IDS.includes(w.id)).map((w) => w.id));
+    expect(parseBenchArgs(["--only", "nbd", "--workloads", "none"]).workloads).toEqual([]);
+    expect(() => parseBenchArgs(["--only", "local"])).toThrow(/--only takes "nbd", got "local"/);
   });
 });

@@ -15,6 +15,8 @@ export interface BenchOptions {
   readonly local: boolean;
   /** The NBD part: qemu-nbd and iscsi nbd through fio's nbd engine. */
   readonly nbd: boolean;
+  /** --only nbd: a partial run, whose results never replace the latest full run's. */
+  readonly onlyNbd: boolean;
   readonly localSizes: readonly number[];
   readonly localQueueDepth: number;
   readonly localFileBytes: number;
@@ -141,6 +143,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     workloads,
     local: v["no-local"] !== true && !onlyNbd,
     nbd: v["no-nbd"] !== true,
+    onlyNbd,
     localSizes,
     localQueueDepth: positiveInt("--local-qd", v["local-qd"], 16),
     localFileBytes: positiveInt("--local-file-mib", v["local-file-mib"], quick ? 256 : 1024) * 1024 * 1024,

@@ -61,7 +61,7 @@ async function main(): Promise<number> {
   if (options.render !== undefined) return render(resolve(options.render));
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const started = new Date();
-  const stamp = `${stampOf(started)}${options.quick ? "-quick" : ""}`;
+  const stamp = `${stampOf(started)}${options.quick ? "-quick" : ""}${options.onlyNbd ? "-nbd" : ""}`;
   const outDir = resolve(options.outDir ?? join(ROOT, "bench", "results"));
   await mkdir(outDir, { recursive: true });
   const machine = await machineInfo();
@@ -145,8 +145,9 @@ async function main(): Promise<number> {
       noisyRuns,
     };
     const files: [string, string][] = [[`${stamp}.json`, `${JSON.stringify(results, null, 2)}\n`], ...renderedFiles(results, stamp)];
-    // A smoke run is not a measurement: it never replaces the latest results.
-    if (!options.quick) files.push(...files.map(([name, body]): [string, string] => [name.replace(stamp, "latest"), body]));
+    // A smoke run is not a measurement, and a partial run (--only nbd) not the whole table: neither
+    // replaces the latest results.
+    if (!options.quick && !options.onlyNbd) files.push(...files.map(([name, body]): [string, string] => [name.replace(stamp, "latest"), body]));
     for (const [name, body] of files) await writeFile(join(outDir, name), body);
     process.stdout.write(fullTable(results));
     log(`results: ${files.map(([name]) => join(outDir, name)).join(", ")}`);
