@@ -11,6 +11,8 @@ import { formatTable, hex } from "../format.js";
 import { capacityJson, decodeVpd, formatCapacity, formatInquiry, hasCapacity, parseVpdPage, shortDeviceType } from "../scsi-text.js";
 import { formatBytes } from "../units.js";
 import { examples, type Runner } from "./command.js";
+import { parseIsnsServer } from "../../core/isns/server-address.js";
+import { discoverIsns } from "../../node/isns.js";
 import { addDiscovered } from "./discover-add.js";
 import { parseStartup } from "./node.js";
 import type { Lun } from "../../node/lun.js";
@@ -21,20 +23,25 @@ import type { InquiryData } from "../../core/scsi/inquiry.js";
 export function discoverCommand(run: Runner): Command {
   return new Command("discover")
     .summary("list the targets at a portal (SendTargets)")
-    .description("Logs in a discovery session at PORTAL, asks for every target (SendTargets=All), and lists each target with its portals and portal group tags.")
-    .argument("<portal>", "host[:port] or iscsi://host[:port]")
+    .description(
+      "Logs in a discovery session at PORTAL, asks for every target (SendTargets=All), and lists each target with its portals and portal group tags. With --isns instead of PORTAL, asks an iSNS server (RFC 4171) for every target it knows, in the same shape.",
+    )
+    .argument("[portal]", "host[:port] or iscsi://host[:port]")
+    .option("--isns <host[:port]>", "ask this iSNS server instead of a portal (port 3205 unless given)")
     .option("--add", "record every target found as a node (as `iscsiadm -m discovery -t st` does); see `iscsi node`")
     .option("--startup <when>", "with --add: automatic or manual", "manual")
-    .addHelpText("after", examples(["iscsi discover 192.168.1.10", "iscsi discover 127.0.0.1:3260 --json", "ISCSI_CHAP_USERNAME=u ISCSI_CHAP_SECRET=s iscsi discover iscsi://nas", "iscsi discover 192.168.1.10 --add --startup automatic"]))
-    .action(async (portalText: string, opts: { add?: boolean; startup: string }, cmd: Command) =>
+    .addHelpText("after", examples(["iscsi discover 192.168.1.10", "iscsi discover 127.0.0.1:3260 --json", "ISCSI_CHAP_USERNAME=u ISCSI_CHAP_SECRET=s iscsi discover iscsi://nas", "iscsi discover 192.168.1.10 --add --startup automatic", "iscsi discover --isns 10.0.0.5 --json"]))
+    .action(async (portalText: string | undefined, opts: { add?: boolean; startup: string; isns?: string }, cmd: Command) =>
       run(cmd, async (ctx) => {
         const startup = parseStartup(opts.startup);
-        const { portal, url } = ctx.portalRef(portalText);
-        const targets = await ctx.discover(portal, url);
+        if ((portalText === undefined) === (opts.isns === undefined)) throw new CliError("ISCSI_CLI_USAGE", "give a portal or --isns HOST[:PORT], one of the two");
+        const isns = opts.isns === undefined ? undefined : parseIsnsServer(opts.isns);
+        const { portal, url } = isns === undefined ? ctx.portalRef(portalText ?? "") : { portal: isns, url: undefined };
+        const targets = isns === undefined ? await ctx.discover(portal, url) : await discoverIsns(isns, { initiatorName: ctx.initiator.name, timeoutMs: ctx.timeoutMs });
         const added = opts.add === true ? await addDiscovered(ctx, portal, url === undefined ? undefined : portalText, targets, startup) : undefined;
         const json = {
           ...(added === undefined ? {} : { added }),
-          portal: formatPortal(portal),
+          ...(isns === undefined ? { portal: formatPortal(portal) } : { isns: formatPortal(isns) }),
           targets: targets.map((t) => ({
             name: t.name,
             ...(t.alias === undefined ? {} : { alias: t.alias }),
@@ -42,7 +49,7 @@ export function discoverCommand(run: Runner): Command {
           })),
         };
         ctx.out.result(json, () => {
-          if (targets.length === 0) return `No targets at ${formatPortal(portal)}`;
+          if (targets.length === 0) return isns === undefined ? `No targets at ${formatPortal(portal)}` : `No targets known to the iSNS server at ${formatPortal(isns)}`;
           const rows = targets.flatMap((t) =>
             t.addresses.length === 0 ? [[t.name, "-", "-"]] : t.addresses.map((a) => [t.name, formatPortal(a), String(a.portalGroupTag)]),
           );
