@@ -8,12 +8,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type IscsiSession, openSession } from "../../src/node/index.js";
 import { type RunningTarget, startTarget } from "../../src/target/index.js";
 import { qemuImgConvert } from "../support/peers.js";
+import { firstDifference } from "../support/pattern.js";
 import { checkOk } from "../support/processes.js";
 import { useTempDir } from "../support/tmp.js";
 import { ensureBuilt, expectFailure, expectOk, iscsi, jsonOf } from "./cli.test-util.js";
 
 const IQN = "iqn.2026-12.test.compare:disk";
 const MiB = 1 << 20;
+
+/** Byte-for-byte equality of large buffers (memcmp), naming the first difference when there is one. */
+function expectSameBytes(actual: Uint8Array, expected: Uint8Array): void {
+  expect(firstDifference(actual, expected), `lengths ${actual.length} and ${expected.length}`).toBe(-1);
+}
 
 function pattern(bytes: number, seed: number): Uint8Array {
   return Uint8Array.from({ length: bytes }, (_, i) => ((i >> 2) * 31 + seed) & 0xff || 1);
@@ -94,11 +100,11 @@ describe("compare and partial copies", () => {
     expected.set(piece, MiB);
     const back = tmp().file("back.raw");
     checkOk(await qemuImgConvert(url(3), back));
-    expect(new Uint8Array(readFileSync(back))).toEqual(expected);
+    expectSameBytes(new Uint8Array(readFileSync(back)), expected);
     // A part of a file, to another place, and --count more than the file holds.
     expectOk(await iscsi(["cp", file, url(3), "--offset", "64k", "--count", "64k", "--dst-offset", "3M"]));
     expected.set(piece.subarray(64 * 1024, 128 * 1024), 3 * MiB);
-    expect(await session.lun(3).read(0, 8192)).toEqual(expected);
+    expectSameBytes(await session.lun(3).read(0, 8192), expected);
     expectFailure(await iscsi(["cp", file, url(3), "--count", "1M"]), 1, /holds only 196608 bytes/);
     expectFailure(await iscsi(["cp", file, tmp().file("x.bin"), "--dst-offset", "4k"]), 1, /--dst-offset needs a LUN/);
   });
