@@ -24,13 +24,27 @@ class Capture extends PassThrough {
 
 export async function runCaptured(
   args: readonly string[],
-  options: { readonly env?: Record<string, string>; readonly stdoutIsTty?: boolean; readonly stdinIsTty?: boolean; readonly stdin?: Uint8Array } = {},
+  options: {
+    readonly env?: Record<string, string>;
+    readonly stdoutIsTty?: boolean;
+    readonly stderrIsTty?: boolean;
+    readonly stdinIsTty?: boolean;
+    readonly stdin?: Uint8Array;
+    /** To stop a long-running command (target, nbd) as SIGINT would. */
+    readonly interrupts?: Interrupts;
+    /** Called with stdout's text so far whenever it grows (to wait for a server's document). */
+    readonly onStdout?: (text: string) => void;
+  } = {},
 ): Promise<CapturedRun> {
   const stdout = new Capture(options.stdoutIsTty ?? false);
-  const stderr = new Capture(false);
+  const stderr = new Capture(options.stderrIsTty ?? false);
+  if (options.onStdout !== undefined) {
+    const onStdout = options.onStdout;
+    stdout.on("data", () => onStdout(stdout.text));
+  }
   const stdin = Object.assign(new PassThrough(), { isTTY: options.stdinIsTty ?? false });
   stdin.end(options.stdin ?? new Uint8Array(0));
-  const io: CliIo = { stdout, stderr, stdin, env: options.env ?? {}, interrupts: new Interrupts() };
+  const io: CliIo = { stdout, stderr, stdin, env: options.env ?? {}, interrupts: options.interrupts ?? new Interrupts() };
   const status = await runCli(["node", "iscsi", ...args], io);
   await new Promise((r) => setImmediate(r));
   return { status, stdout: stdout.text, stderr: stderr.text };

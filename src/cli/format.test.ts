@@ -67,3 +67,16 @@ describe("words and small helpers", () => {
     expect(hex(0x4c0, 4)).toBe("0x04c0");
   });
 });
+
+describe("numbers in JSON", () => {
+  it("rounds each figure to what it means: ms and µs to 3 decimals, seconds to 6, rates to whole bytes, IOPS and percentages to 1", () => {
+    const doc = JSON.parse(
+      toJson({ elapsedMs: 77.16847200000001, userSeconds: 0.1234567891, bytesPerSecond: 1234.5678, iops: 99.987, percentOfOneCore: 12.3456, latencyUs: { min: 10.12345, p99: 99.99999 }, ratio: 0.1 + 0.2 }),
+    ) as Record<string, unknown>;
+    expect(doc).toEqual({ elapsedMs: 77.168, userSeconds: 0.123457, bytesPerSecond: 1235, iops: 100, percentOfOneCore: 12.3, latencyUs: { min: 10.123, p99: 100 }, ratio: 0.3 });
+  });
+
+  it("leaves integers, strings and big values alone", () => {
+    expect(JSON.parse(toJson({ blocks: 2 ** 40, lba: 7n, name: "x" }))).toEqual({ blocks: 2 ** 40, lba: 7, name: "x" });
+  });
+});

@@ -54,15 +54,41 @@ export function hex(value: number, digits = 2): string {
 }
 
 /**
+ * Decimals a measured figure means, by its field's name: milliseconds and microseconds to 3
+ * (whole microseconds, whole nanoseconds), seconds to 6, rates in bytes per second to whole bytes,
+ * IOPS and percentages to 1; anything else to 6 at most (float noise is not data).
+ */
+export function decimalsFor(key: string): number {
+  if (/(Ms|Us|Ns)$/.test(key) || /^(elapsed|latency|rtt|min|max|avg|mean|mdev|stddev|p\d+)/i.test(key)) return 3;
+  if (/Seconds$/.test(key)) return 6;
+  if (/PerSecond$/.test(key)) return 0;
+  if (/^iops$|[Pp]ercent/.test(key)) return 1;
+  return 6;
+}
+
+function roundNumber(v: number, digits: number): number {
+  if (!Number.isFinite(v) || Number.isInteger(v)) return v;
+  const scale = 10 ** digits;
+  return Math.round(v * scale) / scale;
+}
+
+/**
  * JSON with the values JSON lacks made representable: a bigint as a number when it is exact,
- * else as a decimal string; a byte array as lower-case hex; undefined fields dropped.
+ * else as a decimal string; a byte array as lower-case hex; undefined fields dropped; fractions
+ * rounded to what they mean (`decimalsFor`; the fields of an object named `...Us`/`...Ms` take its
+ * unit).
  */
 export function toJson(value: unknown, indent = 2): string {
   return JSON.stringify(
     value,
-    (_key, v: unknown) => {
+    function (this: unknown, key: string, v: unknown) {
       if (typeof v === "bigint") return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
       if (v instanceof Uint8Array) return Array.from(v, (b) => b.toString(16).padStart(2, "0")).join("");
+      if (typeof v === "number") return roundNumber(v, decimalsFor(key));
+      // latencyUs: { min, p50, ... } are microseconds, whatever their own names say.
+      if (/(Ms|Us)$/.test(key) && typeof v === "object" && v !== null && !Array.isArray(v)) {
+        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, typeof x === "number" ? roundNumber(x, 3) : x]));
+      }
       return v;
     },
     indent,

@@ -3,7 +3,9 @@ import { describe, expect, it } from "vitest";
 import { ConfigError } from "../core/errors.js";
 import { buildInquiryData, parseInquiryData } from "../core/scsi/inquiry.js";
 import { buildBlockLimitsPage, buildLogicalBlockProvisioningPage, buildUnitSerialNumberPage } from "../core/scsi/vpd.js";
-import { decodeVpd, formatCapacity, formatInquiry, hasCapacity, hexDump, parseVpdPage, shortDeviceType } from "./scsi-text.js";
+import { parseReadCapacity16Data } from "../core/scsi/capacity.js";
+import { buildDeviceIdentificationPage } from "../core/scsi/vpd-device-id.js";
+import { decodeVpd, formatCapacity, formatInquiry, hasCapacity, hexDump, inquiryJson, parseVpdPage, readCapacity16Json, shortDeviceType } from "./scsi-text.js";
 
 /** A tgtd capture from src/core/scsi/fixtures (hex lines after '#' comments). */
 function fixture(name: string): Uint8Array {
@@ -58,11 +60,66 @@ describe("INQUIRY and capacity text", () => {
     expect(shortDeviceType(0x19)).toBe("0x19");
   });
 
+  it("names tgtd's version descriptors, and gives them as value and name in JSON", () => {
+    const inq = parseInquiryData(fixture("tgtd-inquiry-standard.hex"));
+    expect(inq.versionDescriptors.length).toBeGreaterThan(0);
+    const line = /^Version descriptors: +(.*)$/m.exec(formatInquiry(inq))?.[1] ?? "";
+    expect(line).toMatch(/iSCSI \(0x0960\)/);
+    expect(line).not.toMatch(/unknown/);
+    expect(inquiryJson(inq).versionDescriptors).toContainEqual({ value: 0x0960, name: "iSCSI" });
+  });
+
+  it("names the embedded target's SAM-5, SPC-4 and SBC-3 claims, and calls an unknown code unknown", () => {
+    const inq = parseInquiryData(buildInquiryData({ vendor: "V", product: "P", revision: "1", versionDescriptors: [0x00a0, 0x0960, 0x0460, 0x04c0, 0x7fe1] }));
+    expect(formatInquiry(inq)).toMatch(/^Version descriptors: +SAM-5 \(0x00a0\), iSCSI \(0x0960\), SPC-4 \(0x0460\), SBC-3 \(0x04c0\), unknown \(0x7fe1\)$/m);
+    expect(inquiryJson(inq).versionDescriptors[4]).toEqual({ value: 0x7fe1 });
+  });
+
+  it("shows what iscsi-readcapacity16 shows from tgtd's READ CAPACITY(16) data", () => {
+    const rc16 = parseReadCapacity16Data(fixture("tgtd-read-capacity16-thin.hex"));
+    const blocks = Number(rc16.blocks);
+    const capacity = { blocks, blockSize: rc16.blockLength, bytes: blocks * rc16.blockLength, thinProvisioned: rc16.lbpme, unmappedReadsZero: rc16.lbprz, logicalBlocksPerPhysicalBlock: 2 ** rc16.logicalBlocksPerPhysicalBlockExponent };
+    const text = formatCapacity(capacity, rc16);
+    expect(text).toMatch(/^Command: +READ CAPACITY\(16\)$/m);
+    expect(text).toMatch(new RegExp(`^Last LBA: +${blocks - 1}$`, "m"));
+    expect(text).toMatch(/^Physical block: +\d+ bytes.*LBPPBE=\d/m);
+    expect(text).toMatch(/^Lowest aligned LBA: +0$/m);
+    expect(text).toMatch(/^Protection: +none \(PROT_EN=0, P_TYPE=0\)$/m);
+    expect(text).toMatch(/^Thin provisioned: +yes \(LBPME=1\)$/m);
+    expect(text).toMatch(/^Unmapped blocks read as zeros: +(yes|no) \(LBPRZ=[01]\)$/m);
+    expect(text).not.toMatch(/SERVICE ACTION IN/);
+    expect(readCapacity16Json(rc16)).toMatchObject({ pType: 0, protEn: false, lbpme: true, lowestAlignedLba: 0, returnedLba: blocks - 1 });
+  });
+
+  it("says so when the LUN answered only READ CAPACITY(10)", () => {
+    const text = formatCapacity({ blocks: 8, blockSize: 512, bytes: 4096, thinProvisioned: false, unmappedReadsZero: false, logicalBlocksPerPhysicalBlock: 1 });
+    expect(text).toMatch(/^Command: +READ CAPACITY\(10\)/m);
+    expect(text).not.toMatch(/LBPME|Protection/);
+  });
+
   it("lays out a capacity with its size in words and in bytes", () => {
     const text = formatCapacity({ blocks: 32768, blockSize: 512, bytes: 16777216, thinProvisioned: true, unmappedReadsZero: true, logicalBlocksPerPhysicalBlock: 8 });
     expect(text).toMatch(/^Capacity: +16 MiB \(16777216 bytes\)$/m);
     expect(text).toMatch(/^Physical block: +4096 bytes \(8 logical blocks\)$/m);
     expect(text).toMatch(/^Thin provisioned: +yes$/m);
+  });
+});
+
+describe("device identification in JSON", () => {
+  it("leaves out a protocol identifier that PIV=0 (or a logical unit association) makes meaningless, and keeps one that means something", () => {
+    const page = buildDeviceIdentificationPage([
+      { value: { kind: "naa", hex: "6001405abcdef0123456789abcdef012" } },
+      { association: 1, piv: true, protocolIdentifier: 5, value: { kind: "scsi-name-string", name: "iqn.2026-11.example:disk,t,0x1" } },
+      { association: 1, piv: false, protocolIdentifier: 5, value: { kind: "relative-target-port", port: 1 } },
+    ]);
+    const decoded = decodeVpd(0x83, page).decoded as { designators: Record<string, unknown>[] };
+    expect(decoded.designators[0]).not.toHaveProperty("protocolIdentifier");
+    expect(decoded.designators[0]).not.toHaveProperty("protocolIdentifierName");
+    expect(decoded.designators[1]).toMatchObject({ protocolIdentifier: 5, piv: true });
+    expect(decoded.designators[2]).not.toHaveProperty("protocolIdentifier");
+    const text = decodeVpd(0x83, page).text.split("\n");
+    expect(text[1]).toMatch(/iSCSI/i);
+    expect(text[2]).not.toMatch(/iSCSI/i);
   });
 });
 

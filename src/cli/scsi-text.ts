@@ -6,6 +6,7 @@
 import { ConfigError } from "../core/errors.js";
 import type { InquiryData } from "../core/scsi/inquiry.js";
 import { toHex } from "../core/scsi/text.js";
+import { versionDescriptorName } from "../core/scsi/version-descriptors.js";
 import type { Designator, DesignatorValue, DeviceIdentificationPage } from "../core/scsi/vpd-device-id.js";
 import {
   parseBlockDeviceCharacteristicsPage,
@@ -19,6 +20,7 @@ import {
 } from "../core/scsi/vpd.js";
 import { parseDeviceIdentificationPage } from "../core/scsi/vpd-device-id.js";
 import type { Capacity } from "../node/lun.js";
+import type { ReadCapacity16Data } from "../core/scsi/capacity.js";
 import { capitalise, formatFields, hex, words, yesNo } from "./format.js";
 import { formatBytes } from "./units.js";
 
@@ -99,9 +101,41 @@ export function formatInquiry(d: InquiryData): string {
     ["Third-party copy", yesNo(d.thirdPartyCopy)],
     ["Protection info", yesNo(d.protect)],
     ["Multi-port", yesNo(d.multiP)],
-    ["Version descriptors", d.versionDescriptors.length === 0 ? undefined : d.versionDescriptors.map((v) => hex(v, 4)).join(" ")],
+    ["Version descriptors", d.versionDescriptors.length === 0 ? undefined : d.versionDescriptors.map((v) => `${versionDescriptorName(v) ?? "unknown"} (${hex(v, 4)})`).join(", ")],
     ["Truncated", d.truncated ? "yes (the target returned less than it announced)" : undefined],
   ]);
+}
+
+/** INQUIRY data for --json: version descriptors as value and name (SPC-4 Table 143). */
+export function inquiryJson(d: InquiryData): Omit<InquiryData, "versionDescriptors"> & { readonly versionDescriptors: readonly { readonly value: number; readonly name?: string }[] } {
+  // `value`, not `code`: in --json, `code` is only ever an error's ISCSI_* code.
+  return {
+    ...d,
+    versionDescriptors: d.versionDescriptors.map((value) => {
+      const name = versionDescriptorName(value);
+      return name === undefined ? { value } : { value, name };
+    }),
+  };
+}
+
+/**
+ * SPC-4 §7.8.6.1: the PROTOCOL IDENTIFIER of a designator means something only with PIV set and
+ * an association to a target port or target device; elsewhere it is left out.
+ */
+function protocolMeaningful(d: Designator): boolean {
+  return d.piv && (d.association === 1 || d.association === 2);
+}
+
+/** The device identification page for --json, without the fields that have no meaning there. */
+function deviceIdJson(page: DeviceIdentificationPage): unknown {
+  return {
+    ...page,
+    designators: page.designators.map((d) => {
+      if (protocolMeaningful(d)) return d;
+      const { protocolIdentifier: _id, protocolIdentifierName: _name, ...rest } = d;
+      return rest;
+    }),
+  };
 }
 
 export interface CapacityJson {
@@ -124,15 +158,45 @@ export function capacityJson(c: Capacity): CapacityJson {
   };
 }
 
-export function formatCapacity(c: Capacity): string {
+/** READ CAPACITY(16)'s fields as `iscsi-readcapacity16` prints them (SBC-3 §5.16.2), for --json. */
+export function readCapacity16Json(d: ReadCapacity16Data): Record<string, unknown> {
+  return {
+    returnedLba: d.lastLba,
+    logicalBlockLength: d.blockLength,
+    pType: d.protectionType,
+    protEn: d.protectionEnabled,
+    pIExponent: d.protectionIntervalExponent,
+    lbppbe: d.logicalBlocksPerPhysicalBlockExponent,
+    lbpme: d.lbpme,
+    lbprz: d.lbprz,
+    lowestAlignedLba: d.lowestAlignedLba,
+  };
+}
+
+/** SBC-3 Table 123: PROT_EN and P_TYPE together. */
+function protectionText(d: ReadCapacity16Data): string {
+  return d.protectionEnabled ? `type ${d.protectionType + 1} protection (PROT_EN=1, P_TYPE=${d.protectionType})` : `none (PROT_EN=0, P_TYPE=${d.protectionType})`;
+}
+
+/**
+ * The capacity for a human; with READ CAPACITY(16) data (absent when the LUN answers only
+ * READ CAPACITY(10)), also what `iscsi-readcapacity16` shows.
+ */
+export function formatCapacity(c: Capacity, rc16?: ReadCapacity16Data): string {
   const physical = c.blockSize * c.logicalBlocksPerPhysicalBlock;
+  const lbppbe = rc16 === undefined ? "" : `, LBPPBE=${rc16.logicalBlocksPerPhysicalBlockExponent}`;
   return formatFields([
+    ["Command", rc16 === undefined ? "READ CAPACITY(10) (the LUN has no READ CAPACITY(16))" : "READ CAPACITY(16)"],
     ["Capacity", `${formatBytes(c.bytes)} (${String(c.bytes)} bytes)`],
     ["Blocks", String(c.blocks)],
+    ["Last LBA", rc16 === undefined ? undefined : String(rc16.lastLba)],
     ["Block size", `${c.blockSize} bytes`],
-    ["Physical block", c.logicalBlocksPerPhysicalBlock > 1 ? `${physical} bytes (${c.logicalBlocksPerPhysicalBlock} logical blocks)` : `${physical} bytes`],
-    ["Thin provisioned", yesNo(c.thinProvisioned)],
-    ["Unmapped blocks read as zeros", yesNo(c.unmappedReadsZero)],
+    ["Physical block", c.logicalBlocksPerPhysicalBlock > 1 ? `${physical} bytes (${c.logicalBlocksPerPhysicalBlock} logical blocks${lbppbe})` : `${physical} bytes${lbppbe === "" ? "" : ` (${lbppbe.slice(2)})`}`],
+    ["Lowest aligned LBA", rc16 === undefined ? undefined : String(rc16.lowestAlignedLba)],
+    ["Protection", rc16 === undefined ? undefined : protectionText(rc16)],
+    ["Protection interval", rc16 === undefined || !rc16.protectionEnabled ? undefined : `2^${rc16.protectionIntervalExponent} logical blocks (P_I_EXPONENT=${rc16.protectionIntervalExponent})`],
+    ["Thin provisioned", rc16 === undefined ? yesNo(c.thinProvisioned) : `${yesNo(c.thinProvisioned) ?? ""} (LBPME=${rc16.lbpme ? 1 : 0})`],
+    ["Unmapped blocks read as zeros", rc16 === undefined ? yesNo(c.unmappedReadsZero) : `${yesNo(c.unmappedReadsZero) ?? ""} (LBPRZ=${rc16.lbprz ? 1 : 0})`],
   ]);
 }
 
@@ -234,7 +298,7 @@ function formatDeviceId(page: DeviceIdentificationPage): string {
   if (page.designators.length === 0) return "No designators";
   return page.designators
     .map((d: Designator) => {
-      const protocol = d.piv ? `, ${d.protocolIdentifierName}` : "";
+      const protocol = protocolMeaningful(d) ? `, ${d.protocolIdentifierName}` : "";
       return `${d.designatorTypeName} (${d.associationName}${protocol}): ${designatorText(d.value)}`;
     })
     .join("\n");
@@ -254,7 +318,7 @@ export function decodeVpd(page: number, data: Uint8Array): DecodedVpd {
     }
     case VpdPage.DeviceIdentification: {
       const d = parseDeviceIdentificationPage(data);
-      return { page, name, decoded: d, text: formatDeviceId(d) };
+      return { page, name, decoded: deviceIdJson(d), text: formatDeviceId(d) };
     }
     case VpdPage.BlockLimits: {
       const d = parseBlockLimitsPage(data);

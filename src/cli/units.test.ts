@@ -122,9 +122,11 @@ describe("formatBytes", () => {
 });
 
 describe("formatRate and formatDuration", () => {
-  it("prints throughput in decimal units per second", () => {
-    expect(formatRate(1_500_000)).toBe("1.5 MB/s");
-    expect(formatRate(2_345_000_000)).toBe("2.35 GB/s");
+  it("prints throughput in binary units per second, the family of formatBytes", () => {
+    expect(formatRate(1.5 * 2 ** 20)).toBe("1.5 MiB/s");
+    expect(formatRate(2.35 * 2 ** 30)).toBe("2.35 GiB/s");
+    expect(formatRate(2048)).toBe("2.0 KiB/s");
+    expect(formatRate(1_000_000)).toBe("976.6 KiB/s");
     expect(formatRate(999)).toBe("999 B/s");
   });
 

@@ -125,12 +125,15 @@ export function formatBytes(bytes: number | bigint): string {
   return `${trimNumber(value)} ${IEC[unit] ?? "B"}`;
 }
 
-/** Throughput in decimal megabytes per second, as fio and iscsi-perf print it ("MB/s"). */
+/**
+ * Throughput in binary units per second ("MiB/s"), the family `formatBytes` uses, so one output
+ * never shows MiB beside MB (iscsi-perf's "MB/s" are 2^20 bytes too; fio prints MiB/s first).
+ */
 export function formatRate(bytesPerSecond: number): string {
   if (!Number.isFinite(bytesPerSecond)) return "-";
-  if (bytesPerSecond >= 1e9) return `${(bytesPerSecond / 1e9).toFixed(2)} GB/s`;
-  if (bytesPerSecond >= 1e6) return `${(bytesPerSecond / 1e6).toFixed(1)} MB/s`;
-  if (bytesPerSecond >= 1e3) return `${(bytesPerSecond / 1e3).toFixed(1)} kB/s`;
+  if (bytesPerSecond >= 2 ** 30) return `${(bytesPerSecond / 2 ** 30).toFixed(2)} GiB/s`;
+  if (bytesPerSecond >= 2 ** 20) return `${(bytesPerSecond / 2 ** 20).toFixed(1)} MiB/s`;
+  if (bytesPerSecond >= 2 ** 10) return `${(bytesPerSecond / 2 ** 10).toFixed(1)} KiB/s`;
   return `${Math.round(bytesPerSecond)} B/s`;
 }
 

@@ -7,7 +7,7 @@ import type { RecoveryRecord } from "../core/session/recovery.js";
 import type { SessionParameters } from "../core/text/parameters.js";
 import { buildReportLunsCdb } from "../core/scsi/cdb.js";
 import { parseReportLunsData } from "../core/scsi/report-luns.js";
-import { scsiOpcodeName } from "../core/scsi/opcodes.js";
+import { scsiCommandName } from "../core/scsi/opcodes.js";
 import { isRepeatable } from "../core/scsi/repeatable.js";
 import { ScsiStatus, SenseKey, scsiStatusName } from "../core/scsi/status.js";
 import { decodeSense, describeSense } from "../core/scsi/sense.js";
@@ -155,7 +155,7 @@ export class IscsiSession extends EventEmitter<SessionEvents> {
       // Each retry below gets what is left of the call's budget, not a budget of its own.
       const left = budgetMs === undefined ? undefined : Math.ceil(budgetMs - (performance.now() - started));
       if (left !== undefined && left <= 0) {
-        throw new TimeoutError(`${scsiOpcodeName(cdb[0] ?? 0)} on LUN ${lun} of ${this.targetName} did not complete within ${budgetMs} ms (${attempt} attempts)`);
+        throw new TimeoutError(`${scsiCommandName(cdb)} on LUN ${lun} of ${this.targetName} did not complete within ${budgetMs} ms (${attempt} attempts)`);
       }
       const result = await this.host.execute(lun, cdb, dataIn, options.dataOut, retry, timeoutMs, options.onTag, options.shortTransfer, left);
       if (result.status === ScsiStatus.Good || options.allowStatus) {
@@ -187,7 +187,7 @@ export class IscsiSession extends EventEmitter<SessionEvents> {
           continue;
         }
       }
-      const what = `${scsiOpcodeName(cdb[0] ?? 0)} on LUN ${lun} of ${this.targetName}`;
+      const what = `${scsiCommandName(cdb)} on LUN ${lun} of ${this.targetName}`;
       const detail = sense === undefined ? scsiStatusName(result.status) : describeSense(sense);
       throw new ScsiError(
         result.status,

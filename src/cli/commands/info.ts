@@ -8,7 +8,10 @@ import type { IscsiSession } from "../../node/session.js";
 import { CliError } from "../errors.js";
 import type { CliContext } from "../context.js";
 import { formatTable, hex } from "../format.js";
-import { capacityJson, decodeVpd, formatCapacity, formatInquiry, hasCapacity, parseVpdPage, shortDeviceType } from "../scsi-text.js";
+import { capacityJson, decodeVpd, formatCapacity, formatInquiry, hasCapacity, inquiryJson, parseVpdPage, readCapacity16Json, shortDeviceType } from "../scsi-text.js";
+import { buildReadCapacity16Cdb } from "../../core/scsi/cdb.js";
+import { parseReadCapacity16Data, type ReadCapacity16Data } from "../../core/scsi/capacity.js";
+import { isUnsupportedCommand } from "../../node/lun-status.js";
 import { formatBytes } from "../units.js";
 import { examples, type Runner } from "./command.js";
 import { parseIsnsServer } from "../../core/isns/server-address.js";
@@ -229,7 +232,7 @@ export function inquiryCommand(run: Runner): Command {
         await ctx.withLun(ref, async (lun) => {
           const inq = await inquireExisting(lun, ref.targetName);
           if (page === undefined) {
-            ctx.out.result({ lun: ref.lun, target: ref.targetName, inquiry: inq }, () => formatInquiry(inq));
+            ctx.out.result({ lun: ref.lun, target: ref.targetName, inquiry: inquiryJson(inq) }, () => formatInquiry(inq));
             return;
           }
           const vpd = decodeVpd(page, await lun.vpdRaw(page));
@@ -239,16 +242,30 @@ export function inquiryCommand(run: Runner): Command {
     );
 }
 
+/** READ CAPACITY(16)'s data, or undefined from a LUN without the command (it has answered READ CAPACITY(10)). */
+async function readCapacity16(lun: Lun): Promise<ReadCapacity16Data | undefined> {
+  try {
+    const result = await lun.execute(buildReadCapacity16Cdb({ allocationLength: 32 }), { dataIn: 32 });
+    return parseReadCapacity16Data(result.data);
+  } catch (error) {
+    if (isUnsupportedCommand(error)) return undefined;
+    throw error;
+  }
+}
+
 export function readcapCommand(run: Runner): Command {
   return new Command("readcap")
-    .summary("capacity and block size (READ CAPACITY)")
+    .summary("capacity, block sizes, protection and provisioning (READ CAPACITY(16), or (10))")
     .argument("<lun-url>", "iscsi://[user[%secret]@]host[:port]/target-iqn/lun")
     .addHelpText("after", examples(["iscsi readcap iscsi://127.0.0.1/iqn.2026-11.example:disk/1", "iscsi readcap iscsi://127.0.0.1/iqn.2026-11.example:disk/1 --json | jq .bytes"]))
     .action(async (text: string, _opts: unknown, cmd: Command) =>
       run(cmd, async (ctx) => {
         const ref = ctx.targetRef(text, true);
-        const capacity = await ctx.withLun(ref, (lun) => lun.readCapacity());
-        ctx.out.result({ lun: ref.lun, target: ref.targetName, ...capacityJson(capacity) }, () => formatCapacity(capacity));
+        const [capacity, rc16] = await ctx.withLun(ref, async (lun) => [await lun.readCapacity(), await readCapacity16(lun)] as const);
+        ctx.out.result(
+          { lun: ref.lun, target: ref.targetName, command: rc16 === undefined ? "READ CAPACITY(10)" : "READ CAPACITY(16)", ...capacityJson(capacity), ...(rc16 === undefined ? {} : { readCapacity16: readCapacity16Json(rc16) }) },
+          () => formatCapacity(capacity, rc16),
+        );
       }),
     );
 }

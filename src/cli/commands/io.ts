@@ -14,6 +14,7 @@ import { fileSink, fileSource, type LunRange, lunSink, lunSource, streamSink } f
 import type { CliContext, TargetRef } from "../context.js";
 import { CliError } from "../errors.js";
 import { untilAborted } from "../interrupt.js";
+import { startProgress } from "../progress.js";
 import type { CliIo } from "../program.js";
 import { formatBytes, formatDuration, formatRate, parseCount } from "../units.js";
 import { examples, type Runner } from "./command.js";
@@ -59,6 +60,7 @@ interface ReadOptions {
   readonly lba: string;
   readonly blocks: string;
   readonly output?: string;
+  readonly progress: boolean;
 }
 
 export function readCommand(run: Runner, io: CliIo): Command {
@@ -71,6 +73,7 @@ export function readCommand(run: Runner, io: CliIo): Command {
     .requiredOption("--lba <n>", "first logical block")
     .requiredOption("--blocks <n>", "number of blocks")
     .option("-o, --output <file>", "FILE, or - for standard output (the default)")
+    .option("--no-progress", "no progress bar, even on a terminal")
     .addHelpText(
       "after",
       examples([
@@ -90,12 +93,20 @@ export function readCommand(run: Runner, io: CliIo): Command {
         await ctx.withLun(ref, async (lun) => {
           const range = await checkedRange(lun, ref, lba, blocks, "read");
           const sink: Sink = toStdout ? streamSink(io.stdout) : await fileSink(output, ctx.interrupts);
-          const result = await runCopy(lunSource(range), sink, {
-            chunkSize: chunkFor(DEFAULT_CHUNK, range.blockSize),
-            queueDepth: DEFAULT_QUEUE_DEPTH,
-            signal: ctx.signal,
-            skipZeros: true,
-          });
+          // On a terminal only (startProgress checks), never with --json or -q.
+          const bar = startProgress(io.stderr, opts.progress && ctx.out.progressAllowed, "reading", blocks * range.blockSize);
+          let result;
+          try {
+            result = await runCopy(lunSource(range), sink, {
+              chunkSize: chunkFor(DEFAULT_CHUNK, range.blockSize),
+              queueDepth: DEFAULT_QUEUE_DEPTH,
+              signal: ctx.signal,
+              skipZeros: true,
+              onProgress: (bytes) => bar.update(bytes),
+            });
+          } finally {
+            bar.stop();
+          }
           try {
             await sink.commit?.();
           } catch (error) {
@@ -132,6 +143,7 @@ interface WriteOptions {
   readonly lba: string;
   readonly blocks?: string;
   readonly input?: string;
+  readonly progress: boolean;
 }
 
 /** A source over bytes already in memory. */
@@ -191,6 +203,7 @@ export function writeCommand(run: Runner, io: CliIo): Command {
     .requiredOption("--lba <n>", "first logical block")
     .option("-i, --input <file>", "FILE, or - for standard input (the default)")
     .option("--blocks <n>", "write exactly N blocks")
+    .option("--no-progress", "no progress bar, even on a terminal")
     .addHelpText(
       "after",
       examples([
@@ -210,7 +223,7 @@ export function writeCommand(run: Runner, io: CliIo): Command {
         // The input is opened first: a missing file is reported without connecting anywhere.
         const source = fromStdin ? undefined : await fileSource(input, ctx.signal);
         try {
-          await ctx.withLun(ref, (lun) => writeBlocks(ctx, io, ref, lun, lba, wantBlocks, input, source));
+          await ctx.withLun(ref, (lun) => writeBlocks(ctx, io, ref, lun, lba, wantBlocks, input, source, opts.progress));
         } finally {
           await source?.close().catch(() => undefined);
         }
@@ -227,6 +240,7 @@ async function writeBlocks(
   wantBlocks: number | undefined,
   input: string,
   file: Source | undefined,
+  progress: boolean,
 ): Promise<void> {
   const capacity = await lun.readCapacity();
   const bs = capacity.blockSize;
@@ -264,13 +278,20 @@ async function writeBlocks(
     blocks = size / bs;
   }
   const range = await checkedRange(lun, ref, lba, blocks, "write");
-  const result = await runCopy(source, lunSink(range, { method: "none" }), {
-    chunkSize: chunkFor(DEFAULT_CHUNK, bs),
-    queueDepth: DEFAULT_QUEUE_DEPTH,
-    length: blocks * bs,
-    signal: ctx.signal,
-    skipZeros: false,
-  });
+  const bar = startProgress(io.stderr, progress && ctx.out.progressAllowed, "writing", blocks * bs);
+  let result;
+  try {
+    result = await runCopy(source, lunSink(range, { method: "none" }), {
+      chunkSize: chunkFor(DEFAULT_CHUNK, bs),
+      queueDepth: DEFAULT_QUEUE_DEPTH,
+      length: blocks * bs,
+      signal: ctx.signal,
+      skipZeros: false,
+      onProgress: (bytes) => bar.update(bytes),
+    });
+  } finally {
+    bar.stop();
+  }
   ctx.out.result(
     {
       target: ref.targetName,

@@ -155,7 +155,7 @@ export function formatPerfResult(r: PerfResult, what: string): string {
   return `${head}\n${formatFields(
     [
       ["IOPS", formatCount(r.iops)],
-      ["Throughput", `${formatRate(r.bytesPerSecond)} (${(r.bytesPerSecond / 2 ** 20).toFixed(1)} MiB/s)`],
+      ["Throughput", formatRate(r.bytesPerSecond)],
       ["Commands", `${formatCount(r.commands)} (${formatBytes(r.bytes)})`],
       ["Latency", `min ${latencyText(l.min)}  avg ${latencyText(l.mean)}  max ${latencyText(l.max)}  stddev ${latencyText(l.stddev)}`],
       ["Percentiles", `p50 ${latencyText(l.p50)}  p90 ${latencyText(l.p90)}  p99 ${latencyText(l.p99)}  p99.9 ${latencyText(l.p999)}`],
@@ -167,7 +167,7 @@ export function formatPerfResult(r: PerfResult, what: string): string {
 
 export function perfCommand(run: Runner): Command {
   return new Command("perf")
-    .summary("benchmark a LUN: IOPS, MB/s, latency percentiles, CPU")
+    .summary("benchmark a LUN: IOPS, MiB/s, latency percentiles, CPU")
     .description(
       "Keeps --qd commands of --bs bytes in flight for --time and reports IOPS, throughput, latency (min/avg/max, p50/p90/p99/p99.9) and the CPU this process used. Write workloads destroy the data in the region: they need --force.",
     )

@@ -8,7 +8,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { Command } from "commander";
 import { ScsiError } from "../../core/errors.js";
 import { buildTestUnitReadyCdb } from "../../core/scsi/cdb.js";
-import { scsiOpcodeName } from "../../core/scsi/opcodes.js";
+import { scsiCommandName } from "../../core/scsi/opcodes.js";
 import { decodeSense, describeSense } from "../../core/scsi/sense.js";
 import { ScsiStatus, scsiStatusName } from "../../core/scsi/status.js";
 import { formatPortal } from "../../node/host.js";
@@ -286,7 +286,7 @@ export function cdbCommand(run: Runner): Command {
               throw fileError(error, opts.output, "write the data file");
             }
           }
-          const name = scsiOpcodeName(cdb[0] ?? 0);
+          const name = scsiCommandName(cdb);
           const json = {
             target: ref.targetName,
             portal: formatPortal(ref.portal),

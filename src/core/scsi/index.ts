@@ -13,7 +13,7 @@
 export type { U64 } from "./wire.js";
 export { U64_MAX } from "./wire.js";
 
-export { ScsiOpcode, ServiceActionIn16, cdbLength, cdbLengthForOpcode, scsiOpcodeName } from "./opcodes.js";
+export { ScsiOpcode, ServiceActionIn16, cdbLength, cdbLengthForOpcode, scsiCommandName, scsiOpcodeName } from "./opcodes.js";
 export { ScsiStatus, SenseKey, scsiStatusName, senseKeyName } from "./status.js";
 
 export type { ByteCheck, Rw10Options, Rw16Options } from "./cdb.js";

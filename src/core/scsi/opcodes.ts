@@ -106,6 +106,38 @@ export function scsiOpcodeName(opcode: number): string {
 }
 
 /**
+ * Service actions named by the command they are (SBC-3 §5.16, SPC-4 §6.23-6.25, §6.35): the
+ * opcode alone says only "SERVICE ACTION IN(16)" for a READ CAPACITY(16).
+ */
+const SERVICE_ACTION_NAMES: Readonly<Record<number, Readonly<Record<number, string>>>> = {
+  0x9e: { 0x10: "READ CAPACITY(16)", 0x12: "GET LBA STATUS", 0x13: "REPORT REFERRALS", 0x16: "GET STREAM STATUS" },
+  0xa3: {
+    0x05: "REPORT IDENTIFYING INFORMATION",
+    0x0a: "REPORT TARGET PORT GROUPS",
+    0x0b: "REPORT ALIASES",
+    0x0c: "REPORT SUPPORTED OPERATION CODES",
+    0x0d: "REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS",
+    0x0e: "REPORT PRIORITY",
+    0x0f: "REPORT TIMESTAMP",
+  },
+  0xa4: { 0x06: "SET IDENTIFYING INFORMATION", 0x0a: "SET TARGET PORT GROUPS", 0x0b: "CHANGE ALIASES", 0x0e: "SET PRIORITY", 0x0f: "SET TIMESTAMP" },
+};
+
+/**
+ * The name of the command a CDB carries: by its service action where the opcode has them
+ * (0x9E/0x10 is "READ CAPACITY(16)"), else by its opcode as `scsiOpcodeName`.
+ */
+export function scsiCommandName(cdb: Uint8Array): string {
+  const opcode = cdb[0] ?? 0;
+  const byAction = SERVICE_ACTION_NAMES[opcode];
+  if (byAction !== undefined && cdb.length > 1) {
+    const action = (cdb[1] ?? 0) & 0x1f;
+    return byAction[action] ?? `${scsiOpcodeName(opcode)} service action 0x${action.toString(16).padStart(2, "0")}`;
+  }
+  return scsiOpcodeName(opcode);
+}
+
+/**
  * The CDB length fixed by the opcode's group code (its top three bits), SPC-4 §4.2.5.1:
  * group 0 is 6 bytes, groups 1 and 2 are 10, group 4 is 16, group 5 is 12. Group 3 (0x60-0x7F)
  * is reserved apart from the variable-length CDB (0x7F), whose length is in the CDB itself (see

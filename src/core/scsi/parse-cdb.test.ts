@@ -209,7 +209,7 @@ describe("parseCdb decodes what the builders do not make", () => {
   });
 
   it("reports a service action it does not know as unknown, with the service action", () => {
-    expect(parseCdb(cdb("9e 12 00 00 00 00 00 00 00 00 00 00 00 20 00 00"))).toEqual({ kind: "unknown", opcode: 0x9e, serviceAction: 0x12, name: "SERVICE ACTION IN(16)" });
+    expect(parseCdb(cdb("9e 12 00 00 00 00 00 00 00 00 00 00 00 20 00 00"))).toEqual({ kind: "unknown", opcode: 0x9e, serviceAction: 0x12, name: "GET LBA STATUS" });
     expect(parseCdb(cdb("a3 0c 80 00 00 00 ff ff 00 00 00 00"))).toMatchObject({ kind: "unknown", opcode: 0xa3, serviceAction: 0x0c });
     expect(parseCdb(cdb("7f 00 00 00 00 00 00 18 00 09 " + "00".repeat(22)))).toMatchObject({ kind: "unknown", opcode: 0x7f, serviceAction: 9 });
   });

@@ -9,7 +9,7 @@
  * are ignored. Bytes past the command's length (iSCSI pads CDBs to 16) are ignored.
  */
 import { LocalProtocolError } from "../errors.js";
-import { ScsiOpcode, ServiceActionIn16, cdbLength, scsiOpcodeName } from "./opcodes.js";
+import { ScsiOpcode, ServiceActionIn16, cdbLength, scsiCommandName, scsiOpcodeName } from "./opcodes.js";
 import { PrOutServiceAction, isPrType } from "./persistent-reservation.js";
 import type { U64 } from "./wire.js";
 import { FieldReader } from "./wire.js";
@@ -230,7 +230,7 @@ export function parseCdb(cdb: Uint8Array): ParsedCdb {
     kind: "unknown",
     opcode,
     serviceAction,
-    name: scsiOpcodeName(opcode),
+    name: serviceAction === undefined ? scsiOpcodeName(opcode) : scsiCommandName(cdb),
   });
 
   switch (opcode) {

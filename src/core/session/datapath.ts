@@ -8,7 +8,7 @@ import { readU32 } from "../pdu/bytes.js";
 import type { Frame } from "../pdu/framer.js";
 import { Opcode, RESERVED_TAG, SnackType, TaskAttribute } from "../pdu/opcodes.js";
 import type { DataInPdu, R2TPdu, ScsiCommandPdu, ScsiResponsePdu } from "../pdu/types.js";
-import { scsiOpcodeName } from "../scsi/opcodes.js";
+import { scsiCommandName } from "../scsi/opcodes.js";
 import { ScsiStatus } from "../scsi/status.js";
 import { demandsWholeTransfer } from "../scsi/transfer.js";
 import type { CommandResult } from "./command.js";
@@ -274,7 +274,7 @@ function shortfall<C>(task: ScsiTask<C>, result: CommandResult): ShortTransferEr
   const moved = direction === "in" ? result.bytesIn : task.dataOutBytes;
   const residual = result.residualUnderflow && result.residualCount > 0 ? result.residualCount : undefined;
   if (moved >= expected && residual === undefined) return undefined;
-  const what = `${scsiOpcodeName(request.cdb[0] ?? 0)} on LUN ${request.lun} (ITT ${hex(task.itt)})`;
+  const what = `${scsiCommandName(request.cdb)} on LUN ${request.lun} (ITT ${hex(task.itt)})`;
   const stated = residual === undefined ? "no residual" : `a residual underflow of ${residual} bytes`;
   const message =
     direction === "in"

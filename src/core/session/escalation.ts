@@ -7,7 +7,7 @@
  */
 import { AbortedError, TimeoutError } from "../errors.js";
 import { TaskManagementFunction, TaskManagementResponseCode } from "../pdu/opcodes.js";
-import { scsiOpcodeName } from "../scsi/opcodes.js";
+import { scsiCommandName } from "../scsi/opcodes.js";
 import { serialGt } from "../serial.js";
 import type { SessionContext } from "./context.js";
 import { sendTaskManagement, tasksEndedBy } from "./control.js";
@@ -25,7 +25,7 @@ export interface EscalationHooks {
 
 /** "READ(10) (ITT 0x5) on LUN 1": a command as messages name it. */
 export function describeTask(task: ScsiTask<unknown>): string {
-  return `${scsiOpcodeName(task.request.cdb[0] ?? 0)} (ITT 0x${task.itt.toString(16)}) on LUN ${task.request.lun}`;
+  return `${scsiCommandName(task.request.cdb)} (ITT 0x${task.itt.toString(16)}) on LUN ${task.request.lun}`;
 }
 
 /** Checks deadlines; call on every escalation tick. */
