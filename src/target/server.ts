@@ -49,6 +49,8 @@ export interface TargetNodeConfig {
   /** The target's account for mutual CHAP. */
   readonly mutualChap?: ChapAccount;
   readonly policy?: Partial<TargetPolicy>;
+  /** Initiators (iSCSI names) allowed to log in; any when absent (others: status 0x0202). */
+  readonly allowedInitiators?: readonly string[];
 }
 
 export interface TargetServerConfig {
@@ -126,7 +128,7 @@ export async function startTarget(config: TargetServerConfig): Promise<RunningTa
           ...pick(l, ["vendor", "product", "revision", "serial", "writeCache"]),
         });
       }
-      targets.push({ iqn: t.iqn, luns, ...pick(t, ["alias", "chap", "mutualChap", "policy"]) });
+      targets.push({ iqn: t.iqn, luns, ...pick(t, ["alias", "chap", "mutualChap", "policy", "allowedInitiators"]) });
     }
     const host = config.listen?.host ?? "127.0.0.1";
     const engineConfig: EngineConfig = {

@@ -31,6 +31,7 @@ interface TargetOptions {
   readonly blockSize: string;
   readonly readOnly?: boolean;
   readonly isns?: string;
+  readonly allowInitiator: readonly string[];
 }
 
 export const DEFAULT_TARGET_IQN = "iqn.2026-11.io.iscsi-ts:target";
@@ -82,7 +83,15 @@ export async function targetConfig(ctx: CliContext, opts: TargetOptions): Promis
     opts.mutual === undefined ? undefined : { username: opts.mutual, secret: await readSecret(ctx, opts.mutualSecretFile, "ISCSI_TARGET_MUTUAL_SECRET", `--mutual ${opts.mutual}`) };
   return {
     listen: { host, port },
-    targets: [{ iqn: opts.iqn, luns, ...(chap === undefined ? {} : { chap }), ...(mutualChap === undefined ? {} : { mutualChap }) }],
+    targets: [
+      {
+        iqn: opts.iqn,
+        luns,
+        ...(chap === undefined ? {} : { chap }),
+        ...(mutualChap === undefined ? {} : { mutualChap }),
+        ...(opts.allowInitiator.length === 0 ? {} : { allowedInitiators: opts.allowInitiator }),
+      },
+    ],
     ...(opts.isns === undefined
       ? {}
       : { isns: { server: parseIsnsServer(opts.isns), timeoutMs: ctx.timeoutMs, onError: (e) => ctx.out.note(`iSNS registration refresh failed (trying again): ${e.message}`) } }),
@@ -168,6 +177,7 @@ export function targetCommand(run: Runner): Command {
     .option("--mutual-secret-file <file>", "read the target's own secret, proved to initiators that ask for mutual CHAP, from a file (else $ISCSI_TARGET_MUTUAL_SECRET)")
     .option("--block-size <bytes>", "logical block size: 512 or 4096", "512")
     .option("--read-only", "refuse writes (WRITE PROTECTED)")
+    .option("--allow-initiator <iqn>", "only this initiator may log in (repeatable); others are refused with status 0x0202", collect, [] as string[])
     .option("--isns <host[:port]>", "register with this iSNS server (port 3205 unless given), refresh the registration, deregister on exit")
     .addHelpText(
       "after",
@@ -184,6 +194,11 @@ export function targetCommand(run: Runner): Command {
         const config = await targetConfig(ctx, opts);
         const target = await startTarget(config);
         logTargetEvents(ctx, target);
+        if (!isLoopback(target.host) && config.targets.some((t) => t.chap === undefined)) {
+          ctx.out.warn(
+            `listening on ${formatPortal({ host: target.host, port: target.port })} without CHAP: anyone who can reach this port can read and write the LUNs (add --chap USER${opts.allowInitiator.length === 0 ? ", --allow-initiator IQN" : ""}, or listen on 127.0.0.1)`,
+          );
+        }
         try {
           const { json, text } = describeTarget(target, config);
           ctx.out.result(json, () => text);
@@ -201,3 +216,8 @@ export function targetCommand(run: Runner): Command {
     );
 }
 
+/** 127.0.0.0/8, ::1 and ::ffff:127.x: only this machine can connect. */
+function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^(::ffff:)?127\.\d+\.\d+\.\d+$/.test(h);
+}

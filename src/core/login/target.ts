@@ -126,6 +126,8 @@ export class TargetLogin {
   #chap: ChapAuthenticator | undefined;
   #auth: AuthPolicy | undefined;
   #node: TargetNode | undefined;
+  /** InitiatorName of the first Login Request (RFC 7143 §13.6: declared there, required). */
+  #initiatorName = "";
   #first: LoginRequestPdu | undefined;
   #session: SessionParameters | undefined;
   #stage: LoginStage = LoginStage.Security;
@@ -232,6 +234,7 @@ export class TargetLogin {
     const get = (k: string): string | undefined => pairs.find(([key]) => key === k)?.[1];
     const initiatorName = get("InitiatorName");
     if (initiatorName === undefined || initiatorName === "") this.#fail(LoginStatus.MissingParameter, "InitiatorName");
+    this.#initiatorName = initiatorName;
     const sessionType = get("SessionType") ?? "Normal";
     if (sessionType !== "Normal" && sessionType !== "Discovery") throw new RemoteProtocolError(`SessionType=${sessionType}`);
     let policy = this.#o.policy ?? DEFAULT_TARGET_POLICY;
@@ -349,7 +352,9 @@ export class TargetLogin {
 
   #authorize(username: string | undefined): void {
     const node = this.#node;
-    const initiator = (this.#negotiator as Negotiator).peerDeclaration("InitiatorName") ?? "";
+    // The name from the first request (#begin): a declaration the negotiator may not record when
+    // the request also asks to leave the security stage (libiscsi does, with AuthMethod=None).
+    const initiator = this.#initiatorName;
     if (node?.authorize !== undefined && !node.authorize(initiator, username)) {
       this.#fail(LoginStatus.AuthorizationFailure, `initiator ${initiator}`);
     }

@@ -8,6 +8,7 @@ import type { ChapAccount } from "../../core/auth/chap.js";
 import type { ChapAlgorithm } from "../../core/auth/hash.js";
 import { DEFAULT_CHAP_ALGORITHMS, isChapAlgorithm } from "../../core/auth/hash.js";
 import { ConfigError } from "../../core/errors.js";
+import { checkIscsiName } from "../../core/iscsi-name.js";
 import { MAX_LUN } from "../../core/pdu/lun.js";
 import type { TargetPolicy } from "../../core/text/parameters.js";
 import { type HostileBehaviour, checkHostile } from "../hostile/behaviour.js";
@@ -49,6 +50,11 @@ export interface TargetDefinition {
   /** The target's own account, answered to initiators that ask for mutual CHAP. */
   readonly mutualChap?: ChapAccount;
   readonly policy?: Partial<TargetPolicy>;
+  /**
+   * The initiators (iSCSI names) allowed to log in to this target; any when absent. Others are
+   * refused after authentication with status 0x0202, authorization failure (RFC 7143 §11.13.5).
+   */
+  readonly allowedInitiators?: readonly string[];
 }
 
 export interface Portal {
@@ -125,6 +131,8 @@ export interface ResolvedTarget {
   readonly chapUsers: ReadonlyMap<string, ChapAccount> | undefined;
   readonly mutualChap: ChapAccount | undefined;
   readonly policy: TargetPolicy;
+  /** Normalised names (RFC 3722: case folded) of the initiators allowed; undefined: any. */
+  readonly allowedInitiators: ReadonlySet<string> | undefined;
 }
 
 export interface ResolvedEngineConfig {
@@ -282,6 +290,7 @@ export function resolveEngineConfig(config: EngineConfig): ResolvedEngineConfig 
       chapUsers: chapUsers(`target ${t.iqn}`, t.chap, t.mutualChap),
       mutualChap: t.mutualChap,
       policy: resolvePolicy(t.iqn, t.policy),
+      allowedInitiators: allowList(t.iqn, t.allowedInitiators),
     };
   });
   const chapAlgorithms = config.chapAlgorithms ?? DEFAULT_CHAP_ALGORITHMS;
@@ -311,4 +320,17 @@ export function resolveEngineConfig(config: EngineConfig): ResolvedEngineConfig 
     retentionBytes: checkInteger("retentionBytes", config.retentionBytes ?? DEFAULT_RETENTION_BYTES, 0, 4 * 1024 * 1024 * 1024),
     hostile: config.hostile === undefined ? undefined : checkHostile(config.hostile),
   };
+}
+
+/** The allowed initiators of a target, each checked as an iSCSI name and normalised. */
+function allowList(iqn: string, names: readonly string[] | undefined): ReadonlySet<string> | undefined {
+  if (names === undefined) return undefined;
+  if (names.length === 0) throw new ConfigError(`target ${iqn}: an empty list of allowed initiators would refuse everyone; leave it out to allow any`);
+  const set = new Set<string>();
+  for (const name of names) {
+    const checked = checkIscsiName(name);
+    if (!checked.ok) throw new ConfigError(`target ${iqn}: allowed initiator "${name}" is not an iSCSI name: ${checked.reason}`);
+    set.add(checked.name);
+  }
+  return set;
 }

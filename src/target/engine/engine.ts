@@ -14,6 +14,7 @@ import type { HashFunction, RandomBytes } from "../../core/auth/hash.js";
 import type { Crc32c } from "../../core/digest/crc32c.js";
 import type { DiscoveredTarget } from "../../core/discovery/send-targets.js";
 import { LocalProtocolError, SessionClosedError } from "../../core/errors.js";
+import { checkIscsiName } from "../../core/iscsi-name.js";
 import type { AuthPolicy, TargetLoginOptions, TargetLoginResult, TargetNode } from "../../core/login/target.js";
 import { LoginStatus } from "../../core/login/status.js";
 import { readU32 } from "../../core/pdu/bytes.js";
@@ -292,6 +293,7 @@ export class TargetEngine {
       ...(target.alias === undefined ? {} : { alias: target.alias }),
       ...this.#authPolicy(target.chapUsers, target.mutualChap),
       policy: target.policy,
+      ...(target.allowedInitiators === undefined ? {} : { authorize: allowedBy(target.allowedInitiators) }),
     };
   }
 
@@ -512,3 +514,11 @@ function unmapIpv4(address: string): string {
 }
 
 export type { SessionCloseReason };
+
+/** RFC 3722: iSCSI names compare after case folding, as the allow list was stored. */
+function allowedBy(names: ReadonlySet<string>): (initiatorName: string) => boolean {
+  return (initiatorName) => {
+    const checked = checkIscsiName(initiatorName);
+    return checked.ok && names.has(checked.name);
+  };
+}
