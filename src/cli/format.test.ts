@@ -69,11 +69,11 @@ describe("words and small helpers", () => {
 });
 
 describe("numbers in JSON", () => {
-  it("rounds each figure to what it means: ms and µs to 3 decimals, seconds to 6, rates to whole bytes, IOPS and percentages to 1", () => {
+  it("rounds each figure to what it means: ms, µs and IOPS to 3 decimals, seconds to 6, rates to whole bytes, percentages to 1", () => {
     const doc = JSON.parse(
-      toJson({ elapsedMs: 77.16847200000001, userSeconds: 0.1234567891, bytesPerSecond: 1234.5678, iops: 99.987, percentOfOneCore: 12.3456, latencyUs: { min: 10.12345, p99: 99.99999 }, ratio: 0.1 + 0.2 }),
+      toJson({ elapsedMs: 77.16847200000001, userSeconds: 0.1234567891, bytesPerSecond: 1234.5678, iops: 99.98765, percentOfOneCore: 12.3456, latencyUs: { min: 10.12345, p99: 99.99999 }, ratio: 0.1 + 0.2 }),
     ) as Record<string, unknown>;
-    expect(doc).toEqual({ elapsedMs: 77.168, userSeconds: 0.123457, bytesPerSecond: 1235, iops: 100, percentOfOneCore: 12.3, latencyUs: { min: 10.123, p99: 100 }, ratio: 0.3 });
+    expect(doc).toEqual({ elapsedMs: 77.168, userSeconds: 0.123457, bytesPerSecond: 1235, iops: 99.988, percentOfOneCore: 12.3, latencyUs: { min: 10.123, p99: 100 }, ratio: 0.3 });
   });
 
   it("leaves integers, strings and big values alone", () => {

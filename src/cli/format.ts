@@ -56,13 +56,15 @@ export function hex(value: number, digits = 2): string {
 /**
  * Decimals a measured figure means, by its field's name: milliseconds and microseconds to 3
  * (whole microseconds, whole nanoseconds), seconds to 6, rates in bytes per second to whole bytes,
- * IOPS and percentages to 1; anything else to 6 at most (float noise is not data).
+ * IOPS to 3, percentages to 1; anything else to 6 at most (float noise is not data).
  */
 export function decimalsFor(key: string): number {
   if (/(Ms|Us|Ns)$/.test(key) || /^(elapsed|latency|rtt|min|max|avg|mean|mdev|stddev|p\d+)/i.test(key)) return 3;
   if (/Seconds$/.test(key)) return 6;
   if (/PerSecond$/.test(key)) return 0;
-  if (/^iops$|[Pp]ercent/.test(key)) return 1;
+  // IOPS to 3 (so iops x block size stays within a few bytes of bytesPerSecond); percentages to 1.
+  if (key === "iops") return 3;
+  if (/[Pp]ercent/.test(key)) return 1;
   return 6;
 }
 

@@ -202,7 +202,7 @@ describe("iscsi against tgtd", () => {
       // script(1) gives the command a pseudo-terminal.
       const onTty = await runCommand("script", ["-qec", iscsiCommand(["cp", source, url(3), "--bs", "64k", "--qd", "1"]), "/dev/null"], { timeoutMs: 60_000 });
       expect(onTty.code, onTty.stdout).toBe(0);
-      expect(onTty.stdout).toMatch(/copying \[[█░]+\] 100% \| 16 MiB of 16 MiB \| [\d.]+ [kMG]?B\/s \| ETA /);
+      expect(onTty.stdout).toMatch(/copying \[[█░]+\] 100% \| 16 MiB of 16 MiB \| [\d.]+ [KMG]?i?B\/s \| ETA /);
       const inPipe = expectOk(await iscsi(["cp", source, url(3)]));
       expect(inPipe.stderr).toBe("");
     });
