@@ -221,8 +221,11 @@ class ClientConnection {
   private backend: NbdBackend | undefined;
   /** READ payloads whose replies the next pump sends (returned to the backend once written). */
   private readPayloads: Uint8Array[] = [];
-  /** WRITE payloads copied into pooled buffers, returned once their write succeeded. */
-  private readonly pooledPayloads = new WeakSet<Uint8Array>();
+  /**
+   * WRITE payloads copied into pooled buffers, returned once their write succeeded (a Set, not a
+   * WeakSet: every entry is removed when its write ends, and ephemerons cost the GC more).
+   */
+  private readonly pooledPayloads = new Set<Uint8Array>();
   private readonly now: () => number;
 
   constructor(
@@ -457,8 +460,13 @@ class ClientConnection {
         return { ok: true, data: await backend.read(request.offset, request.length) };
       case "write": {
         const data = request.data as Uint8Array;
-        await backend.write(request.offset, data, request.fua);
-        // Only after success: a write that failed may still have Data-Out queued on a socket.
+        try {
+          await backend.write(request.offset, data, request.fua);
+        } catch (error) {
+          // Not reused: a write that failed may still have Data-Out queued on a socket.
+          this.pooledPayloads.delete(data);
+          throw error;
+        }
         if (this.pooledPayloads.delete(data)) this.server.payloadBuffers.release(data);
         return OK;
       }
