@@ -109,6 +109,9 @@ describe("iscsi nbd in front of the embedded target", () => {
       // The bridge counts what each client read: the copy read the 1 MiB of data, not 64.
       const line = await sparse.log(/client \d+ left: .*; \d+ request\(s\), 1 MiB read, 0 B written/);
       expect(line[0]).toBeTruthy();
+      // And the copy is sparse itself: the holes were not written as zeros.
+      const allocated = (await stat(out)).blocks * 512;
+      expect(allocated, `nbdcopy's output holds ${allocated} bytes on disk`).toBeLessThan(4 * MiB);
     } finally {
       await sparse.stop();
     }
