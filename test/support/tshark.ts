@@ -60,7 +60,10 @@ export class Capture {
     });
     const markerPort = marker.address().port;
     const filter = `tcp port ${options.port} or (udp port ${markerPort} and host 127.0.0.1)`;
-    const args = ["-i", "lo", "-n", "-f", filter, "-w", pcapPath];
+    // -B: a 64 MiB kernel capture buffer (2 MiB by default). On a loaded 2-core machine dumpcap
+    // falls behind a burst of PDUs and the kernel drops what the buffer cannot hold; the capture
+    // then shows "previous segment not captured", a flaw of the capture, not of the session.
+    const args = ["-i", "lo", "-n", "-B", "64", "-f", filter, "-w", pcapPath];
     if (options.snaplen !== undefined) args.push("-s", String(options.snaplen));
     const proc = spawnTracked("tshark", args);
     const capture = new Capture(options.port, pcapPath, proc, marker, markerPort, ownDir);
