@@ -17,6 +17,7 @@ export * from "./discovery/index.js";
 export * from "./scsi/index.js";
 export { Session, type KeepAliveSettings, type SessionConfig, type SessionDeps } from "./session/session.js";
 export { Connection, type ConnectionOwner } from "./session/connection.js";
+export { CONNECTION_POLICIES, ConnectionCounters, type ConnectionPolicy, DEFAULT_CONNECTION_POLICY, isConnectionPolicy } from "./session/policy.js";
 export { ConnectionState, SessionState } from "./session/states.js";
 export { DEFAULT_RECOVERY, type RecoveryCause, type RecoveryRecord, type RecoverySettings } from "./session/recovery.js";
 export type { AsyncEventInfo, CommandRequest, CommandResult, PingResult, SessionEvent, TaskManagementOutcome } from "./session/command.js";

@@ -6,6 +6,7 @@ import { type Frame, Framer } from "../pdu/framer.js";
 import { DEFAULT_MAX_RECV_DATA_SEGMENT_LENGTH, Opcode, opcodeName } from "../pdu/opcodes.js";
 import type { InitiatorPdu, Pdu, TargetPdu } from "../pdu/types.js";
 import { type ConnectionParameters, DEFAULT_CONNECTION_PARAMETERS } from "../text/parameters.js";
+import { ConnectionCounters } from "./policy.js";
 import { ConnectionState, connectionTransition } from "./states.js";
 
 /**
@@ -40,6 +41,8 @@ export class Connection {
   private txLength = 0;
   /** The StatSN we expect next (RFC 7143 §4.2.2.2); 0 until login tells us. */
   expStatSN = 0;
+  /** Commands, data bytes and queue depth of this connection (policy.ts); the data path counts. */
+  readonly counters = new ConnectionCounters();
   /** ERL 1: StatSNs received past a hole (a damaged status asked for again), not yet acknowledged. */
   private readonly heldStatus = new Set<number>();
 

@@ -6,6 +6,7 @@ import type { Pdu } from "../pdu/types.js";
 import { DEFAULT_SESSION_PARAMETERS, type OperationalProposal, type SessionParameters } from "../text/parameters.js";
 import type { SessionEvent } from "./command.js";
 import type { Connection } from "./connection.js";
+import { chooseConnection, type ConnectionPolicy, DEFAULT_CONNECTION_POLICY } from "./policy.js";
 import type { RecoverySettings } from "./recovery.js";
 import { SessionState } from "./states.js";
 import type { ScsiTask, Task, TextTask } from "./task.js";
@@ -48,6 +49,11 @@ export interface SessionConfig {
   readonly taskManagementTimeoutMs?: number;
   /** Session recovery after a connection loss (RFC 7143 §6.3.5); on by default for Normal sessions. */
   readonly recovery?: Partial<RecoverySettings>;
+  /**
+   * How new commands are spread over the session's connections (MC/S): "round-robin" (the
+   * default, as sessions always did) or "least-queue-depth". See policy.ts.
+   */
+  readonly connectionPolicy?: ConnectionPolicy;
   /** Called for each PDU sent and received (the CLI's -v trace). */
   readonly trace?: (direction: "send" | "receive", cid: number, pdu: Pdu) => void;
 }
@@ -73,7 +79,9 @@ export class SessionContext<C> {
   readonly connections = new Map<number, Connection>();
   private readonly events: Array<SessionEvent<C> | undefined> = [];
   private eventHead = 0;
-  private cursor = 0;
+  /** The CID chosen for the last command: where round robin takes its next turn. */
+  private lastCid = -1;
+  private readonly policy: ConnectionPolicy;
   /** SCSI tasks with a deadline, scanned on the escalation tick. */
   readonly timed = new Set<ScsiTask<C>>();
   /** While set, no new command is issued (draining for a target-requested logout). */
@@ -98,6 +106,7 @@ export class SessionContext<C> {
     initialCmdSN: number,
   ) {
     this.window = new CommandWindow(initialCmdSN);
+    this.policy = config.connectionPolicy ?? DEFAULT_CONNECTION_POLICY;
   }
 
   emit(event: SessionEvent<C>): void {
@@ -169,22 +178,35 @@ export class SessionContext<C> {
     }
   }
 
-  /** A logged-in connection for the next command: round robin over them (MC/S). */
+  /**
+   * A logged-in connection for the next command or request, chosen by the session's policy
+   * (MC/S); undefined when none is usable (closed, logging in or out, the session recovering).
+   */
   pickConnection(): Connection | undefined {
     if (this.connections.size === 1) {
       const only = this.connections.values().next().value as Connection;
       return only.usable ? only : undefined;
     }
-    let usable = 0;
-    for (const c of this.connections.values()) if (c.usable) usable++;
-    if (usable === 0) return undefined;
-    this.cursor = (this.cursor + 1) % usable;
-    let i = 0;
-    for (const c of this.connections.values()) {
-      if (!c.usable) continue;
-      if (i++ === this.cursor) return c;
-    }
-    return undefined;
+    const chosen = chooseConnection(this.connections.values(), this.policy, this.lastCid);
+    if (chosen !== undefined) this.lastCid = chosen.cid;
+    return chosen;
+  }
+
+  /** A SCSI task is now outstanding on `connection`: counted in its queue depth and commands. */
+  attach(task: ScsiTask<C>, connection: Connection): void {
+    this.detach(task);
+    const counters = connection.counters;
+    counters.outstanding++;
+    counters.commands++;
+    task.load = counters;
+  }
+
+  /** A SCSI task leaves its connection's queue depth (completed, failed, held or queued again). */
+  detach(task: ScsiTask<C>): void {
+    const load = task.load;
+    if (load === undefined) return;
+    load.outstanding--;
+    task.load = undefined;
   }
 
   liveConnections(): number {
@@ -198,6 +220,7 @@ export class SessionContext<C> {
     this.tasks.delete(task.itt);
     switch (task.kind) {
       case "scsi":
+        this.detach(task);
         this.timed.delete(task);
         if (task.phase === "queued") this.unqueue(task);
         this.emit({ type: "command-failed", context: task.request.context, error });

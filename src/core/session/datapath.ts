@@ -39,6 +39,7 @@ function send<C>(ctx: SessionContext<C>, task: ScsiTask<C>, connection: Connecti
   const write = request.dataOut !== undefined && task.transferLength > 0;
   task.phase = "issued";
   task.cid = connection.cid;
+  ctx.attach(task, connection);
   task.issuedAt = now;
   task.dataInBytes = 0;
   task.dataInAhead = undefined;
@@ -85,6 +86,7 @@ function send<C>(ctx: SessionContext<C>, task: ScsiTask<C>, connection: Connecti
   };
   connection.send(command);
   task.dataOutBytes = immediate;
+  connection.counters.bytesOut += immediate + unsolicited;
   if (unsolicited > 0 && data !== undefined) {
     dataOutSequence(
       (pdu) => connection.send(pdu),
@@ -167,6 +169,7 @@ export function onDataIn<C>(ctx: SessionContext<C>, connection: Connection, pdu:
     return;
   }
   if (length > 0) {
+    connection.counters.bytesIn += length;
     // The framer placed the bytes already when it could; otherwise copy them now (once).
     if (!frame.dataPlaced) buffer.set(pdu.data, pdu.bufferOffset);
     if (pdu.bufferOffset === task.dataInBytes && task.dataInAhead === undefined) task.dataInBytes += length;
@@ -255,6 +258,7 @@ function complete<C>(ctx: SessionContext<C>, task: ScsiTask<C>, result: CommandR
     return;
   }
   ctx.tasks.delete(task.itt);
+  ctx.detach(task);
   if (task.deadline !== undefined || task.expiresAt !== undefined) ctx.timed.delete(task);
   ctx.emit({ type: "command-complete", context: task.request.context, result });
 }
@@ -304,6 +308,7 @@ export function onR2T<C>(ctx: SessionContext<C>, connection: Connection, pdu: R2
   }
   if (pdu.targetTransferTag === RESERVED_TAG) throw new RemoteProtocolError("R2T with the reserved Target Transfer Tag");
   task.nextR2TSN = (task.nextR2TSN + 1) >>> 0;
+  connection.counters.bytesOut += length;
   dataOutSequence(
     (out) => connection.send(out),
     data,

@@ -285,6 +285,7 @@ export class Session<C = unknown> {
       request,
       phase: "queued",
       cid: -1,
+      load: undefined,
       cmdSN: 0,
       transferLength: request.dataIn?.length ?? request.dataOut?.length ?? 0,
       dataInBytes: 0,
@@ -547,6 +548,7 @@ export class Session<C = unknown> {
   }
 
   private requeue(task: ScsiTask<C>, now: number): void {
+    this.ctx.detach(task);
     task.phase = "queued";
     task.cid = -1;
     this.ctx.enqueue(task);
@@ -882,6 +884,7 @@ export class Session<C = unknown> {
     for (const task of [...ctx.tasks.values()]) {
       if (task.kind === "scsi") {
         if (task.phase === "issued") {
+          ctx.detach(task);
           task.phase = "held";
           task.cid = -1;
           // The first loss is what a final failure of this command reports (its code and text).

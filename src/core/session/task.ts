@@ -3,6 +3,7 @@ import { RESERVED_TAG } from "../pdu/opcodes.js";
 import type { InitiatorRenegotiation } from "../text/renegotiation.js";
 import type { CommandRequest } from "./command.js";
 import type { Ranges } from "./coverage.js";
+import type { ConnectionCounters } from "./policy.js";
 
 /** Where a SCSI task is in its life. */
 export type ScsiTaskPhase =
@@ -21,6 +22,8 @@ export interface ScsiTask<C> {
   phase: ScsiTaskPhase;
   /** Connection allegiance (RFC 7143 §7.1.2), -1 while queued. */
   cid: number;
+  /** The counters of the connection whose queue depth counts this task (context.ts attach/detach). */
+  load: ConnectionCounters | undefined;
   cmdSN: number;
   /** Expected Data Transfer Length. */
   readonly transferLength: number;
