@@ -48,3 +48,14 @@ describe("checkSessionOptions", () => {
     expect(() => checkSessionOptions({ ...BASE, initiatorName: "iqn.2026-01.x:a=b" })).toThrow(/^initiatorName "iqn\.2026-01\.x:a=b" is not an iSCSI name: the character "=" is not allowed/);
   });
 });
+
+describe("checkSessionOptions: connectionPolicy", () => {
+  it("takes the two policies and refuses anything else with a ConfigError naming them", () => {
+    expect(() => checkSessionOptions({ ...BASE, connectionPolicy: "round-robin" })).not.toThrow();
+    expect(() => checkSessionOptions({ ...BASE, connectionPolicy: "least-queue-depth" })).not.toThrow();
+    for (const bad of ["roundrobin", "", "fastest", 1]) {
+      expect(() => checkSessionOptions({ ...BASE, connectionPolicy: bad as never }), String(bad)).toThrow(ConfigError);
+      expect(() => checkSessionOptions({ ...BASE, connectionPolicy: bad as never }), String(bad)).toThrow(/^connectionPolicy is .*: it must be "round-robin" or "least-queue-depth"$/);
+    }
+  });
+});

@@ -8,6 +8,7 @@ import { type DigestName, DEFAULT_INITIATOR_PROPOSAL, type OperationalProposal, 
 import { type IscsiUrl, parseHostPort, parseIscsiUrl } from "../core/url.js";
 import type { Portal } from "./host.js";
 import type { RecoverySettings } from "../core/session/recovery.js";
+import { CONNECTION_POLICIES, type ConnectionPolicy, isConnectionPolicy } from "../core/session/policy.js";
 
 /** CHAP credentials as a caller gives them: strings are wrapped in a Secret at once. */
 export interface ChapOptions {
@@ -35,9 +36,15 @@ export interface SessionOptions {
   readonly dataDigest?: DigestPreference;
   /**
    * TCP connections in the session (MC/S, RFC 7143 §4.3.1); default 1. Commands are spread over
-   * them round robin. The target may allow fewer (MaxConnections): the session uses what it gets.
+   * them by `connectionPolicy`. The target may allow fewer (MaxConnections): the session uses what it gets.
    */
   readonly connections?: number;
+  /**
+   * How new commands are spread over the connections: "round-robin" (the default) or
+   * "least-queue-depth" (the connection with the fewest commands outstanding). A command's data
+   * and status stay on the connection it was sent on (RFC 7143 §7.1.2).
+   */
+  readonly connectionPolicy?: ConnectionPolicy;
   /** Operational values to offer instead of the defaults (RFC 7143 §13). */
   readonly proposal?: Partial<OperationalProposal>;
   readonly connectTimeoutMs?: number;
@@ -152,6 +159,9 @@ export function checkSessionOptions(options: Partial<SessionOptions>): string {
   checkNumber("commandBudgetMs", options.commandBudgetMs, 1);
   checkNumber("taskManagementTimeoutMs", options.taskManagementTimeoutMs, 1);
   checkNumber("unitAttentionRetries", options.unitAttentionRetries, 0, 1000);
+  if (options.connectionPolicy !== undefined && !isConnectionPolicy(options.connectionPolicy)) {
+    throw new ConfigError(`connectionPolicy is ${JSON.stringify(options.connectionPolicy)}: it must be ${CONNECTION_POLICIES.map((p) => `"${p}"`).join(" or ")}`);
+  }
   if (options.keepAlive !== undefined && options.keepAlive !== false) {
     checkNumber("keepAlive.intervalMs", options.keepAlive.intervalMs, 1);
     checkNumber("keepAlive.timeoutMs", options.keepAlive.timeoutMs, 1);

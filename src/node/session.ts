@@ -51,6 +51,23 @@ export interface ExecuteOptions {
   readonly shortTransfer?: "fail" | "allow";
 }
 
+/** One connection of a session, as `IscsiSession.connections` gives it. */
+export interface ConnectionInfo {
+  readonly cid: number;
+  readonly headerDigest: boolean;
+  readonly dataDigest: boolean;
+  readonly maxRecvDataSegmentLength: number;
+  readonly maxSendDataSegmentLength: number;
+  /** SCSI commands sent on this connection (a command sent again counts again). */
+  readonly commands: number;
+  /** Data-In payload bytes received (SCSI data only: no headers, no sense). */
+  readonly bytesIn: number;
+  /** Data-Out payload bytes sent (immediate, unsolicited and solicited data). */
+  readonly bytesOut: number;
+  /** SCSI commands sent on this connection and not yet answered. */
+  readonly outstanding: number;
+}
+
 export interface ScsiResult extends CommandResult {
   /** The Data-In bytes received (a view of the buffer, `bytesIn` long). */
   readonly data: Uint8Array;
@@ -98,9 +115,16 @@ export class IscsiSession extends EventEmitter<SessionEvents> {
     return this.host.session.params;
   }
 
-  /** The negotiated parameters of each connection. */
-  get connections(): ReadonlyArray<{ readonly cid: number; readonly headerDigest: boolean; readonly dataDigest: boolean; readonly maxRecvDataSegmentLength: number; readonly maxSendDataSegmentLength: number }> {
-    return this.host.session.connectionList.map((c) => ({ cid: c.cid, ...c.params }));
+  /**
+   * Each connection: its negotiated parameters, and what it has carried since it logged in
+   * (SCSI commands sent, Data-In and Data-Out payload bytes, commands outstanding now). A
+   * connection re-established by a recovery counts from zero again.
+   */
+  get connections(): readonly ConnectionInfo[] {
+    return this.host.session.connectionList.map((c) => {
+      const n = c.counters;
+      return { cid: c.cid, ...c.params, commands: n.commands, bytesIn: n.bytesIn, bytesOut: n.bytesOut, outstanding: n.outstanding };
+    });
   }
 
   /** Every recovery episode so far: cause, duration, attempts, commands retried and failed. */
@@ -288,6 +312,7 @@ export async function openSession(target: string | SessionOptions, overrides: Pa
       ...(options.logoutTimeoutMs === undefined ? {} : { logoutTimeoutMs: options.logoutTimeoutMs }),
       ...(options.recovery === undefined ? {} : { recovery: options.recovery }),
       ...(options.taskManagementTimeoutMs === undefined ? {} : { taskManagementTimeoutMs: options.taskManagementTimeoutMs }),
+      ...(options.connectionPolicy === undefined ? {} : { connectionPolicy: options.connectionPolicy }),
       ...(trace === undefined ? {} : { trace: (direction, cid, pdu) => trace(`${direction === "send" ? ">>" : "<<"} [${cid}] ${describePdu(pdu)}`) }),
     },
     portal,
