@@ -58,6 +58,7 @@ const DEFAULT_MAX_TRANSFER_BYTES = 8 * 1024 * 1024;
 export class Lun {
   private capacityValue: Capacity | undefined;
   private maxTransferBytes: number | undefined;
+  private limitsAsked: Promise<Awaited<ReturnType<Lun["blockLimits"]>>> | undefined;
 
   /** @internal use session.lun(n) */
   constructor(
@@ -178,12 +179,23 @@ export class Lun {
 
   private async transferLimit(blockSize: number): Promise<number> {
     if (this.maxTransferBytes === undefined || this.maxTransferBytes % blockSize !== 0) {
-      const limits = await this.blockLimits();
+      // The first reads and writes often start together (a queue depth of them): they share one
+      // look at the Block Limits page instead of each asking the target.
+      this.limitsAsked ??= this.blockLimits().finally(() => (this.limitsAsked = undefined));
+      const limits = await this.limitsAsked;
       const maxBlocks = limits?.maximumTransferLength ?? 0;
       this.maxTransferBytes = maxBlocks > 0 ? Math.min(maxBlocks * blockSize, DEFAULT_MAX_TRANSFER_BYTES) : DEFAULT_MAX_TRANSFER_BYTES;
       this.maxTransferBytes = Math.max(blockSize, this.maxTransferBytes - (this.maxTransferBytes % blockSize));
     }
     return this.maxTransferBytes;
+  }
+
+  /**
+   * The most bytes one READ or WRITE carries: the target's maximum transfer length (Block
+   * Limits VPD page) capped at 8 MiB, learned once. Larger reads and writes are split at it.
+   */
+  async maxTransferSize(): Promise<number> {
+    return this.maxTransferBytes ?? this.transferLimit(await this.blockSize());
   }
 
   /**

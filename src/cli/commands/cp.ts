@@ -5,6 +5,8 @@
  */
 import { Command } from "commander";
 import type { Lun } from "../../node/lun.js";
+import type { IscsiSession } from "../../node/session.js";
+import { addMcsOptions, type ConnectionShare, countersNow, formatShares, mcsSessionOptions, type McsOptions, noteFewerConnections, sharesSince } from "../connection-shares.js";
 import { runCopy, type Sink, type Source, verifyCopy } from "../copy/engine.js";
 import { fileSink, fileSource, type LunRange, type LunZeroing, lunSink, lunSource, lunZeroing, streamSink, streamSource } from "../copy/endpoints.js";
 import type { CliContext, TargetRef } from "../context.js";
@@ -26,7 +28,7 @@ function endpoint(ctx: CliContext, text: string, role: "source" | "destination")
   return { kind: "file", path: text, shown: text };
 }
 
-interface CpOptions {
+interface CpOptions extends McsOptions {
   readonly bs: string;
   readonly qd: string;
   readonly offset?: string;
@@ -38,7 +40,7 @@ interface CpOptions {
 }
 
 export function cpCommand(run: Runner, io: CliIo): Command {
-  return new Command("cp")
+  return addMcsOptions(new Command("cp"))
     .summary("copy a whole LUN to or from a file, stdin/stdout, or another LUN")
     .description(
       [
@@ -67,6 +69,7 @@ export function cpCommand(run: Runner, io: CliIo): Command {
         "iscsi cp iscsi://127.0.0.1/iqn.2026-11.example:disk/1 - | gzip > disk.img.gz",
         "iscsi cp iscsi://127.0.0.1/iqn.2026-11.example:disk/1 mbr.bin --count 512",
         "iscsi cp boot.img iscsi://127.0.0.1/iqn.2026-11.example:disk/1 --dst-offset 1M",
+        "iscsi cp --verify disk.img iscsi://127.0.0.1/iqn.2026-11.example:disk/1 --connections 2 --json",
       ]),
     )
     .action(async (src: string, dst: string, opts: CpOptions, cmd: Command) => run(cmd, (ctx) => copyCommand(ctx, io, src, dst, opts)));
@@ -76,6 +79,7 @@ async function copyCommand(ctx: CliContext, io: CliIo, srcText: string, dstText:
   const bs = parseSize(opts.bs, "--bs");
   if (bs < 512 || bs > 64 << 20) throw new CliError("ISCSI_CLI_USAGE", `--bs ${opts.bs} must be between 512 bytes and 64 MiB`);
   const qd = parseCount(opts.qd, "--qd", { min: 1, max: 256 });
+  const mcs = mcsSessionOptions(opts);
   const src = endpoint(ctx, srcText, "source");
   const dst = endpoint(ctx, dstText, "destination");
   if (srcText === dstText) throw new CliError("ISCSI_CLI_USAGE", `source and destination are the same (${src.shown})`);
@@ -90,12 +94,13 @@ async function copyCommand(ctx: CliContext, io: CliIo, srcText: string, dstText:
   // Local files first: a missing source is reported without connecting anywhere.
   const fileSrc = src.kind === "file" ? await fileSource(src.path, ctx.signal) : undefined;
   try {
-    await withEndpointLun(ctx, src, async (srcLun) => {
+    await withEndpointLun(ctx, src, mcs, async (srcLun, srcSession) => {
       const srcRange = srcLun === undefined ? undefined : sourcePart(await wholeLun(srcLun, src), window);
       const source: Source = srcRange !== undefined ? lunSource(srcRange) : fileSrc !== undefined ? filePart(fileSrc, window, src.shown) : streamSource(io.stdin, ctx.signal);
-      await withEndpointLun(ctx, dst, async (dstLun) => {
+      await withEndpointLun(ctx, dst, mcs, async (dstLun, dstSession) => {
         const dstRange = dstLun === undefined ? undefined : destinationPart(await wholeLun(dstLun, dst), window);
-        await copyBetween(ctx, io, { src, dst, source, srcRange, dstRange, bs, qd, opts, count: window.count });
+        const sessions = { source: srcSession, destination: dstSession };
+        await copyBetween(ctx, io, { src, dst, source, srcRange, dstRange, bs, qd, opts, count: window.count, sessions, mcs });
       });
     });
   } finally {
@@ -107,11 +112,21 @@ async function copyCommand(ctx: CliContext, io: CliIo, srcText: string, dstText:
 async function withEndpointLun(
   ctx: CliContext,
   e: Endpoint,
-  body: (lun: Lun | undefined) => Promise<void>,
+  mcs: Mcs,
+  body: (lun: Lun | undefined, session: IscsiSession | undefined) => Promise<void>,
 ): Promise<void> {
-  if (e.kind !== "lun") return body(undefined);
-  return ctx.withLun(e.ref, (lun) => body(lun));
+  if (e.kind !== "lun") return body(undefined, undefined);
+  return ctx.withLun(
+    e.ref,
+    (lun, session) => {
+      noteFewerConnections(ctx, mcs.connections, session.connections.length);
+      return body(lun, session);
+    },
+    mcs,
+  );
 }
+
+type Mcs = ReturnType<typeof mcsSessionOptions>;
 
 async function wholeLun(lun: Lun, e: Endpoint): Promise<LunRange> {
   const capacity = await lun.readCapacity();
@@ -129,6 +144,9 @@ interface Plan {
   readonly opts: CpOptions;
   /** --count: exactly this many bytes, or the copy fails. */
   readonly count: number | undefined;
+  /** The session of each LUN endpoint, for its connections' shares. */
+  readonly sessions: { readonly source: IscsiSession | undefined; readonly destination: IscsiSession | undefined };
+  readonly mcs: Mcs;
 }
 
 /** The part of the source to copy and where it goes (--offset, --count, --dst-offset), in bytes. */
@@ -216,6 +234,12 @@ async function copyBetween(ctx: CliContext, io: CliIo, p: Plan): Promise<void> {
     sink = streamSink(io.stdout);
   }
 
+  // The shares count the copy and its verification, not the setup (READ CAPACITY, VPD pages).
+  for (const range of [p.srcRange, p.dstRange]) await range?.lun.maxTransferSize();
+  const before = {
+    source: p.sessions.source === undefined ? undefined : countersNow(p.sessions.source.connections),
+    destination: p.sessions.destination === undefined ? undefined : countersNow(p.sessions.destination.connections),
+  };
   const total = p.source.size ?? dstBytes;
   const bar = startProgress(io.stderr, p.opts.progress && !ctx.out.json, "copying", total);
   let result;
@@ -264,6 +288,12 @@ async function copyBetween(ctx: CliContext, io: CliIo, p: Plan): Promise<void> {
     throw error;
   }
 
+  const connections: { source?: ConnectionShare[]; destination?: ConnectionShare[] } = {};
+  for (const role of ["source", "destination"] as const) {
+    const session = p.sessions[role];
+    const was = before[role];
+    if (session !== undefined && was !== undefined) connections[role] = sharesSince(was, session.connections);
+  }
   const rate = (result.bytes * 1000) / Math.max(result.elapsedMs, 0.001);
   const summary = {
     source: p.src.kind === "lun" ? p.src.ref.shown : p.src.kind === "file" ? p.src.path : "-",
@@ -276,11 +306,17 @@ async function copyBetween(ctx: CliContext, io: CliIo, p: Plan): Promise<void> {
     elapsedMs: result.elapsedMs,
     bytesPerSecond: rate,
     verified: p.opts.verify === true,
+    connectionPolicy: p.mcs.connectionPolicy,
+    connections,
   };
   const text = (): string => {
     let line = `copied ${formatBytes(result.bytes)} (${result.bytes} bytes) from ${p.src.shown} to ${p.dst.shown} in ${formatDuration(result.elapsedMs)} (${formatRate(rate)})`;
     if (result.zeroBytes > 0) line += `; ${formatBytes(result.zeroBytes)} of zeros skipped (${sink.zeroMethod ?? ""})`;
     if (p.opts.verify === true) line += "; verified";
+    for (const role of ["source", "destination"] as const) {
+      const shares = connections[role];
+      if (shares !== undefined && shares.length > 1) line += `\n${role} ${formatShares(shares, p.mcs.connectionPolicy, "").replace(/^Connections/, "connections")}`;
+    }
     return line;
   };
   if (p.dst.kind === "stream") ctx.out.note(text());

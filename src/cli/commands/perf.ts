@@ -8,6 +8,7 @@
 import { Command } from "commander";
 import { formatPortal } from "../../node/host.js";
 import { blockTargetOf, runWorkload, type CpuTimes, type LunLike } from "../../perf/engine.js";
+import { addMcsOptions, countersNow, formatShares, mcsSessionOptions, type McsOptions, noteFewerConnections, sharesSince } from "../connection-shares.js";
 import type { CliContext } from "../context.js";
 import { CliError } from "../errors.js";
 import { formatFields } from "../format.js";
@@ -127,7 +128,7 @@ export async function runPerfWorkload(lun: LunLike, spec: PerfSpec, env: PerfEnv
   };
 }
 
-interface PerfOptions {
+interface PerfOptions extends McsOptions {
   readonly rw: string;
   readonly bs: string;
   readonly qd: string;
@@ -166,7 +167,7 @@ export function formatPerfResult(r: PerfResult, what: string): string {
 }
 
 export function perfCommand(run: Runner): Command {
-  return new Command("perf")
+  return addMcsOptions(new Command("perf"))
     .summary("benchmark a LUN: IOPS, MiB/s, latency percentiles, CPU")
     .description(
       "Keeps --qd commands of --bs bytes in flight for --time and reports IOPS, throughput, latency (min/avg/max, p50/p90/p99/p99.9) and the CPU this process used. Write workloads destroy the data in the region: they need --force.",
@@ -182,6 +183,7 @@ export function perfCommand(run: Runner): Command {
       "after",
       examples([
         "iscsi perf iscsi://127.0.0.1/iqn.2026-11.example:disk/1",
+        "iscsi perf iscsi://127.0.0.1/iqn.2026-11.example:disk/1 --connections 4 --connection-policy least-queue-depth",
         "iscsi perf iscsi://127.0.0.1/iqn.2026-11.example:disk/1 --rw read --bs 1M --qd 8 --time 5s",
         "iscsi perf iscsi://127.0.0.1/iqn.2026-11.example:scratch/1 --rw randwrite --force --size 1G --json",
       ]),
@@ -199,16 +201,41 @@ export function perfCommand(run: Runner): Command {
         const durationMs = parseDuration(opts.time, "--time");
         if (durationMs < 1) throw new CliError("ISCSI_CLI_USAGE", `--time ${opts.time} is too short`);
         const region = opts.size === undefined ? undefined : parseRegion(opts.size);
+        const mcs = mcsSessionOptions(opts);
         const ref = ctx.targetRef(url, true);
-        await perfAgainst(ctx, ref, { rw, blockSize, queueDepth, durationMs, ...(region ?? {}) });
+        await perfAgainst(ctx, ref, { rw, blockSize, queueDepth, durationMs, ...(region ?? {}) }, mcs);
       }),
     );
 }
 
-async function perfAgainst(ctx: CliContext, ref: ReturnType<CliContext["targetRef"]>, spec: PerfSpec): Promise<void> {
+async function perfAgainst(ctx: CliContext, ref: ReturnType<CliContext["targetRef"]>, spec: PerfSpec, mcs: ReturnType<typeof mcsSessionOptions>): Promise<void> {
   // Keep-alive NOPs would be measured as commands' company on the wire; the workload keeps
   // the connection busy anyway.
-  const result = await ctx.withLun(ref, (lun) => runPerfWorkload(lun, spec, { signal: ctx.signal }), { keepAlive: false });
-  ctx.out.result({ target: ref.targetName, portal: formatPortal(ref.portal), lun: ref.lun, ...result }, () => formatPerfResult(result, lunName(ref)));
+  const { result, connections } = await ctx.withLun(
+    ref,
+    async (lun, session) => {
+      noteFewerConnections(ctx, mcs.connections, session.connections.length);
+      let before = countersNow(session.connections);
+      // The shares count the workload's reads and writes, from after what it learns first (the
+      // capacity, the Block Limits page) to the last command's answer: the commands answered
+      // after the window closed are in them too.
+      const measured: LunLike = {
+        readCapacity: async () => {
+          const capacity = await lun.readCapacity();
+          await lun.maxTransferSize();
+          before = countersNow(session.connections);
+          return capacity;
+        },
+        read: (lba, blocks, options) => lun.read(lba, blocks, options),
+        write: (lba, data) => lun.write(lba, data),
+      };
+      const result = await runPerfWorkload(measured, spec, { signal: ctx.signal });
+      return { result, connections: sharesSince(before, session.connections) };
+    },
+    { keepAlive: false, ...mcs },
+  );
+  ctx.out.result({ target: ref.targetName, portal: formatPortal(ref.portal), lun: ref.lun, ...result, connectionPolicy: mcs.connectionPolicy, connections }, () =>
+    connections.length > 1 ? `${formatPerfResult(result, lunName(ref))}\n${formatShares(connections, mcs.connectionPolicy)}` : formatPerfResult(result, lunName(ref)),
+  );
   if (result.interrupted) throw ctx.signal.reason;
 }
