@@ -10,10 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type IscsiSession, openSession } from "../../src/node/index.js";
 import { type RunningTarget, startTarget } from "../../src/target/index.js";
 import { qemuImgConvert } from "../support/peers.js";
-import { checkOk } from "../support/processes.js";
+import { checkOk, runCommand } from "../support/processes.js";
 import { Tgtd } from "../support/tgtd.js";
 import { useTempDir } from "../support/tmp.js";
-import { ensureBuilt, expectFailure, expectOk, iscsi, jsonOf } from "./cli.test-util.js";
+import { ensureBuilt, expectFailure, expectOk, iscsi, iscsiCommand, jsonOf } from "./cli.test-util.js";
 
 const IQN = "iqn.2026-12.test.ops:disk";
 const BLOCK = 512;
@@ -74,6 +74,16 @@ describe("SCSI operations against the embedded target (thin LUN)", () => {
     expected.fill(0, 0, 10 * BLOCK);
     expected.fill(0, 20 * BLOCK, 30 * BLOCK);
     expect(back).toEqual(expected);
+  });
+
+  it("zero and discard draw a progress bar on a terminal, and none into a pipe", async () => {
+    for (const [verb, label] of [["zero", "zeroing"], ["discard", "discarding"]] as const) {
+      // script(1) gives the command a pseudo-terminal.
+      const onTty = await runCommand("script", ["-qec", iscsiCommand([verb, url(), "--lba", "0", "--blocks", "8192"]), "/dev/null"], { timeoutMs: 60_000 });
+      expect(onTty.code, onTty.stdout).toBe(0);
+      expect(onTty.stdout).toMatch(new RegExp(`${label} \\[[█░]+\\] 100% \\| 4 MiB of 4 MiB`));
+      expect(expectOk(await iscsi([verb, url(), "--lba", "0", "--blocks", "8192"])).stderr).toBe("");
+    }
   });
 
   it("discard and zero past the end are refused before anything is sent: 3", async () => {

@@ -13,6 +13,8 @@ import { decodeSense, describeSense } from "../../core/scsi/sense.js";
 import { ScsiStatus, scsiStatusName } from "../../core/scsi/status.js";
 import { formatPortal } from "../../node/host.js";
 import { CliError, fileError } from "../errors.js";
+import type { CliIo } from "../program.js";
+import { startProgress } from "../progress.js";
 import { hexDump } from "../scsi-text.js";
 import { formatBytes, formatDuration, parseCount } from "../units.js";
 import { examples, type Runner } from "./command.js";
@@ -35,18 +37,29 @@ function perCommand(limit: number | bigint | undefined): number {
 interface RangeOptions {
   readonly lba: string;
   readonly blocks: string;
+  readonly progress: boolean;
 }
 
 /** Runs `step(lba, n)` over [lba, lba + blocks) in pieces of at most `most`, stopping on interrupt. */
-async function inPieces(lba: number, blocks: number, most: number, signal: AbortSignal, step: (lba: number, n: number) => Promise<void>): Promise<number> {
+async function inPieces(
+  lba: number,
+  blocks: number,
+  most: number,
+  signal: AbortSignal,
+  step: (lba: number, n: number) => Promise<void>,
+  onBlocks?: (done: number) => void,
+): Promise<number> {
   let commands = 0;
   for (let done = 0; done < blocks; done += most) {
     if (signal.aborted) throw signal.reason;
     await step(lba + done, Math.min(most, blocks - done));
     commands++;
+    onBlocks?.(Math.min(done + most, blocks));
   }
   return commands;
 }
+
+
 
 // ---------------------------------------------------------------- sync
 
@@ -94,7 +107,7 @@ export function turCommand(run: Runner): Command {
 
 // ---------------------------------------------------------------- discard
 
-export function discardCommand(run: Runner): Command {
+export function discardCommand(run: Runner, io: CliIo): Command {
   return new Command("discard")
     .summary("UNMAP: tell a thin LUN a range of blocks is free")
     .description(
@@ -103,6 +116,7 @@ export function discardCommand(run: Runner): Command {
     .argument("<lun-url>", LUN_URL)
     .requiredOption("--lba <n>", "first logical block")
     .requiredOption("--blocks <n>", "number of blocks")
+    .option("--no-progress", "no progress bar, even on a terminal")
     .addHelpText("after", examples([`iscsi discard ${EXAMPLE} --lba 0 --blocks 2048`]))
     .action(async (url: string, opts: RangeOptions, cmd: Command) =>
       run(cmd, async (ctx) => {
@@ -120,7 +134,13 @@ export function discardCommand(run: Runner): Command {
           }
           const limits = await lun.blockLimits();
           const started = performance.now();
-          const commands = await inPieces(lba, blocks, perCommand(limits?.maximumUnmapLbaCount), ctx.signal, (at, n) => lun.unmap({ lba: at, blocks: n }));
+          const bar = startProgress(io.stderr, opts.progress && ctx.out.progressAllowed, "discarding", blocks * range.blockSize);
+          let commands: number;
+          try {
+            commands = await inPieces(lba, blocks, perCommand(limits?.maximumUnmapLbaCount), ctx.signal, (at, n) => lun.unmap({ lba: at, blocks: n }), (b) => bar.update(b * range.blockSize));
+          } finally {
+            bar.stop();
+          }
           const elapsedMs = round(performance.now() - started);
           const bytes = blocks * range.blockSize;
           ctx.out.result(
@@ -138,7 +158,7 @@ interface ZeroOptions extends RangeOptions {
   readonly unmap?: boolean;
 }
 
-export function zeroCommand(run: Runner): Command {
+export function zeroCommand(run: Runner, io: CliIo): Command {
   return new Command("zero")
     .summary("WRITE SAME: make a range of blocks read as zeros")
     .description(
@@ -148,6 +168,7 @@ export function zeroCommand(run: Runner): Command {
     .requiredOption("--lba <n>", "first logical block")
     .requiredOption("--blocks <n>", "number of blocks")
     .option("--unmap", "deallocate instead of writing, where the LUN can and unmapped blocks read as zeros")
+    .option("--no-progress", "no progress bar, even on a terminal")
     .addHelpText("after", examples([`iscsi zero ${EXAMPLE} --lba 0 --blocks 8`, `iscsi zero ${EXAMPLE} --lba 0 --blocks 1048576 --unmap`]))
     .action(async (url: string, opts: ZeroOptions, cmd: Command) =>
       run(cmd, async (ctx) => {
@@ -168,7 +189,13 @@ export function zeroCommand(run: Runner): Command {
           }
           const limits = await lun.blockLimits();
           const started = performance.now();
-          const commands = await inPieces(lba, blocks, perCommand(limits?.maximumWriteSameLength), ctx.signal, (at, n) => lun.writeSame(at, n, { unmap }));
+          const bar = startProgress(io.stderr, opts.progress && ctx.out.progressAllowed, "zeroing", blocks * range.blockSize);
+          let commands: number;
+          try {
+            commands = await inPieces(lba, blocks, perCommand(limits?.maximumWriteSameLength), ctx.signal, (at, n) => lun.writeSame(at, n, { unmap }), (b) => bar.update(b * range.blockSize));
+          } finally {
+            bar.stop();
+          }
           const elapsedMs = round(performance.now() - started);
           const bytes = blocks * range.blockSize;
           ctx.out.result(
