@@ -17,6 +17,7 @@ import type { NbdBackend } from "./backend.js";
 import { errnoName, type NbdErrno } from "./engine/constants.js";
 import { type NbdEndReason, type NbdEvent, type NbdOutcome, type NbdRequest, NbdServerConnection, type NbdConnectionStats } from "./engine/connection.js";
 import type { NbdExport } from "./engine/export.js";
+import { writeBatch } from "../node/socket-batch.js";
 import { BufferPool } from "./buffer-pool.js";
 import { nbdErrnoOf, nbdMessageOf } from "./errno.js";
 
@@ -327,34 +328,10 @@ class ClientConnection {
     if (pieces.length > 0 && !this.socket.destroyed && this.socket.writable) {
       let length = 0;
       for (let i = 0; i < pieces.length; i++) length += (pieces[i] as Uint8Array).length;
-      if (length <= COALESCE_BYTES) {
-        // Small replies (headers, 4 KiB reads): one copy into one Buffer and one write, cheaper
-        // than a write request per piece; the READ buffers are free again at once.
-        const out = Buffer.allocUnsafe(length);
-        let at = 0;
-        for (let i = 0; i < pieces.length; i++) {
-          const piece = pieces[i] as Uint8Array;
-          out.set(piece, at);
-          at += piece.length;
-        }
-        this.socket.write(out);
-        const backend = this.backend;
-        if (backend?.releaseReadBuffer !== undefined) for (const data of sent) backend.releaseReadBuffer(data);
-        return this.afterWrite();
-      }
-      this.socket.cork();
-      const last = pieces.length - 1;
-      for (let i = 0; i < last; i++) this.socket.write(pieces[i] as Uint8Array);
       const backend = this.backend;
-      if (sent.length > 0 && backend?.releaseReadBuffer !== undefined) {
-        // The last write's callback runs once the whole corked batch is with the kernel.
-        this.socket.write(pieces[last] as Uint8Array, (error) => {
-          if (error === undefined || error === null) for (const data of sent) backend.releaseReadBuffer?.(data);
-        });
-      } else {
-        this.socket.write(pieces[last] as Uint8Array);
-      }
-      this.socket.uncork();
+      const release = backend?.releaseReadBuffer;
+      // Reply batches up to COALESCE_BYTES are copied, so their READ buffers are free again at once.
+      writeBatch(this.socket, pieces, length, COALESCE_BYTES, sent.length > 0 && release !== undefined ? () => sent.forEach((data) => release.call(backend, data)) : undefined);
     }
     this.afterWrite();
   }

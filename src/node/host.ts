@@ -15,6 +15,7 @@ import type { Connection } from "../core/session/connection.js";
 import { Session, type SessionConfig, type SessionDeps } from "../core/session/session.js";
 import type { TextPair } from "../core/text/codec.js";
 import { monotonicNow, nodeSessionDeps } from "./deps.js";
+import { writeBatch } from "./socket-batch.js";
 
 /** The promise a request waits on, carried through the core as the request's context. */
 interface Pending {
@@ -318,23 +319,7 @@ export class SessionHost extends EventEmitter<HostEvents> {
     if (pieces === undefined) return;
     const socket = this.sockets.get(connection.cid);
     if (socket === undefined || socket.destroyed) return;
-    if (length <= COALESCE_BYTES) {
-      // Headers and small payloads: one copy into one pooled Buffer and one write, cheaper than a
-      // Buffer wrapper and a write request per piece. Large payloads go below, uncopied.
-      const out = Buffer.allocUnsafe(length);
-      let at = 0;
-      for (let i = 0; i < pieces.length; i++) {
-        const piece = pieces[i] as Uint8Array;
-        out.set(piece, at);
-        at += piece.length;
-      }
-      socket.write(out);
-      return;
-    }
-    // One gathered write per batch: corked writes leave as a single writev, payloads uncopied.
-    socket.cork();
-    for (let i = 0; i < pieces.length; i++) socket.write(pieces[i] as Uint8Array);
-    socket.uncork();
+    writeBatch(socket, pieces, length, COALESCE_BYTES);
   }
 
   private drain(): void {

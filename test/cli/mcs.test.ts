@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ConnectionShare } from "../../src/cli/connection-shares.js";
 import { writePatternFile } from "../support/pattern.js";
 import { Tgtd } from "../support/tgtd.js";
 import { useTempDir } from "../support/tmp.js";
@@ -16,14 +17,8 @@ const FILE_BYTES = 16 << 20;
 const QD = 16;
 const BS = 4096;
 
-interface Share {
-  readonly cid: number;
-  readonly commands: number;
-  readonly bytesIn: number;
-  readonly bytesOut: number;
-  readonly bytes: number;
-  readonly percent: number;
-}
+/** One connection's share, as --json reports it. */
+type Share = ConnectionShare;
 
 const sum = (shares: readonly Share[], field: "commands" | "bytesIn" | "bytesOut" | "bytes" | "percent"): number => shares.reduce((n, s) => n + s[field], 0);
 

@@ -5,14 +5,11 @@
  * finishes without an error and verifies every block (the NBD client saw a pause, not an error),
  * and every write acknowledged to an NBD client is in tgtd's backing file afterwards.
  */
-import { open } from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { request } from "../../src/nbd/engine/client.test-util.js";
-import { patternBytes } from "../support/pattern.js";
 import { runCommand, type RunResult } from "../support/processes.js";
 import { Tgtd } from "../support/tgtd.js";
 import { useTempDir } from "../support/tmp.js";
-import { Bridge, RawNbdClient } from "./nbd.test-util.js";
+import { Bridge, blocksMissingFrom, RawNbdClient, writeStreamUntilStopped } from "./nbd.test-util.js";
 
 const IQN = "iqn.2026-11.test.nbd:faults";
 const MiB = 1 << 20;
@@ -123,52 +120,18 @@ describe("faults under iscsi nbd, in front of tgtd", () => {
     await client.negotiate();
     const BLOCK = 64 * 1024;
     const SEED = 77;
-    const blocks = SIZE / BLOCK;
     const depth = 16;
-    // Each request writes a distinct 64 KiB block with the pattern of its own offsets; cookies
-    // are block numbers, so a reply names the block it acknowledges.
-    let next = 0;
-    const send = (): void => {
-      if (next >= blocks) return;
-      client.send(request({ type: 1, cookie: BigInt(next), offset: next * BLOCK, length: BLOCK }, patternBytes(next * BLOCK, BLOCK, SEED)));
-      next++;
-    };
-    for (let i = 0; i < depth; i++) send();
-    const acknowledged: number[] = [];
-    const refused = new Map<number, number>();
-    const stopAfter = setTimeout(() => bridge?.process.signal("SIGTERM"), 400);
-    try {
-      for (;;) {
-        const reply = await client.next((r) => r.reply(), 15_000);
-        if (reply.kind !== "simple") throw new Error("simple replies were negotiated");
-        if (reply.error === 0) acknowledged.push(Number(reply.cookie));
-        else refused.set(reply.error, (refused.get(reply.error) ?? 0) + 1);
-        send();
-      }
-    } catch (error) {
-      if (!/closed the connection/.test((error as Error).message)) throw error;
-    } finally {
-      clearTimeout(stopAfter);
-    }
+    const running = bridge;
+    const { acknowledged, refused, sent, blocks } = await writeStreamUntilStopped(client, { size: SIZE, block: BLOCK, seed: SEED, depth, stop: () => running.process.signal("SIGTERM") });
     expect(await bridge.process.exited).toEqual({ code: 0, signal: null });
     // The stream was cut by the stop, not finished: writes were acknowledged, and the rest refused or unsent.
     expect(acknowledged.length).toBeGreaterThan(depth);
     expect(acknowledged.length).toBeLessThan(blocks);
     expect([...refused.keys()].filter((errno) => errno !== 108)).toEqual([]);
-    const file = await open(tgtd.lunPath(1, 1), "r");
-    const lost: number[] = [];
-    try {
-      const got = new Uint8Array(BLOCK);
-      for (const block of acknowledged) {
-        await file.read(got, 0, BLOCK, block * BLOCK);
-        if (Buffer.compare(got, patternBytes(block * BLOCK, BLOCK, SEED)) !== 0) lost.push(block);
-      }
-    } finally {
-      await file.close();
-    }
+    const lost = await blocksMissingFrom(tgtd.lunPath(1, 1), acknowledged, BLOCK, SEED);
     expect(lost, `acknowledged blocks missing from tgtd's backing file: ${lost.slice(0, 20).join(", ")}`).toEqual([]);
     expect(bridge.stderr()).toMatch(/nbd: stopped: every request answered, cache flushed; logging out/);
     await tgtd.waitForSessions(1, (s) => s.length === 0, { what: "no session after the bridge stopped" });
-    console.log(`SIGTERM during writes: ${acknowledged.length} of ${next} writes sent acknowledged and all found in the backing file; ${refused.get(108) ?? 0} refused with ESHUTDOWN`);
+    console.log(`SIGTERM during writes: ${acknowledged.length} of ${sent} writes sent acknowledged and all found in the backing file; ${refused.get(108) ?? 0} refused with ESHUTDOWN`);
   });
 });

@@ -3,10 +3,12 @@
  * its JSON document once it listens), and a raw NBD client over a socket for what real clients
  * never send (garbage, an old handshake, requests past the end).
  */
+import { open } from "node:fs/promises";
 import * as net from "node:net";
 import { expect } from "vitest";
-import { ServerReader, clientFlags, infoData, metaData, option } from "../../src/nbd/engine/client.test-util.js";
+import { ServerReader, clientFlags, infoData, metaData, option, request } from "../../src/nbd/engine/client.test-util.js";
 import { ensureBuilt, spawnIscsi } from "../cli/cli.test-util.js";
+import { patternBytes } from "../support/pattern.js";
 import { runCommand, type ExitStatus, type RunResult, type TrackedProcess } from "../support/processes.js";
 
 export interface BridgeDoc {
@@ -182,4 +184,77 @@ export class RawNbdClient {
     ]);
     clearTimeout(timer);
   }
+}
+
+/** What a stream of writes cut by a stop left: which blocks were acknowledged, which errnos refused. */
+export interface StoppedStream {
+  /** Block numbers acknowledged with error 0. */
+  readonly acknowledged: number[];
+  /** NBD errno -> how many requests it refused. */
+  readonly refused: ReadonlyMap<number, number>;
+  /** Requests sent. */
+  readonly sent: number;
+  readonly blocks: number;
+}
+
+export interface StreamOptions {
+  readonly size: number;
+  readonly block: number;
+  readonly seed: number;
+  readonly depth: number;
+  /** Called once a quarter of the blocks are acknowledged: it stops the server. */
+  readonly stop: () => void;
+}
+
+/**
+ * Writes `size` bytes in `block`-byte requests, `depth` in flight, each block the pattern of its
+ * own offsets (cookie = block number, so a reply names the block it acknowledges), and calls
+ * `stop` once a quarter of them are acknowledged: mid-stream by count, not by a timer (on a quick
+ * machine a whole stream once finished before a 300 ms timer fired). Reads replies until the
+ * server closes the connection.
+ */
+export async function writeStreamUntilStopped(client: RawNbdClient, o: StreamOptions): Promise<StoppedStream> {
+  const blocks = o.size / o.block;
+  let next = 0;
+  const send = (): void => {
+    if (next >= blocks) return;
+    client.send(request({ type: 1, cookie: BigInt(next), offset: next * o.block, length: o.block }, patternBytes(next * o.block, o.block, o.seed)));
+    next++;
+  };
+  for (let i = 0; i < o.depth; i++) send();
+  const acknowledged: number[] = [];
+  const refused = new Map<number, number>();
+  let stopped = false;
+  try {
+    for (;;) {
+      const reply = await client.next((r) => r.reply(), 15_000);
+      if (reply.kind !== "simple") throw new Error("simple replies were negotiated");
+      if (reply.error === 0) acknowledged.push(Number(reply.cookie));
+      else refused.set(reply.error, (refused.get(reply.error) ?? 0) + 1);
+      if (!stopped && acknowledged.length >= blocks / 4) {
+        stopped = true;
+        o.stop();
+      }
+      send();
+    }
+  } catch (error) {
+    if (!/closed the connection/.test((error as Error).message)) throw error;
+  }
+  return { acknowledged, refused, sent: next, blocks };
+}
+
+/** The acknowledged blocks of a stream (see writeStreamUntilStopped) whose bytes are not in the file at `path`. */
+export async function blocksMissingFrom(path: string, acknowledged: readonly number[], block: number, seed: number): Promise<number[]> {
+  const file = await open(path, "r");
+  const lost: number[] = [];
+  try {
+    const got = new Uint8Array(block);
+    for (const n of acknowledged) {
+      await file.read(got, 0, block, n * block);
+      if (Buffer.compare(got, patternBytes(n * block, block, seed)) !== 0) lost.push(n);
+    }
+  } finally {
+    await file.close();
+  }
+  return lost;
 }

@@ -5,11 +5,10 @@
  * tgtd's backing file and tgtd with no session; the records survive a restart; SIGHUP adds a new
  * record's export without dropping the session it already had.
  */
-import { open } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "../../src/nbd/engine/client.test-util.js";
 import { ensureBuilt, expectOk, iscsi, jsonOf, spawnIscsi } from "../cli/cli.test-util.js";
-import { RawNbdClient, peer } from "../nbd/nbd.test-util.js";
+import { RawNbdClient, blocksMissingFrom, peer, writeStreamUntilStopped } from "../nbd/nbd.test-util.js";
 import { patternBytes } from "../support/pattern.js";
 import { freeTcpPort } from "../support/ports.js";
 import type { TrackedProcess } from "../support/processes.js";
@@ -122,56 +121,19 @@ describe("iscsi up in front of tgtd", () => {
     await client.negotiate();
     const BLOCK = 64 * 1024;
     const SEED = 91;
-    const blocks = SIZE / BLOCK;
     const depth = 16;
-    let next = 0;
-    const send = (): void => {
-      if (next >= blocks) return;
-      client.send(request({ type: 1, cookie: BigInt(next), offset: next * BLOCK, length: BLOCK }, patternBytes(next * BLOCK, BLOCK, SEED)));
-      next++;
-    };
-    for (let i = 0; i < depth; i++) send();
-    const acknowledged: number[] = [];
-    const refused = new Map<number, number>();
-    // SIGTERM once a quarter of the stream is acknowledged: mid-stream by count, not by a timer
-    // (on a quick machine the whole stream once finished before a 300 ms timer fired).
-    let signalled = false;
-    try {
-      for (;;) {
-        const reply = await client.next((r) => r.reply(), 15_000);
-        if (reply.kind !== "simple") throw new Error("simple replies were negotiated");
-        if (reply.error === 0) acknowledged.push(Number(reply.cookie));
-        else refused.set(reply.error, (refused.get(reply.error) ?? 0) + 1);
-        if (!signalled && acknowledged.length >= blocks / 4) {
-          signalled = true;
-          service.signal("SIGTERM");
-        }
-        send();
-      }
-    } catch (error) {
-      if (!/closed the connection/.test((error as Error).message)) throw error;
-    }
+    const { acknowledged, refused, sent, blocks } = await writeStreamUntilStopped(client, { size: SIZE, block: BLOCK, seed: SEED, depth, stop: () => service.signal("SIGTERM") });
     expect(await service.exited, service.stderr()).toEqual({ code: 0, signal: null });
     up = undefined;
     expect(acknowledged.length).toBeGreaterThan(depth);
     expect(acknowledged.length).toBeLessThan(blocks);
     // Only NBD_ESHUTDOWN (108) for requests that came after the stop began.
     expect([...refused.keys()].filter((errno) => errno !== 108)).toEqual([]);
-    const file = await open(t.lunPath(1, 1), "r");
-    const lost: number[] = [];
-    try {
-      const got = new Uint8Array(BLOCK);
-      for (const block of acknowledged) {
-        await file.read(got, 0, BLOCK, block * BLOCK);
-        if (Buffer.compare(got, patternBytes(block * BLOCK, BLOCK, SEED)) !== 0) lost.push(block);
-      }
-    } finally {
-      await file.close();
-    }
+    const lost = await blocksMissingFrom(t.lunPath(1, 1), acknowledged, BLOCK, SEED);
     expect(lost, `acknowledged blocks missing from tgtd's backing file: ${lost.slice(0, 20).join(", ")}`).toEqual([]);
     expect(service.stderr()).toMatch(/up: stopped in .*: disk \(flushed, logged out\)/);
     expect(await t.sessions(1)).toEqual([]);
-    console.log(`iscsi up, SIGTERM during writes: ${acknowledged.length} of ${next} writes acknowledged, all in the backing file; ${refused.get(108) ?? 0} refused with ESHUTDOWN`);
+    console.log(`iscsi up, SIGTERM during writes: ${acknowledged.length} of ${sent} writes acknowledged, all in the backing file; ${refused.get(108) ?? 0} refused with ESHUTDOWN`);
   });
 
   it("keeps its records across a restart, and SIGHUP adds a new record's export without dropping the existing session", async () => {

@@ -13,7 +13,7 @@ import { open, truncate, writeFile } from "node:fs/promises";
 import { HarnessError } from "./errors.js";
 import { iscsiUrl } from "./peers.js";
 import { freeTcpPort } from "./ports.js";
-import { checkOk, describeExit, runCommand, spawnTracked, type TrackedProcess } from "./processes.js";
+import { describeExit, listeningSockets, spawnTracked, type TrackedProcess } from "./processes.js";
 import { tail } from "./redact.js";
 import { makeTempDir, type TempDir } from "./tmp.js";
 import { pollUntil } from "./wait.js";
@@ -200,14 +200,3 @@ export class Istgt {
 /** istgt needs an AuthFile; nothing here authenticates, so it holds no account. */
 const AUTH_CONF = "# no accounts: discovery, the unit and the controller need no authentication\n";
 
-/** The TCP addresses a process listens on, from `ss` (needs root to see other users' sockets). */
-async function listeningSockets(pid: number): Promise<string[]> {
-  const result = checkOk(await runCommand("ss", ["-H", "-l", "-t", "-n", "-p"], { timeoutMs: 10_000 }));
-  const addresses: string[] = [];
-  for (const line of result.stdout.split("\n")) {
-    if (!line.includes(`pid=${pid},`)) continue;
-    const local = line.trim().split(/\s+/)[3];
-    if (local !== undefined) addresses.push(local);
-  }
-  return addresses;
-}

@@ -362,3 +362,16 @@ function mergeEnv(overrides: Readonly<Record<string, string | undefined>> | unde
   }
   return env;
 }
+
+/** The TCP addresses a process listens on, from `ss` (needs root to see other users' sockets). */
+export async function listeningSockets(pid: number): Promise<string[]> {
+  const result = checkOk(await runCommand("ss", ["-H", "-l", "-t", "-n", "-p"], { timeoutMs: 10_000 }));
+  const addresses: string[] = [];
+  for (const line of result.stdout.split("\n")) {
+    if (!line.includes(`pid=${pid},`)) continue;
+    // State Recv-Q Send-Q Local-Address:Port Peer-Address:Port Process
+    const local = line.trim().split(/\s+/)[3];
+    if (local !== undefined) addresses.push(local);
+  }
+  return addresses;
+}

@@ -14,7 +14,7 @@ import { isAbsolute } from "node:path";
 import { HarnessError } from "./errors.js";
 import { iscsiUrl, type ChapCredentials } from "./peers.js";
 import { freeTcpPort, randomControlPort } from "./ports.js";
-import { checkOk, describeExit, runCommand, spawnTracked, type TrackedProcess } from "./processes.js";
+import { checkOk, describeExit, listeningSockets, runCommand, spawnTracked, type TrackedProcess } from "./processes.js";
 import { tail } from "./redact.js";
 import { makeTempDir, type TempDir } from "./tmp.js";
 import { pollUntil } from "./wait.js";
@@ -350,18 +350,6 @@ export class Tgtd {
   }
 }
 
-/** The TCP addresses a process listens on, from `ss` (needs root to see other users' sockets). */
-async function listeningSockets(pid: number): Promise<string[]> {
-  const result = checkOk(await runCommand("ss", ["-H", "-l", "-t", "-n", "-p"], { timeoutMs: 10_000 }));
-  const addresses: string[] = [];
-  for (const line of result.stdout.split("\n")) {
-    if (!line.includes(`pid=${pid},`)) continue;
-    // State Recv-Q Send-Q Local-Address:Port Peer-Address:Port Process
-    const local = line.trim().split(/\s+/)[3];
-    if (local !== undefined) addresses.push(local);
-  }
-  return addresses;
-}
 
 async function controlAnswers(ctl: number): Promise<boolean> {
   const result = await runCommand("tgtadm", ["-C", String(ctl), "--lld", "iscsi", "--op", "show", "--mode", "target"], {

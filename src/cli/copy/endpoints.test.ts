@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Interrupts } from "../interrupt.js";
+import { Interrupts, withDeadline } from "../interrupt.js";
 import { fileSink, fileSource, streamSink, streamSource, temporaryPathFor } from "./endpoints.js";
 
 let dir: string;
@@ -128,32 +128,16 @@ function releaseFifo(path: string): void {
   }
 }
 
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
-    promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e as Error);
-      },
-    );
-  });
-}
-
 describe("fileSource on a FIFO", () => {
   it("opens one with no writer at once, and a read waiting for the writer gives up when the signal aborts", async () => {
     const path = fifo("no-writer");
     try {
       const controller = new AbortController();
-      const source = await within(fileSource(path, controller.signal), 2000, "opening a FIFO with no writer");
+      const source = await withDeadline(fileSource(path, controller.signal), 2000, "opening a FIFO with no writer");
       expect(source.size).toBeUndefined();
       const reading = source.read(0, new Uint8Array(16));
       setTimeout(() => controller.abort(new Error("interrupted by SIGINT")), 100);
-      await expect(within(reading, 2000, "the read after the abort")).rejects.toThrow(/interrupted by SIGINT/);
+      await expect(withDeadline(reading, 2000, "the read after the abort")).rejects.toThrow(/interrupted by SIGINT/);
       await source.close();
     } finally {
       releaseFifo(path);
@@ -173,11 +157,11 @@ describe("fileSource on a FIFO", () => {
       }
     })();
     try {
-      const source = await within(fileSource(path, new AbortController().signal), 2000, "opening a FIFO");
+      const source = await withDeadline(fileSource(path, new AbortController().signal), 2000, "opening a FIFO");
       const received = new Uint8Array(data.length + 1);
       let got = 0;
       for (;;) {
-        const n = await within(source.read(got, received.subarray(got, Math.min(got + 65536, received.length))), 5000, "a read of the FIFO");
+        const n = await withDeadline(source.read(got, received.subarray(got, Math.min(got + 65536, received.length))), 5000, "a read of the FIFO");
         if (n === 0) break;
         got += n;
       }
@@ -198,7 +182,7 @@ describe("streamSource", () => {
     const source = streamSource(new PassThrough(), controller.signal);
     const reading = source.read(0, new Uint8Array(8));
     setTimeout(() => controller.abort(new Error("interrupted by SIGINT")), 50);
-    await expect(within(reading, 2000, "the read after the abort")).rejects.toThrow(/interrupted by SIGINT/);
+    await expect(withDeadline(reading, 2000, "the read after the abort")).rejects.toThrow(/interrupted by SIGINT/);
   });
 
   it("reassembles chunks of any size into the reads asked for", async () => {
