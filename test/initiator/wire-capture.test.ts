@@ -15,7 +15,7 @@ import { patternBytes } from "../support/pattern.js";
 import { checkOk, runCommand } from "../support/processes.js";
 import { Tgtd } from "../support/tgtd.js";
 import { useTempDir } from "../support/tmp.js";
-import { analyze, type CaptureAnalysis, startCapture } from "../support/tshark.js";
+import { analyze, problems, startCapture } from "../support/tshark.js";
 import { KiB, MiB, sameBytes, settle, TraceLog } from "./interop.test-util.js";
 
 const IQN = "iqn.2026-11.test.initiator:wire";
@@ -41,18 +41,6 @@ const OPCODES: ReadonlyArray<readonly [wireshark: string, ours: string]> = [
 ];
 
 /** TCP expert infos that only report flow control on a busy loopback. */
-const FLOW_CONTROL = new Set(["tcp.analysis.window_full", "tcp.analysis.zero_window", "tcp.analysis.window_update"]);
-
-/** Every malformed frame and every warning, except TCP flow-control notes. */
-function protocolProblems(analysis: CaptureAnalysis): string[] {
-  return [
-    ...analysis.malformed.map((m) => `frame ${m.frame} malformed ${m.layer}: ${m.info}`),
-    ...analysis.warnings
-      .filter((w) => !(w.layer === "tcp" && FLOW_CONTROL.has(w.id)))
-      .map((w) => `frame ${w.frame} ${w.severity} ${w.layer} (${w.id}): ${w.message} | ${w.info}`),
-  ];
-}
-
 function countBy<T>(items: readonly T[], key: (item: T) => string): Map<string, number> {
   const counts = new Map<string, number>();
   for (const item of items) counts.set(key(item), (counts.get(key(item)) ?? 0) + 1);
@@ -100,7 +88,7 @@ describe("a capture of our initiator against tgtd", () => {
     }
     const analysis = await analyze(capture.pcapPath, tgtd.port);
 
-    expect(protocolProblems(analysis)).toEqual([]);
+    expect(problems(analysis)).toEqual([]);
     const seen = countBy(analysis.pdus, (p) => p.name);
     expect([...seen.keys()].sort()).toEqual(OPCODES.map(([name]) => name).sort());
     const traced = countBy(log.entries(), (e) => e.opcode);
@@ -126,7 +114,7 @@ describe("a capture of our initiator against tgtd", () => {
       await capture.stop();
     }
     const analysis = await analyze(capture.pcapPath, tgtd.port);
-    expect(protocolProblems(analysis)).toEqual([]);
+    expect(problems(analysis)).toEqual([]);
     const fromUs = analysis.pdus.filter((p) => p.fromInitiator && p.name !== "Login Command");
     expect(fromUs.length).toBeGreaterThan(10);
     for (const pdu of fromUs) expect(pdu.fields["iscsi.headerdigest32"], `${pdu.name} in frame ${pdu.frame}`).toBeDefined();

@@ -73,15 +73,29 @@ export function pduKey(pdu: CapturedPdu, key: string): string | undefined {
 }
 
 /**
+ * TCP notes about what the kernel's TCP did on its own, not about what a peer sent: flow control
+ * (a full or zero window and its update) and a D-SACK (the receiver saw a segment twice: the
+ * sending kernel retransmitted, which a loaded loopback does now and then). No iSCSI endpoint
+ * chooses them, so no test of one counts them as problems.
+ */
+const KERNEL_TCP_NOTES: ReadonlySet<string> = new Set([
+  "tcp.analysis.window_full",
+  "tcp.analysis.zero_window",
+  "tcp.analysis.window_update",
+  "tcp.options.sack.dsack",
+]);
+
+/**
  * One line per malformed frame and warning, for an assertion message (`expect(problems(a)).toEqual([])`
- * shows them all when it fails); with `layers`, only those raised by these protocol layers.
+ * shows them all when it fails); with `layers`, only those raised by these protocol layers. The
+ * kernel's own TCP notes (KERNEL_TCP_NOTES) are left out.
  */
 export function problems(analysis: CaptureAnalysis, options: { readonly layers?: readonly string[] } = {}): string[] {
   const wanted = (layer: string): boolean => options.layers === undefined || options.layers.includes(layer);
   return [
     ...analysis.malformed.filter((m) => wanted(m.layer)).map((m) => `frame ${m.frame} malformed ${m.layer}: ${m.info}`),
     ...analysis.warnings
-      .filter((w) => wanted(w.layer))
+      .filter((w) => wanted(w.layer) && !(w.layer === "tcp" && KERNEL_TCP_NOTES.has(w.id)))
       .map((w) => `frame ${w.frame} ${w.severity} ${w.layer} (${w.group}, ${w.id}): ${w.message} | ${w.info}`),
   ];
 }
