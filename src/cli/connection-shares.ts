@@ -4,9 +4,8 @@
  * per-connection counters taken before and after the run.
  */
 import { type Command, Option } from "commander";
-import { CONNECTION_POLICIES, type ConnectionPolicy, isConnectionPolicy } from "../core/session/policy.js";
-import type { SessionOptions } from "../node/options.js";
-import type { ConnectionInfo } from "../node/session.js";
+import { CONNECTION_POLICIES, type ConnectionPolicy, isConnectionPolicy } from "../core/index.js";
+import type { SessionOptions, ConnectionInfo } from "../node/index.js";
 import type { CliContext } from "./context.js";
 import { CliError } from "./errors.js";
 import { formatTable } from "./format.js";

@@ -3,14 +3,8 @@
  * digests, timeouts, CHAP, the -v events and the -vv trace), the output, the interrupt signal, and the opening and
  * closing of sessions so that no command forgets to log out.
  */
-import { AuthenticationError, ConfigError, LoginError, NegotiationError } from "../core/errors.js";
-import { checkIscsiName } from "../core/iscsi-name.js";
-import { type IscsiUrl, parseHostPort, parseIscsiUrl, redactUrl } from "../core/url.js";
-import { discover, type DiscoveredTarget } from "../node/discovery.js";
-import { formatPortal, type Portal } from "../node/host.js";
-import type { Lun } from "../node/lun.js";
-import type { DigestPreference, SessionOptions } from "../node/options.js";
-import { openSession, type IscsiSession } from "../node/session.js";
+import { AuthenticationError, ConfigError, LoginError, NegotiationError, checkIscsiName, type IscsiUrl, parseHostPort, parseIscsiUrl, redactUrl } from "../core/index.js";
+import { discover, type DiscoveredTarget, formatPortal, type Portal, type Lun, type DigestPreference, type SessionOptions, openSession, type IscsiSession } from "../node/index.js";
 import { howToChangeInitiatorName, resolveInitiatorName, type ResolvedInitiatorName } from "../node/records/initiator-name.js";
 import { type CredentialOptions, type Environment, environmentSecrets, readSecretFile, resolveCredentials } from "./credentials.js";
 import { type Interrupts, untilAborted, withDeadline } from "./interrupt.js";

@@ -13,10 +13,8 @@
  *      LIBISCSI_CHAP_TARGET_USERNAME, LIBISCSI_CHAP_TARGET_PASSWORD.
  * Every secret seen (used or not) is remembered so that any text the tool prints can be masked.
  */
-import { AuthenticationError, ConfigError } from "../core/errors.js";
-import { Secret } from "../core/auth/secret.js";
-import { looksLikeCredentials, splitUrlCredentials } from "../core/url.js";
-import type { ChapOptions } from "../node/options.js";
+import { AuthenticationError, ConfigError, Secret, looksLikeCredentials, splitUrlCredentials } from "../core/index.js";
+import type { ChapOptions } from "../node/index.js";
 import { fileSource } from "./copy/endpoints.js";
 import type { Source } from "./copy/engine.js";
 import { CliError, fileError } from "./errors.js";

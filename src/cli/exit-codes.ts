@@ -2,7 +2,7 @@
  * The tool's exit status, from the stable `code` of the error that ended it (never from its
  * message): scripts branch on these, so they are part of the interface and listed in `--help`.
  */
-import type { IscsiErrorCode } from "../core/errors.js";
+import type { IscsiErrorCode } from "../core/index.js";
 import type { CliErrorCode } from "./errors.js";
 
 export const ExitCode = {

@@ -4,7 +4,7 @@
  * exits 130. A second one exits 130 at once, after the synchronous clean-ups.
  */
 import { CliError } from "./errors.js";
-import { TimeoutError } from "../core/errors.js";
+import { TimeoutError } from "../core/index.js";
 
 export class Interrupts {
   private readonly controller = new AbortController();

@@ -3,7 +3,7 @@
  * error's code or sense says more than its message; the stack only for an internal error and only
  * with -v. Whatever the text, every secret the tool knows is masked before it is printed.
  */
-import { ScsiError } from "../core/errors.js";
+import { ScsiError } from "../core/index.js";
 import { errorCode, ExitCode, exitCodeFor } from "./exit-codes.js";
 
 export interface FailureReport {

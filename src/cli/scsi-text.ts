@@ -3,24 +3,9 @@
  * data laid out as aligned fields. The decoding itself is src/core/scsi's; this only chooses
  * words and order.
  */
-import { ConfigError } from "../core/errors.js";
-import type { InquiryData } from "../core/scsi/inquiry.js";
+import { ConfigError, type InquiryData, versionDescriptorName, type Designator, type DesignatorValue, type DeviceIdentificationPage, parseBlockDeviceCharacteristicsPage, parseBlockLimitsPage, parseLogicalBlockProvisioningPage, parseSupportedVpdPages, parseUnitSerialNumberPage, parseVpdHeader, vpdPageName, VpdPage, parseDeviceIdentificationPage, type ReadCapacity16Data } from "../core/index.js";
 import { toHex } from "../core/scsi/text.js";
-import { versionDescriptorName } from "../core/scsi/version-descriptors.js";
-import type { Designator, DesignatorValue, DeviceIdentificationPage } from "../core/scsi/vpd-device-id.js";
-import {
-  parseBlockDeviceCharacteristicsPage,
-  parseBlockLimitsPage,
-  parseLogicalBlockProvisioningPage,
-  parseSupportedVpdPages,
-  parseUnitSerialNumberPage,
-  parseVpdHeader,
-  vpdPageName,
-  VpdPage,
-} from "../core/scsi/vpd.js";
-import { parseDeviceIdentificationPage } from "../core/scsi/vpd-device-id.js";
-import type { Capacity } from "../node/lun.js";
-import type { ReadCapacity16Data } from "../core/scsi/capacity.js";
+import type { Capacity } from "../node/index.js";
 import { capitalise, formatFields, hex, words, yesNo } from "./format.js";
 import { formatBytes } from "./units.js";
 

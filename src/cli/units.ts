@@ -6,7 +6,7 @@
  * fio do for block devices; the SI spellings with a capital B (kB, MB, GB, TB, PB) are decimal,
  * as dd reads them. A fraction is allowed when the result is a whole number of bytes (`1.5k`).
  */
-import { ConfigError } from "../core/errors.js";
+import { ConfigError } from "../core/index.js";
 
 const BINARY: Readonly<Record<string, number>> = {
   "": 1,

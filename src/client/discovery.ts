@@ -2,7 +2,8 @@ import { type DiscoveredTarget, parseSendTargetsResponse, sendTargetsRequest } f
 import { ConfigError } from "../core/errors.js";
 import { describePdu } from "../core/pdu/describe.js";
 import { parseIscsiUrl } from "../core/url.js";
-import { type Portal, SessionHost } from "./host.js";
+import { SessionDriver } from "./driver.js";
+import type { ClientHost, Portal } from "./host.js";
 import { buildProposal, type ChapOptions, checkNumber, checkSessionOptions, type SessionOptions, toChapCredentials, toPortal } from "./options.js";
 
 export type { DiscoveredAddress, DiscoveredTarget } from "../core/discovery/send-targets.js";
@@ -18,7 +19,7 @@ export interface DiscoveryOptions
  * SendTargets discovery (RFC 7143 §13.3, Appendix D): logs in a discovery session at `portal`
  * (`host[:port]` or an iscsi:// URL), asks for every target and its portals, and logs out.
  */
-export async function discover(portal: string | Portal, options: DiscoveryOptions = {}): Promise<DiscoveredTarget[]> {
+export async function discoverOn(client: ClientHost, portal: string | Portal, options: DiscoveryOptions = {}): Promise<DiscoveredTarget[]> {
   let where: Portal;
   let chap = options.chap;
   if (typeof portal === "string" && /^iscsi:\/\//i.test(portal)) {
@@ -33,11 +34,12 @@ export async function discover(portal: string | Portal, options: DiscoveryOption
   }
   const credentials = toChapCredentials(chap);
   // Every option is checked before connecting: a mistake rejects this call, nothing else.
-  const initiatorName = checkSessionOptions(options);
+  const initiatorName = checkSessionOptions(options, client.machineName());
   checkNumber("requestTimeoutMs", options.requestTimeoutMs, 1);
   const proposal = buildProposal({ portal: where, targetName: "", ...options });
   const trace = options.trace;
-  const host = new SessionHost(
+  const host = new SessionDriver(
+    client,
     {
       initiatorName,
       sessionType: "Discovery",

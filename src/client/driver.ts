@@ -1,11 +1,8 @@
-import { EventEmitter } from "node:events";
-import * as net from "node:net";
 import {
   type IscsiError,
   IscsiError as IscsiErrorClass,
   LocalProtocolError,
   SessionClosedError,
-  TimeoutError,
   TransportError,
 } from "../core/errors.js";
 import type { LogoutReason, TaskManagementFunction } from "../core/pdu/opcodes.js";
@@ -14,18 +11,13 @@ import type { RecoveryRecord } from "../core/session/recovery.js";
 import type { Connection } from "../core/session/connection.js";
 import { Session, type SessionConfig, type SessionDeps } from "../core/session/session.js";
 import type { TextPair } from "../core/text/codec.js";
-import { monotonicNow, nodeSessionDeps } from "./deps.js";
-import { writeBatch } from "./socket-batch.js";
+import { Emitter } from "./events.js";
+import type { ByteStream, ClientHost, HostTimer, Portal } from "./host.js";
 
 /** The promise a request waits on, carried through the core as the request's context. */
 interface Pending {
   readonly resolve: (value: never) => void;
   readonly reject: (error: IscsiError) => void;
-}
-
-export interface Portal {
-  readonly host: string;
-  readonly port: number;
 }
 
 export interface HostOptions {
@@ -43,17 +35,18 @@ export interface HostEvents {
 }
 
 /**
- * Drives a core `Session` over Node sockets: one TCP socket per connection, one timer for the
- * core's timeouts, writes gathered per tick (cork/uncork becomes one writev). All protocol
- * decisions stay in the core; this class only moves bytes, time and promises.
+ * Drives a core `Session` over a host's byte streams: one stream per connection, one host timer
+ * for the core's timeouts, the writes of one turn gathered into one batch per connection. All
+ * protocol decisions stay in the core and all I/O in the host; this class only moves bytes, time
+ * and promises between them, the same on every host.
  */
-export class SessionHost extends EventEmitter<HostEvents> {
+export class SessionDriver extends Emitter<HostEvents> {
   readonly session: Session<Pending>;
-  private readonly sockets = new Map<number, net.Socket>();
+  private readonly sockets = new Map<number, ByteStream>();
   private readonly portals = new Map<number, Portal>();
   private readonly loginWaiters = new Map<number, { resolve: () => void; reject: (e: IscsiError) => void; redirects: number }>();
   private logoutWaiter: { resolve: () => void; reject: (e: IscsiError) => void } | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: HostTimer | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
   private pumpScheduled = false;
   private readonly connectTimeoutMs: number;
@@ -62,10 +55,11 @@ export class SessionHost extends EventEmitter<HostEvents> {
   private home: Portal;
 
   constructor(
+    readonly host: ClientHost,
     readonly config: SessionConfig,
     readonly portal: Portal,
     options: HostOptions = {},
-    deps: SessionDeps = nodeSessionDeps(),
+    deps: SessionDeps = host.deps,
   ) {
     super();
     this.session = new Session<Pending>(config, deps);
@@ -94,66 +88,33 @@ export class SessionHost extends EventEmitter<HostEvents> {
   }
 
   private openConnection(portal: Portal): Connection {
-    const now = monotonicNow();
+    const now = this.host.now();
     const connection = this.session.openConnection(now);
     const cid = connection.cid;
     this.portals.set(cid, portal);
-    // One read buffer per connection, reused for every read: no allocation per socket read; the
-    // framer copies Data-In straight from it into the caller's buffer (the one copy). A plain
-    // Uint8Array, not a Buffer: the core copies with Uint8Array#slice, which Buffer turns into a view.
-    const readBuffer = new Uint8Array(READ_BUFFER_BYTES);
-    let socket: net.Socket;
-    try {
-      socket = net.connect({
-        host: portal.host,
-        port: portal.port,
-        noDelay: true,
-        onread: {
-          // Each read goes either straight into the caller's buffer (the rest of a large Data-In
-          // payload: the kernel's copy is the only one) or into the connection's read buffer.
-          buffer: () => connection.directReadTarget(DIRECT_READ_MIN) ?? readBuffer,
-          callback: (bytes: number, buffer: Uint8Array) => {
-            this.guarded("a socket read", connection, () => {
-              if (buffer === readBuffer) connection.receive(buffer.subarray(0, bytes), monotonicNow(), true);
-              else connection.receivedDirectly(bytes, monotonicNow());
-            });
-            return true;
-          },
+    const stream = this.host.connect(
+      portal,
+      {
+        connected: () => this.guarded("the connect callback", connection, () => this.session.transportConnected(connection, this.host.now())),
+        received: (bytes) => this.guarded("a socket read", connection, () => connection.receive(bytes, this.host.now(), true)),
+        directTarget: (minimum) => connection.directReadTarget(minimum),
+        receivedDirectly: (count) => this.guarded("a socket read", connection, () => connection.receivedDirectly(count, this.host.now())),
+        closed: (error) => {
+          this.sockets.delete(cid);
+          this.guarded("the close callback", connection, () => {
+            if (!connection.closed) {
+              this.session.transportClosed(
+                connection,
+                error ?? new TransportError(`connection to ${formatPortal(portal)} closed by the target`),
+                this.host.now(),
+              );
+            }
+          });
         },
-      });
-    } catch (error) {
-      // net.connect throws for what it cannot even try (a port out of range): this login fails.
-      connection.fail(new TransportError(`cannot connect to ${formatPortal(portal)}: ${(error as Error).message}`, { cause: error }), now);
-      this.schedulePump();
-      return connection;
-    }
-    this.sockets.set(cid, socket);
-    let failure: IscsiError | undefined;
-    const connectTimer = setTimeout(() => {
-      failure = new TimeoutError(`cannot connect to ${formatPortal(portal)}: no answer within ${this.connectTimeoutMs} ms`);
-      socket.destroy();
-    }, this.connectTimeoutMs);
-    socket.once("connect", () => {
-      clearTimeout(connectTimer);
-      socket.setNoDelay(true);
-      this.guarded("the connect callback", connection, () => this.session.transportConnected(connection, monotonicNow()));
-    });
-    socket.on("error", (error: NodeJS.ErrnoException) => {
-      failure ??= transportError(error, portal);
-    });
-    socket.on("close", () => {
-      clearTimeout(connectTimer);
-      this.sockets.delete(cid);
-      this.guarded("the close callback", connection, () => {
-        if (!connection.closed) {
-          this.session.transportClosed(
-            connection,
-            failure ?? new TransportError(`connection to ${formatPortal(portal)} closed by the target`),
-            monotonicNow(),
-          );
-        }
-      });
-    });
+      },
+      { timeoutMs: this.connectTimeoutMs },
+    );
+    this.sockets.set(cid, stream);
     this.armTimer();
     return connection;
   }
@@ -188,7 +149,7 @@ export class SessionHost extends EventEmitter<HostEvents> {
           ...(budgetMs === undefined ? {} : { budgetMs }),
           context: { resolve: resolve as (v: never) => void, reject },
         },
-        monotonicNow(),
+        this.host.now(),
       );
       onTag?.(tag);
       this.schedulePump();
@@ -197,21 +158,21 @@ export class SessionHost extends EventEmitter<HostEvents> {
 
   ping(data?: Uint8Array): Promise<PingResult> {
     return new Promise<PingResult>((resolve, reject) => {
-      this.session.ping({ resolve: resolve as (v: never) => void, reject }, monotonicNow(), data);
+      this.session.ping({ resolve: resolve as (v: never) => void, reject }, this.host.now(), data);
       this.schedulePump();
     });
   }
 
   taskManagement(fn: TaskManagementFunction, target: { lun?: number; referencedTaskTag?: number }): Promise<number> {
     return new Promise<{ response: number }>((resolve, reject) => {
-      this.session.taskManagement(fn, target, { resolve: resolve as (v: never) => void, reject }, monotonicNow());
+      this.session.taskManagement(fn, target, { resolve: resolve as (v: never) => void, reject }, this.host.now());
       this.schedulePump();
     }).then((r) => r.response);
   }
 
   text(pairs: readonly TextPair[]): Promise<ReadonlyArray<readonly [string, string]>> {
     return new Promise((resolve, reject) => {
-      this.session.text(pairs, { resolve: resolve as (v: never) => void, reject }, monotonicNow());
+      this.session.text(pairs, { resolve: resolve as (v: never) => void, reject }, this.host.now());
       this.schedulePump();
     });
   }
@@ -222,7 +183,7 @@ export class SessionHost extends EventEmitter<HostEvents> {
     return new Promise<void>((resolve, reject) => {
       this.logoutWaiter = { resolve, reject };
       try {
-        this.session.logout(monotonicNow(), reason);
+        this.session.logout(this.host.now(), reason);
       } catch (error) {
         this.logoutWaiter = undefined;
         reject(error);
@@ -239,7 +200,7 @@ export class SessionHost extends EventEmitter<HostEvents> {
 
   /** Drops everything without a logout. */
   close(error: IscsiError = new SessionClosedError("the session was closed")): void {
-    this.session.close(error, monotonicNow());
+    this.session.close(error, this.host.now());
     this.pump();
     for (const socket of this.sockets.values()) socket.destroy();
     this.clearTimer();
@@ -254,7 +215,7 @@ export class SessionHost extends EventEmitter<HostEvents> {
   private schedulePump(): void {
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
-    process.nextTick(this.scheduledPump);
+    this.host.defer(this.scheduledPump);
   }
 
   private readonly scheduledPump = (): void => {
@@ -277,7 +238,7 @@ export class SessionHost extends EventEmitter<HostEvents> {
       const error = typedError(thrown, what);
       try {
         if (connection !== undefined && !connection.closed) {
-          connection.fail(error, monotonicNow());
+          connection.fail(error, this.host.now());
           this.pump();
           return;
         }
@@ -295,7 +256,7 @@ export class SessionHost extends EventEmitter<HostEvents> {
     const logout = this.logoutWaiter;
     this.logoutWaiter = undefined;
     try {
-      this.session.close(error, monotonicNow());
+      this.session.close(error, this.host.now());
       this.drain();
     } catch {
       // The core is broken; what it held cannot be reached, the waiters here can.
@@ -317,9 +278,7 @@ export class SessionHost extends EventEmitter<HostEvents> {
     const length = connection.pendingBytes;
     const pieces = connection.pollTransmit();
     if (pieces === undefined) return;
-    const socket = this.sockets.get(connection.cid);
-    if (socket === undefined || socket.destroyed) return;
-    writeBatch(socket, pieces, length, COALESCE_BYTES);
+    this.sockets.get(connection.cid)?.write(pieces, length);
   }
 
   private drain(): void {
@@ -478,9 +437,8 @@ export class SessionHost extends EventEmitter<HostEvents> {
     const socket = this.sockets.get(cid);
     if (socket === undefined) return;
     this.sockets.delete(cid);
+    // The host drops a stream whose peer never closes its side.
     socket.end();
-    // A target that never closes its side must not hold the process.
-    setTimeout(() => socket.destroy(), 1_000).unref();
   }
 
   private armTimer(): void {
@@ -492,21 +450,20 @@ export class SessionHost extends EventEmitter<HostEvents> {
     if (this.timer === undefined || at < this.timerAt) {
       this.clearTimer();
       this.timerAt = at;
-      this.timer = setTimeout(() => this.onTimer(), Math.max(0, Math.ceil(at - monotonicNow())));
+      this.timer = this.host.setTimer(Math.max(0, Math.ceil(at - this.host.now())), () => this.onTimer());
     }
     // Keep-alive pings alone must not hold the process open; held commands and recovery must.
-    if (this.session.outstanding === 0 && !this.session.recovering) this.timer.unref();
-    else this.timer.ref();
+    this.timer.hold(this.session.outstanding !== 0 || this.session.recovering);
   }
 
   private onTimer(): void {
     this.timer = undefined;
     this.timerAt = Number.POSITIVE_INFINITY;
-    this.guarded("the timer", undefined, () => this.session.handleTimeout(monotonicNow()));
+    this.guarded("the timer", undefined, () => this.session.handleTimeout(this.host.now()));
   }
 
   private clearTimer(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     this.timerAt = Number.POSITIVE_INFINITY;
   }
@@ -533,40 +490,8 @@ function typedError(thrown: unknown, what: string): IscsiError {
   return new LocalProtocolError(`internal error in ${what}: ${message}`, { cause: thrown });
 }
 
-/** Batches up to this size are copied into one Buffer and written at once. */
-const COALESCE_BYTES = 16 * 1024;
-
-/** Payload still to come above which a read goes straight into the caller's buffer. */
-const DIRECT_READ_MIN = 64 * 1024;
-
-/** Size of each connection's socket read buffer. */
-const READ_BUFFER_BYTES = 256 * 1024;
-
 export function formatPortal(portal: Portal): string {
   return portal.host.includes(":") ? `[${portal.host}]:${portal.port}` : `${portal.host}:${portal.port}`;
-}
-
-/** Turns a socket error into a TransportError that names the portal and what happened. */
-function transportError(error: NodeJS.ErrnoException, portal: Portal): IscsiError {
-  const where = formatPortal(portal);
-  switch (error.code) {
-    case "ECONNREFUSED":
-      return new TransportError(`cannot connect to ${where}: connection refused (is a target listening there?)`, { cause: error });
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-      return new TransportError(`cannot connect to ${where}: unknown host "${portal.host}"`, { cause: error });
-    case "ETIMEDOUT":
-      return new TimeoutError(`cannot connect to ${where}: timed out`, { cause: error });
-    case "ECONNRESET":
-      return new TransportError(`connection to ${where} reset by the target`, { cause: error });
-    case "EHOSTUNREACH":
-    case "ENETUNREACH":
-      return new TransportError(`cannot connect to ${where}: no route to host`, { cause: error });
-    case "EPIPE":
-      return new TransportError(`connection to ${where} broken (EPIPE)`, { cause: error });
-    default:
-      return new TransportError(`connection to ${where} failed: ${error.message}`, { cause: error });
-  }
 }
 
 /**

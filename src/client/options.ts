@@ -1,4 +1,3 @@
-import { hostname } from "node:os";
 import type { ChapAlgorithm } from "../core/auth/hash.js";
 import { Secret } from "../core/auth/secret.js";
 import { ConfigError } from "../core/errors.js";
@@ -78,8 +77,9 @@ export interface SessionOptions {
   readonly trace?: (line: string) => void;
 }
 
-export function defaultInitiatorName(): string {
-  const host = hostname().toLowerCase().replace(/[^a-z0-9.-]/g, "-") || "localhost";
+/** The initiator name used when none is given: the machine's name under our own naming authority. */
+export function defaultInitiatorName(machineName: string | undefined): string {
+  const host = (machineName ?? "").toLowerCase().replace(/[^a-z0-9.-]/g, "-") || "localhost";
   return `iqn.2026-11.io.iscsi-ts:${host}`;
 }
 
@@ -150,7 +150,7 @@ export function checkNumber(option: string, value: number | undefined, min: numb
  * option and what it allows, before anything connects. Returns the initiator name to use, in its
  * normalised form (RFC 3722).
  */
-export function checkSessionOptions(options: Partial<SessionOptions>): string {
+export function checkSessionOptions(options: Partial<SessionOptions>, machineName?: string): string {
   checkNumber("connectTimeoutMs", options.connectTimeoutMs, 1);
   checkNumber("waitForTargetMs", options.waitForTargetMs, 0);
   checkNumber("loginTimeoutMs", options.loginTimeoutMs, 1);
@@ -173,7 +173,7 @@ export function checkSessionOptions(options: Partial<SessionOptions>): string {
     checkNumber("recovery.maxBackoffMs", recovery.maxBackoffMs, 0);
     checkNumber("recovery.maxAttempts", recovery.maxAttempts, 1, 1000);
   }
-  if (options.initiatorName === undefined) return defaultInitiatorName();
+  if (options.initiatorName === undefined) return defaultInitiatorName(machineName);
   const checked = checkIscsiName(options.initiatorName);
   if (!checked.ok) throw new ConfigError(`initiatorName ${JSON.stringify(options.initiatorName)} is not an iSCSI name: ${checked.reason}`);
   return checked.name;

@@ -1,4 +1,3 @@
-import { EventEmitter } from "node:events";
 import { ConfigError, IscsiError, ScsiError, SessionClosedError, TimeoutError } from "../core/errors.js";
 import { LogoutReason, TaskManagementFunction, TaskManagementResponseCode } from "../core/pdu/opcodes.js";
 import { describePdu } from "../core/pdu/describe.js";
@@ -12,7 +11,10 @@ import { isRepeatable } from "../core/scsi/repeatable.js";
 import { ScsiStatus, SenseKey, scsiStatusName } from "../core/scsi/status.js";
 import { decodeSense, describeSense } from "../core/scsi/sense.js";
 import { TaskManagementError } from "../core/errors.js";
-import { formatPortal, type Portal, SessionHost } from "./host.js";
+import { formatPortal, SessionDriver } from "./driver.js";
+import { Emitter } from "./events.js";
+import type { ClientHost, Portal } from "./host.js";
+import { sleep } from "./time.js";
 import { tmfName, tmfResponseName } from "../core/session/control.js";
 import { Lun } from "./lun.js";
 import {
@@ -84,7 +86,7 @@ export interface SessionEvents {
  * A logged-in iSCSI session to one target: the library's main object. Open it with
  * `openSession(url or options)`; reach LUNs with `session.lun(n)`; end it with `logout()`.
  */
-export class IscsiSession extends EventEmitter<SessionEvents> {
+export class IscsiSession extends Emitter<SessionEvents> {
   readonly targetName: string;
   readonly portal: Portal;
   readonly initiatorName: string;
@@ -95,7 +97,7 @@ export class IscsiSession extends EventEmitter<SessionEvents> {
 
   /** @internal use openSession() */
   constructor(
-    readonly host: SessionHost,
+    readonly host: SessionDriver,
     options: SessionOptions,
   ) {
     super();
@@ -174,10 +176,10 @@ export class IscsiSession extends EventEmitter<SessionEvents> {
     const retry = options.retry ?? (isRepeatable(cdb) ? "safe" : "never");
     const timeoutMs = options.timeoutMs ?? this.commandTimeoutMs;
     const budgetMs = options.budgetMs ?? this.commandBudgetMs;
-    const started = budgetMs === undefined ? 0 : performance.now();
+    const started = budgetMs === undefined ? 0 : this.host.host.now();
     for (let attempt = 0; ; attempt++) {
       // Each retry below gets what is left of the call's budget, not a budget of its own.
-      const left = budgetMs === undefined ? undefined : Math.ceil(budgetMs - (performance.now() - started));
+      const left = budgetMs === undefined ? undefined : Math.ceil(budgetMs - (this.host.host.now() - started));
       if (left !== undefined && left <= 0) {
         throw new TimeoutError(`${scsiCommandName(cdb)} on LUN ${lun} of ${this.targetName} did not complete within ${budgetMs} ms (${attempt} attempts)`);
       }
@@ -207,7 +209,7 @@ export class IscsiSession extends EventEmitter<SessionEvents> {
       }
       if (result.status === ScsiStatus.Busy || result.status === ScsiStatus.TaskSetFull) {
         if (attempt < this.unitAttentionRetries) {
-          await new Promise((r) => setTimeout(r, 10 * (attempt + 1)));
+          await sleep(this.host.host, 10 * (attempt + 1));
           continue;
         }
       }
@@ -291,15 +293,16 @@ export class IscsiSession extends EventEmitter<SessionEvents> {
 const EMPTY = new Uint8Array(0);
 
 /** Opens and logs in a session from a URL (`iscsi://[user[%secret]@]host[:port]/iqn[/lun]`) or options. */
-export async function openSession(target: string | SessionOptions, overrides: Partial<SessionOptions> = {}): Promise<IscsiSession> {
+export async function openSessionOn(client: ClientHost, target: string | SessionOptions, overrides: Partial<SessionOptions> = {}): Promise<IscsiSession> {
   const options: SessionOptions = typeof target === "string" ? optionsFromUrl(target, overrides) : { ...target, ...overrides };
   // Every option is checked before connecting: a mistake rejects this call, nothing else.
-  const initiatorName = checkSessionOptions(options);
+  const initiatorName = checkSessionOptions(options, client.machineName());
   const proposal = buildProposal(options);
   const portal = toPortal(options.portal);
   const chap = toChapCredentials(options.chap);
   const trace = options.trace;
-  const host = new SessionHost(
+  const host = new SessionDriver(
+    client,
     {
       initiatorName,
       ...(options.initiatorAlias === undefined ? {} : { initiatorAlias: options.initiatorAlias }),
@@ -338,8 +341,8 @@ export async function openSession(target: string | SessionOptions, overrides: Pa
  * network or its target is up) until `waitMs` has passed; a refusal by the target (wrong
  * secret, unknown IQN) is final at once.
  */
-async function loginWaitingForTarget(host: SessionHost, waitMs: number): Promise<void> {
-  const deadline = performance.now() + waitMs;
+async function loginWaitingForTarget(host: SessionDriver, waitMs: number): Promise<void> {
+  const deadline = host.host.now() + waitMs;
   for (let attempt = 0; ; attempt++) {
     try {
       await host.login();
@@ -347,17 +350,17 @@ async function loginWaitingForTarget(host: SessionHost, waitMs: number): Promise
     } catch (error) {
       const transient = error instanceof IscsiError && (error.code === "ISCSI_ERR_TRANSPORT" || error.code === "ISCSI_ERR_TIMEOUT");
       const delay = Math.min(5_000, 250 * 2 ** attempt);
-      if (!transient || performance.now() + delay > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (!transient || host.host.now() + delay > deadline) throw error;
+      await sleep(host.host, delay);
     }
   }
 }
 
 /** Opens a session and returns the LUN the URL names (`lun.session.logout()` ends it). */
-export async function openLun(url: string, overrides: Partial<SessionOptions> = {}): Promise<Lun> {
+export async function openLunOn(client: ClientHost, url: string, overrides: Partial<SessionOptions> = {}): Promise<Lun> {
   const options = optionsFromUrl(url, overrides);
   if (options.lun === undefined) throw new ConfigError(`the URL ${formatPortal(toPortal(options.portal))}/${options.targetName} names no LUN`);
-  const session = await openSession(options);
+  const session = await openSessionOn(client, options);
   return session.lun(options.lun);
 }
 

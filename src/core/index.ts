@@ -21,3 +21,5 @@ export { CONNECTION_POLICIES, ConnectionCounters, type ConnectionPolicy, DEFAULT
 export { ConnectionState, SessionState } from "./session/states.js";
 export { DEFAULT_RECOVERY, type RecoveryCause, type RecoveryRecord, type RecoverySettings } from "./session/recovery.js";
 export type { AsyncEventInfo, CommandRequest, CommandResult, PingResult, SessionEvent, TaskManagementOutcome } from "./session/command.js";
+export { checkIscsiName, type IscsiNameCheck, MAX_ISCSI_NAME_BYTES } from "./iscsi-name.js";
+export * from "./isns/index.js";

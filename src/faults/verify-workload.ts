@@ -15,7 +15,7 @@
 import type { Crc32c } from "../core/digest/crc32c.js";
 import { IscsiError, LocalProtocolError } from "../core/errors.js";
 import type { RecoveryRecord } from "../core/session/recovery.js";
-import type { Lun } from "../node/lun.js";
+import type { Lun } from "../client/lun.js";
 import { SeededRandom } from "./random.js";
 import { readStamp, stampBlocks } from "./stamp.js";
 

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Opcode } from "../core/pdu/opcodes.js";
-import { openSession, type IscsiSession } from "../node/session.js";
+import { openSession, type IscsiSession } from "../node/index.js";
 import { type RunningTarget, startTarget } from "../target/server.js";
 import { nbdErrnoOf } from "./errno.js";
 import { LunExport, sizeConstraints } from "./lun-export.js";

@@ -11,8 +11,8 @@
  * and replaced: zeros written as data, CACHE answered without effect (the document allows a
  * hint to do nothing), every block reported allocated.
  */
-import type { Lun } from "../node/lun.js";
-import { getLbaStatus, isUnsupportedCommand, preFetch } from "../node/lun-status.js";
+import type { Lun } from "../client/lun.js";
+import { getLbaStatus, isUnsupportedCommand, preFetch } from "../client/lun-status.js";
 import { ProvisioningStatus } from "../core/scsi/lba-status.js";
 import type { NbdBackend } from "./backend.js";
 import { BufferPool } from "./buffer-pool.js";

@@ -1,16 +1,63 @@
 /**
  * iscsi-ts: the Node library. Open a session from a libiscsi/QEMU-style URL or options, reach its
- * LUNs, discover targets. Everything protocol lives in ../core; this layer moves bytes and time.
+ * LUNs, discover targets. Everything protocol lives in ../core and everything host-free in
+ * ../client; this layer binds the client to Node's sockets and timers (./transport.ts).
  */
-export { openSession, openLun, IscsiSession, type ConnectionInfo, type ExecuteOptions, type ScsiResult, type SessionEvents } from "./session.js";
-export { Lun, type Capacity, type IoOptions } from "./lun.js";
-export { discover, type DiscoveryOptions, type DiscoveredTarget, type DiscoveredAddress } from "./discovery.js";
-export { discoverIsns, registerWithIsns, IsnsClient, IsnsLink, type IsnsOptions, type IsnsRegistration, type IsnsChange, type WatchOptions, type EntityRegistration } from "./isns.js";
-export { type SessionOptions, type ChapOptions, type DigestPreference, defaultInitiatorName } from "./options.js";
-export { CONNECTION_POLICIES, type ConnectionPolicy } from "../core/session/policy.js";
-export { SessionHost, type Portal, type HostOptions, formatPortal } from "./host.js";
-export { loadCrc32c, nodeSessionDeps } from "./deps.js";
+import { hostname } from "node:os";
+import { createClient } from "../client/index.js";
+import { defaultInitiatorName as defaultNameFor } from "../client/options.js";
+import { nodeHost } from "./transport.js";
+
+const client = createClient(nodeHost());
+
+/** Opens and logs in a session from a URL (`iscsi://[user[%secret]@]host[:port]/iqn[/lun]`) or options. */
+export const openSession = client.openSession;
+/** Opens a session and returns the LUN the URL names (`lun.session.logout()` ends it). */
+export const openLun = client.openLun;
+/** SendTargets discovery (RFC 7143 §13.3): every target at a portal and its addresses. */
+export const discover = client.discover;
+
+/** The initiator name used when none is given: iqn.2026-11.io.iscsi-ts:<this machine's name>. */
+export function defaultInitiatorName(): string {
+  return defaultNameFor(hostname());
+}
+
+export {
+  createClient,
+  type IscsiClient,
+  IscsiSession,
+  type ConnectionInfo,
+  type ExecuteOptions,
+  type ScsiResult,
+  type SessionEvents,
+  Lun,
+  type Capacity,
+  type IoOptions,
+  isUnsupportedCommand,
+  getLbaStatus,
+  preFetch,
+  type DiscoveryOptions,
+  type DiscoveredTarget,
+  type DiscoveredAddress,
+  type SessionOptions,
+  type ChapOptions,
+  type DigestPreference,
+  SessionDriver,
+  type HostOptions,
+  formatPortal,
+  type ClientHost,
+  type Portal,
+  CONNECTION_POLICIES,
+  type ConnectionPolicy,
+  Secret,
+  ChapAlgorithm,
+  parseIscsiUrl,
+  formatIscsiUrl,
+  redactUrl,
+  type IscsiUrl,
+} from "../client/index.js";
 export * from "../core/errors.js";
-export { Secret } from "../core/auth/secret.js";
-export { ChapAlgorithm } from "../core/auth/hash.js";
-export { parseIscsiUrl, formatIscsiUrl, redactUrl, type IscsiUrl } from "../core/url.js";
+export { discoverIsns, registerWithIsns, IsnsClient, IsnsLink, type IsnsOptions, type IsnsRegistration, type IsnsChange, type WatchOptions, type EntityRegistration } from "./isns.js";
+export { SessionHost } from "./host.js";
+export { nodeHost } from "./transport.js";
+export { loadCrc32c, nodeSessionDeps } from "./deps.js";

@@ -6,6 +6,7 @@
  * the server to an SCN port we listen on).
  */
 import * as net from "node:net";
+import { hostname } from "node:os";
 import type { DiscoveredTarget } from "../core/discovery/send-targets.js";
 import { ConfigError, type IscsiError, TimeoutError, TransportError } from "../core/errors.js";
 import { IsnsConnection } from "../core/isns/client.js";
@@ -29,7 +30,7 @@ import {
 } from "../core/isns/messages.js";
 import { type IsnsServerAddress, parseIsnsServer } from "../core/isns/server-address.js";
 import { checkIscsiName } from "../core/iscsi-name.js";
-import { defaultInitiatorName } from "./options.js";
+import { defaultInitiatorName } from "../client/options.js";
 
 export type { EntityRegistration } from "../core/isns/messages.js";
 export type { IsnsServerAddress } from "../core/isns/server-address.js";
@@ -52,7 +53,7 @@ function where(server: IsnsServerAddress): string {
 }
 
 function sourceName(options: IsnsOptions): string {
-  if (options.initiatorName === undefined) return defaultInitiatorName();
+  if (options.initiatorName === undefined) return defaultInitiatorName(hostname());
   const checked = checkIscsiName(options.initiatorName);
   if (!checked.ok) throw new ConfigError(`initiatorName ${JSON.stringify(options.initiatorName)} is not an iSCSI name: ${checked.reason}`);
   return checked.name;

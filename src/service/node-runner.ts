@@ -9,12 +9,11 @@ import { join } from "node:path";
 import type { RecoveryRecord } from "../core/session/recovery.js";
 import { LunExport } from "../nbd/lun-export.js";
 import { type NbdListen, NbdServer } from "../nbd/server.js";
-import { formatPortal } from "../node/host.js";
-import type { Lun } from "../node/lun.js";
-import type { SessionOptions } from "../node/options.js";
-import type { NodeRecord } from "../node/records/record.js";
-import { recordUrl } from "../node/records/record.js";
-import { openSession, type IscsiSession } from "../node/session.js";
+import { formatPortal } from "../client/driver.js";
+import type { Lun } from "../client/lun.js";
+import type { SessionOptions } from "../client/options.js";
+import { type NodeRecord, recordUrl } from "../node/records/record.js";
+import { openSession, type IscsiSession } from "../node/index.js";
 import { CountingBackend, type IoCounters } from "./counting-backend.js";
 
 export type NodeState = "connecting" | "waiting" | "exporting" | "stopping" | "stopped";

@@ -6,7 +6,7 @@
 import { access, constants as fsConstants, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { blockStatusChunk, errorChunk, request } from "../../src/nbd/engine/client.test-util.js";
-import { openSession } from "../../src/node/session.js";
+import { openSession } from "../../src/node/index.js";
 import { type RunningTarget, startTarget } from "../../src/target/server.js";
 import { patternBytes } from "../support/pattern.js";
 import { runCommand, spawnTracked } from "../support/processes.js";

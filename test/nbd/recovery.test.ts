@@ -9,7 +9,7 @@ import { errorChunk, request } from "../../src/nbd/engine/client.test-util.js";
 import { LunExport } from "../../src/nbd/lun-export.js";
 import { NbdServer } from "../../src/nbd/server.js";
 import type { RecoveryRecord, RecoverySettings } from "../../src/core/session/recovery.js";
-import { openSession, type IscsiSession } from "../../src/node/session.js";
+import { openSession, type IscsiSession } from "../../src/node/index.js";
 import { type RunningTarget, startTarget } from "../../src/target/server.js";
 import { patternBytes } from "../support/pattern.js";
 import { RawNbdClient } from "./nbd.test-util.js";

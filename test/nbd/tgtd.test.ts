@@ -6,7 +6,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openSession } from "../../src/node/session.js";
+import { openSession } from "../../src/node/index.js";
 import { compareFiles, describeMismatch, writePatternFile } from "../support/pattern.js";
 import { errorChunk, request } from "../../src/nbd/engine/client.test-util.js";
 import { runCommand } from "../support/processes.js";

@@ -5,7 +5,7 @@
  * then be zeros, unless --strict, where a size difference is itself a difference.
  */
 import { Command } from "commander";
-import type { Lun } from "../../node/lun.js";
+import type { Lun } from "../../node/index.js";
 import type { Source } from "../copy/engine.js";
 import { fileSource, lunSource } from "../copy/endpoints.js";
 import type { CliContext, TargetRef } from "../context.js";

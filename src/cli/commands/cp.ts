@@ -4,8 +4,7 @@
  * destination can make zeros cheaply, and --verify.
  */
 import { Command } from "commander";
-import type { Lun } from "../../node/lun.js";
-import type { IscsiSession } from "../../node/session.js";
+import type { Lun, IscsiSession } from "../../node/index.js";
 import { addMcsOptions, type ConnectionShare, countersNow, formatShares, mcsSessionOptions, type McsOptions, noteFewerConnections, sharesSince } from "../connection-shares.js";
 import { runCopy, type Sink, type Source, verifyCopy } from "../copy/engine.js";
 import { fileSink, fileSource, type LunRange, type LunZeroing, lunSink, lunSource, lunZeroing, streamSink, streamSource } from "../copy/endpoints.js";

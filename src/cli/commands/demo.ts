@@ -4,8 +4,8 @@
  * written and read back, two short benchmarks, logout. Needs nothing but Node.
  */
 import { Command } from "commander";
-import { formatIscsiUrl } from "../../core/url.js";
-import { formatPortal } from "../../node/host.js";
+import { formatIscsiUrl } from "../../core/index.js";
+import { formatPortal } from "../../node/index.js";
 import { startTarget } from "../../target/server.js";
 import type { CliContext } from "../context.js";
 import { CliError } from "../errors.js";

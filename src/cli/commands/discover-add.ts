@@ -4,8 +4,7 @@
  * exports the first disk), named after the IQN. A target already recorded at that portal is left
  * as it is; a name taken by another target gets a suffix.
  */
-import type { DiscoveredTarget } from "../../node/discovery.js";
-import type { Portal } from "../../node/host.js";
+import type { DiscoveredTarget, Portal } from "../../node/index.js";
 import { defaultNodeName, type NodeRecord, recordUrl, type Startup } from "../../node/records/record.js";
 import type { CliContext } from "../context.js";
 import { credentialsFor, saveWithSecrets, storeOf } from "./node-records.js";

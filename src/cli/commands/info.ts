@@ -2,24 +2,16 @@
  * The commands that look without touching data: discover, ls, luns, inquiry, readcap.
  */
 import { Command } from "commander";
-import { isIscsiError } from "../../core/errors.js";
-import { formatPortal, type Portal } from "../../node/host.js";
-import type { IscsiSession } from "../../node/session.js";
+import { isIscsiError, buildReadCapacity16Cdb, parseReadCapacity16Data, type ReadCapacity16Data, parseIsnsServer, type InquiryData } from "../../core/index.js";
+import { formatPortal, type Portal, type IscsiSession, isUnsupportedCommand, discoverIsns, type Lun } from "../../node/index.js";
 import { CliError } from "../errors.js";
 import type { CliContext } from "../context.js";
 import { formatTable, hex } from "../format.js";
 import { capacityJson, decodeVpd, formatCapacity, formatInquiry, hasCapacity, inquiryJson, parseVpdPage, readCapacity16Json, shortDeviceType } from "../scsi-text.js";
-import { buildReadCapacity16Cdb } from "../../core/scsi/cdb.js";
-import { parseReadCapacity16Data, type ReadCapacity16Data } from "../../core/scsi/capacity.js";
-import { isUnsupportedCommand } from "../../node/lun-status.js";
 import { formatBytes } from "../units.js";
 import { examples, type Runner } from "./command.js";
-import { parseIsnsServer } from "../../core/isns/server-address.js";
-import { discoverIsns } from "../../node/isns.js";
 import { addDiscovered } from "./discover-add.js";
 import { parseStartup } from "./node.js";
-import type { Lun } from "../../node/lun.js";
-import type { InquiryData } from "../../core/scsi/inquiry.js";
 
 // ---------------------------------------------------------------- discover
 

@@ -7,8 +7,7 @@
  * holds the input in memory (up to MAX_STDIN_BYTES) so a short input writes nothing.
  */
 import { Command } from "commander";
-import type { Lun } from "../../node/lun.js";
-import { formatPortal } from "../../node/host.js";
+import { type Lun, formatPortal } from "../../node/index.js";
 import { type Sink, runCopy, type Source } from "../copy/engine.js";
 import { fileSink, fileSource, type LunRange, lunSink, lunSource, streamSink } from "../copy/endpoints.js";
 import type { CliContext, TargetRef } from "../context.js";

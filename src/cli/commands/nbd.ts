@@ -7,8 +7,7 @@
  * SYNCHRONIZE CACHE, logout; all within --stop-timeout, else it says what was cut off.
  */
 import { Command } from "commander";
-import { TimeoutError } from "../../core/errors.js";
-import type { RecoveryRecord } from "../../core/session/recovery.js";
+import { TimeoutError, type RecoveryRecord } from "../../core/index.js";
 import { errnoName } from "../../nbd/engine/constants.js";
 import { commandTitle } from "../../nbd/engine/requests.js";
 import { LunExport } from "../../nbd/lun-export.js";

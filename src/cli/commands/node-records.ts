@@ -3,10 +3,8 @@
  * URL and the global CHAP options (its secrets put in the store, never in the record), and the
  * session options of a record (its secrets read back from the store).
  */
-import { Secret } from "../../core/auth/secret.js";
-import { ConfigError } from "../../core/errors.js";
-import { parseIscsiUrl } from "../../core/url.js";
-import type { SessionOptions } from "../../node/options.js";
+import { Secret, ConfigError, parseIscsiUrl } from "../../core/index.js";
+import type { SessionOptions } from "../../node/index.js";
 import { type NodeRecord, recordUrl } from "../../node/records/record.js";
 import { NodeStore } from "../../node/records/store.js";
 import type { CliContext } from "../context.js";

@@ -5,9 +5,8 @@
  * to let one go.
  */
 import { Command } from "commander";
-import { ConfigError } from "../../core/errors.js";
-import { parseIscsiUrl } from "../../core/url.js";
-import { formatPortal } from "../../node/host.js";
+import { ConfigError, parseIscsiUrl } from "../../core/index.js";
+import { formatPortal } from "../../node/index.js";
 import { checkNodeName, defaultNodeName, formatNbdSpec, type NodeRecord, parseNbdSpec, recordUrl, type Startup } from "../../node/records/record.js";
 import type { NodeStore } from "../../node/records/store.js";
 import { controlSocketPath } from "../../node/records/paths.js";

@@ -6,7 +6,7 @@
  * `iscsi demo --json` have always printed.
  */
 import { Command } from "commander";
-import { formatPortal } from "../../node/host.js";
+import { formatPortal } from "../../node/index.js";
 import { blockTargetOf, runWorkload, type CpuTimes, type LunLike } from "../../perf/engine.js";
 import { addMcsOptions, countersNow, formatShares, mcsSessionOptions, type McsOptions, noteFewerConnections, sharesSince } from "../connection-shares.js";
 import type { CliContext } from "../context.js";

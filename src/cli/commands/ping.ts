@@ -3,8 +3,8 @@
  * Initiator Task Tag asks the target for a NOP-In echo), reported like ping(8).
  */
 import { Command } from "commander";
-import { TimeoutError } from "../../core/errors.js";
-import { formatPortal } from "../../node/host.js";
+import { TimeoutError } from "../../core/index.js";
+import { formatPortal } from "../../node/index.js";
 import { sleep, untilAborted, withDeadline } from "../interrupt.js";
 import { parseCount, parseDuration } from "../units.js";
 import { examples, type Runner } from "./command.js";

@@ -6,12 +6,8 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { Command } from "commander";
-import { ScsiError } from "../../core/errors.js";
-import { buildTestUnitReadyCdb } from "../../core/scsi/cdb.js";
-import { scsiCommandName } from "../../core/scsi/opcodes.js";
-import { decodeSense, describeSense } from "../../core/scsi/sense.js";
-import { ScsiStatus, scsiStatusName } from "../../core/scsi/status.js";
-import { formatPortal } from "../../node/host.js";
+import { ScsiError, buildTestUnitReadyCdb, scsiCommandName, decodeSense, describeSense, ScsiStatus, scsiStatusName } from "../../core/index.js";
+import { formatPortal } from "../../node/index.js";
 import { CliError, fileError } from "../errors.js";
 import type { CliIo } from "../program.js";
 import { startProgress } from "../progress.js";

@@ -6,19 +6,15 @@
  * --mutual-secret-file.
  */
 import { Command } from "commander";
-import { Secret } from "../../core/auth/secret.js";
-import { ConfigError } from "../../core/errors.js";
-import { describePdu } from "../../core/pdu/describe.js";
-import { isPlausibleIscsiName, parseHostPort } from "../../core/url.js";
+import { Secret, ConfigError, describePdu, isPlausibleIscsiName, parseHostPort, parseIsnsServer } from "../../core/index.js";
 import { startTarget, type LunConfig, type RunningTarget, type TargetServerConfig } from "../../target/server.js";
 import type { SessionSummary } from "../../target/engine/events.js";
-import { formatPortal } from "../../node/host.js";
+import { formatPortal } from "../../node/index.js";
 import type { CliContext } from "../context.js";
 import { readSecretFile, secretFromFileContent } from "../credentials.js";
 import { formatTable } from "../format.js";
 import { formatBytes, parseCount } from "../units.js";
 import { examples, type Runner } from "./command.js";
-import { parseIsnsServer } from "../../core/isns/server-address.js";
 
 interface TargetOptions {
   readonly listen: string;

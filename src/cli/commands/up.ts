@@ -7,7 +7,7 @@
  * --stop-timeout: no new I/O, what is in flight finished, SYNCHRONIZE CACHE, logout.
  */
 import { Command } from "commander";
-import { TimeoutError } from "../../core/errors.js";
+import { TimeoutError } from "../../core/index.js";
 import { ensureDir } from "../../node/records/atomic.js";
 import { controlSocketPath, runtimeDir } from "../../node/records/paths.js";
 import { listenControl, type ControlRequest } from "../../service/control.js";

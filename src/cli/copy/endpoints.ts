@@ -11,7 +11,7 @@ import { type FileHandle, open, readFile, rename, stat, unlink } from "node:fs/p
 import { Socket } from "node:net";
 import { basename, dirname, join } from "node:path";
 import { promisify } from "node:util";
-import type { Lun } from "../../node/lun.js";
+import type { Lun } from "../../node/index.js";
 import { CliError, fileError } from "../errors.js";
 import { type Interrupts, sleep, untilAborted } from "../interrupt.js";
 import type { Sink, Source } from "./engine.js";

@@ -222,3 +222,4 @@ export {
   toSenseSummary,
 } from "./sense.js";
 export { ASC_TABLE_SIZE, ascText, describeAsc } from "./asc-table.js";
+export { versionDescriptorName } from "./version-descriptors.js";

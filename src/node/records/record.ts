@@ -6,7 +6,7 @@
 import { ConfigError } from "../../core/errors.js";
 import { formatIscsiUrl, parseHostPort, parseIscsiUrl } from "../../core/url.js";
 import { DEFAULT_NBD_PORT } from "../../nbd/server.js";
-import type { DigestPreference } from "../options.js";
+import type { DigestPreference } from "../../client/options.js";
 
 export type Startup = "automatic" | "manual";
 
