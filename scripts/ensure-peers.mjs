@@ -43,6 +43,8 @@ const PEERS = [
   // lives to the test process.
   { name: "ss", pkg: "iproute2" },
   { name: "setpriv", pkg: "util-linux" },
+  // The browser host's test: headless Chromium driven by playwright-core (never a browser download).
+  { name: "chromium", pkg: "chromium" },
 ];
 
 const PACKAGES = [...new Set(PEERS.map((p) => p.pkg))];
