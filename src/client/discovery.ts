@@ -2,7 +2,8 @@ import { type DiscoveredTarget, parseSendTargetsResponse, sendTargetsRequest } f
 import { ConfigError } from "../core/errors.js";
 import { describePdu } from "../core/pdu/describe.js";
 import { parseIscsiUrl } from "../core/url.js";
-import { SessionDriver } from "./driver.js";
+import { type AbortSignalLike, abortedError, throwIfAborted, whileListening } from "./abort.js";
+import { formatPortal, SessionDriver } from "./driver.js";
 import type { ClientHost, Portal } from "./host.js";
 import { buildProposal, type ChapOptions, checkNumber, checkSessionOptions, type SessionOptions, toChapCredentials, toPortal } from "./options.js";
 
@@ -13,6 +14,8 @@ export interface DiscoveryOptions
   readonly chap?: ChapOptions;
   /** Milliseconds the SendTargets exchange may take; default 30 s. */
   readonly requestTimeoutMs?: number;
+  /** Aborts the discovery: the call rejects with an AbortedError and the discovery session is dropped. */
+  readonly signal?: AbortSignalLike;
 }
 
 /**
@@ -54,9 +57,14 @@ export async function discoverOn(client: ClientHost, portal: string | Portal, op
     where,
     { ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }) },
   );
-  await host.login();
+  const signal = options.signal;
+  throwIfAborted(`discovery at ${formatPortal(where)}`, signal);
+  const abort = (): void => {
+    if (signal !== undefined) host.close(abortedError(`discovery at ${formatPortal(where)}`, signal));
+  };
+  await whileListening(signal, abort, host.login());
   try {
-    const pairs = await host.text(sendTargetsRequest("All"));
+    const pairs = await whileListening(signal, abort, host.text(sendTargetsRequest("All")));
     return parseSendTargetsResponse(pairs);
   } finally {
     await host.logout().catch(() => host.close());

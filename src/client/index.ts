@@ -38,6 +38,7 @@ export { type SessionOptions, type ChapOptions, type DigestPreference, defaultIn
 export { SessionDriver, type HostOptions, formatPortal } from "./driver.js";
 export type { ClientHost, Portal, ByteStream, StreamSink, HostTimer, ConnectOptions } from "./host.js";
 export { Emitter } from "./events.js";
+export type { AbortSignalLike } from "./abort.js";
 export { nobleHash } from "./hashes.js";
 export { CONNECTION_POLICIES, type ConnectionPolicy } from "../core/session/policy.js";
 export * from "../core/errors.js";

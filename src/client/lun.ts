@@ -28,6 +28,7 @@ import {
   parseUnitSerialNumberPage,
 } from "../core/scsi/vpd.js";
 import { parseDeviceIdentificationPage } from "../core/scsi/vpd-device-id.js";
+import type { AbortSignalLike } from "./abort.js";
 import type { ExecuteOptions, IscsiSession, ScsiResult } from "./session.js";
 
 export interface Capacity {
@@ -46,6 +47,8 @@ export interface IoOptions {
   /** FUA: the target writes (or reads) through its cache (SBC-3 §5.11). */
   readonly fua?: boolean;
   readonly timeoutMs?: number;
+  /** Aborts the I/O (see ExecuteOptions.signal): every command of it still running gets an ABORT TASK. */
+  readonly signal?: AbortSignalLike;
 }
 
 /** Most data one SCSI command carries when the target does not say (VPD 0xB0). */
@@ -214,7 +217,7 @@ export class Lun {
     if (blocks <= step) {
       const cdb = useLong(lba, blocks) ? buildRead16Cdb({ lba, blocks, fua: options.fua }) : buildRead10Cdb({ lba, blocks, fua: options.fua });
       const view = buffer.length === length ? buffer : buffer.subarray(0, length);
-      await this.session.execute(this.number, cdb, { dataIn: view, retry: "safe", timeoutMs: options.timeoutMs });
+      await this.session.execute(this.number, cdb, { dataIn: view, retry: "safe", timeoutMs: options.timeoutMs, signal: options.signal });
       return view;
     }
     const parts: Promise<unknown>[] = [];
@@ -241,7 +244,7 @@ export class Lun {
     const step = limit / blockSize;
     if (blocks <= step) {
       const cdb = useLong(lba, blocks) ? buildWrite16Cdb({ lba, blocks, fua: options.fua }) : buildWrite10Cdb({ lba, blocks, fua: options.fua });
-      await this.session.execute(this.number, cdb, { dataOut: data, retry: "safe", timeoutMs: options.timeoutMs });
+      await this.session.execute(this.number, cdb, { dataOut: data, retry: "safe", timeoutMs: options.timeoutMs, signal: options.signal });
       return;
     }
     const parts: Promise<unknown>[] = [];
@@ -314,8 +317,8 @@ function useLong(lba: number, blocks: number): boolean {
   return lba + blocks > 0xffff_ffff || blocks > 0xffff;
 }
 
-function timeout(options: IoOptions): { timeoutMs?: number } {
-  return options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs };
+function timeout(options: IoOptions): { timeoutMs?: number; signal?: AbortSignalLike } {
+  return { ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }), ...(options.signal === undefined ? {} : { signal: options.signal }) };
 }
 
 function multiply(blocks: number | bigint, size: number): number | bigint {

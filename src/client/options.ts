@@ -5,6 +5,7 @@ import type { ChapCredentials } from "../core/login/initiator.js";
 import { checkIscsiName } from "../core/iscsi-name.js";
 import { type DigestName, DEFAULT_INITIATOR_PROPOSAL, type OperationalProposal, validateProposal } from "../core/text/parameters.js";
 import { type IscsiUrl, parseHostPort, parseIscsiUrl } from "../core/url.js";
+import type { AbortSignalLike } from "./abort.js";
 import type { Portal } from "./host.js";
 import type { RecoverySettings } from "../core/session/recovery.js";
 import { CONNECTION_POLICIES, type ConnectionPolicy, isConnectionPolicy } from "../core/session/policy.js";
@@ -75,6 +76,8 @@ export interface SessionOptions {
   readonly unitAttentionRetries?: number;
   /** Each PDU sent and received as one line (CHAP values redacted), for -v. */
   readonly trace?: (line: string) => void;
+  /** Aborts the opening (connect and login): the call rejects with an AbortedError and nothing stays open. Not kept after it resolves. */
+  readonly signal?: AbortSignalLike;
 }
 
 /** The initiator name used when none is given: the machine's name under our own naming authority. */

@@ -15,6 +15,7 @@ import { formatPortal, SessionDriver } from "./driver.js";
 import { Emitter } from "./events.js";
 import type { ClientHost, Portal } from "./host.js";
 import { sleep } from "./time.js";
+import { type AbortSignalLike, abortedError, throwIfAborted, whileListening } from "./abort.js";
 import { tmfName, tmfResponseName } from "../core/session/control.js";
 import { Lun } from "./lun.js";
 import {
@@ -44,6 +45,13 @@ export interface ExecuteOptions {
   readonly budgetMs?: number;
   /** Called with the command's Initiator Task Tag once it is queued (for ABORT TASK). */
   readonly onTag?: (tag: number) => void;
+  /**
+   * Aborts the command: before it is sent, nothing is sent; once sent, an ABORT TASK (RFC 7143
+   * §11.5.1) asks the target to drop it, and the call rejects with an AbortedError when the
+   * target confirms. A command the target finished first keeps its result: an abort never hides
+   * a write that was done.
+   */
+  readonly signal?: AbortSignalLike;
   /**
    * Whether a GOOD status with fewer bytes moved than asked is a ShortTransferError ("fail") or a
    * result whose `bytesIn` says how many came ("allow"). By default READ, WRITE and the other
@@ -180,10 +188,13 @@ export class IscsiSession extends Emitter<SessionEvents> {
     for (let attempt = 0; ; attempt++) {
       // Each retry below gets what is left of the call's budget, not a budget of its own.
       const left = budgetMs === undefined ? undefined : Math.ceil(budgetMs - (this.host.host.now() - started));
+      throwIfAborted(`${scsiCommandName(cdb)} on LUN ${lun} of ${this.targetName}`, options.signal);
       if (left !== undefined && left <= 0) {
         throw new TimeoutError(`${scsiCommandName(cdb)} on LUN ${lun} of ${this.targetName} did not complete within ${budgetMs} ms (${attempt} attempts)`);
       }
-      const result = await this.host.execute(lun, cdb, dataIn, options.dataOut, retry, timeoutMs, options.onTag, options.shortTransfer, left);
+      const result = options.signal === undefined
+        ? await this.host.execute(lun, cdb, dataIn, options.dataOut, retry, timeoutMs, options.onTag, options.shortTransfer, left)
+        : await this.executeAbortable(lun, cdb, dataIn, retry, timeoutMs, left, options, options.signal);
       if (result.status === ScsiStatus.Good || options.allowStatus) {
         return {
           status: result.status,
@@ -221,6 +232,37 @@ export class IscsiSession extends Emitter<SessionEvents> {
         sense === undefined ? undefined : { key: sense.key, asc: sense.asc, ascq: sense.ascq, description: sense.description },
         result.sense.length > 0 ? result.sense : undefined,
       );
+    }
+  }
+
+  /** One attempt of a command under a signal: an abort sends ABORT TASK for its tag. */
+  private async executeAbortable(
+    lun: number,
+    cdb: Uint8Array,
+    dataIn: Uint8Array | undefined,
+    retry: "safe" | "never",
+    timeoutMs: number | undefined,
+    left: number | undefined,
+    options: ExecuteOptions,
+    signal: AbortSignalLike,
+  ): Promise<CommandResult> {
+    let tag: number | undefined;
+    const onTag = (t: number): void => {
+      tag = t;
+      options.onTag?.(t);
+    };
+    const onAbort = (): void => {
+      // The outcome reaches the caller through the command itself: AbortedError when the
+      // target dropped it, its own result when it had finished first.
+      if (tag !== undefined) this.abortTask(tag).catch(() => undefined);
+    };
+    try {
+      return await whileListening(signal, onAbort, this.host.execute(lun, cdb, dataIn, options.dataOut, retry, timeoutMs, onTag, options.shortTransfer, left));
+    } catch (error) {
+      if (signal.aborted && error instanceof IscsiError && error.code === "ISCSI_ERR_ABORTED") {
+        throw abortedError(`${scsiCommandName(cdb)} on LUN ${lun} of ${this.targetName}`, signal);
+      }
+      throw error;
     }
   }
 
@@ -288,6 +330,11 @@ export class IscsiSession extends Emitter<SessionEvents> {
   close(): void {
     this.host.close();
   }
+
+  /** `await using session = await openSession(...)`: logs out at the end of the scope, or drops the connections if the logout fails. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.logout().catch(() => this.close());
+  }
 }
 
 const EMPTY = new Uint8Array(0);
@@ -321,12 +368,24 @@ export async function openSessionOn(client: ClientHost, target: string | Session
     portal,
     { ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }) },
   );
-  await loginWaitingForTarget(host, options.waitForTargetMs ?? 0);
+  throwIfAborted(`the login to ${options.targetName}`, options.signal);
+  const signal = options.signal;
+  const abortLogin = (): void => {
+    if (signal !== undefined) host.close(abortedError(`the login to ${options.targetName}`, signal));
+  };
+  try {
+    await whileListening(signal, abortLogin, loginWaitingForTarget(host, options.waitForTargetMs ?? 0));
+  } catch (error) {
+    // Aborted between two tries, the next try meets the closed session: say it was the signal.
+    throwIfAborted(`the login to ${options.targetName}`, signal);
+    throw error;
+  }
   const wanted = options.connections ?? 1;
   host.wantedConnections = wanted;
   const extra = Math.min(wanted, host.session.params.maxConnections) - 1;
   if (extra > 0) {
-    const results = await Promise.allSettled(Array.from({ length: extra }, () => host.login()));
+    const results = await whileListening(signal, abortLogin, Promise.allSettled(Array.from({ length: extra }, () => host.login())));
+    throwIfAborted(`the login to ${options.targetName}`, signal);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed !== undefined && host.session.connectionList.length === 1) {
       // The leading connection works; say why the others did not, but keep the session.
