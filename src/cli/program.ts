@@ -19,6 +19,7 @@ import { perfCommand } from "./commands/perf.js";
 import { pingCommand } from "./commands/ping.js";
 import { targetCommand } from "./commands/target.js";
 import { nbdCommand } from "./commands/nbd.js";
+import { gatewayCommand } from "./commands/gateway.js";
 import { compareCommand } from "./commands/compare.js";
 import { cdbCommand, discardCommand, resetCommand, syncCommand, turCommand, zeroCommand } from "./commands/scsi-ops.js";
 import { demoCommand } from "./commands/demo.js";
@@ -112,6 +113,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     resetCommand(run),
     cdbCommand(run),
     nbdCommand(run),
+    gatewayCommand(run),
     nodeCommand(run),
     upCommand(run),
     statusCommand(run),
