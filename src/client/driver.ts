@@ -12,7 +12,8 @@ import type { Connection } from "../core/session/connection.js";
 import { Session, type SessionConfig, type SessionDeps } from "../core/session/session.js";
 import type { TextPair } from "../core/text/codec.js";
 import { Emitter } from "./events.js";
-import type { ByteStream, ClientHost, HostTimer, Portal } from "./host.js";
+import { DeadlineTimer } from "./deadline-timer.js";
+import type { ByteStream, ClientHost, Portal } from "./host.js";
 
 /** The promise a request waits on, carried through the core as the request's context. */
 interface Pending {
@@ -42,12 +43,11 @@ export interface HostEvents {
  */
 export class SessionDriver extends Emitter<HostEvents> {
   readonly session: Session<Pending>;
-  private readonly sockets = new Map<number, ByteStream>();
+  private readonly streams = new Map<number, ByteStream>();
   private readonly portals = new Map<number, Portal>();
   private readonly loginWaiters = new Map<number, { resolve: () => void; reject: (e: IscsiError) => void; redirects: number }>();
   private logoutWaiter: { resolve: () => void; reject: (e: IscsiError) => void } | undefined;
-  private timer: HostTimer | undefined;
-  private timerAt = Number.POSITIVE_INFINITY;
+  private readonly timer: DeadlineTimer;
   private pumpScheduled = false;
   private readonly connectTimeoutMs: number;
   private readonly maxRedirects: number;
@@ -63,6 +63,7 @@ export class SessionDriver extends Emitter<HostEvents> {
   ) {
     super();
     this.session = new Session<Pending>(config, deps);
+    this.timer = new DeadlineTimer(host, (now) => this.guarded("the timer", undefined, () => this.session.handleTimeout(now)));
     this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.maxRedirects = options.maxRedirects ?? 5;
     this.home = portal;
@@ -100,7 +101,7 @@ export class SessionDriver extends Emitter<HostEvents> {
         directTarget: (minimum) => connection.directReadTarget(minimum),
         receivedDirectly: (count) => this.guarded("a socket read", connection, () => connection.receivedDirectly(count, this.host.now())),
         closed: (error) => {
-          this.sockets.delete(cid);
+          this.streams.delete(cid);
           this.guarded("the close callback", connection, () => {
             if (!connection.closed) {
               this.session.transportClosed(
@@ -114,7 +115,7 @@ export class SessionDriver extends Emitter<HostEvents> {
       },
       { timeoutMs: this.connectTimeoutMs },
     );
-    this.sockets.set(cid, stream);
+    this.streams.set(cid, stream);
     this.armTimer();
     return connection;
   }
@@ -202,7 +203,7 @@ export class SessionDriver extends Emitter<HostEvents> {
   close(error: IscsiError = new SessionClosedError("the session was closed")): void {
     this.session.close(error, this.host.now());
     this.pump();
-    for (const socket of this.sockets.values()) socket.destroy();
+    for (const stream of this.streams.values()) stream.destroy();
     this.clearTimer();
   }
 
@@ -261,7 +262,7 @@ export class SessionDriver extends Emitter<HostEvents> {
     } catch {
       // The core is broken; what it held cannot be reached, the waiters here can.
     }
-    for (const socket of this.sockets.values()) socket.destroy();
+    for (const stream of this.streams.values()) stream.destroy();
     this.clearTimer();
     for (const waiter of waiters) waiter.reject(withContext(error, formatPortal(this.home), this.config.targetName));
     logout?.reject(error);
@@ -278,7 +279,7 @@ export class SessionDriver extends Emitter<HostEvents> {
     const length = connection.pendingBytes;
     const pieces = connection.pollTransmit();
     if (pieces === undefined) return;
-    this.sockets.get(connection.cid)?.write(pieces, length);
+    this.streams.get(connection.cid)?.write(pieces, length);
   }
 
   private drain(): void {
@@ -349,7 +350,6 @@ export class SessionDriver extends Emitter<HostEvents> {
           this.emitSafely("async-event", event.event, event.cid);
           break;
         case "connection-closed": {
-          this.flushBeforeClose(event.cid);
           this.endSocket(event.cid);
           const waiter = this.loginWaiters.get(event.cid);
           if (waiter !== undefined) {
@@ -429,43 +429,21 @@ export class SessionDriver extends Emitter<HostEvents> {
     }
   }
 
-  private flushBeforeClose(cid: number): void {
-    void cid;
-  }
-
   private endSocket(cid: number): void {
-    const socket = this.sockets.get(cid);
-    if (socket === undefined) return;
-    this.sockets.delete(cid);
+    const stream = this.streams.get(cid);
+    if (stream === undefined) return;
+    this.streams.delete(cid);
     // The host drops a stream whose peer never closes its side.
-    socket.end();
+    stream.end();
   }
 
   private armTimer(): void {
-    const at = this.session.pollTimeout();
-    if (at === undefined) {
-      this.clearTimer();
-      return;
-    }
-    if (this.timer === undefined || at < this.timerAt) {
-      this.clearTimer();
-      this.timerAt = at;
-      this.timer = this.host.setTimer(Math.max(0, Math.ceil(at - this.host.now())), () => this.onTimer());
-    }
     // Keep-alive pings alone must not hold the process open; held commands and recovery must.
-    this.timer.hold(this.session.outstanding !== 0 || this.session.recovering);
-  }
-
-  private onTimer(): void {
-    this.timer = undefined;
-    this.timerAt = Number.POSITIVE_INFINITY;
-    this.guarded("the timer", undefined, () => this.session.handleTimeout(this.host.now()));
+    this.timer.arm(this.session.pollTimeout(), this.session.outstanding !== 0 || this.session.recovering);
   }
 
   private clearTimer(): void {
-    this.timer?.cancel();
-    this.timer = undefined;
-    this.timerAt = Number.POSITIVE_INFINITY;
+    this.timer.clear();
   }
 }
 
