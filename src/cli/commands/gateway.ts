@@ -16,8 +16,8 @@ import { parseListen } from "./target.js";
 
 interface GatewayCommandOptions {
   readonly listen: string;
-  readonly allow: readonly string[];
-  readonly allowOrigin: readonly string[];
+  readonly allow?: readonly string[];
+  readonly allowOrigin?: readonly string[];
   readonly maxConnections: string;
   readonly web?: string;
   readonly page: boolean;
@@ -31,8 +31,9 @@ export function parseGatewayListen(text: string): { readonly host: string; reado
   return parseListen(hostOnly ? `${text}:${DEFAULT_GATEWAY_PORT}` : text);
 }
 
-function collect(value: string, previous: readonly string[]): string[] {
-  return [...previous, value];
+/** Repeatable options collect their values; no default, so --help shows none. */
+function collect(value: string, previous: readonly string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 function isLoopback(host: string): boolean {
@@ -67,8 +68,8 @@ export function gatewayCommand(run: Runner): Command {
       ].join("\n\n"),
     )
     .option("--listen <host:port>", `address to listen on (port 0: any free port)`, `127.0.0.1:${DEFAULT_GATEWAY_PORT}`)
-    .option("--allow <host:port,...>", "destinations the gateway may connect to (repeatable; a bare host means port 3260); required", collect, [] as string[])
-    .option("--allow-origin <origin,...>", "origins besides its own whose pages may use the gateway, e.g. https://tools.example.com (repeatable)", collect, [] as string[])
+    .option("--allow <host:port,...>", "destinations the gateway may connect to (repeatable; a bare host means port 3260); required", collect)
+    .option("--allow-origin <origin,...>", "origins besides its own whose pages may use the gateway, e.g. https://tools.example.com (repeatable)", collect)
     .option("--max-connections <n>", "relays open at once; more are refused (WebSocket close 1013)", String(DEFAULT_MAX_CONNECTIONS))
     .option("--web <dir>", "serve the page from this folder (default: the built page, dist/web)")
     .option("--no-page", "serve no page, only the relay (pages of --allow-origin use it)")
@@ -78,21 +79,20 @@ export function gatewayCommand(run: Runner): Command {
         "iscsi gateway --allow 127.0.0.1:3260            # then open http://127.0.0.1:8260/",
         "iscsi gateway --listen 127.0.0.1:0 --allow 127.0.0.1:3260 --json   # prints the port it took",
         "iscsi gateway --listen 0.0.0.0:8260 --allow san1.example:3260,san2.example:3260 --allow-origin https://tools.example.com",
-        "",
-        "In the page: choose a portal, Discover, pick a target, give CHAP if it asks, Log in.",
-        "From a script, a relay is ws://HOST:PORT/tcp?host=H&port=P with an allowed Origin header.",
+        "# in the page: pick a portal, Discover, pick a target, give CHAP if it asks, Log in",
+        "# from a script: a relay is ws://HOST:PORT/tcp?host=H&port=P, with an allowed Origin header",
       ]),
     )
     .action(async (opts: GatewayCommandOptions, cmd: Command) =>
       run(cmd, async (ctx) => {
-        if (opts.allow.length === 0) {
+        if (opts.allow === undefined || opts.allow.length === 0) {
           throw new ConfigError("give --allow HOST:PORT[,...]: the gateway relays only to the destinations listed (e.g. --allow 127.0.0.1:3260)");
         }
         const { host, port } = parseGatewayListen(opts.listen);
         const maxConnections = parseCount(opts.maxConnections, "--max-connections", { min: 1, max: 100_000 });
         if (!opts.page && opts.web !== undefined) throw new ConfigError("--web and --no-page exclude each other: give one");
         const webRoot = opts.page ? (opts.web ?? DEFAULT_WEB_ROOT) : null;
-        const gateway = await startGateway({ host, port, allow: opts.allow, allowOrigins: opts.allowOrigin, webRoot, maxConnections });
+        const gateway = await startGateway({ host, port, allow: opts.allow, allowOrigins: opts.allowOrigin ?? [], webRoot, maxConnections });
         try {
           logRelays(ctx, gateway);
           if (!isLoopback(host)) {
