@@ -1,0 +1,238 @@
+/**
+ * The Bun host: the client's byte streams on Bun's own TCP sockets (`Bun.connect`), Bun's native
+ * hashes, WebCrypto randomness, the native CRC32C through Bun's N-API when it loads and agrees
+ * with the pure one, Node-style timers (Bun's have unref) and performance.now.
+ *
+ * Bun's sockets keep no write queue: `write` returns what the kernel took, and the rest is ours to
+ * write on `drain`. The core's pieces may be reused once our `write` returns, so everything that
+ * waits is a copy of our own.
+ */
+import { createRequire } from "node:module";
+import { hostname } from "node:os";
+import type { HashAlgorithm, HashFunction } from "../core/auth/hash.js";
+import { type Crc32c, crc32c as pureCrc32c } from "../core/digest/crc32c.js";
+import { type IscsiError, TimeoutError, TransportError } from "../core/errors.js";
+import type { SessionDeps } from "../core/session/session.js";
+import { formatPortal } from "../client/driver.js";
+import type { ByteStream, ClientHost, ConnectOptions, HostTimer, Portal, StreamSink } from "../client/host.js";
+import { type BunApi, type BunSocket, bunApi } from "./bun-api.js";
+
+/** How long an ended socket may wait for the peer's FIN before it is dropped. */
+const END_GRACE_MS = 1_000;
+
+/** The staging buffer a batch is gathered in starts at this size and grows to the largest batch. */
+const STAGING_BYTES = 64 * 1024;
+
+export function bunHost(deps: SessionDeps = bunSessionDeps()): ClientHost {
+  const bun = bunApi();
+  return {
+    name: "bun",
+    deps,
+    connect: (portal, sink, options) => connectBun(bun, portal, sink, options),
+    setTimer: (delayMs, callback) => bunTimer(setTimeout(callback, delayMs)),
+    now: () => performance.now(),
+    defer: (callback) => process.nextTick(callback),
+    machineName: () => hostname(),
+  };
+}
+
+function bunTimer(timeout: NodeJS.Timeout): HostTimer {
+  return {
+    cancel: () => clearTimeout(timeout),
+    hold: (holdOpen) => {
+      if (holdOpen) timeout.ref();
+      else timeout.unref();
+    },
+  };
+}
+
+function connectBun(bun: BunApi, portal: Portal, sink: StreamSink, options: ConnectOptions): ByteStream {
+  let socket: BunSocket | undefined;
+  /** Bytes of ours still to write, oldest first; the first may have been written in part. */
+  const waiting: Uint8Array[] = [];
+  let staging = new Uint8Array(STAGING_BYTES);
+  let ending = false;
+  let gone = false;
+  let failure: IscsiError | undefined;
+  let graceTimer: NodeJS.Timeout | undefined;
+
+  /** Tells the sink once, after the current call returns (a close during our own `destroy` included). */
+  const finish = (): void => {
+    if (gone) return;
+    gone = true;
+    clearTimeout(connectTimer);
+    clearTimeout(graceTimer);
+    waiting.length = 0;
+    queueMicrotask(() => sink.closed(failure));
+  };
+
+  /** Writes what waits; true when all of it went. FIN follows the last byte once `end` was asked. */
+  const flush = (s: BunSocket): boolean => {
+    while (waiting.length > 0) {
+      const chunk = waiting[0] as Uint8Array;
+      const written = s.write(chunk);
+      if (written < 0) return false;
+      if (written < chunk.length) {
+        waiting[0] = chunk.subarray(written);
+        return false;
+      }
+      waiting.shift();
+    }
+    if (ending) s.end();
+    return true;
+  };
+
+  const connectTimer = setTimeout(() => {
+    failure ??= new TimeoutError(`cannot connect to ${formatPortal(portal)}: no answer within ${options.timeoutMs} ms`);
+    socket?.terminate();
+    finish();
+  }, options.timeoutMs);
+
+  bun
+    .connect({
+      hostname: portal.host,
+      port: portal.port,
+      socket: {
+        open: (s) => {
+          if (gone) {
+            s.terminate();
+            return;
+          }
+          socket = s;
+          clearTimeout(connectTimer);
+          s.setNoDelay(true);
+          flush(s);
+          sink.connected();
+        },
+        // A plain view, not Bun's Buffer: the core copies with Uint8Array#slice, which Buffer turns into a view.
+        data: (_s, data) => {
+          if (!gone) sink.received(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+        },
+        drain: (s) => {
+          if (!gone) flush(s);
+        },
+        close: (_s, error) => {
+          if (error !== undefined) failure ??= socketError(error, portal);
+          finish();
+        },
+        error: (_s, error) => {
+          failure ??= socketError(error, portal);
+        },
+        connectError: (_s, error) => {
+          failure ??= socketError(error, portal);
+          finish();
+        },
+      },
+    })
+    .catch((error: unknown) => {
+      // The same failure connectError saw; the rejection itself must not go unhandled.
+      failure ??= socketError(error as Error, portal);
+      finish();
+    });
+
+  return {
+    write: (pieces, length) => {
+      if (gone || ending) return;
+      if (socket === undefined || waiting.length > 0) {
+        waiting.push(gather(pieces, length, new Uint8Array(length)));
+        return;
+      }
+      if (length > staging.length) staging = new Uint8Array(length);
+      const batch = gather(pieces, length, staging);
+      const written = socket.write(batch);
+      // The staging buffer is reused by the next batch: what the kernel did not take is copied out.
+      if (written >= 0 && written < length) waiting.push(batch.slice(written));
+    },
+    end: () => {
+      if (gone || ending) return;
+      ending = true;
+      if (socket !== undefined && waiting.length === 0) socket.end();
+      // A target that never closes its side must not hold the process.
+      graceTimer = setTimeout(() => {
+        socket?.terminate();
+        finish();
+      }, END_GRACE_MS);
+      graceTimer.unref();
+    },
+    destroy: () => {
+      socket?.terminate();
+      finish();
+    },
+  };
+}
+
+/** Copies a batch's pieces, in order, into the start of `into`; returns that part. */
+function gather(pieces: readonly Uint8Array[], length: number, into: Uint8Array): Uint8Array {
+  if (pieces.length === 1) {
+    into.set(pieces[0] as Uint8Array);
+    return into.subarray(0, length);
+  }
+  let at = 0;
+  for (let i = 0; i < pieces.length; i++) {
+    const piece = pieces[i] as Uint8Array;
+    into.set(piece, at);
+    at += piece.length;
+  }
+  return into.subarray(0, length);
+}
+
+/** Bun names socket failures with Node's errno codes: the same messages as the Node host's. */
+export function socketError(error: Error & { code?: string }, portal: Portal): IscsiError {
+  const where = formatPortal(portal);
+  switch (error.code) {
+    case "ECONNREFUSED":
+      return new TransportError(`cannot connect to ${where}: connection refused (is a target listening there?)`, { cause: error });
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return new TransportError(`cannot connect to ${where}: unknown host "${portal.host}"`, { cause: error });
+    case "ETIMEDOUT":
+      return new TimeoutError(`cannot connect to ${where}: timed out`, { cause: error });
+    case "ECONNRESET":
+      return new TransportError(`connection to ${where} reset by the target`, { cause: error });
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return new TransportError(`cannot connect to ${where}: no route to host`, { cause: error });
+    case "EPIPE":
+      return new TransportError(`connection to ${where} broken (EPIPE)`, { cause: error });
+    default:
+      return new TransportError(`connection to ${where} failed: ${error.message}`, { cause: error });
+  }
+}
+
+// ------------------------------------------------------------------ services for the core
+
+/** Bun.CryptoHasher is synchronous and has all four of CHAP's hashes (md5, sha1, sha256, sha3-256). */
+function bunHash(bun: BunApi): HashFunction {
+  return (algorithm: HashAlgorithm, data: Uint8Array) => {
+    const digest = new bun.CryptoHasher(algorithm).update(data).digest();
+    return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength);
+  };
+}
+
+/** WebCrypto's CSPRNG; getRandomValues fills at most 64 KiB a call. */
+export function webRandomBytes(length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  for (let at = 0; at < length; at += 65_536) crypto.getRandomValues(bytes.subarray(at, Math.min(length, at + 65_536)));
+  return bytes;
+}
+
+/**
+ * @node-rs/crc32 (SSE4.2) through Bun's N-API, trusted only once it agrees with the pure CRC32C
+ * on RFC 3720 B.4's vector; the pure table loop stays faster on 48-byte headers.
+ */
+export function loadBunCrc32c(): { readonly fn: Crc32c; readonly native: boolean } {
+  try {
+    const native = (createRequire(import.meta.url)("@node-rs/crc32") as { crc32c: (input: Uint8Array, initial?: number) => number }).crc32c;
+    const vector = new Uint8Array(32);
+    if (native(vector) !== 0x8a9136aa || native(vector) !== pureCrc32c(vector)) throw new Error("native crc32c disagrees");
+    const fn: Crc32c = (data, previous) =>
+      data.length < 256 ? pureCrc32c(data, previous) : (previous === undefined ? native(data) : native(data, previous)) >>> 0;
+    return { fn, native: true };
+  } catch {
+    return { fn: pureCrc32c, native: false };
+  }
+}
+
+export function bunSessionDeps(): SessionDeps {
+  return { crc32c: loadBunCrc32c().fn, randomBytes: webRandomBytes, hash: bunHash(bunApi()) };
+}
