@@ -1,0 +1,36 @@
+/**
+ * How the pool starts a worker. Node runs a worker's script as JavaScript; the library runs
+ * from dist, where ./worker.js sits beside this module. Run from its TypeScript sources (vitest,
+ * tsx), this module is entry.ts and there is no worker.js: the worker then starts from a few
+ * lines that register tsx's loader in the worker thread and import worker.ts, so tests exercise
+ * the sources they were given and never a stale build. (Node 20 applies neither a `--import tsx`
+ * in the worker's execArgv nor the parent's loader to a worker's own script, hence the eval'd
+ * bootstrap.)
+ */
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
+
+export interface WorkerEntry {
+  readonly script: string | URL;
+  readonly eval: boolean;
+}
+
+export function workerEntry(): WorkerEntry {
+  const self = import.meta.url;
+  if (self.endsWith(".js")) return { script: new URL("./worker.js", self), eval: false };
+  const tsx = pathToFileURL(tsxEsmApi(self)).href;
+  const worker = new URL("./worker.ts", self).href;
+  const script = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(worker)}); });`;
+  return { script, eval: true };
+}
+
+/** tsx's ESM API module (require.resolve would name its CommonJS twin, which cannot register the ESM hooks). */
+function tsxEsmApi(from: string): string {
+  const require = createRequire(from);
+  const manifest = require.resolve("tsx/package.json");
+  const exports = (require(manifest) as { exports: Record<string, { import: { default: string } }> }).exports;
+  const target = exports["./esm/api"]?.import.default;
+  if (target === undefined) throw new Error("tsx has no ./esm/api export: the worker pool cannot run from TypeScript sources without it (build and run from dist)");
+  return join(dirname(manifest), target);
+}
