@@ -58,12 +58,12 @@ export class Connection {
     while (this.heldStatus.size > 0 && this.heldStatus.delete(this.expStatSN)) this.expStatSN = (this.expStatSN + 1) >>> 0;
   }
 
-  /** Time of the last PDU received: any PDU is a sign of life. */
+  /**
+   * Time of the last PDU received: any PDU is a sign of life. Only recorded here (the hot path
+   * arms no timer): the keep-alive timers read it when they fire and move themselves on.
+   */
   lastReceivedAt = 0;
-  /** Deadline of the current phase (login, logout, cleanup), if one runs. */
-  phaseDeadline: number | undefined;
-  /** Internal keep-alive: when the next ping is due, and the ITT of one outstanding. */
-  nextPingAt: number | undefined;
+  /** Internal keep-alive: the ITT of the NOP-Out ping outstanding, if one is. */
   pingOutstanding: number | undefined;
   /** When the outstanding keep-alive ping was sent. */
   pingSentAt = 0;

@@ -11,6 +11,7 @@ import type { RecoverySettings } from "./recovery.js";
 import { SessionState } from "./states.js";
 import type { ScsiTask, Task, TextTask } from "./task.js";
 import { TaskTable } from "./task.js";
+import { TaskTimer, TimerTable } from "./timers.js";
 import { CommandWindow } from "./window.js";
 
 /** Host services the core needs but cannot own (injected). */
@@ -82,8 +83,8 @@ export class SessionContext<C> {
   /** The CID chosen for the last command: where round robin takes its next turn. */
   private lastCid = -1;
   private readonly policy: ConnectionPolicy;
-  /** SCSI tasks with a deadline, scanned on the escalation tick. */
-  readonly timed = new Set<ScsiTask<C>>();
+  /** Every deadline of the session, its connections and its tasks (timers.ts). */
+  readonly timers = new TimerTable<Task<C>>();
   /** While set, no new command is issued (draining for a target-requested logout). */
   draining = false;
   /** Tags of pings and text exchanges that timed out: a late answer to one is dropped quietly. */
@@ -215,13 +216,62 @@ export class SessionContext<C> {
     return n;
   }
 
+  /** Arms a task's deadline in the timer table (re-arming replaces the one of that kind). */
+  arm(task: Task<C>, timer: TaskTimer, at: number): void {
+    const timers = this.timers;
+    switch (task.kind) {
+      case "scsi":
+        if (timer === TaskTimer.Budget) {
+          timers.cancel(task.budgetTimer);
+          task.budgetTimer = timers.schedule(timer, task, at);
+        } else {
+          timers.cancel(task.attemptTimer);
+          task.attemptTimer = timers.schedule(timer, task, at);
+        }
+        return;
+      case "ping":
+      case "tmf":
+      case "text":
+        timers.cancel(task.timer);
+        task.timer = timers.schedule(timer, task, at);
+        return;
+      case "logout":
+        return;
+    }
+  }
+
+  /** Cancels every deadline of a task (it completed, failed or was answered). */
+  disarm(task: Task<C>): void {
+    switch (task.kind) {
+      case "scsi":
+        this.timers.cancel(task.attemptTimer);
+        this.timers.cancel(task.budgetTimer);
+        task.attemptTimer = undefined;
+        task.budgetTimer = undefined;
+        return;
+      case "ping":
+      case "tmf":
+      case "text":
+        this.timers.cancel(task.timer);
+        task.timer = undefined;
+        return;
+      case "logout":
+        return;
+    }
+  }
+
+  /** The task is done (answered or completed): it leaves the task table and the timer table. */
+  forget(task: Task<C>): void {
+    this.tasks.delete(task.itt);
+    this.disarm(task);
+  }
+
   /** Fails one task with `error`, whatever its kind, and forgets it. */
   failTask(task: Task<C>, error: IscsiError): void {
-    this.tasks.delete(task.itt);
+    this.forget(task);
     switch (task.kind) {
       case "scsi":
         this.detach(task);
-        this.timed.delete(task);
         if (task.phase === "queued") this.unqueue(task);
         this.emit({ type: "command-failed", context: task.request.context, error });
         return;

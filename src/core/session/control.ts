@@ -9,7 +9,8 @@ import type { NopInPdu, RejectPdu, TaskManagementResponsePdu, TextResponsePdu } 
 import { parseText } from "../text/codec.js";
 import type { Connection } from "./connection.js";
 import { EMPTY, type SessionContext } from "./context.js";
-import type { ScsiTask, TaskManagementTask, TextTask } from "./task.js";
+import type { PingTask, ScsiTask, TaskManagementTask, TextTask } from "./task.js";
+import { ConnectionTimer, TaskTimer } from "./timers.js";
 
 /** Bound on a whole Text Response sequence (SendTargets of a large target list fits well). */
 export const MAX_TEXT_RESPONSE = 1024 * 1024;
@@ -25,7 +26,9 @@ export function sendPing<C>(
 ): number {
   const itt = ctx.tasks.allocate();
   const deadline = internal ? undefined : now + (ctx.config.requestTimeoutMs ?? 30_000);
-  ctx.tasks.add({ kind: "ping", itt, cid: connection.cid, sentAt: now, context, internal, deadline });
+  const task: PingTask<C> = { kind: "ping", itt, cid: connection.cid, sentAt: now, context, internal, deadline };
+  ctx.tasks.add(task);
+  if (deadline !== undefined) ctx.arm(task, TaskTimer.Request, deadline);
   connection.send({
     opcode: Opcode.NopOut,
     immediate: true,
@@ -67,10 +70,11 @@ export function onNopIn<C>(
   if (task === undefined || task.kind !== "ping") {
     throw new RemoteProtocolError(`NOP-In for unknown Initiator Task Tag 0x${pdu.initiatorTaskTag.toString(16)}`);
   }
-  ctx.tasks.delete(task.itt);
+  ctx.forget(task);
   if (task.internal) {
     connection.pingOutstanding = undefined;
-    if (keepAliveIntervalMs !== undefined) connection.nextPingAt = now + keepAliveIntervalMs;
+    ctx.timers.setFor(connection.cid, ConnectionTimer.KeepAliveTimeout, undefined);
+    if (keepAliveIntervalMs !== undefined) ctx.timers.setFor(connection.cid, ConnectionTimer.KeepAliveInterval, now + keepAliveIntervalMs);
     return;
   }
   ctx.emit({
@@ -122,6 +126,7 @@ export function sendTaskManagement<C>(
     deadline: origin.deadline,
   };
   ctx.tasks.add(task);
+  if (origin.deadline !== undefined) ctx.arm(task, TaskTimer.Request, origin.deadline);
   connection.send({
     opcode: Opcode.TaskManagementRequest,
     immediate: true,
@@ -166,7 +171,7 @@ export function onTaskManagementResponse<C>(ctx: SessionContext<C>, pdu: TaskMan
   if (task === undefined || task.kind !== "tmf") {
     throw new RemoteProtocolError(`Task Management Response for unknown Initiator Task Tag 0x${pdu.initiatorTaskTag.toString(16)}`);
   }
-  ctx.tasks.delete(task.itt);
+  ctx.forget(task);
   if (task.internal !== undefined) {
     task.internal(pdu.response);
     return;
@@ -220,7 +225,7 @@ export function onTextResponse<C>(ctx: SessionContext<C>, connection: Connection
   // RFC 7143 Appendix D: SendTargets answers repeat TargetName, TargetAddress and TargetAlias.
   // Parse before forgetting the task, so a malformed answer fails the request it belongs to.
   const pairs = parseText(all, { repeatable: REPEATABLE_TEXT_KEYS, where: "Text Response" });
-  ctx.tasks.delete(task.itt);
+  ctx.forget(task);
   if (task.renegotiation !== undefined) {
     // RFC 7143 §6.2: what was renegotiated holds on this connection from now on. A key the
     // target offered back in its answer is answered by the negotiator but not sent on: the

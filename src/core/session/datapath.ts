@@ -17,6 +17,7 @@ import { EMPTY, type SessionContext } from "./context.js";
 import { cover } from "./coverage.js";
 import { dataOutSequence, planUnsolicited, UNSOLICITED_TTT } from "./data-out.js";
 import type { ScsiTask, Task } from "./task.js";
+import { TaskTimer } from "./timers.js";
 
 /** Sends a SCSI Command and whatever data goes with it before any R2T (RFC 7143 §3.2.4.2). */
 export function issue<C>(ctx: SessionContext<C>, task: ScsiTask<C>, connection: Connection, now: number): void {
@@ -52,8 +53,9 @@ function send<C>(ctx: SessionContext<C>, task: ScsiTask<C>, connection: Connecti
   task.missingDataSN = undefined;
   task.pendingStatus = undefined;
   if (request.timeoutMs !== undefined) {
+    // Each attempt gets the whole timeout: a command re-issued after a reconnect starts again.
     task.deadline = now + request.timeoutMs;
-    ctx.timed.add(task);
+    ctx.arm(task, TaskTimer.Attempt, task.deadline);
   }
   let immediate = 0;
   let unsolicited = 0;
@@ -257,9 +259,8 @@ function complete<C>(ctx: SessionContext<C>, task: ScsiTask<C>, result: CommandR
     ctx.failTask(task, short);
     return;
   }
-  ctx.tasks.delete(task.itt);
+  ctx.forget(task);
   ctx.detach(task);
-  if (task.deadline !== undefined || task.expiresAt !== undefined) ctx.timed.delete(task);
   ctx.emit({ type: "command-complete", context: task.request.context, result });
 }
 

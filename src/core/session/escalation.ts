@@ -11,10 +11,8 @@ import { scsiCommandName } from "../scsi/opcodes.js";
 import { serialGt } from "../serial.js";
 import type { SessionContext } from "./context.js";
 import { sendTaskManagement, tasksEndedBy } from "./control.js";
-import type { ScsiTask, TaskManagementTask } from "./task.js";
-
-/** How often deadlines are checked while any command has one: timeouts are coarse by nature. */
-export const ESCALATION_TICK_MS = 250;
+import type { ScsiTask, Task, TaskManagementTask } from "./task.js";
+import { type Fired, TaskTimer } from "./timers.js";
 
 export interface EscalationHooks {
   /** Drop this connection (the last step); session recovery takes over. */
@@ -28,36 +26,45 @@ export function describeTask(task: ScsiTask<unknown>): string {
   return `${scsiCommandName(task.request.cdb)} (ITT 0x${task.itt.toString(16)}) on LUN ${task.request.lun}`;
 }
 
-/** Checks deadlines; call on every escalation tick. */
-export function checkDeadlines<C>(ctx: SessionContext<C>, now: number, tmfTimeoutMs: number, hooks: EscalationHooks): void {
-  for (const task of [...ctx.timed]) {
-    if (task.expiresAt !== undefined && now >= task.expiresAt) {
-      expire(ctx, task, hooks);
-      continue;
-    }
-    if (task.deadline === undefined || now < task.deadline) continue;
-    const timeoutMs = task.request.timeoutMs ?? 0;
-    if (task.phase === "queued") {
-      // Never sent: nothing to abort on the target.
-      ctx.failTask(task, new TimeoutError(`${describeTask(task)} timed out after ${timeoutMs} ms waiting to be sent`));
-      continue;
-    }
-    if (task.phase === "held") continue; // the replacement timeout of recovery decides
-    if (task.escalation === 0) abort(ctx, task, now, tmfTimeoutMs, hooks);
+/**
+ * A task's deadline fired (timers.ts): the command's attempt or budget, or the answer to a ping,
+ * a text exchange or one of our task management functions. The timer table only holds deadlines
+ * still armed, but a task is checked to be the session's own before acting on it.
+ */
+export function onTaskTimer<C>(ctx: SessionContext<C>, fired: Extract<Fired<Task<C>>, { item: unknown }>, now: number, tmfTimeoutMs: number, hooks: EscalationHooks): void {
+  const task = fired.item;
+  if (ctx.tasks.get(task.itt) !== task) return;
+  switch (fired.timer) {
+    case TaskTimer.Budget:
+      if (task.kind === "scsi") expire(ctx, task, hooks);
+      return;
+    case TaskTimer.Attempt:
+      if (task.kind === "scsi") attemptTimedOut(ctx, task, now, tmfTimeoutMs, hooks);
+      return;
+    case TaskTimer.Request:
+      if (task.kind === "ping" || task.kind === "text") {
+        task.timer = undefined;
+        ctx.expire(task.itt);
+        const what = task.kind === "ping" ? "NOP-Out ping" : "text exchange";
+        ctx.failTask(task, new TimeoutError(`${what} (ITT 0x${task.itt.toString(16)}) got no answer within ${ctx.config.requestTimeoutMs ?? 30_000} ms`));
+      } else if (task.kind === "tmf" && task.internal !== undefined) {
+        // Task management requests of our own that are not answered in time move to the next step.
+        ctx.forget(task);
+        task.internal(undefined);
+      }
+      return;
   }
-  for (const t of [...ctx.tasks.values()]) {
-    if ((t.kind === "ping" || t.kind === "text") && t.deadline !== undefined && now >= t.deadline) {
-      ctx.expire(t.itt);
-      const what = t.kind === "ping" ? "NOP-Out ping" : "text exchange";
-      ctx.failTask(t, new TimeoutError(`${what} (ITT 0x${t.itt.toString(16)}) got no answer within ${ctx.config.requestTimeoutMs ?? 30_000} ms`));
-    }
+}
+
+function attemptTimedOut<C>(ctx: SessionContext<C>, task: ScsiTask<C>, now: number, tmfTimeoutMs: number, hooks: EscalationHooks): void {
+  task.attemptTimer = undefined;
+  if (task.phase === "queued") {
+    // Never sent: nothing to abort on the target.
+    ctx.failTask(task, new TimeoutError(`${describeTask(task)} timed out after ${task.request.timeoutMs ?? 0} ms waiting to be sent`));
+    return;
   }
-  // Task management requests of our own that are not answered in time move to the next step.
-  for (const t of [...ctx.tasks.values()]) {
-    if (t.kind !== "tmf" || t.internal === undefined || t.deadline === undefined || now < t.deadline) continue;
-    ctx.tasks.delete(t.itt);
-    t.internal(undefined);
-  }
+  if (task.phase === "held") return; // the replacement timeout of recovery decides; a re-issue re-arms
+  if (task.escalation === 0) abort(ctx, task, now, tmfTimeoutMs, hooks);
 }
 
 /**
@@ -67,6 +74,7 @@ export function checkDeadlines<C>(ctx: SessionContext<C>, now: number, tmfTimeou
  * target can write nothing more into its buffer; the session's recovery takes the rest.
  */
 function expire<C>(ctx: SessionContext<C>, task: ScsiTask<C>, hooks: EscalationHooks): void {
+  task.budgetTimer = undefined;
   const budget = task.request.budgetMs ?? 0;
   const attempts = task.attempts === 1 ? "1 attempt" : `${task.attempts} attempts`;
   const lost = task.lostBecause === undefined ? "" : `; its connection was lost before: ${task.lostBecause.message}`;

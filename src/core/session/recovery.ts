@@ -8,6 +8,7 @@
  * This module holds the policy and the record; the session applies it.
  */
 import { IscsiError, RemoteProtocolError, TimeoutError, TransportError } from "../errors.js";
+import { SessionTimer, TimerTable } from "./timers.js";
 
 export interface RecoverySettings {
   /** Re-establish the session after a connection loss; default true. */
@@ -54,18 +55,18 @@ export interface RecoveryRecord {
   outcome: "in-progress" | "recovered" | "gave-up";
 }
 
-/** Tracks the current episode: when to try next, when to give up. */
+/**
+ * Tracks the current episode: when to try next, when to give up. Both are timers of the
+ * session's table (`RecoveryBackoff`, `Time2Retain`), so the session's `pollTimeout` sees them.
+ */
 export class RecoveryTracker {
   private current: RecoveryRecord | undefined;
   private readonly history: RecoveryRecord[] = [];
-  /** When the next login attempt is due, while recovering and not connecting. */
-  nextAttemptAt: number | undefined;
-  /** When held commands fail if the session is not back. */
-  giveUpAt: number | undefined;
 
   constructor(
     readonly settings: RecoverySettings,
     private readonly random: () => number,
+    private readonly timers: TimerTable<unknown> = new TimerTable<unknown>(),
   ) {}
 
   get active(): RecoveryRecord | undefined {
@@ -76,48 +77,62 @@ export class RecoveryTracker {
     return this.history;
   }
 
+  /** When the next login attempt is due, while recovering and not connecting. */
+  get nextAttemptAt(): number | undefined {
+    return this.timers.get(SessionTimer.RecoveryBackoff);
+  }
+
+  /** When held commands fail if the session is not back. */
+  get giveUpAt(): number | undefined {
+    return this.timers.get(SessionTimer.Time2Retain);
+  }
+
   /** Starts an episode (or continues the running one) and schedules the first attempt. */
   begin(cause: RecoveryCause, detail: string, now: number, time2WaitMs: number): RecoveryRecord {
     if (this.current === undefined) {
       this.current = { cause, detail, startedAt: now, endedAt: undefined, attempts: 0, retried: 0, failed: 0, outcome: "in-progress" };
       this.history.push(this.current);
-      this.giveUpAt = now + this.settings.replacementTimeoutMs;
+      this.timers.set(SessionTimer.Time2Retain, now + this.settings.replacementTimeoutMs);
     }
     // RFC 7143 §13.15: DefaultTime2Wait is the least time to wait before reconnecting.
-    this.nextAttemptAt = now + Math.max(time2WaitMs, this.backoff(0));
+    this.timers.set(SessionTimer.RecoveryBackoff, now + Math.max(time2WaitMs, this.backoff(0)));
     return this.current;
   }
 
   /** A login attempt starts now. */
   attempt(): void {
     if (this.current !== undefined) this.current.attempts++;
-    this.nextAttemptAt = undefined;
+    this.timers.set(SessionTimer.RecoveryBackoff, undefined);
   }
 
   /** A login attempt failed: schedule the next with exponential backoff and jitter. */
   attemptFailed(now: number, time2WaitMs: number): void {
     const attempts = this.current?.attempts ?? 1;
-    this.nextAttemptAt = now + Math.max(time2WaitMs, this.backoff(attempts));
+    this.timers.set(SessionTimer.RecoveryBackoff, now + Math.max(time2WaitMs, this.backoff(attempts)));
   }
 
   /** The session is back. */
   succeeded(now: number): void {
-    if (this.current === undefined) return;
-    this.current.endedAt = now;
-    this.current.outcome = "recovered";
-    this.current = undefined;
-    this.nextAttemptAt = undefined;
-    this.giveUpAt = undefined;
+    this.end(now, "recovered");
   }
 
   /** The replacement timeout passed or a permanent error came: stop. */
   gaveUp(now: number): void {
+    this.end(now, "gave-up");
+  }
+
+  /** Nothing more to schedule (the session is closed). */
+  stop(): void {
+    this.timers.set(SessionTimer.RecoveryBackoff, undefined);
+    this.timers.set(SessionTimer.Time2Retain, undefined);
+  }
+
+  private end(now: number, outcome: "recovered" | "gave-up"): void {
     if (this.current === undefined) return;
     this.current.endedAt = now;
-    this.current.outcome = "gave-up";
+    this.current.outcome = outcome;
     this.current = undefined;
-    this.nextAttemptAt = undefined;
-    this.giveUpAt = undefined;
+    this.stop();
   }
 
   /** Delay before attempt `n` (0-based): initial x 2^n, capped, with "equal jitter" (half fixed, half random). */

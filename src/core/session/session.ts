@@ -25,10 +25,11 @@ import { Connection, type ConnectionOwner, consumesStatSN } from "./connection.j
 import { DEFAULT_KEEPALIVE, EMPTY, type KeepAliveSettings, type SessionConfig, SessionContext, type SessionDeps } from "./context.js";
 import { onNopIn, onReject, onTaskManagementResponse, onTextResponse, sendPing, sendTaskManagement, sendText } from "./control.js";
 import { issue, onDataIn, onR2T, onScsiResponse, placeData, reissueSame, requestStatusAgain } from "./datapath.js";
-import { checkDeadlines, ESCALATION_TICK_MS } from "./escalation.js";
+import { onTaskTimer } from "./escalation.js";
 import { DEFAULT_RECOVERY, type RecoveryCause, type RecoveryRecord, RecoveryTracker, retryLimitError } from "./recovery.js";
 import { ConnectionState, SessionState, sessionTransition } from "./states.js";
-import type { ScsiTask, TextTask } from "./task.js";
+import type { ScsiTask, Task, TextTask } from "./task.js";
+import { ConnectionTimer, type Fired, SessionTimer, TaskTimer } from "./timers.js";
 
 export type { KeepAliveSettings, SessionConfig, SessionDeps } from "./context.js";
 
@@ -66,11 +67,8 @@ export class Session<C = unknown> {
   private readonly owner: ConnectionOwner;
   private readonly recovery: RecoveryTracker;
   private readonly recoveryEnabled: boolean;
-  private nextEscalationTick: number | undefined;
   /** Why the connection being lost was lost, when we know better than its error (async drop, logout). */
   private pendingCause: { cause: RecoveryCause; time2WaitMs: number } | undefined;
-  /** Deadline by which a target-requested logout must be sent (AsyncEvent 1, Parameter3). */
-  private logoutDueAt: number | undefined;
   private dropping = false;
   /** The caller asked to end the session: a connection lost now ends it, no recovery. */
   private loggingOut = false;
@@ -85,7 +83,7 @@ export class Session<C = unknown> {
     this.ctx = new SessionContext<C>(config, deps, readU32(deps.randomBytes(4), 0));
     const settings = { ...DEFAULT_RECOVERY, ...config.recovery };
     this.recoveryEnabled = settings.enabled && config.sessionType === "Normal";
-    this.recovery = new RecoveryTracker(settings, () => readU32(deps.randomBytes(4), 0) / 0x1_0000_0000);
+    this.recovery = new RecoveryTracker(settings, () => readU32(deps.randomBytes(4), 0) / 0x1_0000_0000, this.ctx.timers);
     this.owner = {
       onPdu: (connection, pdu, frame, now) => this.onPdu(connection, pdu, frame, now),
       onClosed: (connection, error, now) => this.onConnectionClosed(connection, error, now),
@@ -146,7 +144,7 @@ export class Session<C = unknown> {
     this.nextCid = (this.nextCid + 1) & 0xffff;
     const connection = new Connection(cid, this.owner, this.ctx.deps.crc32c);
     connection.transition(ConnectionState.XptWait);
-    connection.phaseDeadline = now + (this.ctx.config.loginTimeoutMs ?? 15_000);
+    this.ctx.timers.setFor(cid, ConnectionTimer.Connect, now + (this.ctx.config.loginTimeoutMs ?? 15_000));
     this.ctx.connections.set(cid, connection);
     return connection;
   }
@@ -155,7 +153,8 @@ export class Session<C = unknown> {
   transportConnected(connection: Connection, now: number): void {
     connection.transition(ConnectionState.InLogin);
     connection.lastReceivedAt = now;
-    connection.phaseDeadline = now + (this.ctx.config.loginTimeoutMs ?? 15_000);
+    this.ctx.timers.setFor(connection.cid, ConnectionTimer.Connect, undefined);
+    this.ctx.timers.setFor(connection.cid, ConnectionTimer.Login, now + (this.ctx.config.loginTimeoutMs ?? 15_000));
     if (this.ctx.state === SessionState.Failed) {
       this.ctx.state = sessionTransition(this.ctx.state, SessionState.InContinue);
       // RFC 7143 §6.3.5: session reinstatement is a leading login with the same ISID and TSIH 0.
@@ -248,9 +247,9 @@ export class Session<C = unknown> {
     connection.expStatSN = serialAdd(result.statSN, 1);
     connection.applyParameters(result.connection);
     connection.transition(ConnectionState.LoggedIn);
-    connection.phaseDeadline = undefined;
+    ctx.timers.setFor(connection.cid, ConnectionTimer.Login, undefined);
     connection.lastReceivedAt = now;
-    if (this.keepAlive) connection.nextPingAt = now + this.keepAlive.intervalMs;
+    if (this.keepAlive) ctx.timers.setFor(connection.cid, ConnectionTimer.KeepAliveInterval, now + this.keepAlive.intervalMs);
     if (ctx.state !== SessionState.LoggedIn) ctx.state = sessionTransition(ctx.state, SessionState.LoggedIn);
     ctx.draining = false;
     ctx.emit({ type: "login-complete", cid: connection.cid });
@@ -301,12 +300,13 @@ export class Session<C = unknown> {
       nextOffset: 0,
       missingDataSN: undefined,
       pendingStatus: undefined,
+      attemptTimer: undefined,
+      budgetTimer: undefined,
     };
     ctx.tasks.add(task);
-    if (task.deadline !== undefined || task.expiresAt !== undefined) {
-      ctx.timed.add(task);
-      this.nextEscalationTick ??= now + ESCALATION_TICK_MS;
-    }
+    // The timeout runs from submission while the command waits to be sent; the budget throughout.
+    if (task.deadline !== undefined) ctx.arm(task, TaskTimer.Attempt, task.deadline);
+    if (task.expiresAt !== undefined) ctx.arm(task, TaskTimer.Budget, task.expiresAt);
     if (!ctx.hasPending && !ctx.draining && ctx.window.open) {
       const connection = ctx.pickConnection();
       if (connection !== undefined) {
@@ -345,7 +345,6 @@ export class Session<C = unknown> {
     this.assertOpen();
     const connection = this.ctx.pickConnection();
     if (connection === undefined) throw new SessionClosedError("no connection is logged in");
-    this.nextEscalationTick ??= now + ESCALATION_TICK_MS;
     return sendPing(this.ctx, connection, context, false, now, data);
   }
 
@@ -378,8 +377,8 @@ export class Session<C = unknown> {
       deadline: now + (ctx.config.requestTimeoutMs ?? 30_000),
       request: encodeText(pairs),
     };
-    this.nextEscalationTick ??= now + ESCALATION_TICK_MS;
     ctx.tasks.add(task);
+    ctx.arm(task, TaskTimer.Request, task.deadline as number);
     const connection = ctx.pickConnection();
     if (connection !== undefined && ctx.window.open && !ctx.hasPending) sendText(ctx, task, connection, RESERVED_TAG);
     else ctx.enqueue(task);
@@ -408,7 +407,10 @@ export class Session<C = unknown> {
     const itt = ctx.tasks.allocate();
     ctx.tasks.add({ kind: "logout", itt, cid: connection.cid, reason });
     connection.transition(ConnectionState.InLogout);
-    connection.phaseDeadline = now + (ctx.config.logoutTimeoutMs ?? 10_000);
+    // RFC 7143 §8.1.3: IN_LOGOUT is not full feature phase any more; the logout has its own bound.
+    ctx.timers.setFor(connection.cid, ConnectionTimer.KeepAliveInterval, undefined);
+    ctx.timers.setFor(connection.cid, ConnectionTimer.KeepAliveTimeout, undefined);
+    ctx.timers.setFor(connection.cid, ConnectionTimer.Logout, now + (ctx.config.logoutTimeoutMs ?? 10_000));
     if (reason === LogoutReason.CloseSession && !forRecovery) {
       this.loggingOut = true;
       const error = new SessionClosedError("the session is logging out");
@@ -453,98 +455,111 @@ export class Session<C = unknown> {
     return this.ctx.nextEvent();
   }
 
-  /** The earliest time `handleTimeout` has work to do, or undefined. */
+  /** The earliest time `handleTimeout` has work to do, or undefined: the timer table's first entry. */
   pollTimeout(): number | undefined {
-    let earliest = Number.POSITIVE_INFINITY;
-    for (const connection of this.ctx.connections.values()) {
-      if (connection.closed) continue;
-      if (connection.phaseDeadline !== undefined && connection.phaseDeadline < earliest) earliest = connection.phaseDeadline;
-      if (this.keepAlive && alive(connection)) {
-        const t =
-          connection.pingOutstanding === undefined
-            ? connection.nextPingAt
-            : Math.max(connection.lastReceivedAt, connection.pingSentAt) + this.keepAlive.timeoutMs;
-        if (t !== undefined && t < earliest) earliest = t;
-      }
-    }
-    const others = [this.nextEscalationTick, this.recovery.nextAttemptAt, this.recovery.giveUpAt, this.logoutDueAt];
-    for (let i = 0; i < others.length; i++) {
-      const t = others[i];
-      if (t !== undefined && t < earliest) earliest = t;
-    }
-    return earliest === Number.POSITIVE_INFINITY ? undefined : earliest;
+    return this.ctx.timers.pollTimeout();
   }
 
+  /** Fires every timer due at `now` (timers.ts), earliest first. */
   handleTimeout(now: number): void {
+    const timers = this.ctx.timers;
+    for (let fired = timers.expire(now); fired !== undefined; fired = timers.expire(now)) this.onTimer(fired, now);
+  }
+
+  private onTimer(fired: Fired<Task<C>>, now: number): void {
     const ctx = this.ctx;
-    for (const connection of [...ctx.connections.values()]) {
-      if (connection.closed) continue;
-      if (connection.phaseDeadline !== undefined && now >= connection.phaseDeadline) {
-        const what =
-          connection.state === ConnectionState.XptWait
-            ? "connecting"
-            : connection.state === ConnectionState.InLogin
-              ? "login"
-              : connection.state === ConnectionState.InLogout
-                ? "logout"
-                : connection.state;
+    switch (fired.timer) {
+      case ConnectionTimer.Connect:
+      case ConnectionTimer.Login:
+      case ConnectionTimer.Logout: {
+        const connection = ctx.connections.get(fired.cid);
+        if (connection === undefined || connection.closed) return;
+        const what = fired.timer === ConnectionTimer.Connect ? "connecting" : fired.timer;
         connection.fail(new TimeoutError(`connection ${connection.cid}: ${what} timed out`), now);
-        continue;
+        return;
       }
-      if (!this.keepAlive || !alive(connection)) continue;
-      if (connection.pingOutstanding !== undefined) {
-        // Any PDU received counts as a sign of life, so a busy connection is not declared dead
-        // because the NOP-In queued behind a large read.
-        if (now - Math.max(connection.lastReceivedAt, connection.pingSentAt) >= this.keepAlive.timeoutMs) {
-          // What happened now is the cause; a Time2Wait the target gave before still applies.
-          this.pendingCause = { cause: "keepalive-timeout", time2WaitMs: this.pendingCause?.time2WaitMs ?? 0 };
-          connection.fail(
-            new TimeoutError(`connection ${connection.cid}: nothing received for ${this.keepAlive.timeoutMs} ms after a NOP-Out ping`),
-            now,
-          );
-        }
-      } else if (connection.nextPingAt !== undefined && now >= connection.nextPingAt) {
-        if (now - connection.lastReceivedAt >= this.keepAlive.intervalMs) {
-          connection.pingOutstanding = sendPing(ctx, connection, undefined, true, now, EMPTY);
-          connection.pingSentAt = now;
-        } else {
-          connection.nextPingAt = connection.lastReceivedAt + this.keepAlive.intervalMs;
-        }
+      case ConnectionTimer.KeepAliveInterval:
+      case ConnectionTimer.KeepAliveTimeout: {
+        const connection = ctx.connections.get(fired.cid);
+        if (connection !== undefined && this.keepAlive && alive(connection)) this.keepAliveTimer(connection, fired.timer, this.keepAlive, now);
+        return;
       }
+      case SessionTimer.LogoutDrain:
+        this.logoutForTarget(now);
+        return;
+      case SessionTimer.Time2Retain:
+        this.replacementTimedOut(now);
+        return;
+      case SessionTimer.RecoveryBackoff:
+        // The replacement timeout decides first when both are due (a host that woke late).
+        if ((ctx.timers.get(SessionTimer.Time2Retain) ?? Number.POSITIVE_INFINITY) <= now) {
+          this.replacementTimedOut(now);
+          return;
+        }
+        if (ctx.state !== SessionState.Failed) return;
+        // The host opens a connection (openConnection + transportConnected) when it sees this.
+        ctx.emit({ type: "reconnect", attempt: (this.recovery.active?.attempts ?? 0) + 1 });
+        return;
+      case TaskTimer.Attempt:
+      case TaskTimer.Budget:
+      case TaskTimer.Request:
+        onTaskTimer(ctx, fired, now, ctx.config.taskManagementTimeoutMs ?? 10_000, {
+          dropConnection: (cid, error) => {
+            // Only a drop that happens names the cause: one asked for a connection already gone
+            // (the command is held for a reconnect) must not be taken for the next loss's cause.
+            const connection = ctx.connections.get(cid);
+            if (connection === undefined || connection.closed) return;
+            this.pendingCause = { cause: "command-timeout", time2WaitMs: 0 };
+            connection.fail(error, now);
+          },
+          requeue: (task) => this.requeue(task as ScsiTask<C>, now),
+        });
+        return;
     }
-    if (this.nextEscalationTick !== undefined && now >= this.nextEscalationTick) {
-      checkDeadlines(ctx, now, ctx.config.taskManagementTimeoutMs ?? 10_000, {
-        dropConnection: (cid, error) => {
-          // Only a drop that happens names the cause: one asked for a connection already gone
-          // (the command is held for a reconnect) must not be taken for the next loss's cause.
-          const connection = ctx.connections.get(cid);
-          if (connection === undefined || connection.closed) return;
-          this.pendingCause = { cause: "command-timeout", time2WaitMs: 0 };
-          connection.fail(error, now);
-        },
-        requeue: (task) => this.requeue(task as ScsiTask<C>, now),
-      });
-      const anyTimed =
-        ctx.timed.size > 0 || [...ctx.tasks.values()].some((t) => (t.kind === "tmf" || t.kind === "ping" || t.kind === "text") && t.deadline !== undefined);
-      this.nextEscalationTick = anyTimed ? now + ESCALATION_TICK_MS : undefined;
-    }
-    if (this.logoutDueAt !== undefined && now >= this.logoutDueAt) this.logoutForTarget(now);
-    if (this.recovery.giveUpAt !== undefined && now >= this.recovery.giveUpAt) {
-      const record = this.recovery.active;
-      const seconds = Math.round(this.recovery.settings.replacementTimeoutMs / 1000);
-      this.giveUp(
-        new SessionClosedError(
-          `the session to ${ctx.config.targetName ?? "the target"} could not be re-established within ${seconds} s (${record?.detail ?? "connection lost"})`,
-        ),
-        now,
-      );
+  }
+
+  /**
+   * The keep-alive (RFC 7143 §11.18): a NOP-Out when nothing was received for the interval, and
+   * the connection declared dead when nothing at all comes for the timeout after it. Receiving
+   * arms no timer (it is the hot path): a timer that fires early, because something arrived
+   * since it was armed, moves itself to the interval after the last PDU received.
+   */
+  private keepAliveTimer(connection: Connection, timer: ConnectionTimer, keepAlive: KeepAliveSettings, now: number): void {
+    const timers = this.ctx.timers;
+    if (timer === ConnectionTimer.KeepAliveTimeout) {
+      if (connection.pingOutstanding === undefined) return;
+      // Any PDU received counts as a sign of life, so a busy connection is not declared dead
+      // because the NOP-In queued behind a large read.
+      const last = Math.max(connection.lastReceivedAt, connection.pingSentAt);
+      if (now - last < keepAlive.timeoutMs) {
+        timers.setFor(connection.cid, ConnectionTimer.KeepAliveTimeout, last + keepAlive.timeoutMs);
+        return;
+      }
+      // What happened now is the cause; a Time2Wait the target gave before still applies.
+      this.pendingCause = { cause: "keepalive-timeout", time2WaitMs: this.pendingCause?.time2WaitMs ?? 0 };
+      connection.fail(new TimeoutError(`connection ${connection.cid}: nothing received for ${keepAlive.timeoutMs} ms after a NOP-Out ping`), now);
       return;
     }
-    if (this.recovery.nextAttemptAt !== undefined && now >= this.recovery.nextAttemptAt && ctx.state === SessionState.Failed) {
-      this.recovery.nextAttemptAt = undefined;
-      // The host opens a connection (openConnection + transportConnected) when it sees this.
-      ctx.emit({ type: "reconnect", attempt: (this.recovery.active?.attempts ?? 0) + 1 });
+    if (connection.pingOutstanding !== undefined) return;
+    if (now - connection.lastReceivedAt < keepAlive.intervalMs) {
+      timers.setFor(connection.cid, ConnectionTimer.KeepAliveInterval, connection.lastReceivedAt + keepAlive.intervalMs);
+      return;
     }
+    connection.pingOutstanding = sendPing(this.ctx, connection, undefined, true, now, EMPTY);
+    connection.pingSentAt = now;
+    timers.setFor(connection.cid, ConnectionTimer.KeepAliveTimeout, now + keepAlive.timeoutMs);
+  }
+
+  /** No login brought the session back within the replacement timeout: everything fails. */
+  private replacementTimedOut(now: number): void {
+    const record = this.recovery.active;
+    const seconds = Math.round(this.recovery.settings.replacementTimeoutMs / 1000);
+    this.giveUp(
+      new SessionClosedError(
+        `the session to ${this.ctx.config.targetName ?? "the target"} could not be re-established within ${seconds} s (${record?.detail ?? "connection lost"})`,
+      ),
+      now,
+    );
   }
 
   private requeue(task: ScsiTask<C>, now: number): void {
@@ -740,7 +755,7 @@ export class Session<C = unknown> {
         this.ctx.draining = true;
         this.pendingCause = { cause: "target-logout-request", time2WaitMs: 0 };
         // Parameter3 is only the target's upper limit; commands in flight get at most 10 s.
-        this.logoutDueAt = now + Math.min(Math.max(1, pdu.parameter3 || 5) * 1000 - 500, MAX_LOGOUT_DRAIN_MS);
+        this.ctx.timers.set(SessionTimer.LogoutDrain, now + Math.min(Math.max(1, pdu.parameter3 || 5) * 1000 - 500, MAX_LOGOUT_DRAIN_MS));
         if (this.scsiInFlight() === 0) this.logoutForTarget(now);
         break;
       case AsyncEvent.DropConnection:
@@ -780,8 +795,8 @@ export class Session<C = unknown> {
       request: encodeText(negotiation.request()),
       renegotiation: { cid: connection.cid, negotiation },
     };
-    this.nextEscalationTick ??= now + ESCALATION_TICK_MS;
     ctx.tasks.add(task);
+    ctx.arm(task, TaskTimer.Request, task.deadline as number);
     if (ctx.window.open && !ctx.hasPending && !ctx.draining) sendText(ctx, task, connection, RESERVED_TAG);
     else ctx.enqueue(task);
   }
@@ -794,7 +809,7 @@ export class Session<C = unknown> {
 
   /** Sends the logout the target asked for (AsyncEvent 1), once. */
   private logoutForTarget(now: number): void {
-    this.logoutDueAt = undefined;
+    this.ctx.timers.set(SessionTimer.LogoutDrain, undefined);
     if (!this.ctx.draining) return;
     this.ctx.draining = false;
     for (const connection of this.ctx.connections.values()) {
@@ -823,6 +838,7 @@ export class Session<C = unknown> {
       connection.transition(ConnectionState.Free);
     }
     ctx.connections.delete(connection.cid);
+    ctx.timers.clearFor(connection.cid);
     ctx.emit({ type: "connection-closed", cid: connection.cid, ...(error === undefined ? {} : { error }) });
     if (ctx.state === SessionState.Closed || this.dropping) return;
     const cause = error ?? new TransportError(`connection ${connection.cid} closed`);
@@ -899,7 +915,7 @@ export class Session<C = unknown> {
     }
     this.pendingCause = undefined;
     ctx.draining = false;
-    this.logoutDueAt = undefined;
+    ctx.timers.set(SessionTimer.LogoutDrain, undefined);
     const cause: RecoveryCause =
       known?.cause ??
       (error.code === "ISCSI_ERR_TIMEOUT" ? "keepalive-timeout" : error.code === "ISCSI_ERR_TRANSPORT" ? "connection-lost" : "protocol-error");
@@ -950,8 +966,8 @@ export class Session<C = unknown> {
     const ctx = this.ctx;
     if (ctx.state === SessionState.Closed) return;
     ctx.state = sessionTransition(ctx.state, SessionState.Closed);
-    this.recovery.nextAttemptAt = undefined;
-    this.recovery.giveUpAt = undefined;
+    this.recovery.stop();
+    ctx.timers.set(SessionTimer.LogoutDrain, undefined);
     ctx.emit({ type: "session-closed", ...(error === undefined ? {} : { error }) });
   }
 }

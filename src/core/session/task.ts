@@ -4,6 +4,7 @@ import type { InitiatorRenegotiation } from "../text/renegotiation.js";
 import type { CommandRequest } from "./command.js";
 import type { Ranges } from "./coverage.js";
 import type { ConnectionCounters } from "./policy.js";
+import type { TimerHandle } from "./timers.js";
 
 /** Where a SCSI task is in its life. */
 export type ScsiTaskPhase =
@@ -44,6 +45,9 @@ export interface ScsiTask<C> {
   deadline: number | undefined;
   /** When the command's whole budget runs out (`budgetMs`), across attempts, or undefined. */
   readonly expiresAt: number | undefined;
+  /** The entries of `deadline` and `expiresAt` in the session's timer table, while armed. */
+  attemptTimer: TimerHandle | undefined;
+  budgetTimer: TimerHandle | undefined;
   /** Why the command was first lost with its connection: what a final failure reports. */
   lostBecause: IscsiError | undefined;
   /** Time (ms) it was issued, for latency. */
@@ -72,6 +76,8 @@ export interface PingTask<C> {
   readonly internal: boolean;
   /** When a caller's ping is given up on (the keep-alive has its own timeout). */
   readonly deadline: number | undefined;
+  /** The deadline's entry in the session's timer table, while armed. */
+  timer?: TimerHandle | undefined;
 }
 
 export interface TaskManagementTask<C> {
@@ -87,6 +93,8 @@ export interface TaskManagementTask<C> {
   readonly internal?: (response: number | undefined) => void;
   /** When the function is given up on (escalation), or undefined. */
   deadline: number | undefined;
+  /** The deadline's entry in the session's timer table, while armed. */
+  timer?: TimerHandle | undefined;
 }
 
 /** A Text Request exchange (SendTargets, renegotiation), possibly spanning several PDUs. */
@@ -97,6 +105,8 @@ export interface TextTask<C> {
   readonly context: C;
   /** When the exchange is given up on. */
   deadline: number | undefined;
+  /** The deadline's entry in the session's timer table, while armed. */
+  timer?: TimerHandle | undefined;
   /** The request text (sent in the first Text Request). */
   readonly request: Uint8Array;
   /** Response text gathered so far (C bit continuations). */
