@@ -19,10 +19,17 @@ export interface WorkerEntry {
 export function workerEntry(): WorkerEntry {
   const self = import.meta.url;
   if (self.endsWith(".js")) return { script: new URL("./worker.js", self), eval: false };
-  const tsx = pathToFileURL(tsxEsmApi(self)).href;
-  const worker = new URL("./worker.ts", self).href;
-  const script = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(worker)}); });`;
-  return { script, eval: true };
+  return { script: typeScriptBootstrap(new URL("./worker.ts", self).href, "() => undefined"), eval: true };
+}
+
+/**
+ * A worker script (to run with `eval: true`) that registers tsx's loader in the worker thread,
+ * imports the TypeScript module at `moduleUrl` and passes it to `then` (JavaScript source of a
+ * function of the module).
+ */
+export function typeScriptBootstrap(moduleUrl: string, then: string): string {
+  const tsx = pathToFileURL(tsxEsmApi(import.meta.url)).href;
+  return `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(moduleUrl)}); }).then(${then});`;
 }
 
 /** tsx's ESM API module (require.resolve would name its CommonJS twin, which cannot register the ESM hooks). */
