@@ -5,7 +5,7 @@
  * before anything is allocated for it; a message is bounded in total by `maxMessageBytes`.
  */
 import { LocalProtocolError } from "../errors.js";
-import { readU16, readU32 as readU32At, writeU16, writeU32 } from "../pdu/bytes.js";
+import { readU16, readU32 as readU32At, writeU16, writeU32 } from "../bytes.js";
 import { decodeUtf8, encodeUtf8 } from "../text/utf8.js";
 import { functionName, ISNSP_HEADER_BYTES, ISNSP_MAX_PAYLOAD, ISNSP_VERSION, IsnsFlag, PORT_UDP_BIT, RESPONSE_BIT } from "./constants.js";
 import { IsnsProtocolError } from "./errors.js";

@@ -6,7 +6,7 @@
  */
 import { RemoteProtocolError } from "../errors.js";
 import { Opcode, opcodeName } from "./opcodes.js";
-import { hex32, hex8, padding, readU16, readU32 } from "./bytes.js";
+import { hex32, hex8, padding, readU16, readU32 } from "../bytes.js";
 
 export const AHS_TYPE_EXTENDED_CDB = 0x01;
 export const AHS_TYPE_BIDI_READ_LENGTH = 0x02;

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LocalProtocolError, RemoteProtocolError } from "../errors.js";
 import { arbPdu } from "./arbitraries.test-util.js";
-import { writeU16, writeU24, writeU32 } from "./bytes.js";
+import { writeU16, writeU24, writeU32 } from "../bytes.js";
 import { decodePdu } from "./decode.js";
 import type { Frame } from "./framer.js";
 import { encodeToBytes, hexBytes } from "./frames.test-util.js";

@@ -43,7 +43,7 @@ import type {
   TextResponsePdu,
 } from "./types.js";
 import type { Frame } from "./framer.js";
-import { EMPTY, hex32, hex8, readU16, readU24, readU32, readU48 } from "./bytes.js";
+import { EMPTY, hex32, hex8, readU16, readU24, readU32, readU48 } from "../bytes.js";
 import { readLun } from "./lun.js";
 import { BHS_CDB_LENGTH, parseCommandAhs } from "./ahs.js";
 

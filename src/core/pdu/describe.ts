@@ -9,7 +9,7 @@
  */
 import { Opcode, opcodeName } from "./opcodes.js";
 import type { Pdu } from "./types.js";
-import { hex32, hex8 } from "./bytes.js";
+import { hex32, hex8 } from "../bytes.js";
 
 const TASK_ATTRIBUTES = ["Untagged", "Simple", "Ordered", "HeadOfQueue", "ACA"];
 const TASK_FUNCTIONS = ["", "AbortTask", "AbortTaskSet", "ClearACA", "ClearTaskSet", "LUReset", "TargetWarmReset", "TargetColdReset", "TaskReassign"];

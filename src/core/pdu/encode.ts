@@ -31,7 +31,7 @@ import type {
   TextRequestPdu,
   TextResponsePdu,
 } from "./types.js";
-import { EMPTY, padding, writeDigest, writeU16, writeU24, writeU32, writeU48 } from "./bytes.js";
+import { EMPTY, padding, writeDigest, writeU16, writeU24, writeU32, writeU48 } from "../bytes.js";
 import { writeLun } from "./lun.js";
 import { AHS_TYPE_BIDI_READ_LENGTH, AHS_TYPE_EXTENDED_CDB, BHS_CDB_LENGTH, MAX_AHS_LENGTH } from "./ahs.js";
 

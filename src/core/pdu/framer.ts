@@ -20,7 +20,7 @@
 import { DigestError, LocalProtocolError, RemoteProtocolError } from "../errors.js";
 import type { Crc32c } from "../digest/crc32c.js";
 import { BHS_LENGTH, MAX_DATA_SEGMENT_LENGTH_FIELD, opcodeName } from "./opcodes.js";
-import { EMPTY, hex32, padding, readDigest, readU24, readU32 } from "./bytes.js";
+import { EMPTY, hex32, padding, readDigest, readU24, readU32 } from "../bytes.js";
 
 export interface Frame {
   /** bhs[0] & 0x3f */

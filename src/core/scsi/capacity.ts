@@ -2,7 +2,8 @@
  * READ CAPACITY(10) and READ CAPACITY(16) parameter data (SBC-3), both directions.
  */
 import type { U64 } from "./wire.js";
-import { FieldReader, U32_MAX, checkU64, checkUint, putFlag, putU16, putU32, putU64, u64Result } from "./wire.js";
+import { writeU16, writeU32, writeU64 } from "../bytes.js";
+import { FieldReader, U32_MAX, checkU64, checkUint, putFlag, u64Result } from "./wire.js";
 
 export interface ReadCapacity10Data {
   /** RETURNED LOGICAL BLOCK ADDRESS: the last LBA. */
@@ -26,8 +27,8 @@ export function parseReadCapacity10Data(bytes: Uint8Array): ReadCapacity10Data {
 export function buildReadCapacity10Data(d: { readonly lastLba: U64; readonly blockLength: number }): Uint8Array {
   const out = new Uint8Array(8);
   const last = checkU64("RETURNED LOGICAL BLOCK ADDRESS", d.lastLba);
-  putU32(out, 0, last >= BigInt(U32_MAX) ? U32_MAX : Number(last));
-  putU32(out, 4, checkUint("LOGICAL BLOCK LENGTH", d.blockLength, U32_MAX));
+  writeU32(out, 0, last >= BigInt(U32_MAX) ? U32_MAX : Number(last));
+  writeU32(out, 4, checkUint("LOGICAL BLOCK LENGTH", d.blockLength, U32_MAX));
   return out;
 }
 
@@ -88,14 +89,14 @@ export function buildReadCapacity16Data(d: {
   readonly lowestAlignedLba?: number;
 }): Uint8Array {
   const out = new Uint8Array(32);
-  putU64(out, 0, checkU64("RETURNED LOGICAL BLOCK ADDRESS", d.lastLba));
-  putU32(out, 8, checkUint("LOGICAL BLOCK LENGTH", d.blockLength, U32_MAX));
+  writeU64(out, 0, checkU64("RETURNED LOGICAL BLOCK ADDRESS", d.lastLba));
+  writeU32(out, 8, checkUint("LOGICAL BLOCK LENGTH", d.blockLength, U32_MAX));
   out[12] = checkUint("P_TYPE", d.protectionType ?? 0, 7) << 1;
   putFlag(out, 12, 0, d.protectionEnabled);
   out[13] =
     (checkUint("P_I_EXPONENT", d.protectionIntervalExponent ?? 0, 15) << 4) |
     checkUint("LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT", d.logicalBlocksPerPhysicalBlockExponent ?? 0, 15);
-  putU16(out, 14, checkUint("LOWEST ALIGNED LOGICAL BLOCK ADDRESS", d.lowestAlignedLba ?? 0, 0x3fff));
+  writeU16(out, 14, checkUint("LOWEST ALIGNED LOGICAL BLOCK ADDRESS", d.lowestAlignedLba ?? 0, 0x3fff));
   putFlag(out, 14, 7, d.lbpme);
   putFlag(out, 14, 6, d.lbprz);
   return out;

@@ -10,7 +10,8 @@ import type { PageControl } from "./mode-pages.js";
 import type { PrInServiceAction, PrOutServiceAction, PrType } from "./persistent-reservation.js";
 import { PR_TYPE_NAMES } from "./persistent-reservation.js";
 import type { U64 } from "./wire.js";
-import { U32_MAX, checkU64, checkUint, putFlag, putU16, putU32, putU64 } from "./wire.js";
+import { writeU16, writeU32, writeU64 } from "../bytes.js";
+import { U32_MAX, checkU64, checkUint, putFlag } from "./wire.js";
 
 /** Flags shared by the read, write and verify family (byte 1 and GROUP NUMBER of the SBC-3 CDBs). */
 interface TransferFlags {
@@ -57,9 +58,9 @@ function rw10(opcode: number, o: Rw10Options): Uint8Array {
   const cdb = new Uint8Array(10);
   cdb[0] = opcode;
   cdb[1] = flagsByte(o.protect, o.dpo, o.fua);
-  putU32(cdb, 2, lba32(o.lba));
+  writeU32(cdb, 2, lba32(o.lba));
   cdb[6] = groupByte(o.group);
-  putU16(cdb, 7, checkUint("TRANSFER LENGTH (10-byte CDB)", o.blocks, U16_MAX));
+  writeU16(cdb, 7, checkUint("TRANSFER LENGTH (10-byte CDB)", o.blocks, U16_MAX));
   return cdb;
 }
 
@@ -67,8 +68,8 @@ function rw16(opcode: number, o: Rw16Options): Uint8Array {
   const cdb = new Uint8Array(16);
   cdb[0] = opcode;
   cdb[1] = flagsByte(o.protect, o.dpo, o.fua);
-  putU64(cdb, 2, checkU64("LBA", o.lba));
-  putU32(cdb, 10, checkUint("TRANSFER LENGTH (16-byte CDB)", o.blocks, U32_MAX));
+  writeU64(cdb, 2, checkU64("LBA", o.lba));
+  writeU32(cdb, 10, checkUint("TRANSFER LENGTH (16-byte CDB)", o.blocks, U32_MAX));
   cdb[14] = groupByte(o.group);
   return cdb;
 }
@@ -100,7 +101,7 @@ export function buildInquiryCdb(o: { readonly vpdPage?: number; readonly allocat
     cdb[1] = 0x01;
     cdb[2] = checkUint("VPD page code", o.vpdPage, 0xff);
   }
-  putU16(cdb, 3, checkUint("ALLOCATION LENGTH", o.allocationLength, U16_MAX));
+  writeU16(cdb, 3, checkUint("ALLOCATION LENGTH", o.allocationLength, U16_MAX));
   return cdb;
 }
 
@@ -109,7 +110,7 @@ export function buildReportLunsCdb(o: { readonly selectReport?: number; readonly
   const cdb = new Uint8Array(12);
   cdb[0] = ScsiOpcode.ReportLuns;
   cdb[2] = checkUint("SELECT REPORT", o.selectReport ?? 0, 0xff);
-  putU32(cdb, 6, checkUint("ALLOCATION LENGTH", o.allocationLength, U32_MAX));
+  writeU32(cdb, 6, checkUint("ALLOCATION LENGTH", o.allocationLength, U32_MAX));
   return cdb;
 }
 
@@ -146,7 +147,7 @@ export function buildModeSense10Cdb(o: ModeSenseOptions & { readonly llbaa?: boo
   cdb[0] = ScsiOpcode.ModeSense10;
   modeSensePageBytes(cdb, o);
   putFlag(cdb, 1, 4, o.llbaa);
-  putU16(cdb, 7, checkUint("ALLOCATION LENGTH", o.allocationLength, U16_MAX));
+  writeU16(cdb, 7, checkUint("ALLOCATION LENGTH", o.allocationLength, U16_MAX));
   return cdb;
 }
 
@@ -158,7 +159,7 @@ export function buildPersistentReserveInCdb(o: {
   const cdb = new Uint8Array(10);
   cdb[0] = ScsiOpcode.PersistentReserveIn;
   cdb[1] = checkUint("PERSISTENT RESERVE IN service action", o.serviceAction, 0x1f);
-  putU16(cdb, 7, checkUint("ALLOCATION LENGTH", o.allocationLength, U16_MAX));
+  writeU16(cdb, 7, checkUint("ALLOCATION LENGTH", o.allocationLength, U16_MAX));
   return cdb;
 }
 
@@ -182,7 +183,7 @@ export function buildPersistentReserveOutCdb(o: {
     throw new LocalProtocolError(`persistent reservation TYPE ${String(type)} is not defined by SPC-4`);
   }
   cdb[2] = (checkUint("SCOPE", o.scope ?? 0, 0x0f) << 4) | type;
-  putU32(cdb, 5, checkUint("PARAMETER LIST LENGTH", o.parameterListLength ?? 24, U32_MAX));
+  writeU32(cdb, 5, checkUint("PARAMETER LIST LENGTH", o.parameterListLength ?? 24, U32_MAX));
   return cdb;
 }
 
@@ -200,7 +201,7 @@ export function buildReadCapacity16Cdb(o: { readonly allocationLength?: number }
   const cdb = new Uint8Array(16);
   cdb[0] = ScsiOpcode.ServiceActionIn16;
   cdb[1] = ServiceActionIn16.ReadCapacity16;
-  putU32(cdb, 10, checkUint("ALLOCATION LENGTH", o.allocationLength ?? 32, U32_MAX));
+  writeU32(cdb, 10, checkUint("ALLOCATION LENGTH", o.allocationLength ?? 32, U32_MAX));
   return cdb;
 }
 
@@ -278,9 +279,9 @@ export function buildWriteSame10Cdb(o: WriteSameFlags & { readonly lba: number; 
   const cdb = new Uint8Array(10);
   cdb[0] = ScsiOpcode.WriteSame10;
   cdb[1] = writeSameByte1(o);
-  putU32(cdb, 2, lba32(o.lba));
+  writeU32(cdb, 2, lba32(o.lba));
   cdb[6] = groupByte(o.group);
-  putU16(cdb, 7, checkUint("NUMBER OF LOGICAL BLOCKS (10-byte CDB)", o.blocks, U16_MAX));
+  writeU16(cdb, 7, checkUint("NUMBER OF LOGICAL BLOCKS (10-byte CDB)", o.blocks, U16_MAX));
   return cdb;
 }
 
@@ -294,8 +295,8 @@ export function buildWriteSame16Cdb(
   const cdb = new Uint8Array(16);
   cdb[0] = ScsiOpcode.WriteSame16;
   cdb[1] = writeSameByte1(o) | (o.ndob === true ? 0x01 : 0);
-  putU64(cdb, 2, checkU64("LBA", o.lba));
-  putU32(cdb, 10, checkUint("NUMBER OF LOGICAL BLOCKS", o.blocks, U32_MAX));
+  writeU64(cdb, 2, checkU64("LBA", o.lba));
+  writeU32(cdb, 10, checkUint("NUMBER OF LOGICAL BLOCKS", o.blocks, U32_MAX));
   cdb[14] = groupByte(o.group);
   return cdb;
 }
@@ -310,7 +311,7 @@ export function buildUnmapCdb(o: {
   cdb[0] = ScsiOpcode.Unmap;
   putFlag(cdb, 1, 0, o.anchor);
   cdb[6] = groupByte(o.group);
-  putU16(cdb, 7, checkUint("PARAMETER LIST LENGTH", o.parameterListLength, U16_MAX));
+  writeU16(cdb, 7, checkUint("PARAMETER LIST LENGTH", o.parameterListLength, U16_MAX));
   return cdb;
 }
 
@@ -328,9 +329,9 @@ export function buildSynchronizeCache10Cdb(o: SyncOptions = {}): Uint8Array {
   const cdb = new Uint8Array(10);
   cdb[0] = ScsiOpcode.SynchronizeCache10;
   putFlag(cdb, 1, 1, o.immed);
-  putU32(cdb, 2, lba32(o.lba ?? 0));
+  writeU32(cdb, 2, lba32(o.lba ?? 0));
   cdb[6] = groupByte(o.group);
-  putU16(cdb, 7, checkUint("NUMBER OF LOGICAL BLOCKS (10-byte CDB)", o.blocks ?? 0, U16_MAX));
+  writeU16(cdb, 7, checkUint("NUMBER OF LOGICAL BLOCKS (10-byte CDB)", o.blocks ?? 0, U16_MAX));
   return cdb;
 }
 
@@ -341,8 +342,8 @@ export function buildSynchronizeCache16Cdb(
   const cdb = new Uint8Array(16);
   cdb[0] = ScsiOpcode.SynchronizeCache16;
   putFlag(cdb, 1, 1, o.immed);
-  putU64(cdb, 2, checkU64("LBA", o.lba ?? 0));
-  putU32(cdb, 10, checkUint("NUMBER OF LOGICAL BLOCKS", o.blocks ?? 0, U32_MAX));
+  writeU64(cdb, 2, checkU64("LBA", o.lba ?? 0));
+  writeU32(cdb, 10, checkUint("NUMBER OF LOGICAL BLOCKS", o.blocks ?? 0, U32_MAX));
   cdb[14] = groupByte(o.group);
   return cdb;
 }
@@ -363,7 +364,7 @@ export function buildCompareAndWriteCdb(o: {
   const cdb = new Uint8Array(16);
   cdb[0] = ScsiOpcode.CompareAndWrite;
   cdb[1] = flagsByte(o.protect, o.dpo, o.fua);
-  putU64(cdb, 2, checkU64("LBA", o.lba));
+  writeU64(cdb, 2, checkU64("LBA", o.lba));
   cdb[13] = checkUint("NUMBER OF LOGICAL BLOCKS (COMPARE AND WRITE)", o.blocks, 0xff);
   cdb[14] = groupByte(o.group);
   return cdb;

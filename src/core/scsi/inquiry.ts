@@ -4,7 +4,8 @@
  */
 import { LocalProtocolError } from "../errors.js";
 import { checkAscii, decodeAsciiTrimmed, putAsciiPadded } from "./text.js";
-import { FieldReader, checkUint, putFlag, putU16 } from "./wire.js";
+import { writeU16 } from "../bytes.js";
+import { FieldReader, checkUint, putFlag } from "./wire.js";
 
 /** PERIPHERAL DEVICE TYPE (SPC-4 table of peripheral device types). */
 export const PeripheralDeviceType = {
@@ -238,6 +239,6 @@ export function buildInquiryData(d: InquiryDataInput): Uint8Array {
   putAsciiPadded(out, 8, 8, d.vendor);
   putAsciiPadded(out, 16, 16, d.product);
   putAsciiPadded(out, 32, 4, d.revision);
-  descriptors.forEach((v, i) => putU16(out, 58 + 2 * i, checkUint("VERSION DESCRIPTOR", v, 0xffff)));
+  descriptors.forEach((v, i) => writeU16(out, 58 + 2 * i, checkUint("VERSION DESCRIPTOR", v, 0xffff)));
   return out;
 }

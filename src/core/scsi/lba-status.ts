@@ -5,7 +5,8 @@
  * parameter data parser.
  */
 import { ServiceActionIn16 } from "./opcodes.js";
-import { FieldReader, type U64, U32_MAX, checkU64, checkUint, putFlag, putU32, putU64 } from "./wire.js";
+import { writeU32, writeU64 } from "../bytes.js";
+import { FieldReader, type U64, U32_MAX, checkU64, checkUint, putFlag } from "./wire.js";
 
 /** PROVISIONING STATUS of an LBA status descriptor (SBC-3). */
 export const ProvisioningStatus = {
@@ -19,8 +20,8 @@ export function buildGetLbaStatusCdb(o: { readonly lba: U64; readonly allocation
   const cdb = new Uint8Array(16);
   cdb[0] = 0x9e;
   cdb[1] = ServiceActionIn16.GetLbaStatus;
-  putU64(cdb, 2, checkU64("STARTING LOGICAL BLOCK ADDRESS", o.lba));
-  putU32(cdb, 10, checkUint("ALLOCATION LENGTH", o.allocationLength, U32_MAX));
+  writeU64(cdb, 2, checkU64("STARTING LOGICAL BLOCK ADDRESS", o.lba));
+  writeU32(cdb, 10, checkUint("ALLOCATION LENGTH", o.allocationLength, U32_MAX));
   return cdb;
 }
 
@@ -63,7 +64,7 @@ export function buildPreFetch16Cdb(o: { readonly lba: U64; readonly blocks: numb
   const cdb = new Uint8Array(16);
   cdb[0] = 0x90;
   putFlag(cdb, 1, 1, o.immed);
-  putU64(cdb, 2, checkU64("LOGICAL BLOCK ADDRESS", o.lba));
-  putU32(cdb, 10, checkUint("PREFETCH LENGTH", o.blocks, U32_MAX));
+  writeU64(cdb, 2, checkU64("LOGICAL BLOCK ADDRESS", o.lba));
+  writeU32(cdb, 10, checkUint("PREFETCH LENGTH", o.blocks, U32_MAX));
   return cdb;
 }

@@ -6,7 +6,8 @@
  * standards' tables do.
  */
 import { LocalProtocolError, RemoteProtocolError } from "../errors.js";
-import { FieldReader, checkUint, putFlag, putU16, putU32 } from "./wire.js";
+import { writeU16, writeU32 } from "../bytes.js";
+import { FieldReader, checkUint, putFlag } from "./wire.js";
 
 /** The PC field of MODE SENSE (SPC-4 MODE SENSE(6)). */
 export const PageControl = {
@@ -74,7 +75,7 @@ export function encodeModePage(page: ModePageInput): Uint8Array {
   const out = new Uint8Array(4 + page.parameters.length);
   out[0] = ps | 0x40 | code;
   out[1] = subpage;
-  putU16(out, 2, page.parameters.length);
+  writeU16(out, 2, page.parameters.length);
   out.set(page.parameters, 4);
   return out;
 }
@@ -198,16 +199,16 @@ export function encodeCachingPage(f: Partial<CachingPage>, opts: { readonly para
   p[1] =
     (checkUint("DEMAND READ RETENTION PRIORITY", f.demandReadRetentionPriority ?? 0, 15) << 4) |
     checkUint("WRITE RETENTION PRIORITY", f.writeRetentionPriority ?? 0, 15);
-  putU16(p, 2, checkUint("DISABLE PRE-FETCH TRANSFER LENGTH", f.disablePrefetchTransferLength ?? 0, 0xffff));
-  putU16(p, 4, checkUint("MINIMUM PRE-FETCH", f.minimumPrefetch ?? 0, 0xffff));
-  putU16(p, 6, checkUint("MAXIMUM PRE-FETCH", f.maximumPrefetch ?? 0, 0xffff));
-  putU16(p, 8, checkUint("MAXIMUM PRE-FETCH CEILING", f.maximumPrefetchCeiling ?? 0, 0xffff));
+  writeU16(p, 2, checkUint("DISABLE PRE-FETCH TRANSFER LENGTH", f.disablePrefetchTransferLength ?? 0, 0xffff));
+  writeU16(p, 4, checkUint("MINIMUM PRE-FETCH", f.minimumPrefetch ?? 0, 0xffff));
+  writeU16(p, 6, checkUint("MAXIMUM PRE-FETCH", f.maximumPrefetch ?? 0, 0xffff));
+  writeU16(p, 8, checkUint("MAXIMUM PRE-FETCH CEILING", f.maximumPrefetchCeiling ?? 0, 0xffff));
   putFlag(p, 10, 7, f.fsw);
   putFlag(p, 10, 6, f.lbcss);
   putFlag(p, 10, 5, f.dra);
   putFlag(p, 10, 0, f.nvDis);
   p[11] = checkUint("NUMBER OF CACHE SEGMENTS", f.numberOfCacheSegments ?? 0, 0xff);
-  putU16(p, 12, checkUint("CACHE SEGMENT SIZE", f.cacheSegmentSize ?? 0, 0xffff));
+  writeU16(p, 12, checkUint("CACHE SEGMENT SIZE", f.cacheSegmentSize ?? 0, 0xffff));
   return encodeModePage({ pageCode: ModePageCode.Caching, parametersSaveable: opts.parametersSaveable, parameters: p });
 }
 
@@ -289,8 +290,8 @@ export function encodeControlPage(f: Partial<ControlPage>, opts: { readonly para
   putFlag(p, 3, 6, f.tas);
   putFlag(p, 3, 5, f.atmpe);
   putFlag(p, 3, 4, f.rwwp);
-  putU16(p, 6, checkUint("BUSY TIMEOUT PERIOD", f.busyTimeoutPeriod ?? 0, 0xffff));
-  putU16(p, 8, checkUint("EXTENDED SELF-TEST COMPLETION TIME", f.extendedSelfTestCompletionTime ?? 0, 0xffff));
+  writeU16(p, 6, checkUint("BUSY TIMEOUT PERIOD", f.busyTimeoutPeriod ?? 0, 0xffff));
+  writeU16(p, 8, checkUint("EXTENDED SELF-TEST COMPLETION TIME", f.extendedSelfTestCompletionTime ?? 0, 0xffff));
   return encodeModePage({ pageCode: ModePageCode.Control, parametersSaveable: opts.parametersSaveable, parameters: p });
 }
 
@@ -343,8 +344,8 @@ export function encodeInformationalExceptionsPage(
   putFlag(p, 0, 1, f.ebackerr);
   putFlag(p, 0, 0, f.logerr);
   p[1] = checkUint("MRIE", f.mrie ?? 0, 15);
-  putU32(p, 2, checkUint("INTERVAL TIMER", f.intervalTimer ?? 0, 0xffff_ffff));
-  putU32(p, 6, checkUint("REPORT COUNT", f.reportCount ?? 0, 0xffff_ffff));
+  writeU32(p, 2, checkUint("INTERVAL TIMER", f.intervalTimer ?? 0, 0xffff_ffff));
+  writeU32(p, 6, checkUint("REPORT COUNT", f.reportCount ?? 0, 0xffff_ffff));
   return encodeModePage({
     pageCode: ModePageCode.InformationalExceptionsControl,
     parametersSaveable: opts.parametersSaveable,

@@ -7,7 +7,8 @@ import { LocalProtocolError, RemoteProtocolError } from "../errors.js";
 import type { ModePage } from "./mode-pages.js";
 import { decodeModePages } from "./mode-pages.js";
 import type { U64 } from "./wire.js";
-import { FieldReader, U32_MAX, checkU64, checkUint, putU16, putU24, putU32, putU64 } from "./wire.js";
+import { writeU16, writeU24, writeU32, writeU64 } from "../bytes.js";
+import { FieldReader, U32_MAX, checkU64, checkUint } from "./wire.js";
 
 export interface BlockDescriptor {
   /** NUMBER OF LOGICAL BLOCKS (64-bit rule; 0xFFFFFFFF in a short descriptor means "at least"). */
@@ -114,8 +115,8 @@ function deviceSpecificByte(d: ModeSenseDataInput): number {
 function putShortDescriptor(out: Uint8Array, off: number, bd: { readonly blocks: U64; readonly blockLength: number }): void {
   const blocks = checkU64("NUMBER OF LOGICAL BLOCKS", bd.blocks);
   // SBC-3: a count too large for the 32-bit field is reported as 0xFFFFFFFF.
-  putU32(out, off, blocks > BigInt(U32_MAX) ? U32_MAX : Number(blocks));
-  putU24(out, off + 5, checkUint("LOGICAL BLOCK LENGTH", bd.blockLength, 0xff_ffff));
+  writeU32(out, off, blocks > BigInt(U32_MAX) ? U32_MAX : Number(blocks));
+  writeU24(out, off + 5, checkUint("LOGICAL BLOCK LENGTH", bd.blockLength, 0xff_ffff));
 }
 
 function concatPages(pages: readonly Uint8Array[]): { bytes: Uint8Array; length: number } {
@@ -157,16 +158,16 @@ export function buildModeSense10Data(d: ModeSenseDataInput & { readonly longLba?
     throw new LocalProtocolError(`MODE SENSE(10) data of ${total} bytes does not fit MODE DATA LENGTH`);
   }
   const out = new Uint8Array(total);
-  putU16(out, 0, total - 2);
+  writeU16(out, 0, total - 2);
   out[2] = checkUint("MEDIUM TYPE", d.mediumType ?? 0, 0xff);
   out[3] = deviceSpecificByte(d);
   out[4] = d.longLba === true ? 0x01 : 0;
-  putU16(out, 6, size * descriptors.length);
+  writeU16(out, 6, size * descriptors.length);
   descriptors.forEach((bd, i) => {
     const off = 8 + size * i;
     if (d.longLba === true) {
-      putU64(out, off, checkU64("NUMBER OF LOGICAL BLOCKS", bd.blocks));
-      putU32(out, off + 12, checkUint("LOGICAL BLOCK LENGTH", bd.blockLength, U32_MAX));
+      writeU64(out, off, checkU64("NUMBER OF LOGICAL BLOCKS", bd.blocks));
+      writeU32(out, off + 12, checkUint("LOGICAL BLOCK LENGTH", bd.blockLength, U32_MAX));
     } else {
       putShortDescriptor(out, off, bd);
     }

@@ -7,7 +7,8 @@
 import { LocalProtocolError } from "../errors.js";
 import type { InvalidParameterList } from "./parameter-list.js";
 import { PARAMETER_LIST_LENGTH_ERROR, invalidParameterList } from "./parameter-list.js";
-import { FieldReader, checkKey, checkUint, putFlag, putU16, putU32, putU64 } from "./wire.js";
+import { writeU16, writeU32, writeU64 } from "../bytes.js";
+import { FieldReader, checkKey, checkUint, putFlag } from "./wire.js";
 
 export const PrInServiceAction = {
   ReadKeys: 0x00,
@@ -77,8 +78,8 @@ export interface PrOutParameters {
  */
 export function buildPrOutParameterList(p: PrOutParameters): Uint8Array {
   const out = new Uint8Array(PR_OUT_BASIC_LENGTH);
-  putU64(out, 0, checkKey("RESERVATION KEY", p.reservationKey));
-  putU64(out, 8, checkKey("SERVICE ACTION RESERVATION KEY", p.serviceActionReservationKey));
+  writeU64(out, 0, checkKey("RESERVATION KEY", p.reservationKey));
+  writeU64(out, 8, checkKey("SERVICE ACTION RESERVATION KEY", p.serviceActionReservationKey));
   putFlag(out, 20, 2, p.allTargetPorts);
   putFlag(out, 20, 0, p.aptpl);
   return out;
@@ -157,9 +158,9 @@ export function parseReadKeysData(bytes: Uint8Array): ReadKeysData {
 
 export function buildReadKeysData(d: { readonly generation: number; readonly keys: readonly bigint[] }): Uint8Array {
   const out = new Uint8Array(8 + 8 * d.keys.length);
-  putU32(out, 0, checkUint("PRGENERATION", d.generation, 0xffff_ffff));
-  putU32(out, 4, 8 * d.keys.length);
-  d.keys.forEach((key, i) => putU64(out, 8 + 8 * i, checkKey(`key ${i}`, key)));
+  writeU32(out, 0, checkUint("PRGENERATION", d.generation, 0xffff_ffff));
+  writeU32(out, 4, 8 * d.keys.length);
+  d.keys.forEach((key, i) => writeU64(out, 8 + 8 * i, checkKey(`key ${i}`, key)));
   return out;
 }
 
@@ -199,13 +200,13 @@ export function buildReadReservationData(d: {
   readonly reservation?: { readonly key: bigint; readonly type: PrType; readonly scope?: number };
 }): Uint8Array {
   const out = new Uint8Array(d.reservation === undefined ? 8 : 24);
-  putU32(out, 0, checkUint("PRGENERATION", d.generation, 0xffff_ffff));
+  writeU32(out, 0, checkUint("PRGENERATION", d.generation, 0xffff_ffff));
   if (d.reservation !== undefined) {
     if (!isPrType(d.reservation.type)) {
       throw new LocalProtocolError(`reservation TYPE ${String(d.reservation.type)} is not defined by SPC-4`);
     }
-    putU32(out, 4, 16);
-    putU64(out, 8, checkKey("RESERVATION KEY", d.reservation.key));
+    writeU32(out, 4, 16);
+    writeU64(out, 8, checkKey("RESERVATION KEY", d.reservation.key));
     out[21] = (checkUint("SCOPE", d.reservation.scope ?? 0, 0x0f) << 4) | d.reservation.type;
   }
   return out;
@@ -266,7 +267,7 @@ export function buildReportCapabilitiesData(d: Partial<Omit<ReportCapabilitiesDa
   readonly supportedTypes: readonly PrType[];
 }): Uint8Array {
   const out = new Uint8Array(8);
-  putU16(out, 0, 8);
+  writeU16(out, 0, 8);
   putFlag(out, 2, 7, d.replaceLostReservationCapable);
   putFlag(out, 2, 4, d.compatibleReservationHandling);
   putFlag(out, 2, 3, d.specifyInitiatorPortsCapable);
@@ -281,7 +282,7 @@ export function buildReportCapabilitiesData(d: Partial<Omit<ReportCapabilitiesDa
     if (bit === undefined) throw new LocalProtocolError(`reservation TYPE ${String(type)} is not defined by SPC-4`);
     mask |= 1 << bit;
   }
-  putU16(out, 4, mask);
+  writeU16(out, 4, mask);
   return out;
 }
 
@@ -345,16 +346,16 @@ export function buildReadFullStatusData(d: {
 }): Uint8Array {
   const total = d.registrations.reduce((n, reg) => n + 24 + reg.transportId.length, 0);
   const out = new Uint8Array(8 + total);
-  putU32(out, 0, checkUint("PRGENERATION", d.generation, 0xffff_ffff));
-  putU32(out, 4, checkUint("ADDITIONAL LENGTH", total, 0xffff_ffff));
+  writeU32(out, 0, checkUint("PRGENERATION", d.generation, 0xffff_ffff));
+  writeU32(out, 4, checkUint("ADDITIONAL LENGTH", total, 0xffff_ffff));
   let off = 8;
   for (const reg of d.registrations) {
-    putU64(out, off, checkKey("RESERVATION KEY", reg.key));
+    writeU64(out, off, checkKey("RESERVATION KEY", reg.key));
     putFlag(out, off + 12, 1, reg.allTargetPorts);
     putFlag(out, off + 12, 0, reg.reservationHolder);
     out[off + 13] = (checkUint("SCOPE", reg.scope ?? 0, 0x0f) << 4) | checkUint("TYPE", reg.type ?? 0, 0x0f);
-    putU16(out, off + 18, checkUint("RELATIVE TARGET PORT IDENTIFIER", reg.relativeTargetPortId, 0xffff));
-    putU32(out, off + 20, reg.transportId.length);
+    writeU16(out, off + 18, checkUint("RELATIVE TARGET PORT IDENTIFIER", reg.relativeTargetPortId, 0xffff));
+    writeU32(out, off + 20, reg.transportId.length);
     out.set(reg.transportId, off + 24);
     off += 24 + reg.transportId.length;
   }

@@ -8,7 +8,8 @@
  * LUN 0..16383 in the low 14 bits of bytes 0-1. Those are what `lun` numbers mean here.
  */
 import { LocalProtocolError, RemoteProtocolError } from "../errors.js";
-import { FieldReader, U32_MAX, checkUint, putU32 } from "./wire.js";
+import { writeU32 } from "../bytes.js";
+import { FieldReader, U32_MAX, checkUint } from "./wire.js";
 
 export const LunAddressMethod = {
   Peripheral: 0,
@@ -90,7 +91,7 @@ export function buildReportLunsData(luns: readonly (number | Uint8Array)[]): Uin
   const length = 8 * luns.length;
   checkUint("LUN LIST LENGTH", length, U32_MAX);
   const out = new Uint8Array(8 + length);
-  putU32(out, 0, length);
+  writeU32(out, 0, length);
   luns.forEach((lun, i) => {
     const raw = typeof lun === "number" ? encodeLun(lun) : lun;
     if (raw.length !== 8) throw new LocalProtocolError(`raw LUN ${i} is ${raw.length} bytes; must be 8`);

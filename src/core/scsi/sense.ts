@@ -13,7 +13,8 @@ import { LocalProtocolError, RemoteProtocolError } from "../errors.js";
 import { describeAsc } from "./asc-table.js";
 import { SenseKey, senseKeyName } from "./status.js";
 import type { U64 } from "./wire.js";
-import { FieldReader, U32_MAX, checkU64, checkUint, putU16, putU32, putU64 } from "./wire.js";
+import { writeU16, writeU32, writeU64 } from "../bytes.js";
+import { FieldReader, U32_MAX, checkU64, checkUint } from "./wire.js";
 
 export type SenseFormat = "fixed" | "descriptor";
 
@@ -151,7 +152,7 @@ function encodeSenseKeySpecific(sks: SenseKeySpecific): Uint8Array {
     }
   }
   out[0] = b0;
-  putU16(out, 1, pointer);
+  writeU16(out, 1, pointer);
   return out;
 }
 
@@ -332,12 +333,12 @@ export function buildFixedSense(s: SenseInput): Uint8Array {
   out[2] = s.key | (s.filemark === true ? 0x80 : 0) | (s.eom === true ? 0x40 : 0) | (s.ili === true ? 0x20 : 0);
   if (s.information !== undefined) {
     // SPC-4 §4.5.3: the fixed format has room for 32 bits; larger values need descriptor format.
-    putU32(out, 3, Number(checkU64("INFORMATION (fixed format)", s.information, BigInt(U32_MAX))));
+    writeU32(out, 3, Number(checkU64("INFORMATION (fixed format)", s.information, BigInt(U32_MAX))));
     out[0] |= 0x80;
   }
   out[7] = 10;
   if (s.commandSpecific !== undefined) {
-    putU32(out, 8, Number(checkU64("COMMAND-SPECIFIC INFORMATION (fixed format)", s.commandSpecific, BigInt(U32_MAX))));
+    writeU32(out, 8, Number(checkU64("COMMAND-SPECIFIC INFORMATION (fixed format)", s.commandSpecific, BigInt(U32_MAX))));
   }
   out[12] = s.asc;
   out[13] = s.ascq;
@@ -359,14 +360,14 @@ export function buildDescriptorSense(s: SenseInput): Uint8Array {
     d[0] = SenseDescriptorType.Information;
     d[1] = 0x0a;
     d[2] = 0x80; // VALID
-    putU64(d, 4, checkU64("INFORMATION", s.information));
+    writeU64(d, 4, checkU64("INFORMATION", s.information));
     parts.push(d);
   }
   if (s.commandSpecific !== undefined) {
     const d = new Uint8Array(12);
     d[0] = SenseDescriptorType.CommandSpecific;
     d[1] = 0x0a;
-    putU64(d, 4, checkU64("COMMAND-SPECIFIC INFORMATION", s.commandSpecific));
+    writeU64(d, 4, checkU64("COMMAND-SPECIFIC INFORMATION", s.commandSpecific));
     parts.push(d);
   }
   if (s.senseKeySpecific !== undefined) {

@@ -6,7 +6,8 @@ import { LocalProtocolError } from "../errors.js";
 import type { InvalidParameterList } from "./parameter-list.js";
 import { PARAMETER_LIST_LENGTH_ERROR, invalidParameterList } from "./parameter-list.js";
 import type { U64 } from "./wire.js";
-import { FieldReader, U32_MAX, checkU64, checkUint, putU16, putU32, putU64 } from "./wire.js";
+import { writeU16, writeU32, writeU64 } from "../bytes.js";
+import { FieldReader, U32_MAX, checkU64, checkUint } from "./wire.js";
 
 export interface UnmapDescriptor {
   readonly lba: U64;
@@ -29,11 +30,11 @@ export function buildUnmapParameterList(descriptors: readonly UnmapDescriptor[])
   }
   const out = new Uint8Array(8 + 16 * descriptors.length);
   // UNMAP DATA LENGTH counts the bytes after itself; the descriptor length the descriptors alone.
-  putU16(out, 0, out.length - 2);
-  putU16(out, 2, 16 * descriptors.length);
+  writeU16(out, 0, out.length - 2);
+  writeU16(out, 2, 16 * descriptors.length);
   descriptors.forEach((d, i) => {
-    putU64(out, 8 + 16 * i, checkU64(`descriptor ${i} LBA`, d.lba));
-    putU32(out, 16 + 16 * i, checkUint(`descriptor ${i} NUMBER OF LOGICAL BLOCKS`, d.blocks, U32_MAX));
+    writeU64(out, 8 + 16 * i, checkU64(`descriptor ${i} LBA`, d.lba));
+    writeU32(out, 16 + 16 * i, checkUint(`descriptor ${i} NUMBER OF LOGICAL BLOCKS`, d.blocks, U32_MAX));
   });
   return out;
 }

@@ -8,7 +8,8 @@ import { LocalProtocolError } from "../errors.js";
 import { checkAscii, decodeAsciiTrimmed, decodeUtf8, encodeUtf8, fromHex, putAsciiPadded, toHex } from "./text.js";
 import type { VpdHeader, VpdHeaderInput } from "./vpd.js";
 import { VpdPage, buildVpdPage, openVpdPage } from "./vpd.js";
-import { FieldReader, checkUint, putU16 } from "./wire.js";
+import { writeU16 } from "../bytes.js";
+import { FieldReader, checkUint } from "./wire.js";
 
 export const CodeSet = { Binary: 1, Ascii: 2, Utf8: 3 } as const;
 
@@ -244,7 +245,7 @@ export interface DesignatorInput {
 
 function u16Designator(value: number, what: string): Uint8Array {
   const d = new Uint8Array(4);
-  putU16(d, 2, checkUint(what, value, 0xffff));
+  writeU16(d, 2, checkUint(what, value, 0xffff));
   return d;
 }
 

@@ -12,7 +12,8 @@ import { LocalProtocolError, RemoteProtocolError } from "../errors.js";
 import { peripheralDeviceTypeName } from "./inquiry.js";
 import { checkAscii, decodeAsciiStripped } from "./text.js";
 import type { U64 } from "./wire.js";
-import { FieldReader, U32_MAX, checkU64, checkUint, putFlag, putU16, putU32, putU64 } from "./wire.js";
+import { writeU16, writeU32, writeU64 } from "../bytes.js";
+import { FieldReader, U32_MAX, checkU64, checkUint, putFlag } from "./wire.js";
 
 export const VpdPage = {
   SupportedPages: 0x00,
@@ -107,7 +108,7 @@ export function buildVpdPage(page: number, body: Uint8Array, h: VpdHeaderInput):
     (checkUint("PERIPHERAL QUALIFIER", h.peripheralQualifier ?? 0, 7) << 5) |
     checkUint("PERIPHERAL DEVICE TYPE", h.peripheralDeviceType ?? 0, 0x1f);
   out[1] = page;
-  putU16(out, 2, body.length);
+  writeU16(out, 2, body.length);
   out.set(body, 4);
   return out;
 }
@@ -199,20 +200,20 @@ export function buildBlockLimitsPage(f: Partial<BlockLimits>, h: VpdHeaderInput 
   // body[i] is page byte i + 4.
   putFlag(body, 0, 0, f.wsnz);
   body[1] = checkUint("MAXIMUM COMPARE AND WRITE LENGTH", f.maximumCompareAndWriteLength ?? 0, 0xff);
-  putU16(body, 2, checkUint("OPTIMAL TRANSFER LENGTH GRANULARITY", f.optimalTransferLengthGranularity ?? 0, 0xffff));
-  putU32(body, 4, checkUint("MAXIMUM TRANSFER LENGTH", f.maximumTransferLength ?? 0, U32_MAX));
-  putU32(body, 8, checkUint("OPTIMAL TRANSFER LENGTH", f.optimalTransferLength ?? 0, U32_MAX));
-  putU32(body, 12, checkUint("MAXIMUM PREFETCH LENGTH", f.maximumPrefetchLength ?? 0, U32_MAX));
-  putU32(body, 16, checkUint("MAXIMUM UNMAP LBA COUNT", f.maximumUnmapLbaCount ?? 0, U32_MAX));
-  putU32(body, 20, checkUint("MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT", f.maximumUnmapBlockDescriptorCount ?? 0, U32_MAX));
-  putU32(body, 24, checkUint("OPTIMAL UNMAP GRANULARITY", f.optimalUnmapGranularity ?? 0, U32_MAX));
+  writeU16(body, 2, checkUint("OPTIMAL TRANSFER LENGTH GRANULARITY", f.optimalTransferLengthGranularity ?? 0, 0xffff));
+  writeU32(body, 4, checkUint("MAXIMUM TRANSFER LENGTH", f.maximumTransferLength ?? 0, U32_MAX));
+  writeU32(body, 8, checkUint("OPTIMAL TRANSFER LENGTH", f.optimalTransferLength ?? 0, U32_MAX));
+  writeU32(body, 12, checkUint("MAXIMUM PREFETCH LENGTH", f.maximumPrefetchLength ?? 0, U32_MAX));
+  writeU32(body, 16, checkUint("MAXIMUM UNMAP LBA COUNT", f.maximumUnmapLbaCount ?? 0, U32_MAX));
+  writeU32(body, 20, checkUint("MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT", f.maximumUnmapBlockDescriptorCount ?? 0, U32_MAX));
+  writeU32(body, 24, checkUint("OPTIMAL UNMAP GRANULARITY", f.optimalUnmapGranularity ?? 0, U32_MAX));
   const alignment = checkUint("UNMAP GRANULARITY ALIGNMENT", f.unmapGranularityAlignment ?? 0, 0x7fff_ffff);
   if (alignment !== 0 && f.unmapGranularityAlignmentValid !== true) {
     throw new LocalProtocolError("UNMAP GRANULARITY ALIGNMENT given without UGAVALID");
   }
-  putU32(body, 28, alignment);
+  writeU32(body, 28, alignment);
   putFlag(body, 28, 7, f.unmapGranularityAlignmentValid);
-  putU64(body, 32, checkU64("MAXIMUM WRITE SAME LENGTH", f.maximumWriteSameLength ?? 0));
+  writeU64(body, 32, checkU64("MAXIMUM WRITE SAME LENGTH", f.maximumWriteSameLength ?? 0));
   return buildVpdPage(VpdPage.BlockLimits, body, h);
 }
 
@@ -282,7 +283,7 @@ export function buildBlockDeviceCharacteristicsPage(
   h: VpdHeaderInput = {},
 ): Uint8Array {
   const body = new Uint8Array(0x3c);
-  putU16(body, 0, checkUint("MEDIUM ROTATION RATE", f.mediumRotationRate ?? 0, 0xffff));
+  writeU16(body, 0, checkUint("MEDIUM ROTATION RATE", f.mediumRotationRate ?? 0, 0xffff));
   body[2] = checkUint("PRODUCT TYPE", f.productType ?? 0, 0xff);
   body[3] =
     (checkUint("WABEREQ", f.wabereq ?? 0, 3) << 6) |

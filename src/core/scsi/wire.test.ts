@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LocalProtocolError, RemoteProtocolError } from "../errors.js";
-import { FieldReader, U64_MAX, checkU64, checkUint, putU16, putU24, putU32, putU64, u64Result } from "./wire.js";
+import { writeU16, writeU24, writeU32, writeU64 } from "../bytes.js";
+import { FieldReader, U64_MAX, checkU64, checkUint, u64Result } from "./wire.js";
 
 describe("the 64-bit rule", () => {
   it("gives a number up to 2^53-1 and a bigint from 2^53", () => {
@@ -10,11 +11,11 @@ describe("the 64-bit rule", () => {
     expect(u64Result(0n)).toBe(0);
   });
 
-  it("round-trips any 64-bit value through putU64 and FieldReader.u64", () => {
+  it("round-trips any 64-bit value through writeU64 and FieldReader.u64", () => {
     fc.assert(
       fc.property(fc.bigInt({ min: 0n, max: U64_MAX }), (v) => {
         const b = new Uint8Array(8);
-        putU64(b, 0, v);
+        writeU64(b, 0, v);
         expect(new FieldReader(b, "t").u64n(0)).toBe(v);
         expect(new FieldReader(b, "t").u64(0)).toBe(u64Result(v));
       }),
@@ -25,9 +26,9 @@ describe("the 64-bit rule", () => {
 describe("FieldReader", () => {
   it("reads big-endian fields of every width", () => {
     const b = new Uint8Array(9);
-    putU16(b, 0, 0x0102);
-    putU24(b, 2, 0x030405);
-    putU32(b, 5, 0x06070809);
+    writeU16(b, 0, 0x0102);
+    writeU24(b, 2, 0x030405);
+    writeU32(b, 5, 0x06070809);
     const r = new FieldReader(b, "t");
     expect([r.u16(0), r.u24(2), r.u32(5), r.u8(8), r.bits(5, 1, 2), r.bit(8, 0)]).toEqual([0x0102, 0x030405, 0x06070809, 9, 3, true]);
   });

@@ -1,5 +1,6 @@
 /**
- * Big-endian field access for CDBs and SCSI data, and the one rule for 64-bit values.
+ * Bounded field access for SCSI data, argument checks, and the one rule for 64-bit values. The
+ * big-endian byte math itself is core/bytes.ts's, shared with the iSCSI and iSNS codecs.
  *
  * The 64-bit rule (used by every module in this folder):
  * - Builders take a 64-bit quantity (LBA, information field, number of blocks) as `number | bigint`
@@ -14,6 +15,7 @@
  * parser that forgot a length check throws a `RemoteProtocolError` naming the field, never a
  * `RangeError` or a read past the buffer.
  */
+import { readU16, readU24, readU32, readU64 } from "../bytes.js";
 import { LocalProtocolError, RemoteProtocolError } from "../errors.js";
 
 /** A 64-bit unsigned value: see the rule above. */
@@ -36,12 +38,10 @@ function hex(value: number | bigint): string {
 export class FieldReader {
   readonly bytes: Uint8Array;
   readonly what: string;
-  private readonly view: DataView;
 
   constructor(bytes: Uint8Array, what: string) {
     this.bytes = bytes;
     this.what = what;
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   get length(): number {
@@ -72,22 +72,22 @@ export class FieldReader {
 
   u8(offset: number): number {
     this.check(offset, 1);
-    return this.view.getUint8(offset);
+    return this.bytes[offset]!;
   }
 
   u16(offset: number): number {
     this.check(offset, 2);
-    return this.view.getUint16(offset);
+    return readU16(this.bytes, offset);
   }
 
   u24(offset: number): number {
     this.check(offset, 3);
-    return (this.view.getUint8(offset) << 16) | this.view.getUint16(offset + 1);
+    return readU24(this.bytes, offset);
   }
 
   u32(offset: number): number {
     this.check(offset, 4);
-    return this.view.getUint32(offset);
+    return readU32(this.bytes, offset);
   }
 
   /** A 64-bit field under the 64-bit rule. */
@@ -98,7 +98,7 @@ export class FieldReader {
   /** A 64-bit field as a bigint (for opaque values such as reservation keys). */
   u64n(offset: number): bigint {
     this.check(offset, 8);
-    return this.view.getBigUint64(offset);
+    return readU64(this.bytes, offset);
   }
 
   /** One bit of one byte. */
@@ -158,31 +158,7 @@ export function checkKey(what: string, value: bigint): bigint {
   return value;
 }
 
-// ---------------------------------------------------------------- writes (into buffers we allocated)
-
-export function putU16(bytes: Uint8Array, offset: number, value: number): void {
-  bytes[offset] = (value >>> 8) & 0xff;
-  bytes[offset + 1] = value & 0xff;
-}
-
-export function putU24(bytes: Uint8Array, offset: number, value: number): void {
-  bytes[offset] = (value >>> 16) & 0xff;
-  bytes[offset + 1] = (value >>> 8) & 0xff;
-  bytes[offset + 2] = value & 0xff;
-}
-
-export function putU32(bytes: Uint8Array, offset: number, value: number): void {
-  bytes[offset] = (value >>> 24) & 0xff;
-  bytes[offset + 1] = (value >>> 16) & 0xff;
-  bytes[offset + 2] = (value >>> 8) & 0xff;
-  bytes[offset + 3] = value & 0xff;
-}
-
-export function putU64(bytes: Uint8Array, offset: number, value: U64): void {
-  const big = BigInt(value);
-  putU32(bytes, offset, Number((big >> 32n) & 0xffff_ffffn));
-  putU32(bytes, offset + 4, Number(big & 0xffff_ffffn));
-}
+// ---------------------------------------------------------------- flags (into buffers we allocated)
 
 /** Sets bit `bit` of `bytes[offset]` when `on`. */
 export function putFlag(bytes: Uint8Array, offset: number, bit: number, on: boolean | undefined): void {

@@ -3,7 +3,7 @@
  * task management (§11.5, §11.6), text exchanges (§11.10, §11.11) and Reject (§11.17).
  */
 import { AbortedError, LocalProtocolError, RejectError, RemoteProtocolError, SessionClosedError } from "../errors.js";
-import { readU32 } from "../pdu/bytes.js";
+import { readU32 } from "../bytes.js";
 import { Opcode, RESERVED_TAG, TaskManagementFunction, TaskManagementResponseCode } from "../pdu/opcodes.js";
 import type { NopInPdu, RejectPdu, TaskManagementResponsePdu, TextResponsePdu } from "../pdu/types.js";
 import { parseText } from "../text/codec.js";

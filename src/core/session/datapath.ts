@@ -4,7 +4,7 @@
  * in the caller's buffer, and completing on status.
  */
 import { RemoteProtocolError, ShortTransferError, TargetFailureError } from "../errors.js";
-import { readU32 } from "../pdu/bytes.js";
+import { readU32 } from "../bytes.js";
 import type { Frame } from "../pdu/framer.js";
 import { Opcode, RESERVED_TAG, SnackType, TaskAttribute } from "../pdu/opcodes.js";
 import type { DataInPdu, R2TPdu, ScsiCommandPdu, ScsiResponsePdu } from "../pdu/types.js";

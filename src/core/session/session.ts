@@ -10,7 +10,7 @@ import {
   TimeoutError,
   TransportError,
 } from "../errors.js";
-import { readU32 } from "../pdu/bytes.js";
+import { readU32 } from "../bytes.js";
 import type { Frame } from "../pdu/framer.js";
 import { AsyncEvent, LogoutReason, Opcode, opcodeName, RejectReason, RESERVED_TAG, type TaskManagementFunction } from "../pdu/opcodes.js";
 import type { AsyncMessagePdu, LoginResponsePdu, LogoutResponsePdu, RejectPdu, TargetPdu } from "../pdu/types.js";

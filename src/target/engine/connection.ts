@@ -8,7 +8,7 @@
 import { IscsiError, RemoteProtocolError, TimeoutError } from "../../core/errors.js";
 import type { Crc32c } from "../../core/digest/crc32c.js";
 import { TargetLogin, type TargetLoginOptions, type TargetLoginResult } from "../../core/login/target.js";
-import { readU32 } from "../../core/pdu/bytes.js";
+import { readU32 } from "../../core/bytes.js";
 import { decodePdu } from "../../core/pdu/decode.js";
 import { type DigestSettings, encodePdu } from "../../core/pdu/encode.js";
 import { type Frame, Framer } from "../../core/pdu/framer.js";

@@ -17,7 +17,7 @@ import { LocalProtocolError, SessionClosedError } from "../../core/errors.js";
 import { checkIscsiName } from "../../core/iscsi-name.js";
 import type { AuthPolicy, TargetLoginOptions, TargetLoginResult, TargetNode } from "../../core/login/target.js";
 import { LoginStatus } from "../../core/login/status.js";
-import { readU32 } from "../../core/pdu/bytes.js";
+import { readU32 } from "../../core/bytes.js";
 import { AsyncEvent, Opcode } from "../../core/pdu/opcodes.js";
 import type { LoginRequestPdu, Pdu } from "../../core/pdu/types.js";
 import { EMBEDDED_TARGET_POLICY, type EngineConfig, type ResolvedEngineConfig, type ResolvedTarget, resolveEngineConfig } from "./config.js";

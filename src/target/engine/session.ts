@@ -5,7 +5,7 @@
  * on (RFC 7143 §6.1.2 connection allegiance), while Data-Out is looked up session-wide.
  */
 import { DigestError, type IscsiError, RemoteProtocolError } from "../../core/errors.js";
-import { readU32 } from "../../core/pdu/bytes.js";
+import { readU32 } from "../../core/bytes.js";
 import type { Frame } from "../../core/pdu/framer.js";
 import { LogoutReason, LogoutResponseCode, Opcode, RESERVED_TAG, RejectReason, TaskAttribute, opcodeName } from "../../core/pdu/opcodes.js";
 import type {

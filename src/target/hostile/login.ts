@@ -10,7 +10,7 @@
 import { chapResponse } from "../../core/auth/chap.js";
 import { type ChapAlgorithm, isChapAlgorithm } from "../../core/auth/hash.js";
 import type { Secret } from "../../core/auth/secret.js";
-import { writeDigest } from "../../core/pdu/bytes.js";
+import { writeDigest } from "../../core/bytes.js";
 import { DEFAULT_MAX_RECV_DATA_SEGMENT_LENGTH, LoginStage } from "../../core/pdu/opcodes.js";
 import type { LoginRequestPdu, LoginResponsePdu } from "../../core/pdu/types.js";
 import { formatHex, parseBinary } from "../../core/text/values.js";

@@ -1,7 +1,10 @@
 /**
- * Big-endian field access at fixed offsets, as every iSCSI header field is laid out
- * (RFC 7143 §11.2.1: "network byte order"). Plain byte math on the Uint8Array: no DataView
- * to allocate per PDU. Callers guarantee the offsets are in bounds (a BHS is always 48 bytes).
+ * Big-endian field access at fixed offsets: every iSCSI header field (RFC 7143 §11.2.1: "network
+ * byte order"), every iSNS field (RFC 4171 §5.1) and every CDB and SCSI data field (SPC-4 §3.5.1)
+ * is laid out so. One module for all of them, so that the byte math exists once. Plain byte math
+ * on the Uint8Array: no DataView to allocate per PDU. Callers guarantee the offsets are in bounds
+ * (a BHS is always 48 bytes; SCSI parsers go through scsi/wire.ts's bounded FieldReader).
+ * Writes need no masking: a Uint8Array stores each value modulo 256.
  */
 
 export function readU16(b: Uint8Array, o: number): number {
@@ -19,6 +22,11 @@ export function readU32(b: Uint8Array, o: number): number {
 /** A 48-bit big-endian number (the ISID, RFC 7143 §11.12.5); exact, as 2^48 < 2^53. */
 export function readU48(b: Uint8Array, o: number): number {
   return readU16(b, o) * 0x1_0000_0000 + readU32(b, o + 2);
+}
+
+/** A 64-bit big-endian number, always a bigint (scsi/wire.ts applies the 64-bit rule on top). */
+export function readU64(b: Uint8Array, o: number): bigint {
+  return (BigInt(readU32(b, o)) << 32n) | BigInt(readU32(b, o + 4));
 }
 
 export function writeU16(b: Uint8Array, o: number, v: number): void {
@@ -42,6 +50,13 @@ export function writeU32(b: Uint8Array, o: number, v: number): void {
 export function writeU48(b: Uint8Array, o: number, v: number): void {
   writeU16(b, o, Math.floor(v / 0x1_0000_0000));
   writeU32(b, o + 2, v >>> 0);
+}
+
+/** A 64-bit value given as a safe integer or a bigint (the caller has range-checked it). */
+export function writeU64(b: Uint8Array, o: number, v: number | bigint): void {
+  const big = BigInt(v);
+  writeU32(b, o, Number((big >> 32n) & 0xffff_ffffn));
+  writeU32(b, o + 4, Number(big & 0xffff_ffffn));
 }
 
 /**
