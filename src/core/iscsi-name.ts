@@ -9,7 +9,7 @@
  * allows from ASCII only a-z, 0-9, '-', '.' and ':'; other characters are allowed unless
  * stringprep prohibits them (spaces, controls, private use, non-characters, surrogates, ...).
  */
-import { encodeUtf8 } from "./text/utf8.js";
+import { encodeUtf8 } from "./utf8.js";
 
 /** RFC 7143 §4.2.7.1: "iSCSI names ... up to a maximum length of 223 bytes" (UTF-8). */
 export const MAX_ISCSI_NAME_BYTES = 223;

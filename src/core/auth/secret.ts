@@ -3,7 +3,7 @@
  * serialising it or interpolating it into a message gives "[redacted]", so a secret cannot end up
  * in an error message or a log by accident.
  */
-import { encodeUtf8 } from "../text/utf8.js";
+import { encodeUtf8 } from "../utf8.js";
 
 const REDACTED = "[redacted]";
 

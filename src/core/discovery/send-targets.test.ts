@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { RemoteProtocolError } from "../errors.js";
 import { encodeText } from "../text/codec.js";
-import { encodeUtf8 } from "../text/utf8.js";
+import { encodeUtf8 } from "../utf8.js";
 import type { DiscoveredTarget } from "./send-targets.js";
 import { buildSendTargetsResponse, parseSendTargetsResponse, sendTargetsRequest } from "./send-targets.js";
 

@@ -6,7 +6,7 @@
  */
 import { LocalProtocolError } from "../errors.js";
 import { readU16, readU32 as readU32At, writeU16, writeU32 } from "../bytes.js";
-import { decodeUtf8, encodeUtf8 } from "../text/utf8.js";
+import { decodeUtf8, encodeUtf8 } from "../utf8.js";
 import { functionName, ISNSP_HEADER_BYTES, ISNSP_MAX_PAYLOAD, ISNSP_VERSION, IsnsFlag, PORT_UDP_BIT, RESPONSE_BIT } from "./constants.js";
 import { IsnsProtocolError } from "./errors.js";
 import { decodeIpAddress, encodeIpAddress } from "./ip.js";

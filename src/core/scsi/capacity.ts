@@ -1,8 +1,8 @@
 /**
  * READ CAPACITY(10) and READ CAPACITY(16) parameter data (SBC-3), both directions.
  */
-import type { U64 } from "./wire.js";
 import { writeU16, writeU32, writeU64 } from "../bytes.js";
+import type { U64 } from "./wire.js";
 import { FieldReader, U32_MAX, checkU64, checkUint, putFlag, u64Result } from "./wire.js";
 
 export interface ReadCapacity10Data {

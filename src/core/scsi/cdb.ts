@@ -4,13 +4,13 @@
  * does not fit its field. LBAs follow the 64-bit rule in wire.ts: `number` for 10-byte CDBs,
  * `number | bigint` for 16-byte ones.
  */
+import { writeU16, writeU32, writeU64 } from "../bytes.js";
 import { LocalProtocolError } from "../errors.js";
 import { ScsiOpcode, ServiceActionIn16 } from "./opcodes.js";
 import type { PageControl } from "./mode-pages.js";
 import type { PrInServiceAction, PrOutServiceAction, PrType } from "./persistent-reservation.js";
 import { PR_TYPE_NAMES } from "./persistent-reservation.js";
 import type { U64 } from "./wire.js";
-import { writeU16, writeU32, writeU64 } from "../bytes.js";
 import { U32_MAX, checkU64, checkUint, putFlag } from "./wire.js";
 
 /** Flags shared by the read, write and verify family (byte 1 and GROUP NUMBER of the SBC-3 CDBs). */

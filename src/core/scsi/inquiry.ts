@@ -2,9 +2,9 @@
  * Standard INQUIRY data (SPC-4, INQUIRY command: standard INQUIRY data format), both directions,
  * and the names of peripheral device types and qualifiers, which VPD pages share.
  */
+import { writeU16 } from "../bytes.js";
 import { LocalProtocolError } from "../errors.js";
 import { checkAscii, decodeAsciiTrimmed, putAsciiPadded } from "./text.js";
-import { writeU16 } from "../bytes.js";
 import { FieldReader, checkUint, putFlag } from "./wire.js";
 
 /** PERIPHERAL DEVICE TYPE (SPC-4 table of peripheral device types). */

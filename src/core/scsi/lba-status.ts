@@ -4,8 +4,8 @@
  * the hint that some blocks are about to be read. The initiator's side: CDB builders and the
  * parameter data parser.
  */
-import { ServiceActionIn16 } from "./opcodes.js";
 import { writeU32, writeU64 } from "../bytes.js";
+import { ServiceActionIn16 } from "./opcodes.js";
 import { FieldReader, type U64, U32_MAX, checkU64, checkUint, putFlag } from "./wire.js";
 
 /** PROVISIONING STATUS of an LBA status descriptor (SBC-3). */

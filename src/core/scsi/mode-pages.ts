@@ -5,8 +5,8 @@
  * Byte offsets in the page decoders count from the page's first byte (the PAGE CODE byte), as the
  * standards' tables do.
  */
-import { LocalProtocolError, RemoteProtocolError } from "../errors.js";
 import { writeU16, writeU32 } from "../bytes.js";
+import { LocalProtocolError, RemoteProtocolError } from "../errors.js";
 import { FieldReader, checkUint, putFlag } from "./wire.js";
 
 /** The PC field of MODE SENSE (SPC-4 MODE SENSE(6)). */

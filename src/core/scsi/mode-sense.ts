@@ -3,11 +3,11 @@
  * descriptors as a direct-access device (SBC-3) lays them out, then the mode pages (framed by
  * mode-pages.ts). Parsed in both directions: the initiator reads it, the target builds it.
  */
+import { writeU16, writeU24, writeU32, writeU64 } from "../bytes.js";
 import { LocalProtocolError, RemoteProtocolError } from "../errors.js";
 import type { ModePage } from "./mode-pages.js";
 import { decodeModePages } from "./mode-pages.js";
 import type { U64 } from "./wire.js";
-import { writeU16, writeU24, writeU32, writeU64 } from "../bytes.js";
 import { FieldReader, U32_MAX, checkU64, checkUint } from "./wire.js";
 
 export interface BlockDescriptor {

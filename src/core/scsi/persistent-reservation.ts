@@ -4,10 +4,10 @@
  * and the PERSISTENT RESERVE IN data (READ KEYS, READ RESERVATION, REPORT CAPABILITIES,
  * READ FULL STATUS) in both directions. Keys are opaque 64-bit values, always `bigint`.
  */
+import { writeU16, writeU32, writeU64 } from "../bytes.js";
 import { LocalProtocolError } from "../errors.js";
 import type { InvalidParameterList } from "./parameter-list.js";
 import { PARAMETER_LIST_LENGTH_ERROR, invalidParameterList } from "./parameter-list.js";
-import { writeU16, writeU32, writeU64 } from "../bytes.js";
 import { FieldReader, checkKey, checkUint, putFlag } from "./wire.js";
 
 export const PrInServiceAction = {

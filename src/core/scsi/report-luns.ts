@@ -7,8 +7,8 @@
  * (method 00b, bus identifier 0): LUN 0..255 in byte 1; and flat space addressing (method 01b):
  * LUN 0..16383 in the low 14 bits of bytes 0-1. Those are what `lun` numbers mean here.
  */
-import { LocalProtocolError, RemoteProtocolError } from "../errors.js";
 import { writeU32 } from "../bytes.js";
+import { LocalProtocolError, RemoteProtocolError } from "../errors.js";
 import { FieldReader, U32_MAX, checkUint } from "./wire.js";
 
 export const LunAddressMethod = {

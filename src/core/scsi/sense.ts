@@ -8,12 +8,12 @@
  * with `truncated` set. Data too short for the response code and sense key, or with a response
  * code that is not sense data, is a RemoteProtocolError.
  */
+import { writeU16, writeU32, writeU64 } from "../bytes.js";
 import type { SenseSummary } from "../errors.js";
 import { LocalProtocolError, RemoteProtocolError } from "../errors.js";
 import { describeAsc } from "./asc-table.js";
 import { SenseKey, senseKeyName } from "./status.js";
 import type { U64 } from "./wire.js";
-import { writeU16, writeU32, writeU64 } from "../bytes.js";
 import { FieldReader, U32_MAX, checkU64, checkUint } from "./wire.js";
 
 export type SenseFormat = "fixed" | "descriptor";

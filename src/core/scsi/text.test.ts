@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LocalProtocolError } from "../errors.js";
-import { checkAscii, decodeAscii, decodeAsciiStripped, decodeAsciiTrimmed, decodeUtf8, encodeUtf8, fromHex, toHex } from "./text.js";
+import { checkAscii, decodeAscii, decodeAsciiStripped, decodeAsciiTrimmed, fromHex, toHex } from "./text.js";
 
 describe("ASCII fields", () => {
   it("show control and high bytes as '?' and trim the padding", () => {
@@ -26,31 +26,5 @@ describe("hex", () => {
     );
     expect(() => fromHex("x", "abc")).toThrow(LocalProtocolError);
     expect(() => fromHex("x", "zz")).toThrow(LocalProtocolError);
-  });
-});
-
-describe("UTF-8", () => {
-  it("round-trips any well-formed string", () => {
-    fc.assert(
-      fc.property(fc.string({ unit: "grapheme" }), (s) => {
-        expect(decodeUtf8(encodeUtf8(s))).toBe(s);
-      }),
-    );
-  });
-
-  it("encodes as the standard does", () => {
-    expect(toHex(encodeUtf8("aé€😀"))).toBe("61c3a9e282acf09f9880");
-  });
-
-  it("replaces malformed sequences with U+FFFD and never throws", () => {
-    expect(decodeUtf8(Uint8Array.of(0xc0, 0xaf))).toBe("\ufffd\ufffd");
-    expect(decodeUtf8(Uint8Array.of(0xe2, 0x82))).toBe("\ufffd");
-    expect(decodeUtf8(Uint8Array.of(0xed, 0xa0, 0x80))).toBe("\ufffd");
-    expect(decodeUtf8(Uint8Array.of(0x61, 0xff, 0x62))).toBe("a\ufffdb");
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 50 }), (b) => {
-        expect(typeof decodeUtf8(b)).toBe("string");
-      }),
-    );
   });
 });

@@ -2,11 +2,11 @@
  * The UNMAP parameter list (SBC-3, UNMAP command): an 8-byte header, then 16-byte block
  * descriptors of {LBA, number of blocks}. Built by the initiator, parsed by the target.
  */
+import { writeU16, writeU32, writeU64 } from "../bytes.js";
 import { LocalProtocolError } from "../errors.js";
 import type { InvalidParameterList } from "./parameter-list.js";
 import { PARAMETER_LIST_LENGTH_ERROR, invalidParameterList } from "./parameter-list.js";
 import type { U64 } from "./wire.js";
-import { writeU16, writeU32, writeU64 } from "../bytes.js";
 import { FieldReader, U32_MAX, checkU64, checkUint } from "./wire.js";
 
 export interface UnmapDescriptor {

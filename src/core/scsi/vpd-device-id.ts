@@ -4,11 +4,12 @@
  * designators it needs to tell LUNs apart (NAA, EUI-64, T10 vendor ID, SCSI name string), the
  * target builds them.
  */
+import { writeU16 } from "../bytes.js";
 import { LocalProtocolError } from "../errors.js";
-import { checkAscii, decodeAsciiTrimmed, decodeUtf8, encodeUtf8, fromHex, putAsciiPadded, toHex } from "./text.js";
+import { decodeUtf8Lenient, encodeUtf8 } from "../utf8.js";
+import { checkAscii, decodeAsciiTrimmed, fromHex, putAsciiPadded, toHex } from "./text.js";
 import type { VpdHeader, VpdHeaderInput } from "./vpd.js";
 import { VpdPage, buildVpdPage, openVpdPage } from "./vpd.js";
-import { writeU16 } from "../bytes.js";
 import { FieldReader, checkUint } from "./wire.js";
 
 export const CodeSet = { Binary: 1, Ascii: 2, Utf8: 3 } as const;
@@ -137,7 +138,7 @@ function decodeValue(type: number, codeSet: number, d: Uint8Array): DesignatorVa
       return {
         kind: "vendor-specific",
         hex: toHex(d),
-        text: codeSet === CodeSet.Ascii ? decodeAsciiTrimmed(d) : codeSet === CodeSet.Utf8 ? decodeUtf8(d) : undefined,
+        text: codeSet === CodeSet.Ascii ? decodeAsciiTrimmed(d) : codeSet === CodeSet.Utf8 ? decodeUtf8Lenient(d) : undefined,
       };
     case DesignatorType.T10VendorId:
       return {
@@ -168,7 +169,7 @@ function decodeValue(type: number, codeSet: number, d: Uint8Array): DesignatorVa
     case DesignatorType.ScsiNameString: {
       let end = d.length;
       while (end > 0 && d[end - 1] === 0) end--;
-      return { kind: "scsi-name-string", name: decodeUtf8(d.subarray(0, end)) };
+      return { kind: "scsi-name-string", name: decodeUtf8Lenient(d.subarray(0, end)) };
     }
     case DesignatorType.ProtocolSpecificPortIdentifier:
       return { kind: "protocol-specific-port", hex: toHex(d) };

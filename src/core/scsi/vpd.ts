@@ -8,11 +8,11 @@
  * shorter (older device) or the data was cut; `truncated` says PAGE LENGTH promised more than the
  * data holds.
  */
+import { writeU16, writeU32, writeU64 } from "../bytes.js";
 import { LocalProtocolError, RemoteProtocolError } from "../errors.js";
 import { peripheralDeviceTypeName } from "./inquiry.js";
 import { checkAscii, decodeAsciiStripped } from "./text.js";
 import type { U64 } from "./wire.js";
-import { writeU16, writeU32, writeU64 } from "../bytes.js";
 import { FieldReader, U32_MAX, checkU64, checkUint, putFlag } from "./wire.js";
 
 export const VpdPage = {

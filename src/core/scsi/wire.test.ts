@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { LocalProtocolError, RemoteProtocolError } from "../errors.js";
 import { writeU16, writeU24, writeU32, writeU64 } from "../bytes.js";
+import { LocalProtocolError, RemoteProtocolError } from "../errors.js";
 import { FieldReader, U64_MAX, checkU64, checkUint, u64Result } from "./wire.js";
 
 describe("the 64-bit rule", () => {

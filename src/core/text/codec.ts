@@ -4,7 +4,7 @@
  * (§6.1, §11.10.2), so multi-PDU text is gathered with `TextAccumulator` before parsing.
  */
 import { LocalProtocolError, RemoteProtocolError } from "../errors.js";
-import { decodeUtf8, encodeUtf8, utf8Length } from "./utf8.js";
+import { decodeUtf8, encodeUtf8, utf8Length } from "../utf8.js";
 
 export type TextPair = readonly [key: string, value: string];
 

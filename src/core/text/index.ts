@@ -6,4 +6,4 @@ export * from "./parameters.js";
 export * from "./renegotiation.js";
 export * from "./target-address.js";
 export * from "./values.js";
-export { decodeUtf8, encodeUtf8, utf8Length } from "./utf8.js";
+export { decodeUtf8, encodeUtf8, utf8Length } from "../utf8.js";
