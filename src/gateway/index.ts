@@ -25,8 +25,14 @@ export interface GatewayOptions {
   readonly lookup?: Lookup;
 }
 
-/** dist/web beside dist/gateway (the bundle scripts/build-web.mjs writes). */
-export const DEFAULT_WEB_ROOT = fileURLToPath(new URL("../web/", import.meta.url));
+/**
+ * dist/web beside dist/gateway (the bundle scripts/build-web.mjs writes). Run from the sources
+ * (tsx, the tests), this module is in src/gateway, whose src/web holds the page unbundled: the
+ * bundle is still in dist/web.
+ */
+export const DEFAULT_WEB_ROOT = fileURLToPath(
+  /\/src\/gateway\/[^/]*$/.test(new URL(import.meta.url).pathname) ? new URL("../../dist/web/", import.meta.url) : new URL("../web/", import.meta.url),
+);
 
 const dnsLookup: Lookup = async (host) => (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
 
