@@ -7,7 +7,8 @@ import { DEFAULT_MAX_RECV_DATA_SEGMENT_LENGTH, Opcode, opcodeName } from "../pdu
 import type { InitiatorPdu, Pdu, TargetPdu } from "../pdu/types.js";
 import { type ConnectionParameters, DEFAULT_CONNECTION_PARAMETERS } from "../text/parameters.js";
 import { ConnectionCounters } from "./policy.js";
-import { ConnectionState, connectionTransition } from "./states.js";
+import { type ConnectionTrigger, connectionNext } from "./machine.js";
+import { ConnectionState } from "./states.js";
 
 /**
  * What a connection needs from its session. The session implements it; the connection never
@@ -107,8 +108,9 @@ export class Connection {
     return this.txLength;
   }
 
-  transition(to: ConnectionState): void {
-    this.stateValue = connectionTransition(this.stateValue, to, this.cid);
+  /** Moves the connection by its table (machine.ts); a LocalProtocolError for an event it does not list. */
+  handle(trigger: ConnectionTrigger): void {
+    this.stateValue = connectionNext(this.stateValue, trigger, this.cid);
   }
 
   /**

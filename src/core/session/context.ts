@@ -6,9 +6,9 @@ import type { Pdu } from "../pdu/types.js";
 import { DEFAULT_SESSION_PARAMETERS, type OperationalProposal, type SessionParameters } from "../text/parameters.js";
 import type { SessionEvent } from "./command.js";
 import type { Connection } from "./connection.js";
+import { SessionMachine } from "./machine.js";
 import { chooseConnection, type ConnectionPolicy, DEFAULT_CONNECTION_POLICY } from "./policy.js";
 import type { RecoverySettings } from "./recovery.js";
-import { SessionState } from "./states.js";
 import type { ScsiTask, Task, TextTask } from "./task.js";
 import { TaskTable } from "./task.js";
 import { TaskTimer, TimerTable } from "./timers.js";
@@ -70,7 +70,8 @@ export const EMPTY = new Uint8Array(0);
  */
 export class SessionContext<C> {
   tsih = 0;
-  state: SessionState = SessionState.Free;
+  /** The session's state and what moves it (machine.ts). */
+  readonly machine = new SessionMachine();
   params: SessionParameters = DEFAULT_SESSION_PARAMETERS;
   readonly window: CommandWindow;
   readonly tasks = new TaskTable<C>();
@@ -85,8 +86,6 @@ export class SessionContext<C> {
   private readonly policy: ConnectionPolicy;
   /** Every deadline of the session, its connections and its tasks (timers.ts). */
   readonly timers = new TimerTable<Task<C>>();
-  /** While set, no new command is issued (draining for a target-requested logout). */
-  draining = false;
   /** Tags of pings and text exchanges that timed out: a late answer to one is dropped quietly. */
   private readonly expired = new Set<number>();
 

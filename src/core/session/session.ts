@@ -27,7 +27,8 @@ import { onNopIn, onReject, onTaskManagementResponse, onTextResponse, sendPing, 
 import { issue, onDataIn, onR2T, onScsiResponse, placeData, reissueSame, requestStatusAgain } from "./datapath.js";
 import { onTaskTimer } from "./escalation.js";
 import { DEFAULT_RECOVERY, type RecoveryCause, type RecoveryRecord, RecoveryTracker, retryLimitError } from "./recovery.js";
-import { ConnectionState, SessionState, sessionTransition } from "./states.js";
+import { closingEvents, ConnectionTrigger, SessionPhase, SessionTrigger } from "./machine.js";
+import { ConnectionState, SessionState } from "./states.js";
 import type { ScsiTask, Task, TextTask } from "./task.js";
 import { ConnectionTimer, type Fired, SessionTimer, TaskTimer } from "./timers.js";
 
@@ -67,11 +68,6 @@ export class Session<C = unknown> {
   private readonly owner: ConnectionOwner;
   private readonly recovery: RecoveryTracker;
   private readonly recoveryEnabled: boolean;
-  /** Why the connection being lost was lost, when we know better than its error (async drop, logout). */
-  private pendingCause: { cause: RecoveryCause; time2WaitMs: number } | undefined;
-  private dropping = false;
-  /** The caller asked to end the session: a connection lost now ends it, no recovery. */
-  private loggingOut = false;
 
   constructor(config: SessionConfig, deps: SessionDeps) {
     if (config.sessionType !== "Discovery" && !config.targetName) {
@@ -94,8 +90,9 @@ export class Session<C = unknown> {
 
   // ------------------------------------------------------------------ state
 
+  /** The RFC 7143 §8.3 state (machine.ts keeps the finer phase). */
   get state(): SessionState {
-    return this.ctx.state;
+    return this.ctx.machine.state;
   }
   get tsih(): number {
     return this.ctx.tsih;
@@ -134,16 +131,16 @@ export class Session<C = unknown> {
 
   /** Creates a connection in XPT_WAIT: the host now makes the TCP connection. */
   openConnection(now: number): Connection {
-    if (this.ctx.state === SessionState.Closed) throw new SessionClosedError("the session is closed");
+    if (this.ctx.machine.closed) throw new SessionClosedError("the session is closed");
     const max = this.ctx.params.maxConnections;
-    if (this.ctx.state === SessionState.LoggedIn && this.ctx.liveConnections() >= max) {
+    if (this.ctx.machine.loggedIn && this.ctx.liveConnections() >= max) {
       throw new LocalProtocolError(`the session allows ${max} connection(s) (MaxConnections)`);
     }
     if (this.recovery.active !== undefined) this.recovery.attempt();
     const cid = this.nextCid;
     this.nextCid = (this.nextCid + 1) & 0xffff;
     const connection = new Connection(cid, this.owner, this.ctx.deps.crc32c);
-    connection.transition(ConnectionState.XptWait);
+    connection.handle(ConnectionTrigger.Connect);
     this.ctx.timers.setFor(cid, ConnectionTimer.Connect, now + (this.ctx.config.loginTimeoutMs ?? 15_000));
     this.ctx.connections.set(cid, connection);
     return connection;
@@ -151,12 +148,12 @@ export class Session<C = unknown> {
 
   /** The host's transport is up: the login starts (RFC 7143 §8.1.3 T4). */
   transportConnected(connection: Connection, now: number): void {
-    connection.transition(ConnectionState.InLogin);
+    connection.handle(ConnectionTrigger.TransportUp);
     connection.lastReceivedAt = now;
     this.ctx.timers.setFor(connection.cid, ConnectionTimer.Connect, undefined);
     this.ctx.timers.setFor(connection.cid, ConnectionTimer.Login, now + (this.ctx.config.loginTimeoutMs ?? 15_000));
-    if (this.ctx.state === SessionState.Failed) {
-      this.ctx.state = sessionTransition(this.ctx.state, SessionState.InContinue);
+    if (this.ctx.machine.phase === SessionPhase.Failed) {
+      this.ctx.machine.handle(SessionTrigger.Reinstating);
       // RFC 7143 §6.3.5: session reinstatement is a leading login with the same ISID and TSIH 0.
       this.ctx.tsih = 0;
     }
@@ -246,12 +243,11 @@ export class Session<C = unknown> {
     }
     connection.expStatSN = serialAdd(result.statSN, 1);
     connection.applyParameters(result.connection);
-    connection.transition(ConnectionState.LoggedIn);
+    connection.handle(ConnectionTrigger.LoginAccepted);
     ctx.timers.setFor(connection.cid, ConnectionTimer.Login, undefined);
     connection.lastReceivedAt = now;
     if (this.keepAlive) ctx.timers.setFor(connection.cid, ConnectionTimer.KeepAliveInterval, now + this.keepAlive.intervalMs);
-    if (ctx.state !== SessionState.LoggedIn) ctx.state = sessionTransition(ctx.state, SessionState.LoggedIn);
-    ctx.draining = false;
+    ctx.machine.handle(SessionTrigger.LoggedIn);
     ctx.emit({ type: "login-complete", cid: connection.cid });
     const record = this.recovery.active;
     if (record !== undefined) {
@@ -307,7 +303,7 @@ export class Session<C = unknown> {
     // The timeout runs from submission while the command waits to be sent; the budget throughout.
     if (task.deadline !== undefined) ctx.arm(task, TaskTimer.Attempt, task.deadline);
     if (task.expiresAt !== undefined) ctx.arm(task, TaskTimer.Budget, task.expiresAt);
-    if (!ctx.hasPending && !ctx.draining && ctx.window.open) {
+    if (!ctx.hasPending && !ctx.machine.draining && ctx.window.open) {
       const connection = ctx.pickConnection();
       if (connection !== undefined) {
         issue(ctx, task, connection, now);
@@ -321,7 +317,7 @@ export class Session<C = unknown> {
   /** Sends what waits for the window, in order, while it is open. */
   private flushPending(now: number): void {
     const ctx = this.ctx;
-    if (ctx.draining) return;
+    if (ctx.machine.draining) return;
     while (ctx.hasPending && ctx.window.open) {
       const connection = ctx.pickConnection();
       if (connection === undefined) return;
@@ -390,7 +386,8 @@ export class Session<C = unknown> {
    * target has are completed by it first; queued ones fail with SessionClosedError.
    */
   logout(now: number, reason: LogoutReason = LogoutReason.CloseSession, cid?: number): void {
-    if (this.ctx.state === SessionState.Failed || this.ctx.state === SessionState.InContinue) {
+    const state = this.ctx.machine.state;
+    if (state === SessionState.Failed || state === SessionState.InContinue) {
       // Nothing to log out of while the session is down: stop recovering instead.
       this.giveUp(new SessionClosedError("the session was closed while it was being re-established"), now);
       return;
@@ -404,15 +401,15 @@ export class Session<C = unknown> {
     if (connection === undefined || (!connection.usable && connection.state !== ConnectionState.LogoutRequested)) {
       throw new SessionClosedError("no connection is logged in to log out");
     }
+    if (reason === LogoutReason.CloseSession) ctx.machine.handle(forRecovery ? SessionTrigger.LogoutToReturn : SessionTrigger.Logout);
     const itt = ctx.tasks.allocate();
     ctx.tasks.add({ kind: "logout", itt, cid: connection.cid, reason });
-    connection.transition(ConnectionState.InLogout);
+    connection.handle(ConnectionTrigger.LogoutSent);
     // RFC 7143 §8.1.3: IN_LOGOUT is not full feature phase any more; the logout has its own bound.
     ctx.timers.setFor(connection.cid, ConnectionTimer.KeepAliveInterval, undefined);
     ctx.timers.setFor(connection.cid, ConnectionTimer.KeepAliveTimeout, undefined);
     ctx.timers.setFor(connection.cid, ConnectionTimer.Logout, now + (ctx.config.logoutTimeoutMs ?? 10_000));
     if (reason === LogoutReason.CloseSession && !forRecovery) {
-      this.loggingOut = true;
       const error = new SessionClosedError("the session is logging out");
       for (const task of ctx.drainQueue()) ctx.failTask(task, error);
     }
@@ -433,20 +430,20 @@ export class Session<C = unknown> {
   }
 
   private giveUp(error: IscsiError, now: number): void {
-    if (this.ctx.state === SessionState.Closed) return;
+    if (this.ctx.machine.closed) return;
     const record = this.recovery.active;
     if (record !== undefined) {
       for (const task of this.ctx.tasks.values()) if (task.kind === "scsi") record.failed++;
       this.recovery.gaveUp(now);
       this.ctx.emit({ type: "recovery", phase: "gave-up", record });
     }
-    this.enterClosed(error);
+    this.enterClosed(SessionTrigger.GiveUp, error);
     for (const connection of [...this.ctx.connections.values()]) connection.fail(error, now);
     this.ctx.failAll(error);
   }
 
   private assertOpen(): void {
-    if (this.ctx.state === SessionState.Closed) throw new SessionClosedError("the session is closed");
+    if (this.ctx.machine.closed) throw new SessionClosedError("the session is closed");
   }
 
   // ------------------------------------------------------------------ events and time
@@ -496,7 +493,7 @@ export class Session<C = unknown> {
           this.replacementTimedOut(now);
           return;
         }
-        if (ctx.state !== SessionState.Failed) return;
+        if (ctx.machine.phase !== SessionPhase.Failed) return;
         // The host opens a connection (openConnection + transportConnected) when it sees this.
         ctx.emit({ type: "reconnect", attempt: (this.recovery.active?.attempts ?? 0) + 1 });
         return;
@@ -509,7 +506,7 @@ export class Session<C = unknown> {
             // (the command is held for a reconnect) must not be taken for the next loss's cause.
             const connection = ctx.connections.get(cid);
             if (connection === undefined || connection.closed) return;
-            this.pendingCause = { cause: "command-timeout", time2WaitMs: 0 };
+            ctx.machine.expectedLoss = { cause: "command-timeout", time2WaitMs: 0 };
             connection.fail(error, now);
           },
           requeue: (task) => this.requeue(task as ScsiTask<C>, now),
@@ -536,7 +533,8 @@ export class Session<C = unknown> {
         return;
       }
       // What happened now is the cause; a Time2Wait the target gave before still applies.
-      this.pendingCause = { cause: "keepalive-timeout", time2WaitMs: this.pendingCause?.time2WaitMs ?? 0 };
+      const machine = this.ctx.machine;
+      machine.expectedLoss = { cause: "keepalive-timeout", time2WaitMs: machine.expectedLoss?.time2WaitMs ?? 0 };
       connection.fail(new TimeoutError(`connection ${connection.cid}: nothing received for ${keepAlive.timeoutMs} ms after a NOP-Out ping`), now);
       return;
     }
@@ -653,7 +651,7 @@ export class Session<C = unknown> {
         else onReject(ctx, pdu);
         break;
     }
-    if (ctx.draining && this.scsiInFlight() === 0) this.logoutForTarget(now);
+    if (ctx.machine.draining && this.scsiInFlight() === 0) this.logoutForTarget(now);
   }
 
   /**
@@ -713,14 +711,14 @@ export class Session<C = unknown> {
     }
     ctx.tasks.delete(task.itt);
     ctx.emit({ type: "logout-complete", cid: connection.cid, time2Wait: pdu.time2Wait, time2Retain: pdu.time2Retain });
-    if (this.pendingCause?.cause === "target-logout-request") {
+    if (ctx.machine.phase === SessionPhase.LoggingOutToReturn) {
       // We logged out because the target asked: come back after Time2Wait (RFC 7143 §11.15.2).
-      this.pendingCause = { cause: "target-logout-request", time2WaitMs: pdu.time2Wait * 1000 };
+      ctx.machine.expectedLoss = { cause: "target-logout-request", time2WaitMs: pdu.time2Wait * 1000 };
       connection.fail(new TransportError(`the target at connection ${connection.cid} asked us to log out`), now);
       return;
     }
     if (task.reason === LogoutReason.CloseSession) {
-      this.enterClosed(undefined);
+      this.enterClosed(SessionTrigger.LoggedOut, undefined);
       const error = new SessionClosedError("the session was logged out");
       ctx.failAll(error);
       for (const other of ctx.connections.values()) if (other !== connection) other.fail(error, now);
@@ -751,9 +749,10 @@ export class Session<C = unknown> {
       case AsyncEvent.LogoutRequest:
         // RFC 7143 §11.9.1: log out within Parameter3 seconds. Let what is in flight finish
         // first (no new commands meanwhile), then log out and, with recovery on, come back.
-        if (connection.state === ConnectionState.LoggedIn) connection.transition(ConnectionState.LogoutRequested);
-        this.ctx.draining = true;
-        this.pendingCause = { cause: "target-logout-request", time2WaitMs: 0 };
+        if (connection.state === ConnectionState.LoggedIn) connection.handle(ConnectionTrigger.LogoutRequested);
+        // Already logging out (ours, or an earlier request's): the logout under way answers it.
+        if (this.ctx.machine.handle(SessionTrigger.TargetLogoutRequest) !== SessionPhase.Draining) break;
+        this.ctx.machine.expectedLoss = { cause: "target-logout-request", time2WaitMs: 0 };
         // Parameter3 is only the target's upper limit; commands in flight get at most 10 s.
         this.ctx.timers.set(SessionTimer.LogoutDrain, now + Math.min(Math.max(1, pdu.parameter3 || 5) * 1000 - 500, MAX_LOGOUT_DRAIN_MS));
         if (this.scsiInFlight() === 0) this.logoutForTarget(now);
@@ -761,7 +760,7 @@ export class Session<C = unknown> {
       case AsyncEvent.DropConnection:
       case AsyncEvent.DropAllConnections:
         // The target will drop; Parameter2 is the Time2Wait before we may reconnect.
-        this.pendingCause = { cause: "target-drop", time2WaitMs: pdu.parameter2 * 1000 };
+        this.ctx.machine.expectedLoss = { cause: "target-drop", time2WaitMs: pdu.parameter2 * 1000 };
         break;
       case AsyncEvent.Renegotiate:
         this.renegotiate(connection, now);
@@ -779,7 +778,7 @@ export class Session<C = unknown> {
    */
   private renegotiate(connection: Connection, now: number): void {
     const ctx = this.ctx;
-    if (connection.state !== ConnectionState.LoggedIn || ctx.state !== SessionState.LoggedIn) return;
+    if (connection.state !== ConnectionState.LoggedIn || !ctx.machine.loggedIn) return;
     for (const t of ctx.tasks.values()) if (t.kind === "text" && t.renegotiation?.cid === connection.cid) return;
     const negotiation = new InitiatorRenegotiation(ctx.config, connection.params, {
       maxRecvDataSegmentLength: connection.params.maxRecvDataSegmentLength,
@@ -797,7 +796,7 @@ export class Session<C = unknown> {
     };
     ctx.tasks.add(task);
     ctx.arm(task, TaskTimer.Request, task.deadline as number);
-    if (ctx.window.open && !ctx.hasPending && !ctx.draining) sendText(ctx, task, connection, RESERVED_TAG);
+    if (ctx.window.open && !ctx.hasPending && !ctx.machine.draining) sendText(ctx, task, connection, RESERVED_TAG);
     else ctx.enqueue(task);
   }
 
@@ -807,19 +806,19 @@ export class Session<C = unknown> {
     return n;
   }
 
-  /** Sends the logout the target asked for (AsyncEvent 1), once. */
+  /**
+   * Sends the logout the target asked for (AsyncEvent 1), once: when the commands in flight are
+   * done, or when the time the target gave runs out. With recovery on, the session comes back.
+   */
   private logoutForTarget(now: number): void {
-    this.ctx.timers.set(SessionTimer.LogoutDrain, undefined);
-    if (!this.ctx.draining) return;
-    this.ctx.draining = false;
-    for (const connection of this.ctx.connections.values()) {
+    const ctx = this.ctx;
+    ctx.timers.set(SessionTimer.LogoutDrain, undefined);
+    if (!ctx.machine.draining) return;
+    for (const connection of ctx.connections.values()) {
       if (connection.state === ConnectionState.LogoutRequested || connection.usable) {
-        if (!this.recoveryEnabled) {
-          this.sendLogout(now, LogoutReason.CloseSession, connection.cid, false);
-          this.pendingCause = undefined;
-        } else {
-          this.sendLogout(now, LogoutReason.CloseSession, connection.cid, true);
-        }
+        // Without recovery this logout is the session's end, not a loss to recover from.
+        if (!this.recoveryEnabled) ctx.machine.expectedLoss = undefined;
+        this.sendLogout(now, LogoutReason.CloseSession, connection.cid, this.recoveryEnabled);
         return;
       }
     }
@@ -829,31 +828,31 @@ export class Session<C = unknown> {
 
   private onConnectionClosed(connection: Connection, error: IscsiError | undefined, now: number): void {
     const ctx = this.ctx;
-    this.logins.delete(connection.cid);
-    const wasLoggedIn = connection.state !== ConnectionState.XptWait && connection.state !== ConnectionState.InLogin;
-    if (connection.state !== ConnectionState.Free) {
-      if (connection.state === ConnectionState.LoggedIn || connection.state === ConnectionState.InLogout || connection.state === ConnectionState.LogoutRequested) {
-        connection.transition(ConnectionState.CleanupWait);
-      }
-      connection.transition(ConnectionState.Free);
+    // A connection the session let go of (dropped with the others when it failed) is no longer a
+    // member: its end is cleaned up and reported, and decides nothing about the session.
+    const member = ctx.connections.get(connection.cid) === connection;
+    if (member) {
+      this.logins.delete(connection.cid);
+      ctx.connections.delete(connection.cid);
     }
-    ctx.connections.delete(connection.cid);
+    const wasLoggedIn = connection.state !== ConnectionState.XptWait && connection.state !== ConnectionState.InLogin;
+    for (const trigger of closingEvents(connection.state, error === undefined)) connection.handle(trigger);
     ctx.timers.clearFor(connection.cid);
     ctx.emit({ type: "connection-closed", cid: connection.cid, ...(error === undefined ? {} : { error }) });
-    if (ctx.state === SessionState.Closed || this.dropping) return;
+    if (ctx.machine.closed || !member) return;
     const cause = error ?? new TransportError(`connection ${connection.cid} closed`);
-    if (!wasLoggedIn && ctx.state === SessionState.LoggedIn) {
+    if (!wasLoggedIn && ctx.machine.loggedIn) {
       // A connection being added to a running session failed its login: the session goes on.
       return;
     }
 
-    if (this.loggingOut) {
+    if (ctx.machine.phase === SessionPhase.LoggingOut) {
       // The logout was not answered (a target or network gone at shutdown): the session ends
       // here, it is not re-established.
       this.giveUp(error ?? new SessionClosedError("the session was closed during logout"), now);
       return;
     }
-    if (this.recoveryEnabled && ctx.state !== SessionState.Free && this.shouldRecover(error)) {
+    if (this.recoveryEnabled && ctx.machine.state !== SessionState.Free && this.shouldRecover(error)) {
       this.beginRecovery(connection, cause, now);
       return;
     }
@@ -870,7 +869,7 @@ export class Session<C = unknown> {
       this.flushPending(now);
       return;
     }
-    if (ctx.state === SessionState.Free) {
+    if (ctx.machine.state === SessionState.Free) {
       // The leading login never completed: nothing to continue.
       if (wasLoggedIn || error !== undefined) ctx.failAll(cause);
       return;
@@ -883,7 +882,7 @@ export class Session<C = unknown> {
    * nor our own configuration refused (a new login would meet it again).
    */
   private shouldRecover(error: IscsiError | undefined): boolean {
-    if (error === undefined) return this.pendingCause !== undefined;
+    if (error === undefined) return this.ctx.machine.expectedLoss !== undefined;
     if (error instanceof LoginError) return error.statusClass === 0x03; // target errors are transient
     return !FINAL_CODES.has(error.code);
   }
@@ -892,11 +891,14 @@ export class Session<C = unknown> {
     const ctx = this.ctx;
     // The cause is known before anything below runs: failing the requests in flight calls back
     // into escalation, which must not decide what this loss was.
-    const known = this.pendingCause;
+    const known = ctx.machine.takeExpectedLoss();
+    ctx.machine.handle(SessionTrigger.ConnectionLost);
+    ctx.timers.set(SessionTimer.LogoutDrain, undefined);
     // ERL 0 (RFC 7143 §6.3.5, session reinstatement): every connection goes, the session is reinstated.
-    this.dropping = true;
-    for (const other of [...ctx.connections.values()]) other.fail(error, now);
-    this.dropping = false;
+    const others = [...ctx.connections.values()];
+    ctx.connections.clear();
+    this.logins.clear();
+    for (const other of others) other.fail(error, now);
     for (const task of [...ctx.tasks.values()]) {
       if (task.kind === "scsi") {
         if (task.phase === "issued") {
@@ -910,12 +912,6 @@ export class Session<C = unknown> {
         ctx.failTask(task, error);
       }
     }
-    if (ctx.state === SessionState.LoggedIn || ctx.state === SessionState.InContinue) {
-      ctx.state = sessionTransition(ctx.state, SessionState.Failed);
-    }
-    this.pendingCause = undefined;
-    ctx.draining = false;
-    ctx.timers.set(SessionTimer.LogoutDrain, undefined);
     const cause: RecoveryCause =
       known?.cause ??
       (error.code === "ISCSI_ERR_TIMEOUT" ? "keepalive-timeout" : error.code === "ISCSI_ERR_TRANSPORT" ? "connection-lost" : "protocol-error");
@@ -962,10 +958,10 @@ export class Session<C = unknown> {
     for (const task of queued) ctx.enqueue(task);
   }
 
-  private enterClosed(error: IscsiError | undefined): void {
+  private enterClosed(trigger: typeof SessionTrigger.GiveUp | typeof SessionTrigger.LoggedOut, error: IscsiError | undefined): void {
     const ctx = this.ctx;
-    if (ctx.state === SessionState.Closed) return;
-    ctx.state = sessionTransition(ctx.state, SessionState.Closed);
+    if (ctx.machine.closed) return;
+    ctx.machine.handle(trigger);
     this.recovery.stop();
     ctx.timers.set(SessionTimer.LogoutDrain, undefined);
     ctx.emit({ type: "session-closed", ...(error === undefined ? {} : { error }) });
