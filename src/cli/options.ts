@@ -60,7 +60,7 @@ export function addConnectionOptions(command: Command): Command {
 }
 
 /** Commands (by path) that never log in to a target: no connection options. */
-const NO_CONNECTION = new Set(["target", "status", "completion", "manpage", "node list", "node show", "node remove", "node logout"]);
+const NO_CONNECTION = new Set(["target", "gateway", "status", "completion", "manpage", "node list", "node show", "node remove", "node logout"]);
 
 /** The command's path below the program: "readcap", "node add". */
 export function commandPath(command: Command): string {
