@@ -1,8 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../core/errors.js";
-import { AddressGenerator, blockTargetOf, runWorkload, validateSpec, type WorkloadSpec } from "./engine.js";
+import { AddressGenerator, blockTargetOf, runWorkload, validateSpec, type BlockTarget, type WorkloadSpec } from "./engine.js";
 import { SimulatedTarget } from "./engine.test-util.js";
+import type { IntervalReport } from "./intervals.js";
 
 const base: WorkloadSpec = {
   pattern: "random",
@@ -229,6 +230,155 @@ describe("runWorkload", () => {
   });
 });
 
+describe("runWorkload with reads and writes mixed", () => {
+  it("draws reads in the share asked for, and a pure run's addresses for the same seed", async () => {
+    const mixed = new SimulatedTarget(512, 1 << 20, () => 1);
+    const r = await runWorkload(mixed, { ...base, direction: "mixed", readPercent: 70, seed: 3, stop: { kind: "count", ios: 4000 } }, { now: mixed.clock });
+    const reads = mixed.ios.filter((io) => io.kind === "read").length;
+    const share = reads / mixed.ios.length;
+    expect(share).toBeGreaterThan(0.67);
+    expect(share).toBeLessThan(0.73);
+    // Drawn afresh for each I/O, not in a fixed pattern: runs of each kind come in many lengths.
+    const runs = new Set<number>();
+    let length = 0;
+    mixed.ios.forEach((io, i) => {
+      length += 1;
+      if (mixed.ios[i + 1]?.kind !== io.kind) {
+        runs.add(length);
+        length = 0;
+      }
+    });
+    expect(runs.size).toBeGreaterThan(5);
+    expect(r.reads.ios + r.writes.ios).toBe(r.ios);
+    const pure = new SimulatedTarget(512, 1 << 20, () => 1);
+    await runWorkload(pure, { ...base, seed: 3, stop: { kind: "count", ios: 4000 } }, { now: pure.clock });
+    expect(mixed.ios.map((io) => io.lba)).toEqual(pure.ios.map((io) => io.lba));
+  });
+
+  it("reads only at 100 and writes only at 0", async () => {
+    for (const readPercent of [0, 100]) {
+      const target = new SimulatedTarget(512, 1 << 20, () => 1);
+      const r = await runWorkload(target, { ...base, direction: "mixed", readPercent, stop: { kind: "count", ios: 300 } }, { now: target.clock });
+      expect(new Set(target.ios.map((io) => io.kind))).toEqual(new Set([readPercent === 100 ? "read" : "write"]));
+      expect(readPercent === 100 ? r.reads.ios : r.writes.ios).toBe(300);
+    }
+  });
+
+  it("times reads and writes apart, and the run's latency over both", async () => {
+    const target = new SimulatedTarget(512, 1 << 20, (io) => (io.kind === "read" ? 1 : 3));
+    const r = await runWorkload(target, { ...base, direction: "mixed", readPercent: 50, queueDepth: 1, stop: { kind: "duration", ms: 1000 } }, { now: target.clock });
+    expect(r.reads.latency).toMatchObject({ minUs: 1000, maxUs: 1000, count: r.reads.ios });
+    expect(r.writes.latency).toMatchObject({ minUs: 3000, maxUs: 3000, count: r.writes.ios });
+    expect(r.latency).toMatchObject({ minUs: 1000, maxUs: 3000, count: r.ios });
+    expect(r.reads.bytes).toBe(r.reads.ios * 4096);
+    expect(r.reads.iops + r.writes.iops).toBeCloseTo(r.iops, 9);
+    expect(r.latencyBuckets).toEqual([
+      { fromUs: 512, toUs: 1024, count: r.reads.ios },
+      { fromUs: 1024, toUs: 2048, count: 0 },
+      { fromUs: 2048, toUs: 4096, count: r.writes.ios },
+    ]);
+  });
+
+  it("keeps each slot's write data apart from what its reads land in", async () => {
+    const target = new SimulatedTarget(512, 1 << 20, () => 1);
+    await runWorkload(target, { ...base, direction: "mixed", queueDepth: 2, stop: { kind: "count", ios: 40 } }, { now: target.clock });
+    const written = new Set(target.ios.filter((io) => io.kind === "write").map((io) => io.buffer));
+    const readInto = new Set(target.ios.filter((io) => io.kind === "read").map((io) => io.buffer));
+    expect(written.size).toBe(2);
+    expect(readInto.size).toBe(2);
+    expect([...written].some((b) => readInto.has(b))).toBe(false);
+  });
+});
+
+describe("runWorkload in intervals", () => {
+  const noTimer = (): (() => void) => () => undefined;
+
+  it("reports intervals of the length asked, the last ending with the window, adding up to the run", async () => {
+    const target = new SimulatedTarget(512, 1 << 20, () => 0.5);
+    const reports: IntervalReport[] = [];
+    const r = await runWorkload(target, { ...base, queueDepth: 1, stop: { kind: "duration", ms: 100 } }, { now: target.clock, intervalMs: 10, onInterval: (x) => reports.push(x), wake: noTimer });
+    expect(reports.map((x) => [x.startMs, x.endMs])).toEqual(Array.from({ length: 10 }, (_, i) => [i * 10, i * 10 + 10]));
+    expect(reports.map((x) => x.all.ios)).toEqual(Array(10).fill(20));
+    expect(reports.reduce((a, x) => a + x.all.ios, 0)).toBe(r.ios);
+    expect(reports.every((x) => x.all.latency.p50Us === 500)).toBe(true);
+    // One I/O in flight at every end but the run's, which the last completion closed.
+    expect(reports.map((x) => x.inFlight)).toEqual([...Array(9).fill(1), 0]);
+  });
+
+  it("counts the in-flight I/Os at an interval's end, up to the queue depth", async () => {
+    const target = new SimulatedTarget(512, 1 << 20, () => 0.7);
+    const reports: IntervalReport[] = [];
+    await runWorkload(target, { ...base, queueDepth: 8, stop: { kind: "duration", ms: 50 } }, { now: target.clock, intervalMs: 5, onInterval: (x) => reports.push(x), wake: noTimer });
+    expect(reports.slice(0, -1).every((x) => x.inFlight === 8)).toBe(true);
+    expect(reports.at(-1)?.inFlight).toBeLessThan(8);
+  });
+
+  it("reports a stall when the timer wakes it, with nothing completed and the stalled I/O in flight", async () => {
+    let clock = 0;
+    const pending: (() => void)[] = [];
+    const stalled: BlockTarget = {
+      blockSize: 512,
+      blocks: 1 << 20,
+      read: () => new Promise((resolve) => pending.push(() => resolve(undefined))),
+      write: () => Promise.resolve(),
+    };
+    const timers: { at: number; fire: () => void; cancelled: boolean }[] = [];
+    const wake = (delayMs: number, fire: () => void): (() => void) => {
+      const timer = { at: clock + delayMs, fire, cancelled: false };
+      timers.push(timer);
+      return () => {
+        timer.cancelled = true;
+      };
+    };
+    const controller = new AbortController();
+    const reports: IntervalReport[] = [];
+    const run = runWorkload(stalled, { ...base, queueDepth: 1, stop: { kind: "duration", ms: 1000 } }, { now: () => clock, intervalMs: 10, onInterval: (x) => reports.push(x), wake, signal: controller.signal });
+    // Nothing completes; the clock reaches 25 ms and the timer set for 10 ms fires.
+    clock = 25;
+    timers[0]?.fire();
+    expect(reports.map((x) => [x.startMs, x.endMs, x.all.ios, x.inFlight])).toEqual([
+      [0, 10, 0, 1],
+      [10, 20, 0, 1],
+    ]);
+    // It set itself again for the next end, at 30.
+    expect(timers[1]?.at).toBe(30);
+    controller.abort();
+    clock = 27;
+    pending.shift()?.();
+    const r = await run;
+    expect(r.ios).toBe(1);
+    expect(reports.at(-1)).toMatchObject({ startMs: 20, endMs: 27 });
+    expect(reports.at(-1)?.all.ios).toBe(1);
+    // No timer outlives the run (it would keep the process alive): the one not fired was cancelled.
+    expect(timers.map((t) => t.cancelled)).toEqual([false, true]);
+  });
+
+  it("stops every loop and rejects when the interval callback throws", async () => {
+    const target = new SimulatedTarget(512, 1 << 20, () => 1);
+    const run = runWorkload(
+      target,
+      { ...base, queueDepth: 4, stop: { kind: "duration", ms: 1e9 } },
+      {
+        now: target.clock,
+        intervalMs: 10,
+        wake: noTimer,
+        onInterval: () => {
+          throw new RangeError("the terminal went away");
+        },
+      },
+    );
+    await expect(run).rejects.toThrow("the terminal went away");
+    expect(target.inFlight).toBe(0);
+  });
+
+  it("reports no intervals when none is asked for", async () => {
+    const target = new SimulatedTarget(512, 1 << 20, () => 1);
+    const reports: IntervalReport[] = [];
+    await runWorkload(target, { ...base, stop: { kind: "count", ios: 50 } }, { now: target.clock, onInterval: (x) => reports.push(x) });
+    expect(reports).toEqual([]);
+  });
+});
+
 describe("blockTargetOf", () => {
   it("reads the LUN's capacity and passes reads and writes straight through", async () => {
     const calls: string[] = [];
@@ -272,6 +422,12 @@ describe("validateSpec", () => {
     expect(() => validateSpec({ ...base, stop: { kind: "count", ios: -1 } }, target)).toThrow(ConfigError);
     expect(() => validateSpec({ ...base, warmupMs: -1 }, target)).toThrow(/warm-up -1 ms/);
   });
+  it("refuses a mixed workload's read share outside 0 to 100", () => {
+    const target = { blockSize: 512, blocks: 1000 };
+    for (const readPercent of [-1, 101, Number.NaN]) expect(() => validateSpec({ ...base, direction: "mixed", readPercent }, target)).toThrow(/read percentage/);
+    expect(() => validateSpec({ ...base, direction: "mixed" }, target)).not.toThrow();
+  });
+
   it("refuses a pattern or direction it does not know (a request read from JSON)", () => {
     expect(() => validateSpec({ ...base, pattern: "zigzag" as "random" }, target)).toThrow(/access pattern "zigzag"/);
     expect(() => validateSpec({ ...base, direction: "trim" as "read" }, target)).toThrow(/direction "trim"/);

@@ -17,14 +17,23 @@
  * An abort signal stops the loops: the window then closes once the I/Os in flight are done.
  * The first I/O error (or a hook's) stops every loop and the run rejects with it, once the
  * I/Os in flight have settled.
+ *
+ * A mixed workload draws each I/O's direction from a generator of its own (so the addresses of a
+ * seed stay what they were), a read with probability readPercent, as fio's rwmixread does; reads
+ * and writes are counted and timed apart. With `intervalMs` the window is also cut into
+ * intervals (./intervals.ts), each reported as it ends: at the completion that passes its end,
+ * or, when nothing completes (a stalled target), by a timer, so a stall shows on time.
  */
 import { ConfigError } from "../core/errors.js";
-import { LatencyHistogram, type LatencyStats } from "./histogram.js";
+import { LatencyHistogram, type LatencyStats, type Log2Bucket } from "./histogram.js";
+import { IntervalMeter, type IntervalReport } from "./intervals.js";
 
 export type AccessPattern = "random" | "sequential";
 export type Direction = "read" | "write";
+/** A direction, or both drawn at random for each I/O. */
+export type WorkloadDirection = Direction | "mixed";
 const PATTERNS: readonly AccessPattern[] = ["random", "sequential"];
-const DIRECTIONS: readonly Direction[] = ["read", "write"];
+const DIRECTIONS: readonly WorkloadDirection[] = ["read", "write", "mixed"];
 
 /** When the measured window closes. */
 export type StopCondition =
@@ -33,7 +42,9 @@ export type StopCondition =
 
 export interface WorkloadSpec {
   readonly pattern: AccessPattern;
-  readonly direction: Direction;
+  readonly direction: WorkloadDirection;
+  /** For a mixed workload: the share of I/Os that are reads, 0 to 100 (default 50, as fio's). */
+  readonly readPercent?: number;
   /** Bytes per I/O: a whole number of the target's blocks. */
   readonly ioBytes: number;
   readonly queueDepth: number;
@@ -85,6 +96,24 @@ export interface WorkloadHooks {
   readonly signal?: AbortSignal;
   readonly onWindowStart?: () => void;
   readonly onWindowEnd?: () => void;
+  /** Cut the window into intervals this long, each given to onInterval as it ends. */
+  readonly intervalMs?: number;
+  readonly onInterval?: (report: IntervalReport) => void;
+  /**
+   * Calls `fire` after `delayMs` and returns a cancel (default setTimeout): wakes the engine at an
+   * interval's end when no completion does.
+   */
+  readonly wake?: (delayMs: number, fire: () => void) => () => void;
+}
+
+/** One direction's share of a run. */
+export interface DirectionResult {
+  readonly ios: number;
+  readonly bytes: number;
+  readonly iops: number;
+  readonly bytesPerSecond: number;
+  readonly latency: LatencyStats;
+  readonly latencyBuckets: readonly Log2Bucket[];
 }
 
 export interface CpuSummary {
@@ -109,6 +138,14 @@ export interface WorkloadResult {
   readonly interrupted: boolean;
   /** CPU this process used inside the window (when the hooks have cpuUsage). */
   readonly cpu?: CpuSummary;
+}
+
+/** The result with reads and writes apart and the latencies by range (the benchmark keeps the above). */
+export interface DetailedWorkloadResult extends WorkloadResult {
+  /** The window's latencies by power of two of a microsecond. */
+  readonly latencyBuckets: readonly Log2Bucket[];
+  readonly reads: DirectionResult;
+  readonly writes: DirectionResult;
 }
 
 /**
@@ -151,6 +188,10 @@ export async function blockTargetOf(lun: LunLike): Promise<BlockTarget> {
 export function validateSpec(spec: WorkloadSpec, target: Pick<BlockTarget, "blockSize" | "blocks">): { ioBlocks: number; start: number; region: number } {
   if (!PATTERNS.includes(spec.pattern)) throw new ConfigError(`access pattern ${JSON.stringify(spec.pattern)} is not one of ${PATTERNS.join(", ")}`);
   if (!DIRECTIONS.includes(spec.direction)) throw new ConfigError(`direction ${JSON.stringify(spec.direction)} is not one of ${DIRECTIONS.join(", ")}`);
+  const readPercent = spec.readPercent ?? 50;
+  if (spec.direction === "mixed" && !(typeof readPercent === "number" && readPercent >= 0 && readPercent <= 100)) {
+    throw new ConfigError(`read percentage ${JSON.stringify(spec.readPercent)} is not a number from 0 to 100`);
+  }
   if (!Number.isSafeInteger(target.blockSize) || target.blockSize <= 0) throw new ConfigError(`the target's block size ${target.blockSize} is not a positive integer`);
   if (!Number.isSafeInteger(spec.ioBytes) || spec.ioBytes <= 0 || spec.ioBytes % target.blockSize !== 0) {
     throw new ConfigError(`I/O size ${spec.ioBytes} is not a whole number of ${target.blockSize}-byte blocks`);
@@ -194,17 +235,44 @@ function cpuBetween(start: CpuTimes, end: CpuTimes, elapsedMs: number): CpuSumma
   return { userSeconds, systemSeconds, percentOfOneCore: elapsedMs > 0 ? ((userSeconds + systemSeconds) / (elapsedMs / 1000)) * 100 : 0 };
 }
 
+function directionResult(ios: number, ioBytes: number, elapsedMs: number, histogram: LatencyHistogram): DirectionResult {
+  const seconds = elapsedMs / 1000;
+  const bytes = ios * ioBytes;
+  return {
+    ios,
+    bytes,
+    iops: seconds > 0 ? ios / seconds : 0,
+    bytesPerSecond: seconds > 0 ? bytes / seconds : 0,
+    latency: histogram.summary(),
+    latencyBuckets: histogram.log2BucketsUs(),
+  };
+}
+
+const defaultWake = (delayMs: number, fire: () => void): (() => void) => {
+  const timer = setTimeout(fire, delayMs);
+  return () => clearTimeout(timer);
+};
+
 /** Runs the workload to the end of its measured window; rejects with the first I/O error. */
-export async function runWorkload(target: BlockTarget, spec: WorkloadSpec, hooks: WorkloadHooks = {}): Promise<WorkloadResult> {
+export async function runWorkload(target: BlockTarget, spec: WorkloadSpec, hooks: WorkloadHooks = {}): Promise<DetailedWorkloadResult> {
   const { ioBlocks, start, region } = validateSpec(spec, target);
   const now = hooks.now ?? (() => performance.now());
   const { signal, cpuUsage } = hooks;
   const seed = spec.seed ?? 1;
   const slots = Math.floor(region / ioBlocks);
   const random = new AddressGenerator(seed);
-  const histogram = new LatencyHistogram();
-  const write = spec.direction === "write";
+  const readHistogram = new LatencyHistogram();
+  const writeHistogram = new LatencyHistogram();
+  const direction = spec.direction;
+  // A generator of its own, so a mixed run's addresses are those of a pure run of the same seed.
+  const mix = new AddressGenerator(Math.imul(seed, 0x2545f491) ^ 0x6a09e667);
+  const readThreshold = ((spec.readPercent ?? 50) / 100) * 2 ** 32;
+  const isWrite = direction === "mixed" ? () => mix.next32() >= readThreshold : direction === "write" ? () => true : () => false;
   const stop = spec.stop;
+  const { onInterval } = hooks;
+  const intervalMs = onInterval === undefined ? undefined : hooks.intervalMs;
+  if (intervalMs !== undefined && !(intervalMs > 0 && Number.isFinite(intervalMs))) throw new ConfigError(`interval ${intervalMs} ms is not a positive duration`);
+  const wake = hooks.wake ?? defaultWake;
 
   let cursor = 0;
   const nextLba =
@@ -224,50 +292,97 @@ export async function runWorkload(target: BlockTarget, spec: WorkloadSpec, hooks
   let cpuEnd: CpuTimes | undefined;
   let warmupIos = 0;
   let ios = 0;
+  let reads = 0;
+  let writes = 0;
+  let inFlight = 0;
   let failure: { readonly error: unknown } | undefined;
+  let meter: IntervalMeter | undefined;
+  let cancelWake: (() => void) | undefined;
+
+  const emit = (report: IntervalReport): void => onInterval?.(report);
+  const tick = (): void => {
+    cancelWake = undefined;
+    if (closed || failure !== undefined || meter === undefined) return;
+    try {
+      meter.flushDue(now(), inFlight, emit);
+    } catch (error) {
+      // The loops see it at their next completion and stop, as after an I/O error.
+      failure ??= { error };
+      return;
+    }
+    // A timer may fire a little early: it is simply set again for what is still ahead. The last
+    // interval needs none: the window's close ends it.
+    const due = meter.nextDueAt;
+    if (due !== undefined) cancelWake = wake(Math.max(1, due - now()), tick);
+  };
 
   const openWindow = (at: number): void => {
     windowOpen = true;
     windowStart = at;
     cpuStart = cpuUsage?.();
     hooks.onWindowStart?.();
+    if (intervalMs !== undefined) {
+      meter = new IntervalMeter(at, intervalMs, stop.kind === "duration" ? stop.ms : Number.POSITIVE_INFINITY);
+      if (meter.nextDueAt !== undefined) cancelWake = wake(intervalMs, tick);
+    }
   };
   const closeWindow = (at: number): void => {
     closed = true;
     windowEnd = at;
     cpuEnd = cpuUsage?.();
+    cancelWake?.();
+    cancelWake = undefined;
     hooks.onWindowEnd?.();
+    meter?.finish(at, inFlight, emit);
   };
 
   const began = now();
   const warmupEnd = began + (spec.warmupMs ?? 0);
   if (began >= warmupEnd) openWindow(began);
 
-  const complete = (issuedAt: number): void => {
+  const complete = (issuedAt: number, write: boolean): void => {
     if (closed) return;
     const at = now();
     if (!windowOpen) {
+      inFlight -= 1;
       // The completion that ends the warm-up opens the window; its own latency straddles the edge.
       warmupIos += 1;
       if (at >= warmupEnd) openWindow(at);
       return;
     }
+    const latencyMs = at - issuedAt;
+    if (meter !== undefined) {
+      // Intervals that ended before this completion are reported without it; it is still in
+      // flight at their ends.
+      if (meter.isDue(at)) meter.flushDue(at, inFlight, emit);
+      meter.record(write, spec.ioBytes, latencyMs);
+    }
+    inFlight -= 1;
     ios += 1;
-    histogram.recordMs(at - issuedAt);
+    if (write) {
+      writes += 1;
+      writeHistogram.recordMs(latencyMs);
+    } else {
+      reads += 1;
+      readHistogram.recordMs(latencyMs);
+    }
     if (stop.kind === "duration" ? at - windowStart >= stop.ms : ios >= stop.ios) closeWindow(at);
   };
 
-  const shared = !write && spec.sharedReadBuffer === true ? new Uint8Array(spec.ioBytes) : undefined;
+  const shared = direction !== "write" && spec.sharedReadBuffer === true ? new Uint8Array(spec.ioBytes) : undefined;
   const loop = async (slot: number): Promise<void> => {
-    const buffer = write ? writeBuffer(spec.ioBytes, seed, slot) : (shared ?? new Uint8Array(spec.ioBytes));
+    const writeData = direction === "read" ? new Uint8Array(0) : writeBuffer(spec.ioBytes, seed, slot);
+    // A mixed loop reads into a buffer apart from the data it writes, which so stays the same.
     // One options object per loop: nothing is allocated per I/O on the engine's side.
-    const readOptions = { into: buffer };
+    const readOptions = { into: direction === "write" ? new Uint8Array(0) : (shared ?? new Uint8Array(spec.ioBytes)) };
     while (!closed && failure === undefined && signal?.aborted !== true) {
       const lba = nextLba();
+      const write = isWrite();
       const issuedAt = now();
+      inFlight += 1;
       try {
-        await (write ? target.write(lba, buffer) : target.read(lba, ioBlocks, readOptions));
-        complete(issuedAt);
+        await (write ? target.write(lba, writeData) : target.read(lba, ioBlocks, readOptions));
+        complete(issuedAt, write);
       } catch (error) {
         // A hook's error lands here too: every loop stops, none is left issuing I/Os.
         failure ??= { error };
@@ -276,7 +391,11 @@ export async function runWorkload(target: BlockTarget, spec: WorkloadSpec, hooks
     }
   };
 
-  await Promise.all(Array.from({ length: spec.queueDepth }, (_, slot) => loop(slot)));
+  try {
+    await Promise.all(Array.from({ length: spec.queueDepth }, (_, slot) => loop(slot)));
+  } finally {
+    cancelWake?.();
+  }
   if (failure !== undefined) throw failure.error;
   const interrupted = !closed;
   if (!closed) {
@@ -288,13 +407,22 @@ export async function runWorkload(target: BlockTarget, spec: WorkloadSpec, hooks
   const elapsedMs = windowEnd - windowStart;
   const seconds = elapsedMs / 1000;
   const bytes = ios * spec.ioBytes;
+  // One direction's histogram is the run's; a mixed run's is the two merged.
+  const all = direction === "read" ? readHistogram : direction === "write" ? writeHistogram : new LatencyHistogram();
+  if (direction === "mixed") {
+    all.merge(readHistogram);
+    all.merge(writeHistogram);
+  }
   return {
     ios,
     bytes,
     elapsedMs,
     iops: seconds > 0 ? ios / seconds : 0,
     bytesPerSecond: seconds > 0 ? bytes / seconds : 0,
-    latency: histogram.summary(),
+    latency: all.summary(),
+    latencyBuckets: all.log2BucketsUs(),
+    reads: directionResult(reads, spec.ioBytes, elapsedMs, readHistogram),
+    writes: directionResult(writes, spec.ioBytes, elapsedMs, writeHistogram),
     warmupIos,
     interrupted,
     ...(cpuStart !== undefined && cpuEnd !== undefined ? { cpu: cpuBetween(cpuStart, cpuEnd, elapsedMs) } : {}),

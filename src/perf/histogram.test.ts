@@ -170,3 +170,58 @@ describe("LatencyHistogram", () => {
     expect(h.percentileNs(100)).toBeGreaterThan(Number.MAX_SAFE_INTEGER * (1 - 1 / 256));
   });
 });
+
+describe("log2BucketsUs", () => {
+  it("counts every value in the power-of-two range of microseconds that holds it, exactly", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 2e10 }), { minLength: 1, maxLength: 200 }), (values) => {
+        const h = new LatencyHistogram();
+        for (const v of values) h.recordNs(v);
+        const buckets = h.log2BucketsUs();
+        for (const b of buckets) {
+          const inside = values.filter((v) => v / 1000 >= b.fromUs && v / 1000 < b.toUs).length;
+          expect(b.count, `[${b.fromUs}, ${b.toUs}) µs`).toBe(inside);
+        }
+        expect(buckets.reduce((a, b) => a + b.count, 0)).toBe(values.length);
+      }),
+    );
+  });
+
+  it("never splits a fine bucket across a power of two of a microsecond, so the fold is exact", () => {
+    // The range's index is the bit length of the whole microseconds (exact, where a float log2 is not).
+    const rangeOf = (ns: number): number => (ns < 1000 ? 0 : Math.floor(ns / 1000).toString(2).length);
+    for (let i = 0; i < BUCKET_COUNT; i++) {
+      const [low, high] = bucketRange(i);
+      expect(rangeOf(high), `bucket ${i}: ${low}..${high} ns`).toBe(rangeOf(low));
+    }
+  });
+
+  it("runs without gaps from the lowest range holding a value to the highest, [0, 1 µs) first", () => {
+    const h = new LatencyHistogram();
+    h.recordNs(999);
+    h.recordNs(5_000);
+    h.recordNs(5_500);
+    expect(h.log2BucketsUs()).toEqual([
+      { fromUs: 0, toUs: 1, count: 1 },
+      { fromUs: 1, toUs: 2, count: 0 },
+      { fromUs: 2, toUs: 4, count: 0 },
+      { fromUs: 4, toUs: 8, count: 2 },
+    ]);
+    const later = new LatencyHistogram();
+    later.recordMs(1.5);
+    expect(later.log2BucketsUs()).toEqual([{ fromUs: 1024, toUs: 2048, count: 1 }]);
+    expect(new LatencyHistogram().log2BucketsUs()).toEqual([]);
+  });
+});
+
+describe("reset", () => {
+  it("forgets every sample, so the next interval's figures are its own", () => {
+    const h = new LatencyHistogram();
+    for (const ms of [1, 2, 30]) h.recordMs(ms);
+    h.reset();
+    expect(h.summary()).toEqual(new LatencyHistogram().summary());
+    h.recordMs(0.25);
+    expect(h.summary()).toMatchObject({ count: 1, minUs: 250, maxUs: 250, p50Us: 250, p99Us: 250, meanUs: 250, stddevUs: 0 });
+    expect(h.log2BucketsUs()).toEqual([{ fromUs: 128, toUs: 256, count: 1 }]);
+  });
+});

@@ -12,6 +12,10 @@
  * Mean and standard deviation are kept exactly beside the buckets (a running sum, and Welford's
  * sum of squared deviations, which does not cancel catastrophically when the spread is small
  * next to the mean, as it is for I/O latencies).
+ *
+ * For people, the buckets fold into powers of two of a microsecond (`log2BucketsUs`), as fio's
+ * and iostat's latency tables do: every such edge (1000 * 2^k ns) is also the edge of a fine
+ * bucket, so the fold is exact, not an estimate.
  */
 
 export const SIGNIFICANT_BITS = 8;
@@ -40,6 +44,13 @@ export interface LatencySummary {
 export interface LatencyStats extends LatencySummary {
   /** Population standard deviation. */
   readonly stddevUs: number;
+}
+
+/** One power-of-two range of latencies and how many fell in it: [fromUs, toUs). */
+export interface Log2Bucket {
+  readonly fromUs: number;
+  readonly toUs: number;
+  readonly count: number;
 }
 
 /** floor(log2(v)) for an integer v >= 1 up to 2^53, exact (Math.log2 can round up just below a power of two). */
@@ -96,6 +107,17 @@ export class LatencyHistogram {
     if (v > this.hi) this.hi = v;
   }
 
+  /** Forgets every sample, keeping the memory (an interval's histogram is reused for the next). */
+  reset(): void {
+    this.counts.fill(0);
+    this.n = 0;
+    this.sum = 0;
+    this.runningMean = 0;
+    this.m2 = 0;
+    this.lo = Number.POSITIVE_INFINITY;
+    this.hi = 0;
+  }
+
   /** Adds another histogram's samples to this one (Chan et al.'s rule combines the deviations). */
   merge(other: LatencyHistogram): void {
     if (other.n === 0) return;
@@ -146,6 +168,30 @@ export class LatencyHistogram {
       }
     }
     return this.hi;
+  }
+
+  /**
+   * The samples by power of two of a microsecond: [0, 1 µs), [1, 2), [2, 4), ... from the lowest
+   * range that holds a sample to the highest, the empty ones between included (a gap in a
+   * latency distribution is worth seeing). Empty when nothing was recorded.
+   */
+  log2BucketsUs(): Log2Bucket[] {
+    const counts: number[] = [];
+    for (let i = 0; i < BUCKET_COUNT; i++) {
+      const count = this.counts[i]!;
+      if (count === 0) continue;
+      // Compared in whole microseconds, so an edge 1000 * 2^k ns is never lost to a float log2.
+      const whole = Math.floor(bucketRange(i)[0] / 1000);
+      const k = whole === 0 ? 0 : log2Floor(whole) + 1;
+      counts[k] = (counts[k] ?? 0) + count;
+    }
+    const first = counts.findIndex((c) => c !== undefined);
+    if (first < 0) return [];
+    const buckets: Log2Bucket[] = [];
+    for (let k = first; k < counts.length; k++) {
+      buckets.push({ fromUs: k === 0 ? 0 : 2 ** (k - 1), toUs: 2 ** k, count: counts[k] ?? 0 });
+    }
+    return buckets;
   }
 
   summary(): LatencyStats {
