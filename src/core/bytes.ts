@@ -79,13 +79,5 @@ export function padding(length: number): number {
   return -length & 3;
 }
 
-export function hex32(v: number): string {
-  return `0x${v.toString(16).padStart(8, "0")}`;
-}
-
-export function hex8(v: number): string {
-  return `0x${v.toString(16).padStart(2, "0")}`;
-}
-
 /** A shared empty payload: zero-length views cannot be written through, so sharing is safe. */
 export const EMPTY: Uint8Array = new Uint8Array(0);

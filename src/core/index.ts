@@ -8,6 +8,7 @@
 export * from "./errors.js";
 export * from "./serial.js";
 export * from "./url.js";
+export { hex, hexOf } from "./hex.js";
 export { crc32c, type Crc32c } from "./digest/crc32c.js";
 export * from "./pdu/index.js";
 export * from "./text/index.js";

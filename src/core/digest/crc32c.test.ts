@@ -1,17 +1,13 @@
 import { crc32c as nativeCrc32c } from "@node-rs/crc32";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { hexBytes } from "../pdu/frames.test-util.js";
 import { crc32c } from "./crc32c.js";
 
 function bytes(length: number, at: (i: number) => number): Uint8Array {
   const out = new Uint8Array(length);
   for (let i = 0; i < length; i++) out[i] = at(i);
   return out;
-}
-
-function hex(text: string): Uint8Array {
-  const clean = text.replace(/\s+/g, "");
-  return bytes(clean.length / 2, (i) => parseInt(clean.slice(2 * i, 2 * i + 2), 16));
 }
 
 describe("crc32c", () => {
@@ -33,7 +29,7 @@ describe("crc32c", () => {
   });
 
   it("gives 0xD9963A56 for the 48-byte iSCSI read command PDU of RFC 3720 Appendix B.4", () => {
-    const pdu = hex(`
+    const pdu = hexBytes(`
       01 c0 00 00  00 00 00 00  00 00 00 00  00 00 00 00
       14 00 00 00  00 00 04 00  00 00 00 14  00 00 00 18
       28 00 00 00  00 00 00 00  02 00 00 00  00 00 00 00`);

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { RemoteProtocolError } from "../errors.js";
+import { hexOf } from "../hex.js";
 import { IsnsFlag, IsnsFunction, IsnsTag, RESPONSE_BIT } from "./constants.js";
 import {
   decodeAttributes,
@@ -31,13 +32,12 @@ function frameAll(pdus: readonly Uint8Array[], options?: { maxMessageBytes?: num
   return out;
 }
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 
 describe("iSNSP attributes", () => {
   it("writes a string NUL-terminated and padded to 4 bytes, the length counting the padding", () => {
     const bytes = encodeAttributes([stringAttr(IsnsTag.IscsiName, "iqn.a")]);
     // tag 32, length 8 ("iqn.a" + NUL = 6, padded to 8)
-    expect(hex(bytes)).toBe("00000020" + "00000008" + hex(new TextEncoder().encode("iqn.a")) + "000000");
+    expect(hexOf(bytes)).toBe("00000020" + "00000008" + hexOf(new TextEncoder().encode("iqn.a")) + "000000");
   });
 
   it("adds a whole 4-byte word when a string's length is already a multiple of 4", () => {
@@ -58,7 +58,7 @@ describe("iSNSP attributes", () => {
   });
 
   it("carries IPv4 as IPv4-mapped IPv6 and prints IPv6 in its short form", () => {
-    expect(hex(encodeIpAddress("10.1.2.3"))).toBe("00000000000000000000ffff0a010203");
+    expect(hexOf(encodeIpAddress("10.1.2.3"))).toBe("00000000000000000000ffff0a010203");
     expect(decodeIpAddress(encodeIpAddress("::1"))).toBe("::1");
     expect(decodeIpAddress(encodeIpAddress("fe80::1:0:0:2"))).toBe("fe80::1:0:0:2");
     expect(decodeIpAddress(encodeIpAddress("2001:db8:0:0:1:0:0:1"))).toBe("2001:db8::1:0:0:1");
@@ -140,7 +140,7 @@ describe("iSNSP PDUs", () => {
         const [back, extra] = frameAll(chunks);
         expect(extra).toBeUndefined();
         expect(back!.transactionId).toBe(xid);
-        expect(back!.attributes.map((a) => [a.tag, hex(a.value)])).toEqual(attributes.map((a) => [a.tag, hex(a.value)]));
+        expect(back!.attributes.map((a) => [a.tag, hexOf(a.value)])).toEqual(attributes.map((a) => [a.tag, hexOf(a.value)]));
       }),
     );
   });

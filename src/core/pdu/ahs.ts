@@ -5,8 +5,9 @@
  * AHSLength bytes more, padded to a 4-byte boundary.
  */
 import { RemoteProtocolError } from "../errors.js";
+import { hex } from "../hex.js";
 import { Opcode, opcodeName } from "./opcodes.js";
-import { hex32, hex8, padding, readU16, readU32 } from "../bytes.js";
+import { padding, readU16, readU32 } from "../bytes.js";
 
 export const AHS_TYPE_EXTENDED_CDB = 0x01;
 export const AHS_TYPE_BIDI_READ_LENGTH = 0x02;
@@ -66,6 +67,6 @@ export function parseCommandAhs(bhs: Uint8Array, ahs: Uint8Array): CommandAhs {
 
 function malformed(bhs: Uint8Array, at: number, what: string): RemoteProtocolError {
   return new RemoteProtocolError(
-    `${opcodeName(Opcode.ScsiCommand)} (${hex8(Opcode.ScsiCommand)}, ITT ${hex32(readU32(bhs, 16))}): malformed AHS at offset ${at}: ${what}`,
+    `${opcodeName(Opcode.ScsiCommand)} (${hex(Opcode.ScsiCommand, 2)}, ITT ${hex(readU32(bhs, 16), 8)}): malformed AHS at offset ${at}: ${what}`,
   );
 }

@@ -11,6 +11,7 @@
  * C, F with C, S without F). Reserved bits and bytes the RFC tells receivers to ignore are ignored.
  */
 import { LocalProtocolError, RemoteProtocolError } from "../errors.js";
+import { hex } from "../hex.js";
 import {
   BHS_LENGTH,
   Opcode,
@@ -43,7 +44,7 @@ import type {
   TextResponsePdu,
 } from "./types.js";
 import type { Frame } from "./framer.js";
-import { EMPTY, hex32, hex8, readU16, readU24, readU32, readU48 } from "../bytes.js";
+import { EMPTY, readU16, readU24, readU32, readU48 } from "../bytes.js";
 import { readLun } from "./lun.js";
 import { BHS_CDB_LENGTH, parseCommandAhs } from "./ahs.js";
 
@@ -64,7 +65,7 @@ export function decodePdu(frame: Frame): Pdu {
   const opcode = bhs[0]! & 0x3f;
   const decoder = DECODERS[opcode];
   if (decoder === undefined) {
-    throw new RemoteProtocolError(`unknown opcode ${hex8(opcode)} (ITT ${hex32(readU32(bhs, 16))})`);
+    throw new RemoteProtocolError(`unknown opcode ${hex(opcode, 2)} (ITT ${hex(readU32(bhs, 16), 8)})`);
   }
   // RFC 7143 §11.2.2: only the SCSI Command defines AHS types (extended CDB, bidirectional length).
   if (ahs.length !== 0 && opcode !== Opcode.ScsiCommand) {
@@ -77,7 +78,7 @@ export function decodePdu(frame: Frame): Pdu {
 
 function refuse(bhs: Uint8Array, what: string): RemoteProtocolError {
   const opcode = bhs[0]! & 0x3f;
-  return new RemoteProtocolError(`${opcodeName(opcode)} (${hex8(opcode)}, ITT ${hex32(readU32(bhs, 16))}): ${what}`);
+  return new RemoteProtocolError(`${opcodeName(opcode)} (${hex(opcode, 2)}, ITT ${hex(readU32(bhs, 16), 8)}): ${what}`);
 }
 
 /** RFC 7143 §11.2.1: the I bit. */

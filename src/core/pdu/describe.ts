@@ -7,9 +7,9 @@
  * "<redacted N bytes>". An item without "=" (the tail of a key split across PDUs by the C bit, or
  * garbage) is shown only by its length, since its key cannot be known.
  */
+import { hex, hexOf } from "../hex.js";
 import { Opcode, opcodeName } from "./opcodes.js";
 import type { Pdu } from "./types.js";
-import { hex32, hex8 } from "../bytes.js";
 
 const TASK_ATTRIBUTES = ["Untagged", "Simple", "Ordered", "HeadOfQueue", "ACA"];
 const TASK_FUNCTIONS = ["", "AbortTask", "AbortTaskSet", "ClearACA", "ClearTaskSet", "LUReset", "TargetWarmReset", "TargetColdReset", "TaskReassign"];
@@ -28,16 +28,16 @@ export function describePdu(pdu: Pdu): string {
       parts.push(`attr=${TASK_ATTRIBUTES[pdu.attribute] ?? pdu.attribute}`, itt(pdu.initiatorTaskTag), `LUN=${pdu.lun}`);
       parts.push(`EDTL=${pdu.expectedDataTransferLength}`, `CmdSN=${pdu.cmdSN}`, `ExpStatSN=${pdu.expStatSN}`);
       if (pdu.bidiReadDataLength !== undefined) parts.push(`bidiReadLength=${pdu.bidiReadDataLength}`);
-      parts.push(`CDB=${hexBytes(pdu.cdb)}`, len(pdu.data));
+      parts.push(`CDB=${hexOf(pdu.cdb)}`, len(pdu.data));
       break;
     case Opcode.TaskManagementRequest:
       parts.push(flags([pdu.immediate, "I"]), `function=${TASK_FUNCTIONS[pdu.function] ?? pdu.function}`, itt(pdu.initiatorTaskTag));
-      parts.push(`RTT=${hex32(pdu.referencedTaskTag)}`, `LUN=${pdu.lun}`, `CmdSN=${pdu.cmdSN}`, `ExpStatSN=${pdu.expStatSN}`);
+      parts.push(`RTT=${hex(pdu.referencedTaskTag, 8)}`, `LUN=${pdu.lun}`, `CmdSN=${pdu.cmdSN}`, `ExpStatSN=${pdu.expStatSN}`);
       parts.push(`RefCmdSN=${pdu.refCmdSN}`, `ExpDataSN=${pdu.expDataSN}`);
       break;
     case Opcode.LoginRequest:
       parts.push(flags([pdu.transit, "T"], [pdu.continue, "C"]), `CSG=${pdu.currentStage}`, `NSG=${pdu.nextStage}`);
-      parts.push(`ver=${pdu.versionMax}-${pdu.versionMin}`, `ISID=0x${pdu.isid.toString(16).padStart(12, "0")}`);
+      parts.push(`ver=${pdu.versionMax}-${pdu.versionMin}`, `ISID=${hex(pdu.isid, 12)}`);
       parts.push(`TSIH=${pdu.tsih}`, `CID=${pdu.cid}`, itt(pdu.initiatorTaskTag), `CmdSN=${pdu.cmdSN}`, `ExpStatSN=${pdu.expStatSN}`);
       parts.push(len(pdu.data), describeText(pdu.data));
       break;
@@ -70,7 +70,7 @@ export function describePdu(pdu: Pdu): string {
           [pdu.residualUnderflow, "U"],
         ),
       );
-      parts.push(`response=${hex8(pdu.response)}`, `status=${hex8(pdu.status)}`, itt(pdu.initiatorTaskTag), ...sns(pdu));
+      parts.push(`response=${hex(pdu.response, 2)}`, `status=${hex(pdu.status, 2)}`, itt(pdu.initiatorTaskTag), ...sns(pdu));
       parts.push(`ExpDataSN=${pdu.expDataSN}`, `residual=${pdu.residualCount}`, `bidiResidual=${pdu.bidiReadResidualCount}`);
       parts.push(`sense=${pdu.sense.length}`, `responseData=${pdu.responseData.length}`);
       break;
@@ -79,9 +79,9 @@ export function describePdu(pdu: Pdu): string {
       break;
     case Opcode.LoginResponse:
       parts.push(flags([pdu.transit, "T"], [pdu.continue, "C"]), `CSG=${pdu.currentStage}`, `NSG=${pdu.nextStage}`);
-      parts.push(`ver=${pdu.versionMax}/${pdu.versionActive}`, `ISID=0x${pdu.isid.toString(16).padStart(12, "0")}`);
+      parts.push(`ver=${pdu.versionMax}/${pdu.versionActive}`, `ISID=${hex(pdu.isid, 12)}`);
       parts.push(`TSIH=${pdu.tsih}`, itt(pdu.initiatorTaskTag), ...sns(pdu));
-      parts.push(`status=${hex8(pdu.statusClass)}/${hex8(pdu.statusDetail)}`, len(pdu.data), describeText(pdu.data));
+      parts.push(`status=${hex(pdu.statusClass, 2)}/${hex(pdu.statusDetail, 2)}`, len(pdu.data), describeText(pdu.data));
       break;
     case Opcode.TextResponse:
       parts.push(flags([pdu.final, "F"], [pdu.continue, "C"]), itt(pdu.initiatorTaskTag), ttt(pdu.targetTransferTag));
@@ -92,7 +92,7 @@ export function describePdu(pdu: Pdu): string {
         flags([pdu.final, "F"], [pdu.acknowledge, "A"], [pdu.residualOverflow, "O"], [pdu.residualUnderflow, "U"], [pdu.hasStatus, "S"]),
       );
       parts.push(itt(pdu.initiatorTaskTag), ttt(pdu.targetTransferTag), `LUN=${pdu.lun}`);
-      if (pdu.hasStatus) parts.push(`status=${hex8(pdu.status)}`, `StatSN=${pdu.statSN}`, `residual=${pdu.residualCount}`);
+      if (pdu.hasStatus) parts.push(`status=${hex(pdu.status, 2)}`, `StatSN=${pdu.statSN}`, `residual=${pdu.residualCount}`);
       parts.push(`ExpCmdSN=${pdu.expCmdSN}`, `MaxCmdSN=${pdu.maxCmdSN}`, `DataSN=${pdu.dataSN}`, `offset=${pdu.bufferOffset}`, len(pdu.data));
       break;
     case Opcode.LogoutResponse:
@@ -108,7 +108,7 @@ export function describePdu(pdu: Pdu): string {
       parts.push(`params=${pdu.parameter1},${pdu.parameter2},${pdu.parameter3}`, len(pdu.data));
       break;
     case Opcode.Reject:
-      parts.push(`reason=${hex8(pdu.reason)}`, ...sns(pdu), `DataSN/R2TSN=${pdu.dataSNOrR2TSN}`, len(pdu.data));
+      parts.push(`reason=${hex(pdu.reason, 2)}`, ...sns(pdu), `DataSN/R2TSN=${pdu.dataSNOrR2TSN}`, len(pdu.data));
       break;
   }
   return parts.filter((part) => part !== "").join(" ");
@@ -120,11 +120,11 @@ function flags(...bits: readonly (readonly [boolean, string])[]): string {
 }
 
 function itt(tag: number): string {
-  return `ITT=${hex32(tag)}`;
+  return `ITT=${hex(tag, 8)}`;
 }
 
 function ttt(tag: number): string {
-  return `TTT=${hex32(tag)}`;
+  return `TTT=${hex(tag, 8)}`;
 }
 
 function len(data: Uint8Array): string {
@@ -133,12 +133,6 @@ function len(data: Uint8Array): string {
 
 function sns(pdu: { readonly statSN: number; readonly expCmdSN: number; readonly maxCmdSN: number }): string[] {
   return [`StatSN=${pdu.statSN}`, `ExpCmdSN=${pdu.expCmdSN}`, `MaxCmdSN=${pdu.maxCmdSN}`];
-}
-
-function hexBytes(bytes: Uint8Array): string {
-  let out = "";
-  for (const byte of bytes) out += byte.toString(16).padStart(2, "0");
-  return out;
 }
 
 /** RFC 7143 §6.1: key=value pairs, each ended by a NUL byte. */

@@ -19,8 +19,9 @@
  */
 import { DigestError, LocalProtocolError, RemoteProtocolError } from "../errors.js";
 import type { Crc32c } from "../digest/crc32c.js";
+import { hex } from "../hex.js";
 import { BHS_LENGTH, MAX_DATA_SEGMENT_LENGTH_FIELD, opcodeName } from "./opcodes.js";
-import { EMPTY, hex32, padding, readDigest, readU24, readU32 } from "../bytes.js";
+import { EMPTY, padding, readDigest, readU24, readU32 } from "../bytes.js";
 
 export interface Frame {
   /** bhs[0] & 0x3f */
@@ -247,7 +248,7 @@ export class Framer {
       if (computed !== received) {
         throw new DigestError(
           "header",
-          `header digest mismatch on a PDU with opcode ${opcodeName(bhs[0]! & 0x3f)}: computed ${hex32(computed)}, received ${hex32(received)}`,
+          `header digest mismatch on a PDU with opcode ${opcodeName(bhs[0]! & 0x3f)}: computed ${hex(computed, 8)}, received ${hex(received, 8)}`,
         );
       }
     }
@@ -255,7 +256,7 @@ export class Framer {
     const dataLength = readU24(bhs, 5);
     if (dataLength > this.#maxDataSegmentLength) {
       throw new RemoteProtocolError(
-        `PDU header: DataSegmentLength ${dataLength} exceeds the negotiated MaxRecvDataSegmentLength ${this.#maxDataSegmentLength} (opcode ${opcodeName(bhs[0]! & 0x3f)}, ITT ${hex32(readU32(bhs, 16))})`,
+        `PDU header: DataSegmentLength ${dataLength} exceeds the negotiated MaxRecvDataSegmentLength ${this.#maxDataSegmentLength} (opcode ${opcodeName(bhs[0]! & 0x3f)}, ITT ${hex(readU32(bhs, 16), 8)})`,
       );
     }
 

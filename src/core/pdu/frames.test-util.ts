@@ -3,6 +3,7 @@
  * Shared: session and target tests may use them to feed a core with PDUs.
  */
 import { crc32c } from "../digest/crc32c.js";
+import { fromHex } from "../hex.js";
 import { encodePdu, type DigestSettings } from "./encode.js";
 import { decodePdu } from "./decode.js";
 import { Framer, type DataPlacement, type Frame, type FramerSettings } from "./framer.js";
@@ -81,11 +82,7 @@ export function splitAt(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[
   return out;
 }
 
-/** Bytes from a hex string; whitespace ignored. */
+/** Bytes from a hex literal laid out for reading: whitespace ignored. */
 export function hexBytes(text: string): Uint8Array {
-  const clean = text.replace(/\s+/g, "");
-  if (clean.length % 2 !== 0) throw new Error("odd number of hex digits");
-  const out = new Uint8Array(clean.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
-  return out;
+  return fromHex("hex literal", text.replace(/\s+/g, ""));
 }

@@ -5,6 +5,7 @@
  * TAGGED OVERLAPPED COMMANDS, DECOMPRESSION EXCEPTION SHORT ALGORITHM ID); ASC and ASCQ values
  * 0x80-0xFF are vendor specific.
  */
+import { hex } from "../hex.js";
 
 const ENTRIES: readonly (readonly [asc: number, ascq: number, text: string])[] = [
   [0x00, 0x00, "NO ADDITIONAL SENSE INFORMATION"],
@@ -680,10 +681,6 @@ const ENTRIES: readonly (readonly [asc: number, ascq: number, text: string])[] =
 
 const TABLE: ReadonlyMap<number, string> = new Map(ENTRIES.map(([asc, ascq, text]) => [(asc << 8) | ascq, text]));
 
-function hex2(value: number): string {
-  return `0x${value.toString(16).padStart(2, "0")}`;
-}
-
 /** The table's text for this ASC/ASCQ, or undefined when it has none. */
 export function ascText(asc: number, ascq: number): string | undefined {
   return TABLE.get(((asc & 0xff) << 8) | (ascq & 0xff));
@@ -696,9 +693,9 @@ export function ascText(asc: number, ascq: number): string | undefined {
 export function describeAsc(asc: number, ascq: number): string {
   const known = ascText(asc, ascq);
   if (known !== undefined) return known;
-  if (asc === 0x40 && ascq >= 0x80) return `DIAGNOSTIC FAILURE ON COMPONENT ${hex2(ascq)}`;
-  if (asc === 0x4d) return `TAGGED OVERLAPPED COMMANDS (TASK TAG ${hex2(ascq)})`;
-  if (asc === 0x70) return `DECOMPRESSION EXCEPTION SHORT ALGORITHM ID OF ${hex2(ascq)}`;
+  if (asc === 0x40 && ascq >= 0x80) return `DIAGNOSTIC FAILURE ON COMPONENT ${hex(ascq, 2)}`;
+  if (asc === 0x4d) return `TAGGED OVERLAPPED COMMANDS (TASK TAG ${hex(ascq, 2)})`;
+  if (asc === 0x70) return `DECOMPRESSION EXCEPTION SHORT ALGORITHM ID OF ${hex(ascq, 2)}`;
   if (asc >= 0x80 || ascq >= 0x80) return "VENDOR SPECIFIC";
   return "UNKNOWN ADDITIONAL SENSE CODE";
 }

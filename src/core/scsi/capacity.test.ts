@@ -1,21 +1,21 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { RemoteProtocolError } from "../errors.js";
+import { hexOf } from "../hex.js";
 import { buildReadCapacity10Data, buildReadCapacity16Data, parseReadCapacity10Data, parseReadCapacity16Data } from "./capacity.js";
-import { toHex } from "./text.js";
 import { U64_MAX, u64Result } from "./wire.js";
 
 const h = (spaced: string): string => spaced.replace(/\s+/g, "");
 
 describe("READ CAPACITY(10) data", () => {
   it("is the last LBA then the block length, both 32-bit big-endian", () => {
-    expect(toHex(buildReadCapacity10Data({ lastLba: 0x1ffff, blockLength: 512 }))).toBe(h("00 01 ff ff 00 00 02 00"));
+    expect(hexOf(buildReadCapacity10Data({ lastLba: 0x1ffff, blockLength: 512 }))).toBe(h("00 01 ff ff 00 00 02 00"));
     expect(parseReadCapacity10Data(Uint8Array.from([0, 1, 0xff, 0xff, 0, 0, 0x10, 0]))).toEqual({ lastLba: 0x1ffff, blockLength: 4096, useReadCapacity16: false });
   });
 
   it("reports 0xFFFFFFFF for a capacity beyond 32 bits, which tells the initiator to use READ CAPACITY(16)", () => {
     const data = buildReadCapacity10Data({ lastLba: 2n ** 40n, blockLength: 512 });
-    expect(toHex(data.subarray(0, 4))).toBe("ffffffff");
+    expect(hexOf(data.subarray(0, 4))).toBe("ffffffff");
     expect(parseReadCapacity10Data(data).useReadCapacity16).toBe(true);
   });
 
@@ -37,7 +37,7 @@ describe("READ CAPACITY(16) data", () => {
       lbprz: true,
       lowestAlignedLba: 0x1234,
     });
-    expect(toHex(data)).toBe(h("01 02 03 04 05 06 07 08 00 00 10 00 03 23 d2 34" + "00".repeat(16)));
+    expect(hexOf(data)).toBe(h("01 02 03 04 05 06 07 08 00 00 10 00 03 23 d2 34" + "00".repeat(16)));
   });
 
   it("round-trips every field and gives blocks = last LBA + 1 under the 64-bit rule", () => {

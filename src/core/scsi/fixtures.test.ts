@@ -21,6 +21,7 @@ import {
   buildUnmapCdb,
   buildWrite10Cdb,
 } from "./cdb.js";
+import { fromHex, hexOf } from "../hex.js";
 import { buildReadCapacity10Data, buildReadCapacity16Data, parseReadCapacity10Data, parseReadCapacity16Data } from "./capacity.js";
 import { parseInquiryData } from "./inquiry.js";
 import { ModePageCode, decodeCachingPage, decodeControlPage, decodeInformationalExceptionsPage } from "./mode-pages.js";
@@ -42,7 +43,6 @@ import {
 } from "./persistent-reservation.js";
 import { buildReportLunsData, parseReportLunsData } from "./report-luns.js";
 import { buildFixedSense, decodeSense, describeSense } from "./sense.js";
-import { fromHex, toHex } from "./text.js";
 import { buildUnmapParameterList, parseUnmapParameterList } from "./unmap.js";
 import {
   buildBlockLimitsPage,
@@ -106,7 +106,7 @@ describe("tgtd's VPD pages", () => {
   it("lists the supported pages iscsi-inq printed, and the builder gives the same bytes", () => {
     const page = parseSupportedVpdPages(fixture("tgtd-vpd-00"));
     expect(page.pages).toEqual([0x00, 0x80, 0x83, 0xb0, 0xb1, 0xb2]);
-    expect(toHex(buildSupportedVpdPages(page.pages))).toBe(toHex(fixture("tgtd-vpd-00")));
+    expect(hexOf(buildSupportedVpdPages(page.pages))).toBe(hexOf(fixture("tgtd-vpd-00")));
   });
 
   it("gives the unit serial number without its padding", () => {
@@ -131,7 +131,7 @@ describe("tgtd's VPD pages", () => {
     expect(t10?.kind === "t10-vendor-id" && `${t10.vendorId.padEnd(8)}${t10.vendorSpecific}`).toBe("IET     00010001");
     const rebuilt = buildDeviceIdentificationPage(page.designators.map((d) => ({ association: d.association, value: d.value as never })));
     // tgtd pads its T10 designator with 20 NULs; compare the rest.
-    expect(toHex(rebuilt.subarray(4 + 20))).toBe(toHex(fixture("tgtd-vpd-83").subarray(4 + 40)));
+    expect(hexOf(rebuilt.subarray(4 + 20))).toBe(hexOf(fixture("tgtd-vpd-83").subarray(4 + 40)));
   });
 
   it("gives the block limits iscsi-inq printed, with and without thin provisioning", () => {
@@ -150,7 +150,7 @@ describe("tgtd's VPD pages", () => {
       unmapGranularityAlignment: 0,
       maximumWriteSameLength: 0,
     });
-    expect(toHex(buildBlockLimitsPage({ maximumCompareAndWriteLength: 128 }))).toBe(toHex(fixture("tgtd-vpd-b0")));
+    expect(hexOf(buildBlockLimitsPage({ maximumCompareAndWriteLength: 128 }))).toBe(hexOf(fixture("tgtd-vpd-b0")));
     expect(parseBlockLimitsPage(fixture("tgtd-vpd-b0-thin"))).toMatchObject({ maximumUnmapLbaCount: 4294967295, maximumUnmapBlockDescriptorCount: 4294967295 });
   });
 
@@ -162,7 +162,7 @@ describe("tgtd's VPD pages", () => {
     expect(parseLogicalBlockProvisioningPage(fixture("tgtd-vpd-b2"))).toMatchObject({ lbpu: false, lbpws: false, lbprz: 0, provisioningType: 0 });
     const thin = parseLogicalBlockProvisioningPage(fixture("tgtd-vpd-b2-thin"));
     expect(thin).toMatchObject({ thresholdExponent: 0, lbpu: true, lbpws: true, lbpws10: true, lbprz: 1, ancSup: false, dp: false, provisioningType: 2, provisioningTypeName: "thin provisioned" });
-    expect(toHex(buildLogicalBlockProvisioningPage(thin))).toBe(toHex(fixture("tgtd-vpd-b2-thin")));
+    expect(hexOf(buildLogicalBlockProvisioningPage(thin))).toBe(hexOf(fixture("tgtd-vpd-b2-thin")));
   });
 });
 
@@ -182,7 +182,7 @@ describe("tgtd's READ CAPACITY data", () => {
       lowestAlignedLba: 0,
     });
     expect(Number(cap.blocks) * cap.blockLength).toBe(67108864);
-    expect(toHex(buildReadCapacity16Data(cap))).toBe(toHex(fixture("tgtd-read-capacity16")));
+    expect(hexOf(buildReadCapacity16Data(cap))).toBe(hexOf(fixture("tgtd-read-capacity16")));
   });
 
   it("gives LBPME and LBPRZ for the thin LUN, as iscsi-readcapacity16 printed", () => {
@@ -197,14 +197,14 @@ describe("tgtd's READ CAPACITY data", () => {
 
   it("gives READ CAPACITY(10)'s last LBA and block length, and the builder gives the same bytes", () => {
     expect(parseReadCapacity10Data(fixture("tgtd-read-capacity10"))).toEqual({ lastLba: 131071, blockLength: 512, useReadCapacity16: false });
-    expect(toHex(buildReadCapacity10Data({ lastLba: 131071, blockLength: 512 }))).toBe(toHex(fixture("tgtd-read-capacity10")));
+    expect(hexOf(buildReadCapacity10Data({ lastLba: 131071, blockLength: 512 }))).toBe(hexOf(fixture("tgtd-read-capacity10")));
   });
 });
 
 describe("tgtd's REPORT LUNS data", () => {
   it("lists LUNs 0, 1 and 2 as iscsi-ls printed, and the builder gives the same bytes", () => {
     expect(parseReportLunsData(fixture("tgtd-report-luns"))).toMatchObject({ lunListLength: 24, luns: [0, 1, 2], truncated: false });
-    expect(toHex(buildReportLunsData([0, 1, 2]))).toBe(toHex(fixture("tgtd-report-luns")));
+    expect(hexOf(buildReportLunsData([0, 1, 2]))).toBe(hexOf(fixture("tgtd-report-luns")));
   });
 });
 
@@ -231,7 +231,7 @@ describe("tgtd's MODE SENSE(6) data", () => {
     const control = findModePage(parseModeSense6Data(expected), ModePageCode.Control);
     expect(control).toBeDefined();
     const built = buildModeSense6Data({ dpoFua: true, blockDescriptors: [{ blocks: 0, blockLength: 512 }], pages: [encodeControlPage(decodeControlPage(control!))] });
-    expect(toHex(built)).toBe(toHex(expected));
+    expect(hexOf(built)).toBe(hexOf(expected));
   });
 });
 
@@ -239,7 +239,7 @@ describe("tgtd's PERSISTENT RESERVE IN data", () => {
   it("gives the two registered keys, and the builder gives the same bytes", () => {
     const keys = parseReadKeysData(fixture("tgtd-prin-read-keys"));
     expect(keys).toEqual({ generation: 12, keys: [0x62484662n, 0x477ad343n], truncated: false });
-    expect(toHex(buildReadKeysData(keys))).toBe(toHex(fixture("tgtd-prin-read-keys")));
+    expect(hexOf(buildReadKeysData(keys))).toBe(hexOf(fixture("tgtd-prin-read-keys")));
   });
 
   it("says truncated when the 8-byte allocation length left out the key", () => {
@@ -249,14 +249,14 @@ describe("tgtd's PERSISTENT RESERVE IN data", () => {
   it("gives the Write Exclusive reservation iscsi-test-cu verified, and no reservation after release", () => {
     const held = parseReadReservationData(fixture("tgtd-prin-read-reservation"));
     expect(held).toEqual({ generation: 1, reservation: { key: 0x1f2d40a1n, scope: 0, type: 1, typeName: "Write Exclusive" }, truncated: false });
-    expect(toHex(buildReadReservationData({ generation: 1, reservation: { key: 0x1f2d40a1n, type: PrType.WriteExclusive } }))).toBe(toHex(fixture("tgtd-prin-read-reservation")));
+    expect(hexOf(buildReadReservationData({ generation: 1, reservation: { key: 0x1f2d40a1n, type: PrType.WriteExclusive } }))).toBe(hexOf(fixture("tgtd-prin-read-reservation")));
     expect(parseReadReservationData(fixture("tgtd-prin-read-reservation-none"))).toEqual({ generation: 4, reservation: undefined, truncated: false });
   });
 
   it("gives the six reservation types tgtd supports", () => {
     const caps = parseReportCapabilitiesData(fixture("tgtd-prin-report-capabilities"));
     expect(caps).toMatchObject({ typeMaskValid: true, persistThroughPowerLossCapable: false, allTargetPortsCapable: false, supportedTypes: [1, 3, 5, 6, 7, 8] });
-    expect(toHex(buildReportCapabilitiesData(caps))).toBe(toHex(fixture("tgtd-prin-report-capabilities")));
+    expect(hexOf(buildReportCapabilitiesData(caps))).toBe(hexOf(fixture("tgtd-prin-report-capabilities")));
   });
 });
 
@@ -264,7 +264,7 @@ describe("tgtd's sense data", () => {
   it("decodes the unit attention after login, and the builder gives the same bytes", () => {
     const sense = decodeSense(fixture("tgtd-sense-power-on"));
     expect(describeSense(sense)).toBe("UNIT ATTENTION: POWER ON, RESET, OR BUS DEVICE RESET OCCURRED (0x29/0x00)");
-    expect(toHex(buildFixedSense({ key: 6, asc: 0x29, ascq: 0 }))).toBe(toHex(fixture("tgtd-sense-power-on")));
+    expect(hexOf(buildFixedSense({ key: 6, asc: 0x29, ascq: 0 }))).toBe(hexOf(fixture("tgtd-sense-power-on")));
   });
 
   it("decodes READ(16) beyond the end as libiscsi did: ILLEGAL_REQUEST LBA_OUT_OF_RANGE", () => {
@@ -307,7 +307,7 @@ describe("libiscsi's CDBs", () => {
   it.each(expected.map((e, i) => [i, ...e] as const))("parses CDB %i as %s, and our builder makes the same bytes", (i, kind, fields, built) => {
     const cdb = cdbs[i]!;
     expect(parseCdb(cdb)).toMatchObject({ kind, ...fields });
-    expect(toHex(built)).toBe(toHex(cdb));
+    expect(hexOf(built)).toBe(hexOf(cdb));
   });
 
   it("parses the padded 16-byte form the iSCSI header carries the same way", () => {
@@ -324,12 +324,12 @@ describe("libiscsi's Data-Out parameter lists", () => {
 
   it("parses the UNMAP list, and the builder makes the same bytes", () => {
     expect(parseUnmapParameterList(unmap!)).toEqual({ kind: "unmap-parameters", descriptors: [{ lba: 0, blocks: 1 }] });
-    expect(toHex(buildUnmapParameterList([{ lba: 0, blocks: 1 }]))).toBe(toHex(unmap!));
+    expect(hexOf(buildUnmapParameterList([{ lba: 0, blocks: 1 }]))).toBe(hexOf(unmap!));
   });
 
   it("parses the PERSISTENT RESERVE OUT lists, and the builder makes the same bytes", () => {
     expect(parsePrOutParameterList(register!)).toMatchObject({ reservationKey: 0n, serviceActionReservationKey: 0x62484662n, aptpl: false });
     expect(parsePrOutParameterList(preempt!)).toMatchObject({ reservationKey: 0x477ad343n, serviceActionReservationKey: 0x62484662n });
-    expect(toHex(buildPrOutParameterList({ reservationKey: 0x477ad343n, serviceActionReservationKey: 0x62484662n }))).toBe(toHex(preempt!));
+    expect(hexOf(buildPrOutParameterList({ reservationKey: 0x477ad343n, serviceActionReservationKey: 0x62484662n }))).toBe(hexOf(preempt!));
   });
 });

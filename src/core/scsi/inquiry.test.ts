@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LocalProtocolError, RemoteProtocolError } from "../errors.js";
+import { hexOf } from "../hex.js";
 import {
   buildInquiryData,
   inquiryVersionName,
@@ -8,7 +9,6 @@ import {
   peripheralDeviceTypeName,
   peripheralQualifierName,
 } from "./inquiry.js";
-import { toHex } from "./text.js";
 
 const h = (spaced: string): string => spaced.replace(/\s+/g, "");
 
@@ -29,7 +29,7 @@ describe("standard INQUIRY data builder", () => {
       product: "DISK",
       revision: "1.0",
     });
-    expect(toHex(data)).toBe(
+    expect(hexOf(data)).toBe(
       h(`00 80 06 32 1f f9 50 02
          41 43 4d 45 20 20 20 20
          44 49 53 4b 20 20 20 20 20 20 20 20 20 20 20 20
@@ -53,7 +53,7 @@ describe("standard INQUIRY data builder", () => {
     expect(data[3]).toBe(0x02);
     expect(data[4]).toBe(69);
     expect(data[7]).toBe(0);
-    expect(toHex(data.subarray(58, 64))).toBe("04c009600000");
+    expect(hexOf(data.subarray(58, 64))).toBe("04c009600000");
   });
 
   it("refuses strings that do not fit or are not printable ASCII, and too many descriptors", () => {

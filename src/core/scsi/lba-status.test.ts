@@ -1,21 +1,21 @@
 import { describe, expect, it } from "vitest";
+import { fromHex, hexOf } from "../hex.js";
 import { buildGetLbaStatusCdb, buildPreFetch16Cdb, lbaStatusAllocation, parseLbaStatusData } from "./lba-status.js";
 import { parseCdb } from "./parse-cdb.js";
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 
 describe("GET LBA STATUS", () => {
   it("builds SERVICE ACTION IN(16) 12h with the starting LBA and allocation length", () => {
-    expect(hex(buildGetLbaStatusCdb({ lba: 0x1_0000_0002, allocationLength: lbaStatusAllocation(2) }))).toBe("9e12" + "0000000100000002" + "00000028" + "0000");
+    expect(hexOf(buildGetLbaStatusCdb({ lba: 0x1_0000_0002, allocationLength: lbaStatusAllocation(2) }))).toBe("9e12" + "0000000100000002" + "00000028" + "0000");
     expect(parseCdb(buildGetLbaStatusCdb({ lba: 0, allocationLength: 24 }))).toMatchObject({ opcode: 0x9e, serviceAction: 0x12 });
   });
 
   it("parses descriptors: LBA, number of blocks and provisioning status", () => {
-    const data = Buffer.from(
+    const data = fromHex(
+      "data",
       "00000024" + "00000000" + "0000000000000000" + "00000010" + "00000000" + "0000000000000010" + "000000f0" + "01000000",
-      "hex",
     );
-    expect(parseLbaStatusData(new Uint8Array(data))).toEqual({
+    expect(parseLbaStatusData(data)).toEqual({
       parameterDataLength: 36,
       descriptors: [
         { lba: 0, blocks: 16, provisioningStatus: 0 },
@@ -26,7 +26,7 @@ describe("GET LBA STATUS", () => {
   });
 
   it("leaves out a descriptor cut by the allocation length and says the data was truncated", () => {
-    const data = new Uint8Array(Buffer.from("00000024" + "00000000" + "0000000000000000" + "00000010" + "02000000" + "00000000000000", "hex"));
+    const data = fromHex("data", "00000024" + "00000000" + "0000000000000000" + "00000010" + "02000000" + "00000000000000");
     expect(parseLbaStatusData(data)).toMatchObject({ descriptors: [{ lba: 0, blocks: 16, provisioningStatus: 2 }], truncated: true });
   });
 
@@ -37,6 +37,6 @@ describe("GET LBA STATUS", () => {
 
 describe("PRE-FETCH(16)", () => {
   it("carries IMMED, the LBA and the prefetch length", () => {
-    expect(hex(buildPreFetch16Cdb({ lba: 8, blocks: 64, immed: true }))).toBe("9002" + "0000000000000008" + "00000040" + "0000");
+    expect(hexOf(buildPreFetch16Cdb({ lba: 8, blocks: 64, immed: true }))).toBe("9002" + "0000000000000008" + "00000040" + "0000");
   });
 });

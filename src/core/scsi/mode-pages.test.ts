@@ -12,8 +12,8 @@ import {
   encodeInformationalExceptionsPage,
   encodeModePage,
 } from "./mode-pages.js";
+import { hexOf } from "../hex.js";
 import type { ModePage } from "./mode-pages.js";
-import { toHex } from "./text.js";
 
 const h = (spaced: string): string => spaced.replace(/\s+/g, "");
 const only = (bytes: Uint8Array): ModePage => {
@@ -24,8 +24,8 @@ const only = (bytes: Uint8Array): ModePage => {
 
 describe("mode page framing", () => {
   it("uses the 2-byte page_0 header without a subpage and the 4-byte sub_page header with one", () => {
-    expect(toHex(encodeModePage({ pageCode: 0x19, parametersSaveable: true, parameters: Uint8Array.of(1, 2) }))).toBe("99020102");
-    expect(toHex(encodeModePage({ pageCode: 0x0a, subpage: 1, parameters: new Uint8Array(28) }))).toBe("4a01001c" + "00".repeat(28));
+    expect(hexOf(encodeModePage({ pageCode: 0x19, parametersSaveable: true, parameters: Uint8Array.of(1, 2) }))).toBe("99020102");
+    expect(hexOf(encodeModePage({ pageCode: 0x0a, subpage: 1, parameters: new Uint8Array(28) }))).toBe("4a01001c" + "00".repeat(28));
     expect(() => encodeModePage({ pageCode: 0x3f, parameters: new Uint8Array(0) })).toThrow(LocalProtocolError);
     expect(() => encodeModePage({ pageCode: 1, parameters: new Uint8Array(256) })).toThrow(LocalProtocolError);
   });
@@ -69,7 +69,7 @@ describe("mode page framing", () => {
 describe("Caching mode page (0x08)", () => {
   it("builds the same 20 bytes tgtd sends with the write cache on", () => {
     const page = encodeCachingPage({ wce: true, disc: true, disablePrefetchTransferLength: 0xffff, maximumPrefetch: 0xffff, maximumPrefetchCeiling: 0xffff, fsw: true, numberOfCacheSegments: 20 });
-    expect(toHex(page)).toBe(h("08 12 14 00 ff ff 00 00 ff ff ff ff 80 14 00 00 00 00 00 00"));
+    expect(hexOf(page)).toBe(h("08 12 14 00 ff ff 00 00 ff ff ff ff 80 14 00 00 00 00 00 00"));
   });
 
   it("round-trips every field", () => {
@@ -106,11 +106,11 @@ describe("Caching mode page (0x08)", () => {
 
 describe("Control mode page (0x0A)", () => {
   it("builds the same 12 bytes tgtd sends", () => {
-    expect(toHex(encodeControlPage({ gltsd: true, queueAlgorithmModifier: 1, extendedSelfTestCompletionTime: 0x200 }))).toBe(h("0a 0a 02 10 00 00 00 00 00 00 02 00"));
+    expect(hexOf(encodeControlPage({ gltsd: true, queueAlgorithmModifier: 1, extendedSelfTestCompletionTime: 0x200 }))).toBe(h("0a 0a 02 10 00 00 00 00 00 00 02 00"));
   });
 
   it("puts D_SENSE, SWP and TAS where SPC-4 has them", () => {
-    expect(toHex(encodeControlPage({ dSense: true, swp: true, tas: true, tst: 1, qerr: 1, busyTimeoutPeriod: 0xffff }))).toBe(h("0a 0a 24 02 08 40 00 00 ff ff 00 00"));
+    expect(hexOf(encodeControlPage({ dSense: true, swp: true, tas: true, tst: 1, qerr: 1, busyTimeoutPeriod: 0xffff }))).toBe(h("0a 0a 24 02 08 40 00 00 ff ff 00 00"));
   });
 
   it("round-trips every field", () => {
@@ -135,7 +135,7 @@ describe("Control mode page (0x0A)", () => {
 
 describe("Informational Exceptions Control mode page (0x1C)", () => {
   it("builds the same 12 bytes tgtd sends (DEXCPT set)", () => {
-    expect(toHex(encodeInformationalExceptionsPage({ dexcpt: true }))).toBe(h("1c 0a 08 00 00 00 00 00 00 00 00 00"));
+    expect(hexOf(encodeInformationalExceptionsPage({ dexcpt: true }))).toBe(h("1c 0a 08 00 00 00 00 00 00 00 00 00"));
   });
 
   it("round-trips every field", () => {

@@ -1,9 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LocalProtocolError, RemoteProtocolError } from "../errors.js";
+import { hexOf } from "../hex.js";
 import { ModePageCode, decodeControlPage, encodeCachingPage, encodeControlPage, encodeModePage } from "./mode-pages.js";
 import { buildModeSense10Data, buildModeSense6Data, findModePage, parseModeSense10Data, parseModeSense6Data } from "./mode-sense.js";
-import { toHex } from "./text.js";
 import { U64_MAX, u64Result } from "./wire.js";
 
 const h = (spaced: string): string => spaced.replace(/\s+/g, "");
@@ -15,7 +15,7 @@ describe("MODE SENSE(6) data", () => {
       blockDescriptors: [{ blocks: 0, blockLength: 512 }],
       pages: [encodeControlPage({ gltsd: true, queueAlgorithmModifier: 1, extendedSelfTestCompletionTime: 0x200 })],
     });
-    expect(toHex(data)).toBe(h("17 00 10 08  00 00 00 00 00 00 02 00  0a 0a 02 10 00 00 00 00 00 00 02 00"));
+    expect(hexOf(data)).toBe(h("17 00 10 08  00 00 00 00 00 00 02 00  0a 0a 02 10 00 00 00 00 00 00 02 00"));
   });
 
   it("round-trips header fields, descriptors and pages", () => {
@@ -66,7 +66,7 @@ describe("MODE SENSE(6) data", () => {
 describe("MODE SENSE(10) data", () => {
   it("builds the 8-byte header and 16-byte long LBA descriptors", () => {
     const data = buildModeSense10Data({ longLba: true, writeProtect: true, blockDescriptors: [{ blocks: 0x0102030405060708n, blockLength: 4096 }], pages: [] });
-    expect(toHex(data)).toBe(h("00 16 00 80 01 00 00 10  01 02 03 04 05 06 07 08 00 00 00 00 00 00 10 00"));
+    expect(hexOf(data)).toBe(h("00 16 00 80 01 00 00 10  01 02 03 04 05 06 07 08 00 00 00 00 00 00 10 00"));
   });
 
   it("round-trips short and long descriptors and pages", () => {

@@ -27,10 +27,10 @@ import {
   buildWriteSame10Cdb,
   buildWriteSame16Cdb,
 } from "./cdb.js";
+import { fromHex } from "../hex.js";
 import type { PageControl } from "./mode-pages.js";
 import { parseCdb } from "./parse-cdb.js";
 import type { PrInServiceAction, PrOutServiceAction, PrType } from "./persistent-reservation.js";
-import { fromHex } from "./text.js";
 import { U64_MAX, u64Result } from "./wire.js";
 
 const lba32 = fc.integer({ min: 0, max: 2 ** 32 - 1 });

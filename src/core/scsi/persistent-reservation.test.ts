@@ -15,7 +15,7 @@ import {
   parseReportCapabilitiesData,
   prTypeName,
 } from "./persistent-reservation.js";
-import { toHex } from "./text.js";
+import { hexOf } from "../hex.js";
 import { U64_MAX } from "./wire.js";
 
 const h = (spaced: string): string => spaced.replace(/\s+/g, "");
@@ -25,10 +25,10 @@ const ALL_TYPES = [1, 3, 5, 6, 7, 8] as const;
 describe("PERSISTENT RESERVE OUT parameter list", () => {
   it("is 24 bytes: reservation key, service action key, then SPEC_I_PT/ALL_TG_PT/APTPL in byte 20", () => {
     // The bytes libiscsi sent for PREEMPT (fixtures/libiscsi-cdbs.hex).
-    expect(toHex(buildPrOutParameterList({ reservationKey: 0x477ad343n, serviceActionReservationKey: 0x62484662n }))).toBe(
+    expect(hexOf(buildPrOutParameterList({ reservationKey: 0x477ad343n, serviceActionReservationKey: 0x62484662n }))).toBe(
       h("00000000477ad343 0000000062484662 00000000 00 00 0000"),
     );
-    expect(toHex(buildPrOutParameterList({ reservationKey: 1n, serviceActionReservationKey: 0n, allTargetPorts: true, aptpl: true }).subarray(20))).toBe("05000000");
+    expect(hexOf(buildPrOutParameterList({ reservationKey: 1n, serviceActionReservationKey: 0n, allTargetPorts: true, aptpl: true }).subarray(20))).toBe("05000000");
   });
 
   it("round-trips through the target-side parser", () => {
@@ -73,7 +73,7 @@ describe("PERSISTENT RESERVE OUT parameter list", () => {
 
 describe("READ KEYS data", () => {
   it("is PRGENERATION, ADDITIONAL LENGTH, then 8-byte keys", () => {
-    expect(toHex(buildReadKeysData({ generation: 12, keys: [0x62484662n, 0x477ad343n] }))).toBe(h("0000000c 00000010 0000000062484662 00000000477ad343"));
+    expect(hexOf(buildReadKeysData({ generation: 12, keys: [0x62484662n, 0x477ad343n] }))).toBe(h("0000000c 00000010 0000000062484662 00000000477ad343"));
   });
 
   it("round-trips any keys, full 64-bit range included", () => {
@@ -93,8 +93,8 @@ describe("READ KEYS data", () => {
 
 describe("READ RESERVATION data", () => {
   it("is the header alone without a reservation, and 24 bytes with one", () => {
-    expect(toHex(buildReadReservationData({ generation: 4 }))).toBe("0000000400000000");
-    expect(toHex(buildReadReservationData({ generation: 1, reservation: { key: 0x1f2d40a1n, type: PrType.WriteExclusive } }))).toBe(
+    expect(hexOf(buildReadReservationData({ generation: 4 }))).toBe("0000000400000000");
+    expect(hexOf(buildReadReservationData({ generation: 1, reservation: { key: 0x1f2d40a1n, type: PrType.WriteExclusive } }))).toBe(
       h("00000001 00000010 000000001f2d40a1 00000000 00 01 0000"),
     );
   });
@@ -119,8 +119,8 @@ describe("READ RESERVATION data", () => {
 
 describe("REPORT CAPABILITIES data", () => {
   it("builds the flags and the type mask tgtd reports", () => {
-    expect(toHex(buildReportCapabilitiesData({ supportedTypes: [...ALL_TYPES] }))).toBe("00080080ea010000");
-    expect(toHex(buildReportCapabilitiesData({ allTargetPortsCapable: true, persistThroughPowerLossCapable: true, typeMaskValid: false, allowCommands: 1, supportedTypes: [PrType.WriteExclusive] }))).toBe(
+    expect(hexOf(buildReportCapabilitiesData({ supportedTypes: [...ALL_TYPES] }))).toBe("00080080ea010000");
+    expect(hexOf(buildReportCapabilitiesData({ allTargetPortsCapable: true, persistThroughPowerLossCapable: true, typeMaskValid: false, allowCommands: 1, supportedTypes: [PrType.WriteExclusive] }))).toBe(
       "0008051002000000",
     );
   });

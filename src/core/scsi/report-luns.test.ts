@@ -1,17 +1,17 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LocalProtocolError, RemoteProtocolError } from "../errors.js";
+import { hexOf } from "../hex.js";
 import { buildReportLunsData, decodeLun, encodeLun, parseReportLunsData } from "./report-luns.js";
-import { toHex } from "./text.js";
 
 const h = (spaced: string): string => spaced.replace(/\s+/g, "");
 
 describe("SAM single-level LUNs", () => {
   it("encodes LUNs below 256 with peripheral device addressing and others with flat space addressing", () => {
-    expect(toHex(encodeLun(0))).toBe("0000000000000000");
-    expect(toHex(encodeLun(5))).toBe("0005000000000000");
-    expect(toHex(encodeLun(256))).toBe("4100000000000000");
-    expect(toHex(encodeLun(16383))).toBe("7fff000000000000");
+    expect(hexOf(encodeLun(0))).toBe("0000000000000000");
+    expect(hexOf(encodeLun(5))).toBe("0005000000000000");
+    expect(hexOf(encodeLun(256))).toBe("4100000000000000");
+    expect(hexOf(encodeLun(16383))).toBe("7fff000000000000");
     expect(() => encodeLun(16384)).toThrow(LocalProtocolError);
   });
 
@@ -35,7 +35,7 @@ describe("SAM single-level LUNs", () => {
 
 describe("REPORT LUNS data", () => {
   it("is a 4-byte LUN LIST LENGTH, 4 reserved bytes, then 8 bytes per LUN", () => {
-    expect(toHex(buildReportLunsData([0, 1, 300]))).toBe(
+    expect(hexOf(buildReportLunsData([0, 1, 300]))).toBe(
       h("00 00 00 18 00 00 00 00  00 00 00 00 00 00 00 00  00 01 00 00 00 00 00 00  41 2c 00 00 00 00 00 00"),
     );
   });
@@ -45,7 +45,7 @@ describe("REPORT LUNS data", () => {
       fc.property(fc.array(fc.integer({ min: 0, max: 16383 }), { maxLength: 50 }), (luns) => {
         const parsed = parseReportLunsData(buildReportLunsData(luns));
         expect(parsed.luns).toEqual(luns);
-        expect(parsed.entries.map((e) => toHex(e.raw))).toEqual(luns.map((l) => toHex(encodeLun(l))));
+        expect(parsed.entries.map((e) => hexOf(e.raw))).toEqual(luns.map((l) => hexOf(encodeLun(l))));
         expect(parsed.truncated).toBe(false);
       }),
     );

@@ -8,6 +8,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { IscsiError } from "../errors.js";
+import { fromHex } from "../hex.js";
 import { buildReadCapacity10Data, buildReadCapacity16Data, parseReadCapacity10Data, parseReadCapacity16Data } from "./capacity.js";
 import { buildRead16Cdb, buildWriteSame16Cdb } from "./cdb.js";
 import { buildInquiryData, parseInquiryData } from "./inquiry.js";
@@ -37,7 +38,6 @@ import {
 } from "./persistent-reservation.js";
 import { buildReportLunsData, parseReportLunsData } from "./report-luns.js";
 import { buildDescriptorSense, buildFixedSense, decodeSense, describeSense } from "./sense.js";
-import { fromHex } from "./text.js";
 import { buildUnmapParameterList, parseUnmapParameterList } from "./unmap.js";
 import {
   buildBlockDeviceCharacteristicsPage,

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { IscsiError, LocalProtocolError, RemoteProtocolError } from "../errors.js";
+import { fromHex, hexOf } from "../hex.js";
 import type { SenseInput, SenseKeySpecific } from "./sense.js";
 import {
   buildDescriptorSense,
@@ -11,7 +12,6 @@ import {
   toSenseSummary,
 } from "./sense.js";
 import { SenseKey } from "./status.js";
-import { fromHex, toHex } from "./text.js";
 import { U64_MAX, u64Result } from "./wire.js";
 
 const h = (spaced: string): string => spaced.replace(/\s+/g, "");
@@ -114,12 +114,12 @@ const sksArb: fc.Arbitrary<[number, SenseKeySpecific]> = fc.oneof(
 
 describe("sense builders", () => {
   it("build 18-byte fixed sense for INVALID FIELD IN CDB with the field pointer", () => {
-    expect(toHex(buildInvalidFieldSense({ inCdb: true, field: 2, bit: 7 }))).toBe(h("70 00 05 00 00 00 00 0a 00 00 00 00 24 00 00 cf 00 02"));
-    expect(toHex(buildInvalidFieldSense({ inCdb: false, field: 20, asc: 0x1a, format: "descriptor" }))).toBe(h("72 05 1a 00 00 00 00 08 02 06 00 00 80 00 14 00"));
+    expect(hexOf(buildInvalidFieldSense({ inCdb: true, field: 2, bit: 7 }))).toBe(h("70 00 05 00 00 00 00 0a 00 00 00 00 24 00 00 cf 00 02"));
+    expect(hexOf(buildInvalidFieldSense({ inCdb: false, field: 20, asc: 0x1a, format: "descriptor" }))).toBe(h("72 05 1a 00 00 00 00 08 02 06 00 00 80 00 14 00"));
   });
 
   it("build fixed sense with VALID, INFORMATION and the flags", () => {
-    expect(toHex(buildFixedSense({ key: SenseKey.MediumError, asc: 0x11, ascq: 0, information: 0x1234, ili: true }))).toBe(h("f0 00 23 00 00 12 34 0a 00 00 00 00 11 00 00 00 00 00"));
+    expect(hexOf(buildFixedSense({ key: SenseKey.MediumError, asc: 0x11, ascq: 0, information: 0x1234, ili: true }))).toBe(h("f0 00 23 00 00 12 34 0a 00 00 00 00 11 00 00 00 00 00"));
   });
 
   it("refuse an INFORMATION value fixed format cannot hold, and out-of-range codes", () => {

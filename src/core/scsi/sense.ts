@@ -11,6 +11,7 @@
 import { writeU16, writeU32, writeU64 } from "../bytes.js";
 import type { SenseSummary } from "../errors.js";
 import { LocalProtocolError, RemoteProtocolError } from "../errors.js";
+import { hex } from "../hex.js";
 import { describeAsc } from "./asc-table.js";
 import { SenseKey, senseKeyName } from "./status.js";
 import type { U64 } from "./wire.js";
@@ -288,13 +289,9 @@ export function decodeSense(bytes: Uint8Array): DecodedSense {
   }
 }
 
-function hex2(value: number): string {
-  return `0x${value.toString(16).padStart(2, "0")}`;
-}
-
 /** One line: "ILLEGAL REQUEST: LOGICAL BLOCK ADDRESS OUT OF RANGE (0x21/0x00)". */
 export function describeSense(sense: Pick<DecodedSense, "keyName" | "description" | "asc" | "ascq">): string {
-  return `${sense.keyName}: ${sense.description} (${hex2(sense.asc)}/${hex2(sense.ascq)})`;
+  return `${sense.keyName}: ${sense.description} (${hex(sense.asc, 2)}/${hex(sense.ascq, 2)})`;
 }
 
 /** The `SenseSummary` a ScsiError carries; `description` is the ASC/ASCQ text. */

@@ -1,7 +1,6 @@
-import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LocalProtocolError } from "../errors.js";
-import { checkAscii, decodeAscii, decodeAsciiStripped, decodeAsciiTrimmed, fromHex, toHex } from "./text.js";
+import { checkAscii, decodeAscii, decodeAsciiStripped, decodeAsciiTrimmed } from "./text.js";
 
 describe("ASCII fields", () => {
   it("show control and high bytes as '?' and trim the padding", () => {
@@ -14,17 +13,5 @@ describe("ASCII fields", () => {
     expect(() => checkAscii("F", "abc", 2)).toThrow(LocalProtocolError);
     expect(() => checkAscii("F", "a\tb", 5)).toThrow(/index 1/);
     expect(() => checkAscii("F", "ok", 2)).not.toThrow();
-  });
-});
-
-describe("hex", () => {
-  it("round-trips bytes and refuses odd or non-hex text", () => {
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 40 }), (b) => {
-        expect(Array.from(fromHex("x", toHex(b)))).toEqual(Array.from(b));
-      }),
-    );
-    expect(() => fromHex("x", "abc")).toThrow(LocalProtocolError);
-    expect(() => fromHex("x", "zz")).toThrow(LocalProtocolError);
   });
 });

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LocalProtocolError } from "../errors.js";
-import { toHex } from "./text.js";
+import { hexOf } from "../hex.js";
 import { MAX_UNMAP_DESCRIPTORS, buildUnmapParameterList, parseUnmapParameterList } from "./unmap.js";
 import { U64_MAX, u64Result } from "./wire.js";
 
@@ -10,14 +10,14 @@ const h = (spaced: string): string => spaced.replace(/\s+/g, "");
 describe("UNMAP parameter list", () => {
   it("is the bytes libiscsi sends for one descriptor", () => {
     // fixtures/libiscsi-cdbs.hex: UNMAP of LBA 0, 1 block.
-    expect(toHex(buildUnmapParameterList([{ lba: 0, blocks: 1 }]))).toBe(h("0016 0010 00000000  0000000000000000 00000001 00000000"));
+    expect(hexOf(buildUnmapParameterList([{ lba: 0, blocks: 1 }]))).toBe(h("0016 0010 00000000  0000000000000000 00000001 00000000"));
   });
 
   it("counts UNMAP DATA LENGTH from byte 2 and the descriptor length from byte 8", () => {
     const list = buildUnmapParameterList([{ lba: 0x0102030405060708n, blocks: 0x090a0b0c }, { lba: 5, blocks: 6 }]);
     expect(list.length).toBe(40);
-    expect(toHex(list.subarray(0, 4))).toBe("00260020");
-    expect(toHex(list.subarray(8, 24))).toBe(h("0102030405060708 090a0b0c 00000000"));
+    expect(hexOf(list.subarray(0, 4))).toBe("00260020");
+    expect(hexOf(list.subarray(8, 24))).toBe(h("0102030405060708 090a0b0c 00000000"));
   });
 
   it("round-trips through the target-side parser", () => {

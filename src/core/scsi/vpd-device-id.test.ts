@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LocalProtocolError } from "../errors.js";
-import { toHex } from "./text.js";
+import { hexOf } from "../hex.js";
 import type { DesignatorInput } from "./vpd-device-id.js";
 import {
   Association,
@@ -21,7 +21,7 @@ describe("VPD page 0x83 builder", () => {
       { association: Association.TargetPort, value: { kind: "target-port-group", group: 0x0102 } },
       { value: { kind: "t10-vendor-id", vendorId: "LIO-ORG", vendorSpecific: "disk1" } },
     ]);
-    expect(toHex(page)).toBe(
+    expect(hexOf(page)).toBe(
       h(`00 83 00 35
          01 03 00 10 60 01 40 5a bc de f0 12 34 56 78 9a bc de f0 12
          51 94 00 04 00 00 00 01
@@ -34,7 +34,7 @@ describe("VPD page 0x83 builder", () => {
     const page = buildDeviceIdentificationPage([
       { association: Association.TargetDevice, value: { kind: "scsi-name-string", name: "iqn.a" } },
     ]);
-    expect(toHex(page)).toBe(h("00 83 00 0c 03 28 00 08 69 71 6e 2e 61 00 00 00"));
+    expect(hexOf(page)).toBe(h("00 83 00 0c 03 28 00 08 69 71 6e 2e 61 00 00 00"));
   });
 
   it("refuses identifiers of the wrong length", () => {
@@ -82,9 +82,9 @@ describe("VPD page 0x83 parser", () => {
 
   it("rebuilds the same bytes from what it parsed", () => {
     const designator = fc.oneof(
-      fc.uint8Array({ minLength: 8, maxLength: 8 }).map((b) => ({ kind: "naa" as const, hex: toHex(Uint8Array.from([0x50 | (b[0]! & 0x0f), ...b.subarray(1)])) })),
-      fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => ({ kind: "naa" as const, hex: toHex(Uint8Array.from([0x60 | (b[0]! & 0x0f), ...b.subarray(1)])) })),
-      fc.uint8Array({ minLength: 8, maxLength: 8 }).map((b) => ({ kind: "eui-64" as const, hex: toHex(b) })),
+      fc.uint8Array({ minLength: 8, maxLength: 8 }).map((b) => ({ kind: "naa" as const, hex: hexOf(Uint8Array.from([0x50 | (b[0]! & 0x0f), ...b.subarray(1)])) })),
+      fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => ({ kind: "naa" as const, hex: hexOf(Uint8Array.from([0x60 | (b[0]! & 0x0f), ...b.subarray(1)])) })),
+      fc.uint8Array({ minLength: 8, maxLength: 8 }).map((b) => ({ kind: "eui-64" as const, hex: hexOf(b) })),
       fc.integer({ min: 0, max: 0xffff }).map((port) => ({ kind: "relative-target-port" as const, port })),
       fc.integer({ min: 0, max: 0xffff }).map((group) => ({ kind: "target-port-group" as const, group })),
       fc.stringMatching(/^[a-z0-9.:-]{1,64}$/).map((name) => ({ kind: "scsi-name-string" as const, name })),
@@ -96,7 +96,7 @@ describe("VPD page 0x83 parser", () => {
         const parsed = parseDeviceIdentificationPage(bytes);
         expect(parsed.designators.map((d) => d.value)).toEqual(input.map((d) => (d.value.kind === "naa" ? { ...d.value, naa: parseInt(d.value.hex[0]!, 16) } : d.value)));
         const rebuilt = buildDeviceIdentificationPage(parsed.designators.map((d) => ({ association: d.association, value: d.value as never })));
-        expect(toHex(rebuilt)).toBe(toHex(bytes));
+        expect(hexOf(rebuilt)).toBe(hexOf(bytes));
       }),
     );
   });

@@ -6,8 +6,9 @@
  */
 import { writeU16 } from "../bytes.js";
 import { LocalProtocolError } from "../errors.js";
+import { fromHex, hexOf } from "../hex.js";
 import { decodeUtf8Lenient, encodeUtf8 } from "../utf8.js";
-import { checkAscii, decodeAsciiTrimmed, fromHex, putAsciiPadded, toHex } from "./text.js";
+import { checkAscii, decodeAsciiTrimmed, putAsciiPadded } from "./text.js";
 import type { VpdHeader, VpdHeaderInput } from "./vpd.js";
 import { VpdPage, buildVpdPage, openVpdPage } from "./vpd.js";
 import { FieldReader, checkUint } from "./wire.js";
@@ -126,18 +127,18 @@ export interface DeviceIdentificationPage extends VpdHeader {
 }
 
 function formatUuid(b: Uint8Array): string {
-  const h = toHex(b);
+  const h = hexOf(b);
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
 function decodeValue(type: number, codeSet: number, d: Uint8Array): DesignatorValue {
-  const undecoded = (reason: string): DesignatorValue => ({ kind: "undecoded", hex: toHex(d), reason });
+  const undecoded = (reason: string): DesignatorValue => ({ kind: "undecoded", hex: hexOf(d), reason });
   const r = new FieldReader(d, "designator");
   switch (type) {
     case DesignatorType.VendorSpecific:
       return {
         kind: "vendor-specific",
-        hex: toHex(d),
+        hex: hexOf(d),
         text: codeSet === CodeSet.Ascii ? decodeAsciiTrimmed(d) : codeSet === CodeSet.Utf8 ? decodeUtf8Lenient(d) : undefined,
       };
     case DesignatorType.T10VendorId:
@@ -149,14 +150,14 @@ function decodeValue(type: number, codeSet: number, d: Uint8Array): DesignatorVa
     case DesignatorType.Eui64:
       // SPC-4: EUI-64 (8 bytes), EUI-64 based 12-byte and 16-byte designators.
       return d.length === 8 || d.length === 12 || d.length === 16
-        ? { kind: "eui-64", hex: toHex(d) }
+        ? { kind: "eui-64", hex: hexOf(d) }
         : undecoded(`EUI-64 designator of ${d.length} bytes`);
     case DesignatorType.Naa: {
       if (d.length === 0) return undecoded("empty NAA designator");
       const naa = r.bits(0, 4, 4);
       // SPC-4: NAA 2, 3 and 5 designators are 8 bytes, NAA 6 is 16.
       const expected = naa === 6 ? 16 : 8;
-      return d.length === expected ? { kind: "naa", naa, hex: toHex(d) } : undecoded(`NAA ${naa} designator of ${d.length} bytes`);
+      return d.length === expected ? { kind: "naa", naa, hex: hexOf(d) } : undecoded(`NAA ${naa} designator of ${d.length} bytes`);
     }
     case DesignatorType.RelativeTargetPort:
       return d.length === 4 ? { kind: "relative-target-port", port: r.u16(2) } : undecoded(`relative target port of ${d.length} bytes`);
@@ -165,14 +166,14 @@ function decodeValue(type: number, codeSet: number, d: Uint8Array): DesignatorVa
     case DesignatorType.LogicalUnitGroup:
       return d.length === 4 ? { kind: "logical-unit-group", group: r.u16(2) } : undecoded(`logical unit group of ${d.length} bytes`);
     case DesignatorType.Md5LogicalUnitIdentifier:
-      return d.length === 16 ? { kind: "md5", hex: toHex(d) } : undecoded(`MD5 identifier of ${d.length} bytes`);
+      return d.length === 16 ? { kind: "md5", hex: hexOf(d) } : undecoded(`MD5 identifier of ${d.length} bytes`);
     case DesignatorType.ScsiNameString: {
       let end = d.length;
       while (end > 0 && d[end - 1] === 0) end--;
       return { kind: "scsi-name-string", name: decodeUtf8Lenient(d.subarray(0, end)) };
     }
     case DesignatorType.ProtocolSpecificPortIdentifier:
-      return { kind: "protocol-specific-port", hex: toHex(d) };
+      return { kind: "protocol-specific-port", hex: hexOf(d) };
     case DesignatorType.Uuid:
       // SPC-4: byte 0 holds the UUID type (1: RFC 4122), bytes 2-17 the UUID.
       return d.length === 18 ? { kind: "uuid", uuid: formatUuid(d.subarray(2)) } : undecoded(`UUID designator of ${d.length} bytes`);

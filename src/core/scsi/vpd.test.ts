@@ -1,7 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LocalProtocolError, RemoteProtocolError } from "../errors.js";
-import { toHex } from "./text.js";
 import {
   buildBlockDeviceCharacteristicsPage,
   buildBlockLimitsPage,
@@ -19,6 +18,7 @@ import {
   rotationRateName,
   vpdPageName,
 } from "./vpd.js";
+import { hexOf } from "../hex.js";
 import { U64_MAX, u64Result } from "./wire.js";
 
 const h = (spaced: string): string => spaced.replace(/\s+/g, "");
@@ -26,7 +26,7 @@ const u32 = fc.integer({ min: 0, max: 2 ** 32 - 1 });
 
 describe("VPD page 0x00, supported pages", () => {
   it("builds the header (qualifier, type, page code, 16-bit length) and the list", () => {
-    expect(toHex(buildSupportedVpdPages([0x00, 0x80, 0x83, 0xb0], { peripheralDeviceType: 0x0c }))).toBe(h("0c 00 00 04 00 80 83 b0"));
+    expect(hexOf(buildSupportedVpdPages([0x00, 0x80, 0x83, 0xb0], { peripheralDeviceType: 0x0c }))).toBe(h("0c 00 00 04 00 80 83 b0"));
   });
 
   it("round-trips any list of page codes", () => {
@@ -49,7 +49,7 @@ describe("VPD page 0x00, supported pages", () => {
 
 describe("VPD page 0x80, unit serial number", () => {
   it("builds the serial number as ASCII after the header", () => {
-    expect(toHex(buildUnitSerialNumberPage("SN1"))).toBe(h("00 80 00 03 53 4e 31"));
+    expect(hexOf(buildUnitSerialNumberPage("SN1"))).toBe(h("00 80 00 03 53 4e 31"));
   });
 
   it("strips the padding SPC-4 puts around a right-aligned serial number", () => {
@@ -79,7 +79,7 @@ describe("VPD page 0xB0, block limits", () => {
       maximumWriteSameLength: 0x2122232425262728n,
     });
     expect(page.length).toBe(64);
-    expect(toHex(page.subarray(0, 44))).toBe(
+    expect(hexOf(page.subarray(0, 44))).toBe(
       h(`00 b0 00 3c 01 80 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e
          11 12 13 14 15 16 17 18 19 1a 1b 1c 9d 1e 1f 20 21 22 23 24 25 26 27 28`),
     );
@@ -132,7 +132,7 @@ describe("VPD page 0xB0, block limits", () => {
 describe("VPD page 0xB1, block device characteristics", () => {
   it("lays out rotation rate, product type and form factor", () => {
     const page = buildBlockDeviceCharacteristicsPage({ mediumRotationRate: 1, productType: 0, nominalFormFactor: 3, wabereq: 1, wacereq: 2, fuab: true, vbuls: true });
-    expect(toHex(page.subarray(0, 9))).toBe(h("00 b1 00 3c 00 01 00 63 03"));
+    expect(hexOf(page.subarray(0, 9))).toBe(h("00 b1 00 3c 00 01 00 63 03"));
   });
 
   it("round-trips and names the rotation rate and form factor", () => {
@@ -155,7 +155,7 @@ describe("VPD page 0xB2, logical block provisioning", () => {
   it("lays out LBPU, LBPWS, LBPWS10, the 3-bit LBPRZ and the provisioning type", () => {
     const page = buildLogicalBlockProvisioningPage({ lbpu: true, lbpws: true, lbpws10: true, lbprz: 1, provisioningType: 2 });
     // The same bytes tgtd returns for a thin-provisioned LUN (fixtures/tgtd-vpd-b2-thin.hex).
-    expect(toHex(page)).toBe(h("00 b2 00 04 00 e4 02 00"));
+    expect(hexOf(page)).toBe(h("00 b2 00 04 00 e4 02 00"));
   });
 
   it("round-trips every field", () => {

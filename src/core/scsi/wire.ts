@@ -17,6 +17,7 @@
  */
 import { readU16, readU24, readU32, readU64 } from "../bytes.js";
 import { LocalProtocolError, RemoteProtocolError } from "../errors.js";
+import { hex } from "../hex.js";
 
 /** A 64-bit unsigned value: see the rule above. */
 export type U64 = number | bigint;
@@ -28,10 +29,6 @@ const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
 /** Applies the 64-bit rule to a value read off the wire. */
 export function u64Result(value: bigint): U64 {
   return value <= SAFE_MAX ? Number(value) : value;
-}
-
-function hex(value: number | bigint): string {
-  return `0x${value.toString(16)}`;
 }
 
 /** Bounded big-endian reads over one piece of SCSI data; `what` names it in error messages. */

@@ -5,6 +5,7 @@
  */
 import { RemoteProtocolError, ShortTransferError, TargetFailureError } from "../errors.js";
 import { readU32 } from "../bytes.js";
+import { hex } from "../hex.js";
 import type { Frame } from "../pdu/framer.js";
 import { Opcode, RESERVED_TAG, SnackType, TaskAttribute } from "../pdu/opcodes.js";
 import type { DataInPdu, R2TPdu, ScsiCommandPdu, ScsiResponsePdu } from "../pdu/types.js";
@@ -112,10 +113,6 @@ export function placeData<C>(ctx: SessionContext<C>, bhs: Uint8Array, length: nu
   const offset = readU32(bhs, 40);
   if (offset + length > buffer.length) return undefined;
   return buffer.subarray(offset, offset + length);
-}
-
-function hex(n: number): string {
-  return `0x${n.toString(16)}`;
 }
 
 export function scsiTask<C>(ctx: SessionContext<C>, itt: number, what: string): ScsiTask<C> {

@@ -4,6 +4,7 @@
  * does not have the form, so the caller decides whether that is a "Reject" answer (§6.2) or a
  * protocol error, and names the key in its message.
  */
+import { hexOf } from "../hex.js";
 
 /** RFC 7143 §6.2: constants reserved for negotiation answers; never legal as an offered value. */
 export const REJECT = "Reject";
@@ -57,10 +58,9 @@ export function parseBinary(value: string): Uint8Array | undefined {
   return undefined;
 }
 
+/** RFC 7143 §6.1's hex-constant: "0x" and the bytes as hex digits. */
 export function formatHex(bytes: Uint8Array): string {
-  let s = "0x";
-  for (const b of bytes) s += b.toString(16).padStart(2, "0");
-  return s;
+  return `0x${hexOf(bytes)}`;
 }
 
 export function formatBase64(bytes: Uint8Array): string {

@@ -1,14 +1,14 @@
 import { describe, expect, it } from "vitest";
+import { hexOf } from "../../core/hex.js";
 import { EXPORT, Harness, clientFlags, concat, infoData, infoOf, metaData, option } from "./client.test-util.js";
 import type { NbdExport } from "./export.js";
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
-const ascii = (s: string): string => Buffer.from(s, "latin1").toString("hex");
+const ascii = (s: string): string => hexOf(new TextEncoder().encode(s));
 
 describe("the NBD handshake", () => {
   it("greets with NBDMAGIC, IHAVEOPT and the FIXED_NEWSTYLE and NO_ZEROES flags, byte for byte", () => {
     const h = new Harness();
-    expect(hex(h.server.unread())).toBe(`${ascii("NBDMAGIC")}${ascii("IHAVEOPT")}0003`);
+    expect(hexOf(h.server.unread())).toBe(`${ascii("NBDMAGIC")}${ascii("IHAVEOPT")}0003`);
     expect(h.engine.state).toBe("greeting");
   });
 
@@ -33,7 +33,7 @@ describe("the NBD handshake", () => {
       "00100000" +
       // NBD_REP_ACK
       `${replyMagic}000000070000000100000000`;
-    expect(hex(sent)).toBe(expected);
+    expect(hexOf(sent)).toBe(expected);
     expect(h.engine.state).toBe("transmission");
     expect(h.of("negotiated")).toEqual([{ type: "negotiated", export: EXPORT, via: "go", structuredReplies: false, metaContexts: [], fixedNewstyle: true }]);
   });
@@ -280,7 +280,7 @@ describe("the NBD handshake", () => {
     for (let size = 1; size <= 17; size++) {
       const split = new Harness();
       for (let at = 0; at < stream.length; at += size) split.send(stream.subarray(at, at + size));
-      expect(hex(split.server.unread())).toBe(hex(reference));
+      expect(hexOf(split.server.unread())).toBe(hexOf(reference));
       expect(split.events).toEqual(whole.events);
     }
   });

@@ -14,6 +14,7 @@
  * initiator's session recovery takes over.
  */
 import { type IscsiError, RemoteProtocolError, TargetFailureError } from "../../core/errors.js";
+import { hex } from "../../core/hex.js";
 import { Opcode, RejectReason, SnackType } from "../../core/pdu/opcodes.js";
 import type { SnackRequestPdu, TargetPdu } from "../../core/pdu/types.js";
 import type { TargetConnection } from "./connection.js";
@@ -35,10 +36,6 @@ export interface SnackHost {
   answered(pdus: number): void;
   /** A DataACK taken (data freed). */
   dataAcknowledged(): void;
-}
-
-function hex(n: number): string {
-  return `0x${n.toString(16)}`;
 }
 
 export function answerSnack(host: SnackHost, connection: TargetConnection, retention: Retention, pdu: SnackRequestPdu): void {

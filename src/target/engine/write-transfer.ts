@@ -20,6 +20,7 @@
  * R2T or the unsolicited data already covered) once the sequence it belonged to has ended.
  */
 import { LocalProtocolError, RemoteProtocolError } from "../../core/errors.js";
+import { hex } from "../../core/hex.js";
 import { RESERVED_TAG } from "../../core/pdu/opcodes.js";
 import type { DataOutPdu } from "../../core/pdu/types.js";
 
@@ -325,6 +326,3 @@ function store(buffer: Uint8Array, data: Uint8Array, offset: number): void {
   buffer.set(room >= data.length ? data : data.subarray(0, room), offset);
 }
 
-function hex(v: number): string {
-  return `0x${v.toString(16).padStart(8, "0")}`;
-}

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { hexOf } from "../../../core/hex.js";
 import { cdbLengthForOpcode } from "../../../core/scsi/opcodes.js";
 import { decodeSense } from "../../../core/scsi/sense.js";
 import { ScsiStatus, SenseKey } from "../../../core/scsi/status.js";
@@ -95,9 +96,9 @@ function outcome(side: InitiatorSide, baseline: Baseline, cdb: Uint8Array): stri
   const result = side.run({ cdb, ...(dataIn === undefined ? {} : { dataIn }), ...(baseline.dataOut === undefined ? {} : { dataOut: baseline.dataOut }) });
   return JSON.stringify({
     status: result.status,
-    sense: Buffer.from(result.sense).toString("hex"),
+    sense: hexOf(result.sense),
     residual: [result.residualOverflow, result.residualUnderflow, result.residualCount],
-    data: dataIn === undefined ? "" : Buffer.from(dataIn.subarray(0, result.bytesIn)).toString("hex"),
+    data: dataIn === undefined ? "" : hexOf(dataIn.subarray(0, result.bytesIn)),
   });
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { hex } from "../../../core/hex.js";
 import { decodeSense } from "../../../core/scsi/sense.js";
 import { ScsiStatus, SenseKey } from "../../../core/scsi/status.js";
 import type { CommandResult } from "../../../core/session/command.js";
@@ -58,7 +59,6 @@ function descriptors(data: Uint8Array): Descriptor[] {
   return out;
 }
 
-const hex = (n: number): string => `0x${n.toString(16).padStart(2, "0")}`;
 
 /** What this device server runs on a thin unit, as (opcode/service action, CDB length). */
 const THIN_UNIT = [
@@ -74,14 +74,14 @@ describe("REPORT SUPPORTED OPERATION CODES, every command (reporting options 000
     const { result, data } = rsoc(side, { options: 0 });
     expect(result.status).toBe(ScsiStatus.Good);
     const list = descriptors(data);
-    expect(list.map((d) => `${hex(d.opcode)}${d.servactv ? `/${hex(d.serviceAction)}` : ""} ${d.cdbLength}`)).toEqual(THIN_UNIT);
+    expect(list.map((d) => `${hex(d.opcode, 2)}${d.servactv ? `/${hex(d.serviceAction, 2)}` : ""} ${d.cdbLength}`)).toEqual(THIN_UNIT);
     expect(list.filter((d) => !d.servactv).every((d) => d.serviceAction === 0 && !d.ctdp)).toBe(true);
   });
 
   it("leaves out UNMAP and GET LBA STATUS on a unit that is not thin, as it refuses them there", () => {
     const pair = new TargetPair({ target: { luns: [{ lun: 0, blocks: 64, thinProvisioned: false }] } });
     const side = pair.initiator().login();
-    const listed = descriptors(rsoc(side, { options: 0 }).data).map((d) => `${hex(d.opcode)}${d.servactv ? `/${hex(d.serviceAction)}` : ""} ${d.cdbLength}`);
+    const listed = descriptors(rsoc(side, { options: 0 }).data).map((d) => `${hex(d.opcode, 2)}${d.servactv ? `/${hex(d.serviceAction, 2)}` : ""} ${d.cdbLength}`);
     expect(listed).toEqual(THIN_UNIT.filter((c) => c !== "0x42 10" && c !== "0x9e/0x12 16"));
   });
 
@@ -114,7 +114,7 @@ describe("REPORT SUPPORTED OPERATION CODES, one command (reporting options 001b 
   it("marks DPO and FUA used for READ and WRITE, as MODE SENSE reports DPOFUA", () => {
     const side = new TargetPair().initiator().login();
     for (const opcode of [0x28, 0x2a, 0x88, 0x8a, 0xa8, 0xaa, 0x89]) {
-      expect((rsoc(side, { options: 1, opcode }).data[5]! & 0x18).toString(16), hex(opcode)).toBe("18");
+      expect((rsoc(side, { options: 1, opcode }).data[5]! & 0x18).toString(16), hex(opcode, 2)).toBe("18");
     }
   });
 
