@@ -163,6 +163,38 @@ describe("sessions on worker threads, against the embedded target", () => {
     await expect(lun.read(0, 64, { into: new Uint8Array(512) })).rejects.toSatisfy((e) => e instanceof ConfigError && /smaller than 64 blocks/.test(e.message));
   });
 
+  it("carries a queue of small reads and writes of plain buffers, more than the staging slots, each to its own place", async () => {
+    const lun = (await open()).lun(1);
+    await lun.readCapacity();
+    const count = 100;
+    const base = (8 * MiB) / 512;
+    const blocks = Array.from({ length: count }, (_, i) => patternBytes((8 * MiB) + i * 4096, 4096, 19));
+    await Promise.all(blocks.map((data, i) => lun.write(base + i * 8, data)));
+    const intos = blocks.map(() => new Uint8Array(4096));
+    const got = await Promise.all(intos.map((into, i) => lun.read(base + i * 8, 8, { into })));
+    got.forEach((view, i) => {
+      expect(view).toBe(intos[i]);
+      expect(same(view, blocks[i] as Uint8Array)).toBe(true);
+    });
+    const fresh = await Promise.all(blocks.map((_, i) => lun.read(base + i * 8, 8)));
+    fresh.forEach((view, i) => expect(same(view, blocks[i] as Uint8Array)).toBe(true));
+  });
+
+  it("carries plain buffers without a staging area too (stagingBytes: 0), by a copy moved across", async () => {
+    const unstaged = createWorkerPool({ workers: 1, stagingBytes: 0 });
+    try {
+      const lun = await unstaged.openLun(url, { keepAlive: false });
+      const data = patternBytes(6 * MiB, 8192, 20);
+      await lun.write((6 * MiB) / 512, data);
+      const into = new Uint8Array(8192);
+      expect(await lun.read((6 * MiB) / 512, 16, { into })).toBe(into);
+      expect(same(into, data)).toBe(true);
+      expect(same(await lun.read((6 * MiB) / 512, 16), data)).toBe(true);
+    } finally {
+      await unstaged.close();
+    }
+  });
+
   it("runs any CDB with execute: Data-Out, Data-In into shared memory, and the task tag told here", async () => {
     const session = await open();
     const data = patternBytes(4 * MiB, 4096, 15);

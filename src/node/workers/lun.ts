@@ -22,6 +22,9 @@ export class WorkerLun implements LunApi {
     this.capacityValue = capacity;
   };
 
+  /** What every call without a signal passes to the link: one object, not one per I/O. */
+  private readonly plain = { onCapacity: this.learn };
+
   /** @internal use session.lun(n) */
   constructor(
     readonly session: WorkerSession,
@@ -39,15 +42,36 @@ export class WorkerLun implements LunApi {
 
   /**
    * Reads `blocks` blocks at `lba` (see Lun.read). `into` in shared memory is read into where it
-   * is; a plain `into` is filled by one copy, or moved there and back with `transfer: true`
-   * (the result is then the data, and `into` is detached). Without `into` the worker's buffer is
-   * moved here.
+   * is; a plain `into` is filled by one copy (out of a staging slot for a small read, out of a
+   * buffer moved from the worker for a large one), or moved there and back with `transfer: true`
+   * (the result is then the data, and `into` is detached). Without `into`, a small read is
+   * copied out of a staging slot into a new array, a large one arrives in the worker's buffer,
+   * moved.
    */
   async read(lba: number, blocks: number, options: ReadOptions = {}): Promise<Uint8Array> {
-    const { link, id: session } = this.session;
+    const { link, id: session, staging } = this.session;
     const into = options.into;
+    const call = options.signal === undefined ? this.plain : { signal: options.signal, onCapacity: this.learn };
+    if (into === undefined || (!isShared(into) && !movable(into, options.transfer))) {
+      // The hot path (a queue of small reads into plain buffers): once the block size is known,
+      // a slot of the staging area, no allocation on either thread, one copy.
+      const length = this.capacityValue === undefined ? -1 : blocks * this.capacityValue.blockSize;
+      const slot = length >= 0 && length <= staging.slotBytes && (into === undefined || into.length >= length) ? staging.take() : undefined;
+      if (slot !== undefined) {
+        try {
+          const request = plainIo(options)
+            ? { t: "read" as const, id: link.id(), session, lun: this.number, lba, blocks, slot }
+            : { t: "read" as const, id: link.id(), session, lun: this.number, lba, blocks, slot, ...io(options) };
+          const n = (await link.call(request, undefined, call)).value as number;
+          const out = into ?? new Uint8Array(n);
+          out.set(staging.bytes.subarray(slot, slot + n));
+          return prefix(out, n);
+        } finally {
+          staging.give(slot);
+        }
+      }
+    }
     const base = { t: "read" as const, id: link.id(), session, lun: this.number, lba, blocks, ...io(options) };
-    const call = { signal: options.signal, onCapacity: this.learn };
     if (into === undefined) return (await link.call(base, undefined, call)).data as Uint8Array;
     if (isShared(into)) return prefix(into, (await link.call({ ...base, into }, undefined, call)).value as number);
     if (movable(into, options.transfer)) return (await link.call({ ...base, into }, into.buffer as ArrayBuffer, call)).data as Uint8Array;
@@ -56,11 +80,31 @@ export class WorkerLun implements LunApi {
     return prefix(into, data.length);
   }
 
-  /** Writes `data` (a whole number of blocks) at `lba` (see Lun.write); shared memory is sent from where it is. */
+  /**
+   * Writes `data` (a whole number of blocks) at `lba` (see Lun.write). Shared memory is sent from
+   * where it is; a plain buffer is moved with `transfer: true`, else copied once (into a staging
+   * slot when small).
+   */
   async write(lba: number, data: Uint8Array, options: WriteOptions = {}): Promise<void> {
-    const { link, id: session } = this.session;
+    const { link, id: session, staging } = this.session;
+    const call = options.signal === undefined ? this.plain : { signal: options.signal, onCapacity: this.learn };
+    if (data.length <= staging.slotBytes && !isShared(data) && !movable(data, options.transfer)) {
+      const slot = staging.take();
+      if (slot !== undefined) {
+        try {
+          staging.bytes.set(data, slot);
+          const request = plainIo(options)
+            ? { t: "write" as const, id: link.id(), session, lun: this.number, lba, slot, length: data.length }
+            : { t: "write" as const, id: link.id(), session, lun: this.number, lba, slot, length: data.length, ...io(options) };
+          await link.call(request, undefined, call);
+          return;
+        } finally {
+          staging.give(slot);
+        }
+      }
+    }
     const out = outgoing(data, options.transfer);
-    await link.call({ t: "write", id: link.id(), session, lun: this.number, lba, data: out.view, ...io(options) }, out.transfer, { signal: options.signal, onCapacity: this.learn });
+    await link.call({ t: "write", id: link.id(), session, lun: this.number, lba, data: out.view, ...io(options) }, out.transfer, call);
   }
 
   testUnitReady(): Promise<void> {
@@ -115,6 +159,11 @@ export class WorkerLun implements LunApi {
     const abortable = signal === undefined ? {} : { abortable: true, aborted: signal.aborted };
     return (await link.call({ t: "lun", id: link.id(), session, lun: this.number, method, args, ...abortable }, undefined, { onCapacity: this.learn, signal })).value;
   }
+}
+
+/** No FUA, timeout or signal: the request needs none of io()'s fields. */
+function plainIo(options: IoOptions): boolean {
+  return options.fua === undefined && options.timeoutMs === undefined && options.signal === undefined;
 }
 
 /** A read's or write's options as they cross: flags only (the signal stays here; see WorkerLink.call). */

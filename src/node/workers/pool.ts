@@ -13,6 +13,7 @@ import { formatPortal, type IscsiSession, openSession, parseIscsiUrl, type Sessi
 import type { LunApi, SessionApi } from "./api.js";
 import { allocateShared } from "./buffers.js";
 import { ConnectionCounters } from "./counters.js";
+import { Staging } from "./staging.js";
 import { type SessionEndpoint, WorkerLink } from "./link.js";
 import { type OpenedSession, toWireOptions } from "./protocol.js";
 import { WorkerSession } from "./session.js";
@@ -22,6 +23,12 @@ export interface WorkerPoolOptions {
   readonly workers?: number;
   /** How long `close()` lets each worker log its sessions out before ending it; default 10 s. */
   readonly closeTimeoutMs?: number;
+  /**
+   * Shared memory per session for small reads and writes of plain buffers (./staging.ts): default
+   * 1 MiB in slots of 16 KiB, enough for a queue depth of 64 such I/Os; 0 turns it off.
+   */
+  readonly stagingBytes?: number;
+  readonly stagingSlotBytes?: number;
 }
 
 export interface WorkerPool {
@@ -49,7 +56,11 @@ export function createWorkerPool(options: WorkerPoolOptions = {}): WorkerPool {
   if (!Number.isInteger(workers) || workers < 0 || workers > 256) throw new ConfigError(`workers is ${String(workers)}: it must be a whole number from 0 to 256`);
   const closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
   if (!Number.isInteger(closeTimeoutMs) || closeTimeoutMs < 1) throw new ConfigError(`closeTimeoutMs is ${String(closeTimeoutMs)}: it must be a whole number 1 or more`);
-  return workers === 0 ? new ThisThreadPool() : new ThreadPool(workers, closeTimeoutMs);
+  const stagingBytes = options.stagingBytes ?? 1024 * 1024;
+  const slotBytes = options.stagingSlotBytes ?? 16 * 1024;
+  if (!Number.isSafeInteger(stagingBytes) || stagingBytes < 0) throw new ConfigError(`stagingBytes is ${String(stagingBytes)}: it must be a whole number 0 or more`);
+  if (!Number.isSafeInteger(slotBytes) || slotBytes < 512) throw new ConfigError(`stagingSlotBytes is ${String(slotBytes)}: it must be a whole number 512 or more`);
+  return workers === 0 ? new ThisThreadPool() : new ThreadPool(workers, closeTimeoutMs, stagingBytes, slotBytes);
 }
 
 function allocate(bytes: number): Uint8Array {
@@ -72,6 +83,8 @@ class ThreadPool implements WorkerPool {
   constructor(
     readonly workers: number,
     private readonly closeTimeoutMs: number,
+    private readonly stagingBytes: number,
+    private readonly slotBytes: number,
   ) {
     this.links = Array.from({ length: workers }, (_, index) => new WorkerLink(index));
   }
@@ -99,6 +112,7 @@ class ThreadPool implements WorkerPool {
     const link = this.pick();
     const id = link.id();
     const counters = new ConnectionCounters();
+    const staging = Staging.create(this.stagingBytes, this.slotBytes);
     // Until the session exists here, its login's trace lines go straight to the caller's function;
     // attached now, the opening also counts in the worker's load.
     let session: WorkerSession | undefined;
@@ -118,12 +132,14 @@ class ThreadPool implements WorkerPool {
           overrides: toWireOptions(overrides),
           trace: trace !== undefined,
           counters: counters.memory,
+          staging: staging.memory,
+          slotBytes: staging.slotBytes,
           ...(signal === undefined ? {} : { abortable: true, aborted: signal.aborted }),
         },
         undefined,
         { signal },
       );
-      session = new WorkerSession(link, id, reply.value as OpenedSession, counters, trace);
+      session = new WorkerSession(link, id, reply.value as OpenedSession, counters, staging, trace);
       link.attach(id, session);
       return session;
     } catch (error) {

@@ -55,7 +55,18 @@ export interface Abortable {
 }
 
 export type Request =
-  | ({ readonly t: "open"; readonly id: number; readonly session: number; readonly target: string | WireOptions; readonly overrides: WireOptions; readonly trace: boolean; readonly counters: SharedArrayBuffer } & Abortable)
+  | ({
+      readonly t: "open";
+      readonly id: number;
+      readonly session: number;
+      readonly target: string | WireOptions;
+      readonly overrides: WireOptions;
+      readonly trace: boolean;
+      readonly counters: SharedArrayBuffer;
+      /** The session's staging area (./staging.ts) and the size of its slots. */
+      readonly staging: SharedArrayBuffer;
+      readonly slotBytes: number;
+    } & Abortable)
   | ({
       readonly t: "read";
       readonly id: number;
@@ -63,14 +74,28 @@ export type Request =
       readonly lun: number;
       readonly lba: number;
       readonly blocks: number;
-      /** Where to read: shared memory, or a buffer the caller transferred. Absent: the worker allocates and transfers its buffer back. */
+      /** Where to read: shared memory, or a buffer the caller transferred. Absent (and no slot): the worker allocates and transfers its buffer back. */
       readonly into?: Uint8Array;
+      /** Where to read instead: this slot of the session's staging area. */
+      readonly slot?: number;
       /** The caller's buffer's length when it stays behind (copied into when the data comes): checked before the read, as Lun.read checks it. */
       readonly intoLength?: number;
       readonly fua?: boolean;
       readonly timeoutMs?: number;
     } & Abortable)
-  | ({ readonly t: "write"; readonly id: number; readonly session: number; readonly lun: number; readonly lba: number; readonly data: Uint8Array; readonly fua?: boolean; readonly timeoutMs?: number } & Abortable)
+  | ({
+      readonly t: "write";
+      readonly id: number;
+      readonly session: number;
+      readonly lun: number;
+      readonly lba: number;
+      /** The data: shared memory, or a buffer moved here. Absent: `length` bytes in staging slot `slot`. */
+      readonly data?: Uint8Array;
+      readonly slot?: number;
+      readonly length?: number;
+      readonly fua?: boolean;
+      readonly timeoutMs?: number;
+    } & Abortable)
   | ({
       readonly t: "execute";
       readonly id: number;

@@ -16,6 +16,9 @@ import { fromWireOptions, LUN_METHODS, type OpenedSession, type Reply, type Requ
 interface Entry {
   readonly session: IscsiSession;
   readonly counters: ConnectionCounters;
+  /** The staging area the caller's thread hands slots of (./staging.ts). */
+  readonly staging: Uint8Array;
+  readonly slotBytes: number;
   /** Each LUN's capacity as last told to the caller's thread. */
   readonly capacityTold: Map<number, Capacity | undefined>;
 }
@@ -43,6 +46,11 @@ export function serveSessions(port: RequestSource): void {
   );
 
   const ok = (id: number, value?: unknown, data?: Uint8Array, capacity?: Capacity): void => {
+    if (data === undefined && capacity === undefined) {
+      // The usual answer (a read into shared memory, a write), without building it by spreads.
+      out.send(value === undefined ? { t: "ok", id } : { t: "ok", id, value });
+      return;
+    }
     const reply: Reply = { t: "ok", id, ...(value === undefined ? {} : { value }), ...(data === undefined ? {} : { data }), ...(capacity === undefined ? {} : { capacity }) };
     // Shared memory is already where the caller sees it; an ArrayBuffer of ours is moved.
     out.send(reply, data !== undefined && !(data.buffer instanceof SharedArrayBuffer) ? (data.buffer as ArrayBuffer) : undefined);
@@ -111,7 +119,7 @@ export function serveSessions(port: RequestSource): void {
       };
       const target = typeof request.target === "string" ? request.target : (fromWireOptions(request.target) as SessionOptions);
       const session = await openSession(target, overrides);
-      const entry: Entry = { session, counters: new ConnectionCounters(request.counters), capacityTold: new Map() };
+      const entry: Entry = { session, counters: new ConnectionCounters(request.counters), staging: new Uint8Array(request.staging), slotBytes: request.slotBytes, capacityTold: new Map() };
       entries.set(id, entry);
       touched.add(entry);
       const event = (e: Extract<Reply, { t: "event" }>["event"], state?: SessionState): void => out.send({ t: "event", session: id, event: e, ...(state === undefined ? {} : { state }) });
@@ -141,6 +149,18 @@ export function serveSessions(port: RequestSource): void {
         void open(request);
         return;
       case "read": {
+        const entry = entries.get(request.session);
+        if (request.slot !== undefined && request.abortable !== true && entry !== undefined) {
+          // The hot path, a small read into a staging slot: no wrapper around Lun.read's own promise.
+          touched.add(entry);
+          const lun = entry.session.lun(request.lun);
+          const into = entry.staging.subarray(request.slot, request.slot + entry.slotBytes);
+          lun.read(request.lba, request.blocks, { into, fua: request.fua, timeoutMs: request.timeoutMs }).then(
+            (view) => ok(request.id, view.length, undefined, newCapacity(entry, lun)),
+            (error: unknown) => fail(request.id, error, newCapacity(entry, lun)),
+          );
+          return;
+        }
         const signal = signalFor(request);
         void onLun(request.id, request.session, request.lun, async (lun, entry) => {
           const io = { fua: request.fua, timeoutMs: request.timeoutMs, signal };
@@ -151,16 +171,29 @@ export function serveSessions(port: RequestSource): void {
               throw new ConfigError(`read buffer of ${request.intoLength} bytes is smaller than ${request.blocks} blocks of ${blockSize}`);
             }
           }
-          const view = await lun.read(request.lba, request.blocks, request.into === undefined ? io : { ...io, into: request.into });
+          const into = request.slot === undefined ? request.into : entry.staging.subarray(request.slot, request.slot + entry.slotBytes);
+          const view = await lun.read(request.lba, request.blocks, into === undefined ? io : { ...io, into });
           const shared = view.buffer instanceof SharedArrayBuffer;
           ok(request.id, view.length, shared ? undefined : view, newCapacity(entry, lun));
         });
         return;
       }
       case "write": {
+        const entry = entries.get(request.session);
+        if (request.slot !== undefined && request.abortable !== true && entry !== undefined) {
+          touched.add(entry);
+          const lun = entry.session.lun(request.lun);
+          const data = entry.staging.subarray(request.slot, request.slot + (request.length as number));
+          lun.write(request.lba, data, { fua: request.fua, timeoutMs: request.timeoutMs }).then(
+            () => ok(request.id, undefined, undefined, newCapacity(entry, lun)),
+            (error: unknown) => fail(request.id, error, newCapacity(entry, lun)),
+          );
+          return;
+        }
         const signal = signalFor(request);
         void onLun(request.id, request.session, request.lun, async (lun, entry) => {
-          await lun.write(request.lba, request.data, { fua: request.fua, timeoutMs: request.timeoutMs, signal });
+          const data = request.slot === undefined ? (request.data as Uint8Array) : entry.staging.subarray(request.slot, request.slot + (request.length as number));
+          await lun.write(request.lba, data, { fua: request.fua, timeoutMs: request.timeoutMs, signal });
           ok(request.id, undefined, undefined, newCapacity(entry, lun));
         });
         return;

@@ -13,6 +13,7 @@ import type { ConnectionInfo, Portal, ScsiResult, SessionEvents } from "../index
 import type { RecoveryRecord, SessionApi, SessionParameters, WorkerExecuteOptions } from "./api.js";
 import { isShared, movable, outgoing, prefix } from "./buffers.js";
 import type { ConnectionCounters } from "./counters.js";
+import type { Staging } from "./staging.js";
 import { fromWireError } from "./errors.js";
 import type { SessionEndpoint, WorkerLink } from "./link.js";
 import { WorkerLun } from "./lun.js";
@@ -34,6 +35,7 @@ export class WorkerSession extends Emitter<SessionEvents> implements SessionApi,
     /** @internal the session's number on its worker */ readonly id: number,
     opened: OpenedSession,
     private readonly counters: ConnectionCounters,
+    /** @internal slots for small reads and writes of plain buffers (./staging.ts) */ readonly staging: Staging,
     private readonly trace: ((line: string) => void) | undefined,
   ) {
     super();
