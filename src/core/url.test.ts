@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { formatIscsiUrl, parseHostPort, parseIscsiUrl, redactUrl } from "./url.js";
+import { formatHostPort, formatIscsiUrl, parseHostPort, parseIscsiUrl, redactUrl } from "./url.js";
 
 describe("parseIscsiUrl", () => {
   it("reads libiscsi's full form with user, secret, port, target and LUN", () => {
@@ -156,5 +156,21 @@ describe("parseHostPort and formatIscsiUrl", () => {
     expect(parseHostPort("[fd00::5]:3261")).toEqual({ host: "fd00::5", port: 3261 });
     expect(formatIscsiUrl({ host: "fd00::5", port: 3261, targetName: "iqn.2026-11.test:x", lun: 2 })).toBe("iscsi://[fd00::5]:3261/iqn.2026-11.test:x/2");
     expect(formatIscsiUrl({ host: "h", port: 3260 })).toBe("iscsi://h");
+  });
+});
+
+describe("formatHostPort", () => {
+  it("writes a name or an IPv4 address as host:port", () => {
+    expect(formatHostPort("127.0.0.1", 3260)).toBe("127.0.0.1:3260");
+    expect(formatHostPort("target.example", 3261)).toBe("target.example:3261");
+  });
+
+  it("puts an IPv6 literal in brackets so that its colons stay apart from the port's", () => {
+    expect(formatHostPort("::1", 3260)).toBe("[::1]:3260");
+    expect(formatHostPort("fe80::1%eth0", 3260)).toBe("[fe80::1%eth0]:3260");
+  });
+
+  it("writes what parseHostPort reads back", () => {
+    for (const host of ["10.0.0.1", "fd00::5", "h"]) expect(parseHostPort(formatHostPort(host, 40000))).toEqual({ host, port: 40000 });
   });
 });

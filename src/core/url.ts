@@ -216,9 +216,21 @@ export function isPlausibleIscsiName(name: string): boolean {
   return /^iqn\.\d{4}-\d{2}(\.[^\s]+)?(:[^\s]*)?$/i.test(name) || /^eui\.[0-9a-f]{16}$/i.test(name) || /^naa\.[0-9a-f]{16}([0-9a-f]{16})?$/i.test(name);
 }
 
+/**
+ * `host:port` for messages, URLs and portals: an IPv6 literal goes in brackets (`[::1]:3260`), as
+ * RFC 3986 §3.2.2 and RFC 7143 §13.9 (TargetAddress) write it, so its colons and the port's stay apart.
+ */
+export function formatHostPort(host: string, port: number): string {
+  return `${bracketed(host)}:${port}`;
+}
+
+function bracketed(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}
+
 /** Formats an IscsiUrl back, without any secret. */
 export function formatIscsiUrl(url: { host: string; port: number; targetName?: string | undefined; lun?: number | undefined }): string {
-  const host = url.host.includes(":") ? `[${url.host}]` : url.host;
+  const host = bracketed(url.host);
   const port = url.port === DEFAULT_ISCSI_PORT ? "" : `:${url.port}`;
   let out = `iscsi://${host}${port}`;
   if (url.targetName !== undefined) out += `/${url.targetName}`;

@@ -11,6 +11,7 @@ import type { ChapAlgorithm } from "../core/auth/hash.js";
 import { ConfigError, type IscsiError } from "../core/errors.js";
 import type { Pdu } from "../core/pdu/types.js";
 import type { TargetPolicy } from "../core/text/parameters.js";
+import { formatHostPort } from "../core/url.js";
 import { loadCrc32c, monotonicNow, nodeHash, nodeRandom } from "../node/deps.js";
 import { type BlockBackend, performStorageSync } from "./backends/backend.js";
 import { openBackend } from "./backends/open.js";
@@ -180,10 +181,6 @@ function listen(server: net.Server, host: string, port: number): Promise<number>
       resolve(typeof address === "object" && address !== null ? address.port : port);
     });
   });
-}
-
-function formatHostPort(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 interface Link {

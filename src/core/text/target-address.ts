@@ -4,6 +4,7 @@
  * redirections (§11.13.5) and SendTargets responses (Appendix D).
  */
 import { RemoteProtocolError } from "../errors.js";
+import { formatHostPort } from "../url.js";
 
 /** RFC 7143 §13.8: the well-known iSCSI port. */
 export const ISCSI_DEFAULT_PORT = 3260;
@@ -63,7 +64,6 @@ export function parseTargetAddress(value: string): TargetAddress {
 }
 
 export function formatTargetAddress(address: TargetAddress): string {
-  const host = address.host.includes(":") ? `[${address.host}]` : address.host;
   const tag = address.portalGroupTag === undefined ? "" : `,${address.portalGroupTag}`;
-  return `${host}:${address.port}${tag}`;
+  return `${formatHostPort(address.host, address.port)}${tag}`;
 }
