@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createWorkerPool, openSpreadLun, type SpreadLun } from "../node/workers/index.js";
 import { type BlockTarget, blockTargetOf, runWorkload } from "../perf/engine.js";
-import { clockTicksPerSecond, ownTicks, readCpuTicks } from "./procstat.js";
+import { clockTicksPerSecond, contention, ownTicks, readCpuTicks, sampleSurroundings, type Surroundings } from "./procstat.js";
 import { BenchTgtd, NULL_LUN } from "./tgtd.js";
 
 interface Options {
@@ -34,6 +34,8 @@ interface Sample {
   /** This process's CPU, every thread, in the window: seconds of CPU per second. */
   readonly cores: number;
   readonly tgtdCores: number;
+  /** The share of the machine's CPU that everything else used in the window: above a few percent, distrust the sample. */
+  readonly othersPercent: number;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -75,8 +77,10 @@ async function measure(tgtd: BenchTgtd, workers: number, options: Options, ticks
     const spread = await openSpreadLun(pool, tgtd.url(NULL_LUN), NULL_LUN, { sessions: options.sessions, overrides: { keepAlive: false } });
     try {
       const target = await targetOf(spread, options.into, (bytes) => pool.allocate(bytes));
-      let tgtdStart = 0;
-      let tgtdEnd = 0;
+      let start: Surroundings | undefined;
+      let end: Surroundings | undefined;
+      let selfStart = 0;
+      let selfEnd = 0;
       const result = await runWorkload(
         target,
         {
@@ -91,16 +95,24 @@ async function measure(tgtd: BenchTgtd, workers: number, options: Options, ticks
         },
         {
           cpuUsage: () => process.cpuUsage(),
-          onWindowStart: () => (tgtdStart = ownTicks(readCpuTicks(tgtd.pid))),
-          onWindowEnd: () => (tgtdEnd = ownTicks(readCpuTicks(tgtd.pid))),
+          onWindowStart: () => {
+            start = sampleSurroundings(tgtd.pid);
+            selfStart = ownTicks(readCpuTicks("self"));
+          },
+          onWindowEnd: () => {
+            end = sampleSurroundings(tgtd.pid);
+            selfEnd = ownTicks(readCpuTicks("self"));
+          },
         },
       );
       const seconds = result.elapsedMs / 1000;
       const cpu = result.cpu;
+      const around = start === undefined || end === undefined ? undefined : contention(start, end, selfEnd - selfStart, ticksPerSecond);
       return {
         iops: result.iops,
         cores: cpu === undefined ? 0 : (cpu.userSeconds + cpu.systemSeconds) / seconds,
-        tgtdCores: (tgtdEnd - tgtdStart) / ticksPerSecond / seconds,
+        tgtdCores: (around?.tgtdCpuSeconds ?? 0) / seconds,
+        othersPercent: around?.otherCpuPercent ?? 0,
       };
     } finally {
       await spread.close();
@@ -134,7 +146,9 @@ async function main(): Promise<void> {
       for (const workers of options.workers) {
         const sample = await measure(tgtd, workers, options, ticksPerSecond);
         samples.get(workers)?.push(sample);
-        console.error(`round ${round}/${options.rounds} ${label(workers)}: ${Math.round(sample.iops)} IOPS, ${(sample.cores * 100).toFixed(0)}% CPU, tgtd ${(sample.tgtdCores * 100).toFixed(0)}%`);
+        console.error(
+          `round ${round}/${options.rounds} ${label(workers)}: ${Math.round(sample.iops)} IOPS, ${(sample.cores * 100).toFixed(0)}% CPU, tgtd ${(sample.tgtdCores * 100).toFixed(0)}%, others ${sample.othersPercent.toFixed(0)}% of the machine`,
+        );
       }
     }
   } finally {
@@ -145,13 +159,21 @@ async function main(): Promise<void> {
     const list = samples.get(workers) ?? [];
     const iops = median(list.map((s) => s.iops));
     const cores = median(list.map((s) => s.cores));
-    return { workers, iops, cores, tgtdCores: median(list.map((s) => s.tgtdCores)), cpuPerIoUs: (cores / iops) * 1e6, runs: list.map((s) => Math.round(s.iops)) };
+    return {
+      workers,
+      iops,
+      cores,
+      tgtdCores: median(list.map((s) => s.tgtdCores)),
+      othersPercent: Math.max(...list.map((s) => s.othersPercent)),
+      cpuPerIoUs: (cores / iops) * 1e6,
+      runs: list.map((s) => Math.round(s.iops)),
+    };
   });
   const base = rows[0];
   console.log(
     `4 KiB random reads, QD${options.queueDepth} over ${options.sessions} sessions to tgtd's null LUN, ${options.seconds} s windows, median of ${options.rounds}, reads into ${options.into} buffers`,
   );
-  console.log(["sessions on".padEnd(12), "IOPS".padStart(8), "x".padStart(6), "CPU".padStart(6), "x".padStart(6), "CPU/IO".padStart(8), "x".padStart(6), "tgtd CPU".padStart(9), "  runs (IOPS)"].join(" "));
+  console.log(["sessions on".padEnd(12), "IOPS".padStart(8), "x".padStart(6), "CPU".padStart(6), "x".padStart(6), "CPU/IO".padStart(8), "x".padStart(6), "tgtd CPU".padStart(9), "others".padStart(7), "  runs (IOPS)"].join(" "));
   for (const row of rows) {
     const ratio = (value: number, baseValue: number | undefined): string => (baseValue === undefined || baseValue === 0 ? "" : `${(value / baseValue).toFixed(2)}x`);
     console.log(
@@ -164,11 +186,13 @@ async function main(): Promise<void> {
         `${row.cpuPerIoUs.toFixed(1)}us`.padStart(8),
         ratio(row.cpuPerIoUs, base?.cpuPerIoUs).padStart(6),
         `${(row.tgtdCores * 100).toFixed(0)}%`.padStart(9),
+        `${row.othersPercent.toFixed(0)}%`.padStart(7),
         `  ${row.runs.join(", ")}`,
       ].join(" "),
     );
   }
   console.log("CPU: this process, every thread (process.cpuUsage), in cores (100% = one core busy); tgtd's from /proc.");
+  console.log("others: the most the rest of the machine used in any window of that row, as a share of all its CPUs (above a few percent, distrust the row).");
 }
 
 main().catch((error: unknown) => {

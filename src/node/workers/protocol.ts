@@ -11,7 +11,7 @@
  */
 import { Secret } from "../../core/auth/secret.js";
 import type { ChapOptions, SessionOptions } from "../index.js";
-import type { ConnectionInfo, ScsiResult } from "../index.js";
+import type { ScsiResult } from "../index.js";
 import type { Capacity, Portal, SessionEvents } from "../index.js";
 import type { RecoveryRecord, SessionParameters } from "./api.js";
 import type { WireError } from "./errors.js";
@@ -130,11 +130,11 @@ export interface SessionState {
   readonly recoveries: readonly RecoveryRecord[];
 }
 
+/** The open's answer; the connections come through shared memory (./counters.ts), written before it. */
 export interface OpenedSession extends SessionState {
   readonly targetName: string;
   readonly portal: Portal;
   readonly initiatorName: string;
-  readonly connections: readonly ConnectionInfo[];
 }
 
 export type ExecuteReply = Omit<ScsiResult, "data">;

@@ -134,7 +134,7 @@ export function serveSessions(port: RequestSource): void {
         entries.delete(id);
         event({ name: "closed", error: error === undefined ? undefined : toWireError(error) }, stateOf(session));
       });
-      const opened: OpenedSession = { targetName: session.targetName, portal: session.portal, initiatorName: session.initiatorName, connections: session.connections, ...stateOf(session) };
+      const opened: OpenedSession = { targetName: session.targetName, portal: session.portal, initiatorName: session.initiatorName, ...stateOf(session) };
       ok(request.id, opened);
     } catch (error) {
       fail(request.id, error);
