@@ -63,10 +63,31 @@ export const DEFAULT_KEEPALIVE: KeepAliveSettings = { intervalMs: 5_000, timeout
 export const EMPTY = new Uint8Array(0);
 
 /**
- * The state every part of a session shares: tasks, the command window, the queue of commands
- * waiting for it, connections, parameters and the event queue. The session's modules (data path,
- * control requests, escalation, recovery) are functions over this object; `Session` is the
- * public face that wires them to connections.
+ * What the data path (datapath.ts) sees of its session: the task table, the command window, the
+ * negotiated parameters, the task deadlines and the event queue. Not the connections, the
+ * session's state or its recovery.
+ */
+export type DataPathContext<C> = Pick<SessionContext<C>, "tasks" | "window" | "params" | "attach" | "detach" | "arm" | "forget" | "failTask" | "emit">;
+
+/**
+ * What control requests (control.ts: NOP, task management, text, Reject) see of their session:
+ * the tasks and window, the connections to choose one from, the request timeout and the timers
+ * (a keep-alive NOP-In moves the connection's keep-alive). Not the session's state or recovery.
+ */
+export type ControlContext<C> = Pick<
+  SessionContext<C>,
+  "tasks" | "window" | "config" | "connections" | "pickConnection" | "arm" | "forget" | "failTask" | "emit" | "wasExpired" | "timers"
+>;
+
+/** What escalation (escalation.ts) sees: what control requests see, and the tags of expired requests. */
+export type EscalationContext<C> = ControlContext<C> & Pick<SessionContext<C>, "expire">;
+
+/**
+ * The state every part of a session shares: its state machine, tasks, the command window, the
+ * queue of commands waiting for it, connections, parameters, timers and the event queue. The
+ * orchestration modules (login, logout, recovery) hold this object; the data path, control
+ * requests and escalation see only the narrow views above. `Session` is the public face that
+ * wires them to connections.
  */
 export class SessionContext<C> {
   tsih = 0;

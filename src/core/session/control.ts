@@ -8,7 +8,7 @@ import { Opcode, RESERVED_TAG, TaskManagementFunction, TaskManagementResponseCod
 import type { NopInPdu, RejectPdu, TaskManagementResponsePdu, TextResponsePdu } from "../pdu/types.js";
 import { parseText } from "../text/codec.js";
 import type { Connection } from "./connection.js";
-import { EMPTY, type SessionContext } from "./context.js";
+import { type ControlContext, EMPTY } from "./context.js";
 import type { PingTask, ScsiTask, TaskManagementTask, TextTask } from "./task.js";
 import { ConnectionTimer, TaskTimer } from "./timers.js";
 
@@ -17,7 +17,7 @@ export const MAX_TEXT_RESPONSE = 1024 * 1024;
 const REPEATABLE_TEXT_KEYS: ReadonlySet<string> = new Set(["TargetName", "TargetAddress", "TargetAlias"]);
 
 export function sendPing<C>(
-  ctx: SessionContext<C>,
+  ctx: ControlContext<C>,
   connection: Connection,
   context: C | undefined,
   internal: boolean,
@@ -43,7 +43,7 @@ export function sendPing<C>(
 }
 
 export function onNopIn<C>(
-  ctx: SessionContext<C>,
+  ctx: ControlContext<C>,
   connection: Connection,
   pdu: NopInPdu,
   now: number,
@@ -91,7 +91,7 @@ export interface TaskManagementTarget {
 
 /** Sends a task management request as an immediate command (RFC 7143 §11.5). */
 export function sendTaskManagement<C>(
-  ctx: SessionContext<C>,
+  ctx: ControlContext<C>,
   fn: TaskManagementFunction,
   target: TaskManagementTarget,
   origin: { readonly context: C | undefined; readonly internal?: (response: number | undefined) => void; readonly deadline?: number },
@@ -143,7 +143,7 @@ export function sendTaskManagement<C>(
 }
 
 /** The SCSI tasks a completed task management function ended on the target (RFC 7143 §11.5.1). */
-export function tasksEndedBy<C>(ctx: SessionContext<C>, tmf: TaskManagementTask<C>): ScsiTask<C>[] {
+export function tasksEndedBy<C>(ctx: ControlContext<C>, tmf: TaskManagementTask<C>): ScsiTask<C>[] {
   const hit: ScsiTask<C>[] = [];
   for (const task of ctx.tasks.values()) {
     if (task.kind !== "scsi" || task.phase !== "issued") continue;
@@ -166,7 +166,7 @@ export function tasksEndedBy<C>(ctx: SessionContext<C>, tmf: TaskManagementTask<
 }
 
 /** Handles a Task Management Response; returns the finished request for the caller to act on. */
-export function onTaskManagementResponse<C>(ctx: SessionContext<C>, pdu: TaskManagementResponsePdu): void {
+export function onTaskManagementResponse<C>(ctx: ControlContext<C>, pdu: TaskManagementResponsePdu): void {
   const task = ctx.tasks.get(pdu.initiatorTaskTag);
   if (task === undefined || task.kind !== "tmf") {
     throw new RemoteProtocolError(`Task Management Response for unknown Initiator Task Tag 0x${pdu.initiatorTaskTag.toString(16)}`);
@@ -184,7 +184,7 @@ export function onTaskManagementResponse<C>(ctx: SessionContext<C>, pdu: TaskMan
 }
 
 /** Sends (the first, or a continuation) Text Request of a text task. */
-export function sendText<C>(ctx: SessionContext<C>, task: TextTask<C>, connection: Connection, ttt: number): void {
+export function sendText<C>(ctx: ControlContext<C>, task: TextTask<C>, connection: Connection, ttt: number): void {
   task.cid = connection.cid;
   // A continuation (an empty request asking for more) carries the target's TTT (RFC 7143 §11.10.4).
   const first = ttt === RESERVED_TAG;
@@ -202,7 +202,7 @@ export function sendText<C>(ctx: SessionContext<C>, task: TextTask<C>, connectio
   });
 }
 
-export function onTextResponse<C>(ctx: SessionContext<C>, connection: Connection, pdu: TextResponsePdu): void {
+export function onTextResponse<C>(ctx: ControlContext<C>, connection: Connection, pdu: TextResponsePdu): void {
   const task = ctx.tasks.get(pdu.initiatorTaskTag);
   if (task === undefined && ctx.wasExpired(pdu.initiatorTaskTag)) return;
   if (task === undefined || task.kind !== "text") {
@@ -237,7 +237,7 @@ export function onTextResponse<C>(ctx: SessionContext<C>, connection: Connection
   ctx.emit({ type: "text-complete", context: task.context, pairs });
 }
 
-export function onReject<C>(ctx: SessionContext<C>, pdu: RejectPdu): void {
+export function onReject<C>(ctx: ControlContext<C>, pdu: RejectPdu): void {
   // RFC 7143 §11.17.3: the data segment holds the rejected PDU's header; its ITT is at 16.
   if (pdu.data.length < 48) throw new RemoteProtocolError("Reject without the rejected PDU's header");
   const itt = readU32(pdu.data, 16);

@@ -14,14 +14,14 @@ import { ScsiStatus } from "../scsi/status.js";
 import { demandsWholeTransfer } from "../scsi/transfer.js";
 import type { CommandResult } from "./command.js";
 import type { Connection } from "./connection.js";
-import { EMPTY, type SessionContext } from "./context.js";
+import { type DataPathContext, EMPTY } from "./context.js";
 import { cover } from "./coverage.js";
 import { dataOutSequence, planUnsolicited, UNSOLICITED_TTT } from "./data-out.js";
 import type { ScsiTask, Task } from "./task.js";
 import { TaskTimer } from "./timers.js";
 
 /** Sends a SCSI Command and whatever data goes with it before any R2T (RFC 7143 §3.2.4.2). */
-export function issue<C>(ctx: SessionContext<C>, task: ScsiTask<C>, connection: Connection, now: number): void {
+export function issue<C>(ctx: DataPathContext<C>, task: ScsiTask<C>, connection: Connection, now: number): void {
   task.cmdSN = ctx.window.take();
   task.attempts++;
   send(ctx, task, connection, now);
@@ -32,11 +32,11 @@ export function issue<C>(ctx: SessionContext<C>, task: ScsiTask<C>, connection: 
  * discarded it (a data digest error in its immediate data) and its CmdSN is a hole in the
  * target's window that only this PDU can fill.
  */
-export function reissueSame<C>(ctx: SessionContext<C>, task: ScsiTask<C>, connection: Connection, now: number): void {
+export function reissueSame<C>(ctx: DataPathContext<C>, task: ScsiTask<C>, connection: Connection, now: number): void {
   send(ctx, task, connection, now);
 }
 
-function send<C>(ctx: SessionContext<C>, task: ScsiTask<C>, connection: Connection, now: number): void {
+function send<C>(ctx: DataPathContext<C>, task: ScsiTask<C>, connection: Connection, now: number): void {
   const request = task.request;
   const write = request.dataOut !== undefined && task.transferLength > 0;
   task.phase = "issued";
@@ -104,7 +104,7 @@ function send<C>(ctx: SessionContext<C>, task: ScsiTask<C>, connection: Connecti
 }
 
 /** The framer asks where a Data-In payload goes: straight into the caller's buffer. */
-export function placeData<C>(ctx: SessionContext<C>, bhs: Uint8Array, length: number): Uint8Array | undefined {
+export function placeData<C>(ctx: DataPathContext<C>, bhs: Uint8Array, length: number): Uint8Array | undefined {
   if (((bhs[0] as number) & 0x3f) !== Opcode.DataIn) return undefined;
   const task = ctx.tasks.get(readU32(bhs, 16));
   if (task === undefined || task.kind !== "scsi" || task.phase !== "issued") return undefined;
@@ -115,7 +115,7 @@ export function placeData<C>(ctx: SessionContext<C>, bhs: Uint8Array, length: nu
   return buffer.subarray(offset, offset + length);
 }
 
-export function scsiTask<C>(ctx: SessionContext<C>, itt: number, what: string): ScsiTask<C> {
+export function scsiTask<C>(ctx: DataPathContext<C>, itt: number, what: string): ScsiTask<C> {
   const task: Task<C> | undefined = ctx.tasks.get(itt);
   if (task === undefined || task.kind !== "scsi" || task.phase !== "issued") {
     throw new RemoteProtocolError(`${what} for unknown Initiator Task Tag ${hex(itt)}`);
@@ -123,7 +123,7 @@ export function scsiTask<C>(ctx: SessionContext<C>, itt: number, what: string): 
   return task;
 }
 
-export function onDataIn<C>(ctx: SessionContext<C>, connection: Connection, pdu: DataInPdu, frame: Frame): void {
+export function onDataIn<C>(ctx: DataPathContext<C>, connection: Connection, pdu: DataInPdu, frame: Frame): void {
   const task = scsiTask(ctx, pdu.initiatorTaskTag, "Data-In");
   const buffer = task.request.dataIn;
   if (buffer === undefined) throw new RemoteProtocolError(`Data-In for task ${hex(task.itt)}, which reads no data`);
@@ -210,7 +210,7 @@ export function onDataIn<C>(ctx: SessionContext<C>, connection: Connection, pdu:
 }
 
 /** ERL 1: a SCSI Response whose data (sense) failed its digest is asked for again (Status SNACK). */
-export function requestStatusAgain<C>(ctx: SessionContext<C>, connection: Connection, pdu: ScsiResponsePdu): void {
+export function requestStatusAgain<C>(ctx: DataPathContext<C>, connection: Connection, pdu: ScsiResponsePdu): void {
   const task = scsiTask(ctx, pdu.initiatorTaskTag, "SCSI Response");
   connection.send({
     opcode: Opcode.SnackRequest,
@@ -224,7 +224,7 @@ export function requestStatusAgain<C>(ctx: SessionContext<C>, connection: Connec
   });
 }
 
-export function onScsiResponse<C>(ctx: SessionContext<C>, connection: Connection, pdu: ScsiResponsePdu): void {
+export function onScsiResponse<C>(ctx: DataPathContext<C>, connection: Connection, pdu: ScsiResponsePdu): void {
   const task = scsiTask(ctx, pdu.initiatorTaskTag, "SCSI Response");
   if (task.cid !== connection.cid) {
     throw new RemoteProtocolError(`SCSI Response for task ${hex(task.itt)} on connection ${connection.cid}, not its own`);
@@ -250,7 +250,7 @@ export function onScsiResponse<C>(ctx: SessionContext<C>, connection: Connection
   });
 }
 
-function complete<C>(ctx: SessionContext<C>, task: ScsiTask<C>, result: CommandResult): void {
+function complete<C>(ctx: DataPathContext<C>, task: ScsiTask<C>, result: CommandResult): void {
   const short = result.status === ScsiStatus.Good ? shortfall(task, result) : undefined;
   if (short !== undefined) {
     ctx.failTask(task, short);
@@ -286,7 +286,7 @@ function shortfall<C>(task: ScsiTask<C>, result: CommandResult): ShortTransferEr
 }
 
 /** RFC 7143 §11.8: the target asks for a burst of write data. */
-export function onR2T<C>(ctx: SessionContext<C>, connection: Connection, pdu: R2TPdu): void {
+export function onR2T<C>(ctx: DataPathContext<C>, connection: Connection, pdu: R2TPdu): void {
   const task = scsiTask(ctx, pdu.initiatorTaskTag, "R2T");
   const data = task.request.dataOut;
   if (data === undefined) throw new RemoteProtocolError(`R2T for task ${hex(task.itt)}, which writes no data`);

@@ -9,7 +9,7 @@ import { AbortedError, TimeoutError } from "../errors.js";
 import { TaskManagementFunction, TaskManagementResponseCode } from "../pdu/opcodes.js";
 import { scsiCommandName } from "../scsi/opcodes.js";
 import { serialGt } from "../serial.js";
-import type { SessionContext } from "./context.js";
+import type { EscalationContext } from "./context.js";
 import { sendTaskManagement, tasksEndedBy } from "./control.js";
 import type { ScsiTask, Task, TaskManagementTask } from "./task.js";
 import { type Fired, TaskTimer } from "./timers.js";
@@ -31,7 +31,7 @@ export function describeTask(task: ScsiTask<unknown>): string {
  * a text exchange or one of our task management functions. The timer table only holds deadlines
  * still armed, but a task is checked to be the session's own before acting on it.
  */
-export function onTaskTimer<C>(ctx: SessionContext<C>, fired: Extract<Fired<Task<C>>, { item: unknown }>, now: number, tmfTimeoutMs: number, hooks: EscalationHooks): void {
+export function onTaskTimer<C>(ctx: EscalationContext<C>, fired: Extract<Fired<Task<C>>, { item: unknown }>, now: number, tmfTimeoutMs: number, hooks: EscalationHooks): void {
   const task = fired.item;
   if (ctx.tasks.get(task.itt) !== task) return;
   switch (fired.timer) {
@@ -56,7 +56,7 @@ export function onTaskTimer<C>(ctx: SessionContext<C>, fired: Extract<Fired<Task
   }
 }
 
-function attemptTimedOut<C>(ctx: SessionContext<C>, task: ScsiTask<C>, now: number, tmfTimeoutMs: number, hooks: EscalationHooks): void {
+function attemptTimedOut<C>(ctx: EscalationContext<C>, task: ScsiTask<C>, now: number, tmfTimeoutMs: number, hooks: EscalationHooks): void {
   task.attemptTimer = undefined;
   if (task.phase === "queued") {
     // Never sent: nothing to abort on the target.
@@ -73,7 +73,7 @@ function attemptTimedOut<C>(ctx: SessionContext<C>, task: ScsiTask<C>, now: numb
  * its connection is dropped right after (in the same call, before any byte can arrive), so the
  * target can write nothing more into its buffer; the session's recovery takes the rest.
  */
-function expire<C>(ctx: SessionContext<C>, task: ScsiTask<C>, hooks: EscalationHooks): void {
+function expire<C>(ctx: EscalationContext<C>, task: ScsiTask<C>, hooks: EscalationHooks): void {
   task.budgetTimer = undefined;
   const budget = task.request.budgetMs ?? 0;
   const attempts = task.attempts === 1 ? "1 attempt" : `${task.attempts} attempts`;
@@ -87,7 +87,7 @@ function expire<C>(ctx: SessionContext<C>, task: ScsiTask<C>, hooks: EscalationH
   if (issued) hooks.dropConnection(cid, error);
 }
 
-function abort<C>(ctx: SessionContext<C>, task: ScsiTask<C>, now: number, tmfTimeoutMs: number, hooks: EscalationHooks): void {
+function abort<C>(ctx: EscalationContext<C>, task: ScsiTask<C>, now: number, tmfTimeoutMs: number, hooks: EscalationHooks): void {
   task.escalation = 1;
   const connection = ctx.connections.get(task.cid);
   if (connection === undefined || !connection.usable) {
@@ -115,7 +115,7 @@ function abort<C>(ctx: SessionContext<C>, task: ScsiTask<C>, now: number, tmfTim
   });
 }
 
-function reset<C>(ctx: SessionContext<C>, task: ScsiTask<C>, now: number, tmfTimeoutMs: number, hooks: EscalationHooks): void {
+function reset<C>(ctx: EscalationContext<C>, task: ScsiTask<C>, now: number, tmfTimeoutMs: number, hooks: EscalationHooks): void {
   task.escalation = 2;
   const connection = ctx.connections.get(task.cid);
   if (connection === undefined || !connection.usable) {
@@ -157,11 +157,11 @@ function reset<C>(ctx: SessionContext<C>, task: ScsiTask<C>, now: number, tmfTim
  * §4.2.2.1, commands are delivered in order). Aborting cannot plug the hole; reinstating the
  * session does (tgtd answers "task does not exist" and keeps waiting, seen in tests).
  */
-function neverArrived<C>(ctx: SessionContext<C>, task: ScsiTask<C>): boolean {
+function neverArrived<C>(ctx: EscalationContext<C>, task: ScsiTask<C>): boolean {
   return !serialGt(ctx.window.expected, task.cmdSN);
 }
 
-function drop<C>(ctx: SessionContext<C>, task: ScsiTask<C>, hooks: EscalationHooks): void {
+function drop<C>(ctx: EscalationContext<C>, task: ScsiTask<C>, hooks: EscalationHooks): void {
   task.escalation = 3;
   hooks.dropConnection(
     task.cid,
