@@ -11,6 +11,7 @@ import type { RecoveryRecord } from "../core/session/recovery.js";
 import type { Connection } from "../core/session/connection.js";
 import { Session, type SessionConfig, type SessionDeps } from "../core/session/session.js";
 import type { TextPair } from "../core/text/codec.js";
+import { formatHostPort } from "../core/url.js";
 import { Emitter } from "./events.js";
 import { DeadlineTimer } from "./deadline-timer.js";
 import type { ByteStream, ClientHost, Portal } from "./host.js";
@@ -469,7 +470,7 @@ function typedError(thrown: unknown, what: string): IscsiError {
 }
 
 export function formatPortal(portal: Portal): string {
-  return portal.host.includes(":") ? `[${portal.host}]:${portal.port}` : `${portal.host}:${portal.port}`;
+  return formatHostPort(portal.host, portal.port);
 }
 
 /**
