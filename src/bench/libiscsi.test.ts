@@ -16,10 +16,10 @@ const PERF_CR =
   "\riops average 88650 (346 MB/s)                                                        \n\nfinished.\n";
 
 describe("iscsi-perf output", () => {
-  it("gives each one-second report's current and average IOPS, oldest first", () => {
+  it("gives each one-second report's current and average IOPS and average MiB/s, oldest first", () => {
     expect(parseIscsiPerfReports(PERF_PIPE)).toEqual([
-      { currentIops: 37070, averageIops: 37070 },
-      { currentIops: 37581, averageIops: 37325 },
+      { currentIops: 37070, averageIops: 37070, averageMibPerSecond: 144 },
+      { currentIops: 37581, averageIops: 37325, averageMibPerSecond: 145 },
     ]);
   });
 

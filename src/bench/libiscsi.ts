@@ -24,14 +24,16 @@ export interface PerfReport {
   readonly currentIops: number;
   /** Average since the first request. */
   readonly averageIops: number;
+  /** The average throughput as iscsi-perf prints it: "MB/s", computed with 2^20 bytes. */
+  readonly averageMibPerSecond: number;
 }
 
-const REPORT = /iops current (\d+) \(\d+ MB\/s\), iops average (\d+) \(\d+ MB\/s\)/g;
+const REPORT = /iops current (\d+) \(\d+ MB\/s\), iops average (\d+) \((\d+) MB\/s\)/g;
 const FINAL = /\riops average (\d+) \(\d+ MB\/s\)/;
 
-/** The periodic reports in iscsi-perf's output so far, oldest first. */
+/** The periodic reports in iscsi-perf's output so far, oldest first (the test harness reads them too). */
 export function parseIscsiPerfReports(stdout: string): PerfReport[] {
-  return [...stdout.matchAll(REPORT)].map((m) => ({ currentIops: Number(m[1]), averageIops: Number(m[2]) }));
+  return [...stdout.matchAll(REPORT)].map((m) => ({ currentIops: Number(m[1]), averageIops: Number(m[2]), averageMibPerSecond: Number(m[3]) }));
 }
 
 /** The average iscsi-perf prints when it stops, if it printed one. */

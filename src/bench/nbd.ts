@@ -18,7 +18,7 @@ import { cpuPerUnit, summarize, type NbdComparison, type NbdServerName, type Run
 import { ratio } from "./stats.js";
 import { beforeRun, type SuiteContext } from "./suite.js";
 import { formatIops, formatMiBps } from "./table.js";
-import { freeTcpPort } from "./tgtd.js";
+import { freeTcpPort } from "./ports.js";
 import { NBD_WORKLOAD_IDS, WORKLOADS, type WorkloadDef } from "./workloads.js";
 
 export const NBD_WORKLOADS: readonly WorkloadDef[] = NBD_WORKLOAD_IDS.map((id) => {

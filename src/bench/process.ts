@@ -2,6 +2,10 @@
  * Child processes of the suite (tgtd, tgtadm, iscsi-perf, qemu-img, fio, our worker): output kept
  * in bounded buffers, a hook on each chunk of output (so /proc can be sampled the moment a peer
  * reports), and every child still running killed, by its own pid, when the suite exits.
+ *
+ * The test harness (test/support/processes.ts) runs its children its own way (process groups, a
+ * parent-death signal, secrets masked) but shares what does not depend on that from here: the
+ * environment with sbin on PATH, exit descriptions, reading `ss` and `sleep`.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { delimiter } from "node:path";
@@ -40,10 +44,22 @@ function installExitHook(): void {
   });
 }
 
-/** tgtd and tgtadm live in sbin, which a non-login shell's PATH may lack. */
-function withSbin(path: string | undefined): string {
+/** tgtd, tgtadm and isnsd live in sbin, which a non-login shell's PATH may lack. */
+const SBIN = ["/usr/local/sbin", "/usr/sbin", "/sbin"];
+
+export function withSbin(path: string | undefined): string {
   const dirs = (path ?? "").split(delimiter).filter((d) => d !== "");
-  return [...dirs, ...["/usr/local/sbin", "/usr/sbin", "/sbin"].filter((d) => !dirs.includes(d))].join(delimiter);
+  return [...dirs, ...SBIN.filter((d) => !dirs.includes(d))].join(delimiter);
+}
+
+/** A child's environment: ours with sbin on PATH, then `overrides` (`undefined` removes a variable). */
+export function childEnv(overrides: Readonly<Record<string, string | undefined>> | undefined): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: withSbin(process.env["PATH"]) };
+  for (const [name, value] of Object.entries(overrides ?? {})) {
+    if (value === undefined) delete env[name];
+    else env[name] = value;
+  }
+  return env;
 }
 
 export class Child {
@@ -58,11 +74,7 @@ export class Child {
   constructor(file: string, args: readonly string[], options: SpawnOptions = {}) {
     installExitHook();
     this.command = [file, ...args].join(" ");
-    const env: NodeJS.ProcessEnv = { ...process.env, PATH: withSbin(process.env["PATH"]) };
-    for (const [name, value] of Object.entries(options.env ?? {})) {
-      if (value === undefined) delete env[name];
-      else env[name] = value;
-    }
+    const env = childEnv(options.env);
     const keep = options.keepBytes ?? 4 << 20;
     this.proc = spawn(file, args, { env, stdio: ["ignore", "pipe", "pipe"] });
     running.add(this.proc);
@@ -160,6 +172,21 @@ export async function runOk(file: string, args: readonly string[], options: Spaw
     throw new BenchError("BENCH_ERR_PEER", `${result.command} ${how}; stderr: ${tail(result.stderr) || "(empty)"}; stdout: ${tail(result.stdout, 300) || "(empty)"}`);
   }
   return result;
+}
+
+/** `ss` arguments listing listening TCP sockets with their processes (root sees every process's). */
+export const SS_LISTENING_TCP: readonly string[] = ["-H", "-l", "-t", "-n", "-p"];
+
+/** The local addresses (`127.0.0.1:40000`) that process `pid` listens on, from `ss SS_LISTENING_TCP`. */
+export function listeningAddressesOf(ssOutput: string, pid: number): string[] {
+  const addresses: string[] = [];
+  for (const line of ssOutput.split("\n")) {
+    if (!line.includes(`pid=${pid},`)) continue;
+    // State Recv-Q Send-Q Local-Address:Port Peer-Address:Port Process
+    const local = line.trim().split(/\s+/)[3];
+    if (local !== undefined) addresses.push(local);
+  }
+  return addresses;
 }
 
 export function sleep(ms: number): Promise<void> {

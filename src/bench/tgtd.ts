@@ -2,35 +2,18 @@
  * The suite's own tgtd: on 127.0.0.1 and a free port, a control port of its own, one target with
  * a null LUN (tgtd's `--bstype null`: reads return zeros, writes are dropped, so the target costs
  * as little as it can and the initiators are what is measured) and a file LUN (buffered reads of
- * a file, for the comparison with reading that file locally).
- *
- * Traps (see the shared PEERS.md): tgtd does not fail when its portal's port is taken but listens
- * on 0.0.0.0:3260 instead, so readiness is judged from `ss` by pid and exact address; `-C` values
- * are locks, one per running tgtd; tgtd ignores SIGTERM, so it is stopped with SIGKILL.
+ * a file, for the comparison with reading that file locally). tgtd's traps, and how its words are
+ * read, are in tgtadm.ts, shared with the test harness.
  */
-import { randomInt } from "node:crypto";
-import { createServer } from "node:net";
 import { BenchError, tail } from "./errors.js";
-import { Child, describeExit, run, runOk, sleep } from "./process.js";
+import { freeTcpPort, randomControlPort } from "./ports.js";
+import { Child, describeExit, listeningAddressesOf, run, runOk, sleep, SS_LISTENING_TCP } from "./process.js";
+import { parseTgtadmParams, tgtadmArgs, tgtdArgs, tgtdProbeArgs, tgtdStartProblem } from "./tgtadm.js";
 
 export const BENCH_IQN = "iqn.2026-11.io.iscsi-ts:bench";
 export const NULL_LUN = 1;
 export const FILE_LUN = 2;
 const HOST = "127.0.0.1";
-
-/** A TCP port on 127.0.0.1 that was free a moment ago (tgtd's own check below still applies). */
-export function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen({ host: HOST, port: 0, exclusive: true }, () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new BenchError("BENCH_ERR_PEER", "no free port read back"))));
-    });
-  });
-}
 
 export class BenchTgtd {
   private constructor(
@@ -52,9 +35,9 @@ export class BenchTgtd {
   static async start(): Promise<BenchTgtd> {
     const failures: string[] = [];
     for (let attempt = 0; attempt < 8; attempt++) {
-      const port = await freeTcpPort();
-      const ctl = randomInt(16384, 32768);
-      const child = new Child("tgtd", ["-f", "-C", String(ctl), "--iscsi", `portal=${HOST}:${port}`]);
+      const port = await freeTcpPort(HOST);
+      const ctl = randomControlPort();
+      const child = new Child("tgtd", tgtdArgs(HOST, port, ctl));
       const outcome = await waitReady(child, port, ctl);
       if (outcome === "ready") return new BenchTgtd(child, port, ctl);
       await child.kill();
@@ -64,7 +47,7 @@ export class BenchTgtd {
   }
 
   async tgtadm(args: readonly string[]): Promise<string> {
-    return (await runOk("tgtadm", ["-C", String(this.controlPort), "--lld", "iscsi", ...args], { timeoutMs: 15_000 })).stdout;
+    return (await runOk("tgtadm", tgtadmArgs(this.controlPort, args), { timeoutMs: 15_000 })).stdout;
   }
 
   /** The bench target: LUN 1 null, LUN 2 the file at `filePath` (which must exist), open to all. */
@@ -77,13 +60,7 @@ export class BenchTgtd {
 
   /** Target parameters tgtd offers (MaxRecvDataSegmentLength, ...), for the record. */
   async params(): Promise<Record<string, string>> {
-    const text = await this.tgtadm(["--op", "show", "--mode", "target", "--tid", "1"]);
-    const params: Record<string, string> = {};
-    for (const line of text.split("\n")) {
-      const eq = line.indexOf("=");
-      if (eq > 0) params[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
-    }
-    return params;
+    return parseTgtadmParams(await this.tgtadm(["--op", "show", "--mode", "target", "--tid", "1"]));
   }
 
   async stop(): Promise<void> {
@@ -98,15 +75,16 @@ async function waitReady(child: Child, port: number, ctl: number): Promise<Outco
   const deadline = performance.now() + 10_000;
   while (performance.now() < deadline) {
     const err = child.stderr();
-    if (/another tgtd is using/.test(err)) return `control port ${ctl} taken`;
-    if (/failed to create\/bind to portal/.test(err)) return `portal ${port} taken`;
+    const problem = tgtdStartProblem(err);
+    if (problem === "control-port-taken") return `control port ${ctl} taken`;
+    if (problem === "portal-taken") return `portal ${port} taken`;
     if (!child.running) {
       throw new BenchError("BENCH_ERR_PEER", `tgtd ${describeExit(child.exitStatus ?? { code: null, signal: null })}; stderr: ${tail(err)}`);
     }
     const listening = await listeningAddresses(child.pid);
     if (listening.some((a) => a !== expected)) return `tgtd listens on ${listening.join(", ")} instead of ${expected}`;
     if (listening.length > 0) {
-      const probe = await run("tgtadm", ["-C", String(ctl), "--lld", "iscsi", "--op", "show", "--mode", "target"], { timeoutMs: 5_000 });
+      const probe = await run("tgtadm", tgtdProbeArgs(ctl), { timeoutMs: 5_000 });
       if (probe.status.code === 0) return "ready";
     }
     await sleep(50);
@@ -114,14 +92,7 @@ async function waitReady(child: Child, port: number, ctl: number): Promise<Outco
   throw new BenchError("BENCH_ERR_TIMEOUT", `tgtd (pid ${child.pid}) did not listen on ${expected} within 10 s; stderr: ${tail(child.stderr())}`);
 }
 
-/** The TCP addresses a process listens on, from `ss` (root sees every process's sockets). */
+/** The TCP addresses a process listens on, from `ss`. */
 async function listeningAddresses(pid: number): Promise<string[]> {
-  const result = await runOk("ss", ["-H", "-l", "-t", "-n", "-p"], { timeoutMs: 10_000 });
-  const addresses: string[] = [];
-  for (const line of result.stdout.split("\n")) {
-    if (!line.includes(`pid=${pid},`)) continue;
-    const local = line.trim().split(/\s+/)[3];
-    if (local !== undefined) addresses.push(local);
-  }
-  return addresses;
+  return listeningAddressesOf((await runOk("ss", SS_LISTENING_TCP, { timeoutMs: 10_000 })).stdout, pid);
 }

@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runCommand, type RunResult } from "../support/processes.js";
 import { Tgtd } from "../support/tgtd.js";
 import { useTempDir } from "../support/tmp.js";
+import { sleep } from "../support/wait.js";
 import { Bridge, blocksMissingFrom, RawNbdClient, writeStreamUntilStopped } from "./nbd.test-util.js";
 
 const IQN = "iqn.2026-11.test.nbd:faults";
@@ -19,10 +20,6 @@ interface FioJob {
   readonly error: number;
   readonly write: { readonly io_bytes: number; readonly iops: number };
   readonly read: { readonly io_bytes: number };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 describe("faults under iscsi nbd, in front of tgtd", () => {

@@ -117,9 +117,8 @@ export async function startProxy(tgtd: Tgtd, seed: number, log?: string[]): Prom
   });
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+// The scenarios import sleep from here with the rest of their kit; it is the harness's.
+export { sleep } from "../support/wait.js";
 
 /** What one scenario did and what it proved, as written to the results file. */
 export interface ScenarioFigures {

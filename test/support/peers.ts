@@ -4,6 +4,7 @@
  * readily as a success; `checkOk` (processes.ts) turns a failure into an error naming the command
  * and its stderr. CHAP secrets, given in the URL or the environment, are masked in every result.
  */
+import { parseIscsiPerfReports, parseQemuBenchSeconds } from "../../src/bench/libiscsi.js";
 import { HarnessError } from "./errors.js";
 import { checkOk, runCommand, type RunResult } from "./processes.js";
 import { tail } from "./redact.js";
@@ -147,8 +148,6 @@ export interface IscsiPerfResult extends RunResult {
   readonly reports: number;
 }
 
-const PERF_REPORT = /iops current (\d+) \((\d+) MB\/s\), iops average (\d+) \((\d+) MB\/s\)/g;
-
 /** Runs `iscsi-perf` for `seconds`, stops it with SIGINT, and reads its final averages. */
 export async function iscsiPerf(url: string, options: IscsiPerfOptions): Promise<IscsiPerfResult> {
   const args = ["-m", String(options.qd), "-b", String(options.blocks), ...(options.random === true ? ["-r"] : []), url];
@@ -159,7 +158,7 @@ export async function iscsiPerf(url: string, options: IscsiPerfOptions): Promise
     timeoutMs: options.timeoutMs ?? options.seconds * 1000 + 10_000,
     secrets: secretsOf([url], options.env),
   });
-  const reports = [...result.stdout.matchAll(PERF_REPORT)];
+  const reports = parseIscsiPerfReports(result.stdout);
   const last = reports[reports.length - 1];
   if (last === undefined) {
     throw new HarnessError(
@@ -167,7 +166,7 @@ export async function iscsiPerf(url: string, options: IscsiPerfOptions): Promise
       `${result.command}: no iops report in its output (exit ${String(result.code)}); stdout: ${tail(result.stdout)}; stderr: ${tail(result.stderr)}`,
     );
   }
-  return { ...result, iops: Number(last[3]), mibPerSecond: Number(last[4]), reports: reports.length };
+  return { ...result, iops: last.averageIops, mibPerSecond: last.averageMibPerSecond, reports: reports.length };
 }
 
 export interface QemuBenchOptions extends PeerOptions {
@@ -194,9 +193,8 @@ export async function qemuImgBench(url: string, options: QemuBenchOptions): Prom
   if (options.write === true) args.push("-w", `--pattern=${options.pattern ?? 0xa5}`);
   args.push(url);
   const result = checkOk(await run("qemu-img", args, [url], { timeoutMs: 300_000, ...options }));
-  const m = /Run completed in ([\d.]+) seconds/.exec(result.stdout);
-  if (m === null) throw new HarnessError("PEER_ERR_PARSE", `${result.command}: no "Run completed" line; stdout: ${tail(result.stdout)}`);
-  const seconds = Number(m[1]);
+  const seconds = parseQemuBenchSeconds(result.stdout);
+  if (seconds === undefined) throw new HarnessError("PEER_ERR_PARSE", `${result.command}: no "Run completed" line; stdout: ${tail(result.stdout)}`);
   // qemu-img prints milliseconds' precision; a zero would make the rates infinite.
   const divisor = Math.max(seconds, 0.001);
   return { ...result, seconds, iops: options.count / divisor, bytesPerSecond: (options.count * options.bufferSize) / divisor };

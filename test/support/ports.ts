@@ -1,37 +1,6 @@
 /**
- * Ports for peers. Every test takes its own: 3260/3261 and tgtd control port 9001 belong to
- * whoever runs the project by hand, and tests of other files may run beside ours.
+ * Ports for peers: the bench's (src/bench/ports.ts), so that the bench and the tests take ports
+ * one way. Every test takes its own: 3260/3261 and tgtd control port 9001 belong to whoever runs
+ * the project by hand, and tests of other files may run beside ours.
  */
-import { createServer } from "node:net";
-import { randomInt } from "node:crypto";
-
-/**
- * A TCP port on 127.0.0.1 that was free a moment ago: the kernel picks one (bind to port 0),
- * we read it and close. Another process may take it before the caller binds it, so whoever
- * binds it must still check (tgtd.ts does).
- */
-export function freeTcpPort(host = "127.0.0.1"): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen({ host, port: 0, exclusive: true }, () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new RangeError(`no port read back from ${String(address)}`))));
-    });
-  });
-}
-
-/**
- * tgtd's `-C` control port names a UNIX socket and lock file (/var/run/tgtd/socket.N); it takes
- * 0..32767 and must differ between running tgtd instances. We draw from the upper half, far
- * from the hand-run default (9001); tgtd refuses a value whose lock another tgtd holds, and the
- * caller then draws again.
- */
-export const CONTROL_PORT_MIN = 16384;
-export const CONTROL_PORT_MAX = 32767;
-
-export function randomControlPort(): number {
-  return randomInt(CONTROL_PORT_MIN, CONTROL_PORT_MAX + 1);
-}
+export { CONTROL_PORT_MAX, CONTROL_PORT_MIN, freeTcpPort, randomControlPort } from "../../src/bench/ports.js";

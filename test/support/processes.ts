@@ -7,13 +7,12 @@
 import { spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
+import { childEnv, describeExit, type ExitStatus, listeningAddressesOf, SS_LISTENING_TCP, withSbin } from "../../src/bench/process.js";
 import { HarnessError } from "./errors.js";
 import { formatCommand, redact, tail } from "./redact.js";
 
-export interface ExitStatus {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-}
+// The bench runs peers too: what does not depend on how a child is run is shared with it.
+export { describeExit, type ExitStatus };
 
 export interface SpawnOptions {
   /** Variables set over the current environment; `undefined` removes a variable. */
@@ -126,7 +125,7 @@ export class TrackedProcess {
       setpriv === undefined ? [file, [...args]] : [setpriv, ["--pdeathsig", "KILL", "--", file, ...args]];
     const child = spawn(spawnFile, spawnArgs, {
       cwd: options.cwd,
-      env: mergeEnv(options.env),
+      env: childEnv(options.env),
       // A process group of its own, so a kill reaches helpers it forks (tshark's dumpcap).
       detached: true,
       stdio: ["pipe", "pipe", "pipe"],
@@ -336,42 +335,12 @@ export async function runChecked(file: string, args: readonly string[], options?
   return checkOk(await runCommand(file, args, options));
 }
 
-export function describeExit(status: ExitStatus): string {
-  return status.signal !== null ? `was killed by ${status.signal}` : `exited with code ${String(status.code)}`;
-}
-
 /** How many harness-started processes are still running (for tests of the harness itself). */
 export function liveProcessCount(): number {
   return live.size;
 }
 
-/** tgtd, tgtadm and isnsd live in sbin, which a non-login shell's PATH may lack. */
-const SBIN = ["/usr/local/sbin", "/usr/sbin", "/sbin"];
-
-function withSbin(path: string | undefined): string {
-  const dirs = (path ?? "").split(delimiter).filter((d) => d !== "");
-  return [...dirs, ...SBIN.filter((d) => !dirs.includes(d))].join(delimiter);
-}
-
-function mergeEnv(overrides: Readonly<Record<string, string | undefined>> | undefined): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, PATH: withSbin(process.env["PATH"]) };
-  if (overrides === undefined) return env;
-  for (const [name, value] of Object.entries(overrides)) {
-    if (value === undefined) delete env[name];
-    else env[name] = value;
-  }
-  return env;
-}
-
 /** The TCP addresses a process listens on, from `ss` (needs root to see other users' sockets). */
 export async function listeningSockets(pid: number): Promise<string[]> {
-  const result = checkOk(await runCommand("ss", ["-H", "-l", "-t", "-n", "-p"], { timeoutMs: 10_000 }));
-  const addresses: string[] = [];
-  for (const line of result.stdout.split("\n")) {
-    if (!line.includes(`pid=${pid},`)) continue;
-    // State Recv-Q Send-Q Local-Address:Port Peer-Address:Port Process
-    const local = line.trim().split(/\s+/)[3];
-    if (local !== undefined) addresses.push(local);
-  }
-  return addresses;
+  return listeningAddressesOf(checkOk(await runCommand("ss", SS_LISTENING_TCP, { timeoutMs: 10_000 })).stdout, pid);
 }

@@ -11,6 +11,7 @@
  */
 import { open, truncate } from "node:fs/promises";
 import { isAbsolute } from "node:path";
+import { parseTgtadmParams, tgtadmArgs, tgtdArgs, tgtdProbeArgs, tgtdStartProblem } from "../../src/bench/tgtadm.js";
 import { HarnessError } from "./errors.js";
 import { iscsiUrl, type ChapCredentials } from "./peers.js";
 import { freeTcpPort, randomControlPort } from "./ports.js";
@@ -203,13 +204,7 @@ export class Tgtd {
 
   /** The parameters tgtd offers for a target (`--op show --mode target --tid N`), by name. */
   async params(tid: number): Promise<Record<string, string>> {
-    const text = await this.tgtadm(["--op", "show", "--mode", "target", "--tid", String(tid)]);
-    const params: Record<string, string> = {};
-    for (const line of text.split("\n")) {
-      const eq = line.indexOf("=");
-      if (eq > 0) params[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
-    }
-    return params;
+    return parseTgtadmParams(await this.tgtadm(["--op", "show", "--mode", "target", "--tid", String(tid)]));
   }
 
   /** The sessions open on a target, with their connections, as tgtd sees them now. */
@@ -261,7 +256,7 @@ export class Tgtd {
   /** Any other tgtadm request (`--lld iscsi` and the control port are added); not replayed by restart. */
   async tgtadm(args: readonly string[]): Promise<string> {
     if (!this.running) throw new HarnessError("PEER_ERR_USAGE", `tgtd on ${this.portal} is not running (tgtadm ${args.join(" ")})`);
-    const result = await runCommand("tgtadm", ["-C", String(this.ctl), "--lld", "iscsi", ...args], {
+    const result = await runCommand("tgtadm", tgtadmArgs(this.ctl, args), {
       timeoutMs: TGTADM_TIMEOUT_MS,
       secrets: this.secrets,
     });
@@ -319,15 +314,16 @@ export class Tgtd {
   }
 
   private async tryLaunch(port: number, ctl: number): Promise<LaunchOutcome> {
-    const proc = spawnTracked("tgtd", ["-f", "-C", String(ctl), "--iscsi", `portal=${this.host}:${port}`]);
+    const proc = spawnTracked("tgtd", tgtdArgs(this.host, port, ctl));
     const expected = `${this.host}:${port}`;
     let seen: string[] = [];
     try {
       const outcome = await pollUntil<LaunchOutcome>(
         async () => {
           const err = proc.stderr();
-          if (/another tgtd is using/.test(err)) return { kind: "control-port-taken" };
-          if (/failed to create\/bind to portal/.test(err)) return { kind: "portal-taken", detail: tail(err, 500) };
+          const problem = tgtdStartProblem(err);
+          if (problem === "control-port-taken") return { kind: "control-port-taken" };
+          if (problem === "portal-taken") return { kind: "portal-taken", detail: tail(err, 500) };
           if (!proc.running) {
             throw new HarnessError("PEER_ERR_START", `${proc.command} ${describeExit(proc.exitStatus ?? { code: null, signal: null })}; stderr: ${tail(err)}`);
           }
@@ -352,7 +348,7 @@ export class Tgtd {
 
 
 async function controlAnswers(ctl: number): Promise<boolean> {
-  const result = await runCommand("tgtadm", ["-C", String(ctl), "--lld", "iscsi", "--op", "show", "--mode", "target"], {
+  const result = await runCommand("tgtadm", tgtdProbeArgs(ctl), {
     timeoutMs: TGTADM_TIMEOUT_MS,
   });
   return result.code === 0;

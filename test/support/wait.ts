@@ -1,9 +1,8 @@
 /** Polling with a deadline, for peers whose readiness can only be observed from outside. */
+import { sleep } from "../../src/bench/process.js";
 import { HarnessError } from "./errors.js";
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { sleep };
 
 export interface PollOptions {
   /** Give up after this long (10 s unless told). */
