@@ -50,7 +50,7 @@ interface Series {
 const FONT = 'font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"';
 const WIDTH = 820;
 const LEFT = 84;
-const RIGHT = 24;
+const RIGHT = 36;
 const PLOT_WIDTH = WIDTH - LEFT - RIGHT;
 const PANEL_HEIGHT = 200;
 const n = (x: number): string => (Math.round(x * 10) / 10).toString();

@@ -88,7 +88,7 @@ export interface IntervalFigures {
   readonly latencyUs: { readonly mean: number; readonly p50: number; readonly p99: number; readonly max: number } | null;
 }
 
-/** One interval of a run, as `--json` lists it and `--json-lines` prints it when it ends. */
+/** One interval of a run, as `--json` lists it and `--ndjson` prints it when it ends. */
 export interface IntervalRecord extends IntervalFigures {
   readonly type: "interval";
   /** Seconds from the start of the run to the interval's end. */
@@ -258,7 +258,7 @@ interface PerfOptions extends McsOptions {
   readonly size?: string;
   readonly force?: boolean;
   readonly interval: string;
-  readonly jsonLines?: boolean;
+  readonly ndjson?: boolean;
   readonly chart?: string;
 }
 
@@ -388,7 +388,7 @@ export function perfCommand(run: Runner): Command {
   return addMcsOptions(new Command("perf"))
     .summary("benchmark a LUN: IOPS, MiB/s, latency percentiles and histogram, CPU, a line per second")
     .description(
-      "Keeps --qd commands of --bs bytes in flight for --time, printing a line every --interval (IOPS, MiB/s, latency p50/p99, commands in flight; reads and writes apart for rw and randrw), then the whole run's IOPS, throughput, latency (min/avg/max, p50/p90/p99/p99.9), a latency histogram (powers of two) and the CPU this process used. --json gives one document with every interval in it; --json-lines prints each interval as a JSON line when it ends, then the summary. Workloads that write destroy the data in the region: they need --force.",
+      "Keeps --qd commands of --bs bytes in flight for --time, printing a line every --interval (IOPS, MiB/s, latency p50/p99, commands in flight; reads and writes apart for rw and randrw), then the whole run's IOPS, throughput, latency (min/avg/max, p50/p90/p99/p99.9), a latency histogram (powers of two) and the CPU this process used. --json gives one document with every interval in it; --ndjson prints each interval as a JSON line when it ends, then the summary. Workloads that write destroy the data in the region: they need --force.",
     )
     .argument("<lun-url>", "iscsi://[user[%secret]@]host[:port]/target-iqn/lun")
     .option("--rw <workload>", `one of ${WORKLOADS.join(", ")}`, "randread")
@@ -398,8 +398,8 @@ export function perfCommand(run: Runner): Command {
     .option("--time <duration>", "how long to run", "10s")
     .option("--size <size[@offset]>", "the region to use (default: the whole LUN), e.g. 1G or 1G@4G")
     .option("-f, --force", "allow workloads that write (they overwrite the LUN's data)")
-    .option("--interval <duration>", "a line of figures every DURATION while it runs (a bare number is seconds)", "1s")
-    .option("--json-lines", 'print each interval as a JSON line when it ends ({"type": "interval", ...}), then the summary ({"type": "summary", ...})')
+    .option("--interval <duration>", "how often to print a line of figures while it runs; a bare number is seconds", "1s")
+    .option("--ndjson", 'newline-delimited JSON: each interval as a line when it ends ({"type": "interval", ...}), then the summary ({"type": "summary", ...})')
     .option("--chart <file.svg>", "draw IOPS and latency (p50, p99) over time into an SVG file")
     .addHelpText(
       "after",
@@ -409,7 +409,7 @@ export function perfCommand(run: Runner): Command {
         "iscsi perf iscsi://127.0.0.1/iqn.2026-11.example:disk/1 --rw read --bs 1M --qd 8 --time 5s",
         "iscsi perf iscsi://127.0.0.1/iqn.2026-11.example:scratch/1 --rw randwrite --force --size 1G --json",
         "iscsi perf iscsi://127.0.0.1/iqn.2026-11.example:scratch/1 --rw randrw --rwmixread 70 --force --time 60s --chart run.svg",
-        "iscsi perf iscsi://127.0.0.1/iqn.2026-11.example:disk/1 --time 1h --interval 10s --json-lines > run.jsonl",
+        "iscsi perf iscsi://127.0.0.1/iqn.2026-11.example:disk/1 --time 1h --interval 10s --ndjson > run.ndjson",
       ]),
     )
     .action(async (url: string, opts: PerfOptions, cmd: Command) =>
@@ -431,20 +431,20 @@ export function perfCommand(run: Runner): Command {
         const intervalMs = parseDuration(opts.interval, "--interval");
         if (intervalMs < MIN_INTERVAL_MS) throw new CliError("ISCSI_CLI_USAGE", `--interval ${opts.interval} is shorter than ${MIN_INTERVAL_MS} ms`);
         // Two documents' worth of rules on one stdout cannot both hold: one is chosen.
-        if (opts.jsonLines === true && ctx.out.json) throw new CliError("ISCSI_CLI_USAGE", "--json-lines and --json both shape standard output: give one of them");
+        if (opts.ndjson === true && ctx.out.json) throw new CliError("ISCSI_CLI_USAGE", "--ndjson and --json both shape standard output: give one of them");
         const region = opts.size === undefined ? undefined : parseRegion(opts.size);
         const mcs = mcsSessionOptions(opts);
         const ref = ctx.targetRef(url, true);
         if (opts.chart !== undefined) await checkChartPath(opts.chart);
         const spec: PerfSpec = { rw, blockSize, queueDepth, durationMs, ...(region ?? {}), ...(readPercent === undefined ? {} : { readPercent }) };
-        await perfAgainst(ctx, ref, spec, mcs, { intervalMs, jsonLines: opts.jsonLines === true, chart: opts.chart });
+        await perfAgainst(ctx, ref, spec, mcs, { intervalMs, ndjson: opts.ndjson === true, chart: opts.chart });
       }),
     );
 }
 
 interface PerfView {
   readonly intervalMs: number;
-  readonly jsonLines: boolean;
+  readonly ndjson: boolean;
   readonly chart: string | undefined;
 }
 
@@ -455,12 +455,12 @@ async function perfAgainst(ctx: CliContext, ref: ReturnType<CliContext["targetRe
     out.stdout.write(`${out.mask(toJson(value, 0))}\n`);
   };
   // Lines while it runs: JSON lines when asked, else text unless --json or -q hold them back.
-  const textLines = !view.jsonLines && out.progressAllowed;
+  const textLines = !view.ndjson && out.progressAllowed;
   const table = intervalTable(isMixedWorkload(spec.rw), TEXT_UNITS);
   const live = textLines && out.stdout.isTTY === true ? new LiveStatus(out.stdout, spec.durationMs) : undefined;
   let headerShown = false;
   const onInterval = (record: IntervalRecord, report: IntervalReport): void => {
-    if (view.jsonLines) return jsonLine(record);
+    if (view.ndjson) return jsonLine(record);
     if (!textLines) return;
     live?.clear();
     if (!headerShown) for (const line of table.header) out.line(line);
@@ -500,7 +500,7 @@ async function perfAgainst(ctx: CliContext, ref: ReturnType<CliContext["targetRe
       { keepAlive: false, ...mcs },
     );
     const doc = { target: ref.targetName, portal: formatPortal(ref.portal), lun: ref.lun, ...result, connectionPolicy: mcs.connectionPolicy, connections };
-    if (view.jsonLines) {
+    if (view.ndjson) {
       // The intervals went out one by one: the summary does not repeat them.
       const { intervals: _streamed, ...summary } = doc;
       jsonLine({ type: "summary", ...summary });
@@ -514,7 +514,7 @@ async function perfAgainst(ctx: CliContext, ref: ReturnType<CliContext["targetRe
     if (result.interrupted) throw ctx.signal.reason;
   } catch (error) {
     // A stream of JSON lines ends with one that says why, as --json ends with its error document.
-    if (view.jsonLines && !summaryWritten) {
+    if (view.ndjson && !summaryWritten) {
       const report = describeFailure(error, { secrets: out.secrets });
       jsonLine({ type: "error", code: report.code ?? null, message: report.message, exitCode: report.exitCode });
     }
