@@ -4,6 +4,9 @@
  * from the TypeScript sources, the pool starts its workers under tsx's loader (see
  * src/node/workers/entry.ts), so these tests exercise the sources, never a stale dist.
  */
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   AbortedError,
@@ -393,5 +396,31 @@ describe("closing a worker pool", () => {
     expect(same(await lun.read(0, 8), data)).toBe(true);
     await pool.close();
     await pollUntil(() => target?.stats.sessionsOpen === 0 || undefined, { timeoutMs: 5_000, intervalMs: 10, what: "the session to end" });
+  });
+});
+
+describe("the pool as the package runs it, from dist", () => {
+  it("starts dist/node/workers/worker.js with no loader, and a session on it reads back what it wrote", async () => {
+    expect(existsSync("dist/node/workers/worker.js"), "run `npm run build` first (npm test does)").toBe(true);
+    const script = `
+      import { createWorkerPool } from "./dist/node/workers/index.js";
+      import { workerEntry } from "./dist/node/workers/entry.js";
+      import { startTarget } from "./dist/target/server.js";
+      const target = await startTarget({ targets: [{ iqn: "${IQN}", luns: [{ lun: 1, backend: "mem:1M" }] }] });
+      const pool = createWorkerPool({ workers: 1 });
+      const lun = await pool.openLun(\`iscsi://127.0.0.1:\${target.port}/${IQN}/1\`, { keepAlive: false });
+      const data = new Uint8Array(4096).map((_, i) => (i * 31) & 0xff);
+      await lun.write(8, data);
+      const back = await lun.read(8, 8);
+      const entry = workerEntry();
+      await pool.close();
+      await target.close();
+      console.log(JSON.stringify({ same: back.every((b, i) => b === data[i]), entry: String(entry.script), eval: entry.eval }));
+    `;
+    const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], { timeout: 60_000 });
+    const result = JSON.parse(stdout.trim().split("\n").pop() as string) as { same: boolean; entry: string; eval: boolean };
+    expect(result.same).toBe(true);
+    expect(result.eval).toBe(false);
+    expect(result.entry).toMatch(/\/dist\/node\/workers\/worker\.js$/);
   });
 });

@@ -16,6 +16,36 @@ export interface WorkerEntry {
   readonly eval: boolean;
 }
 
+/** Options of the main script that a worker cannot take (its own script is a file or the bootstrap), each with whether a value follows. */
+const MAIN_SCRIPT_OPTIONS = new Map([
+  ["--input-type", true],
+  ["-e", true],
+  ["--eval", true],
+  ["-p", true],
+  ["--print", true],
+  ["-i", false],
+  ["--interactive", false],
+  ["-c", false],
+  ["--check", false],
+]);
+
+/**
+ * The parent's Node options for a worker: a worker inherits them, and Node refuses to start one
+ * that inherits the main script's own (`node --input-type=module -e ...` would end every
+ * worker with ERR_INPUT_TYPE_NOT_ALLOWED). The rest (a loader, --cpu-prof, memory flags) stays.
+ */
+export function workerExecArgv(execArgv: readonly string[] = process.execArgv): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i] as string;
+    const name = arg.startsWith("--") && arg.includes("=") ? arg.slice(0, arg.indexOf("=")) : arg;
+    const takesValue = MAIN_SCRIPT_OPTIONS.get(name);
+    if (takesValue === undefined) kept.push(arg);
+    else if (takesValue && name === arg) i++;
+  }
+  return kept;
+}
+
 export function workerEntry(): WorkerEntry {
   const self = import.meta.url;
   if (self.endsWith(".js")) return { script: new URL("./worker.js", self), eval: false };

@@ -8,7 +8,7 @@ import { Worker } from "node:worker_threads";
 import type { AbortSignalLike } from "../../client/abort.js";
 import { ConfigError, SessionClosedError } from "../../core/errors.js";
 import type { Capacity } from "../index.js";
-import { workerEntry } from "./entry.js";
+import { workerEntry, workerExecArgv } from "./entry.js";
 import { fromWireError } from "./errors.js";
 import { type MessageTarget, Outbox, type Transfer } from "./outbox.js";
 import type { Reply, Request, SessionState, WireEvent } from "./protocol.js";
@@ -51,7 +51,7 @@ export class WorkerLink {
 
   constructor(readonly index: number) {
     const entry = workerEntry();
-    this.worker = new Worker(entry.script, { eval: entry.eval, name: `iscsi-ts worker ${index}` });
+    this.worker = new Worker(entry.script, { eval: entry.eval, name: `iscsi-ts worker ${index}`, execArgv: workerExecArgv() });
     this.outbox = new Outbox<Request>(this.worker as unknown as MessageTarget, (request, error) => {
       // Only a caller's buffer can spoil a message (one that cannot be moved): refuse that call.
       if ("id" in request) this.settle(request.id)?.reject(new ConfigError(`cannot pass this buffer to worker thread ${index}: ${(error as Error).message}`, { cause: error }));
