@@ -20,7 +20,7 @@ import {
   Secret,
   SessionClosedError,
 } from "../../src/node/index.js";
-import { createWorkerPool, type LunApi, type SessionApi, type WorkerPool, WorkerSession } from "../../src/node/workers/index.js";
+import { createWorkerPool, type LunApi, type SessionApi, type WorkerPool, WorkerSession, withSpreadLun } from "../../src/node/workers/index.js";
 import { buildRead10Cdb, buildWrite10Cdb } from "../../src/core/scsi/cdb.js";
 import { type BlockBackend, MemoryBackend } from "../../src/target/index.js";
 import { type RunningTarget, startTarget } from "../../src/target/server.js";
@@ -396,6 +396,32 @@ describe("closing a worker pool", () => {
     expect(same(await lun.read(0, 8), data)).toBe(true);
     await pool.close();
     await pollUntil(() => target?.stats.sessionsOpen === 0 || undefined, { timeoutMs: 5_000, intervalMs: 10, what: "the session to end" });
+  });
+});
+
+describe("one LUN spread over sessions on workers (what iscsi perf --workers N runs)", () => {
+  it("opens a session per worker, sends the I/O to each in turn, and ends every session and worker after", async () => {
+    const target = await startTarget({ targets: [{ iqn: IQN, luns: [{ lun: 1, backend: "mem:4M" }] }] });
+    try {
+      const closed: string[] = [];
+      const perSession = await withSpreadLun(`iscsi://127.0.0.1:${target.port}/${IQN}/1`, 1, { workers: 2, overrides: { keepAlive: false } }, async (spread) => {
+        expect(spread.sessions).toHaveLength(2);
+        expect(new Set(spread.sessions.map((s) => (s as WorkerSession).worker))).toEqual(new Set([0, 1]));
+        for (const s of spread.sessions) s.on("closed", (error) => closed.push(error === undefined ? "cleanly" : error.code));
+        expect((await spread.readCapacity()).blockSize).toBe(512);
+        const data = patternBytes(0, 64 * 1024, 21);
+        await Promise.all(Array.from({ length: 16 }, (_, i) => spread.write(i * 8, data.subarray(i * 4096, (i + 1) * 4096))));
+        const back = await Promise.all(Array.from({ length: 16 }, (_, i) => spread.read(i * 8, 8)));
+        back.forEach((view, i) => expect(same(view, data.subarray(i * 4096, (i + 1) * 4096))).toBe(true));
+        return spread.sessions.map((s) => s.connections[0]?.commands ?? 0);
+      });
+      // Each session carried its share (16 writes and 16 reads in turn, plus what each LUN learned first).
+      expect(perSession.every((commands) => commands >= 16)).toBe(true);
+      expect(closed).toEqual(["cleanly", "cleanly"]);
+      await pollUntil(() => target.stats.sessionsOpen === 0 || undefined, { timeoutMs: 5_000, intervalMs: 10, what: "the sessions to end" });
+    } finally {
+      await target.close();
+    }
   });
 });
 

@@ -8,4 +8,4 @@ export { WorkerSession } from "./session.js";
 export { WorkerLun } from "./lun.js";
 export type { SessionApi, LunApi, SessionEventSource, ReadOptions, WriteOptions, WorkerExecuteOptions, TransferOption } from "./api.js";
 export { allocateShared, isShared } from "./buffers.js";
-export { openSpreadLun, type SpreadLun, type SpreadOptions } from "./spread.js";
+export { openSpreadLun, withSpreadLun, type SpreadLun, type SpreadOptions } from "./spread.js";

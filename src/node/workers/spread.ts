@@ -8,7 +8,7 @@
 import { ConfigError } from "../../core/errors.js";
 import type { Capacity, SessionOptions } from "../index.js";
 import type { LunApi, ReadOptions, SessionApi, WriteOptions } from "./api.js";
-import type { WorkerPool } from "./pool.js";
+import { createWorkerPool, type WorkerPool } from "./pool.js";
 
 export interface SpreadLun {
   readonly sessions: readonly SessionApi[];
@@ -59,4 +59,28 @@ export async function openSpreadLun(pool: WorkerPool, target: string | SessionOp
       await Promise.allSettled(sessions.map((s) => s[Symbol.asyncDispose]()));
     },
   };
+}
+
+/**
+ * `body` with a LUN spread over sessions on `workers` worker threads (0: on this thread), one
+ * session per worker unless `sessions` says otherwise; every session is logged out and every
+ * worker ended when `body` settles. What `iscsi perf --workers N` calls.
+ */
+export async function withSpreadLun<T>(
+  target: string | SessionOptions,
+  lun: number,
+  options: SpreadOptions & { readonly workers: number },
+  body: (spread: SpreadLun) => Promise<T>,
+): Promise<T> {
+  const pool = createWorkerPool({ workers: options.workers });
+  try {
+    const spread = await openSpreadLun(pool, target, lun, options);
+    try {
+      return await body(spread);
+    } finally {
+      await spread.close();
+    }
+  } finally {
+    await pool.close();
+  }
 }
