@@ -15,6 +15,7 @@
  */
 import fc from "fast-check";
 import { pduArbitraries } from "../../src/core/pdu/arbitraries.test-util.js";
+import { scsiResponse } from "../../src/core/pdu/frames.test-util.js";
 import { Opcode, TaskManagementFunction } from "../../src/core/pdu/opcodes.js";
 import type { TargetPdu } from "../../src/core/pdu/types.js";
 import { serialAdd } from "../../src/core/serial.js";
@@ -83,23 +84,7 @@ const arbScript: fc.Arbitrary<TargetPdu[]> = fc
         data: new Uint8Array(piece),
       });
     }
-    const response = (itt: number, status: number, sense: Uint8Array): TargetPdu => ({
-      opcode: Opcode.ScsiResponse,
-      bidiReadResidualOverflow: false,
-      bidiReadResidualUnderflow: false,
-      residualOverflow: false,
-      residualUnderflow: false,
-      response: 0,
-      status,
-      initiatorTaskTag: itt,
-      snackTag: 0,
-      ...common,
-      expDataSN: 0,
-      bidiReadResidualCount: 0,
-      residualCount: 0,
-      sense,
-      responseData: new Uint8Array(0),
-    });
+    const response = (itt: number, status: number, sense: Uint8Array): TargetPdu => scsiResponse({ status, initiatorTaskTag: itt, ...common, sense });
     if (!o.readStatusInData) group[READ]!.push(response(READ, o.readStatus, o.readStatus === 2 ? o.sense : new Uint8Array(0)));
     if (o.r2t) {
       group[WRITE]!.push({ opcode: Opcode.R2T, lun: 1, initiatorTaskTag: WRITE, targetTransferTag: 0x100, ...common, r2tSN: 0, bufferOffset: 0, desiredDataTransferLength: o.r2tLength });

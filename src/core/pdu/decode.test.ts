@@ -1,11 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LocalProtocolError, RemoteProtocolError } from "../errors.js";
-import { arbPdu } from "./arbitraries.test-util.js";
 import { writeU16, writeU24, writeU32 } from "../bytes.js";
+import { arbPdu } from "./arbitraries.test-util.js";
 import { decodePdu } from "./decode.js";
 import type { Frame } from "./framer.js";
-import { encodeToBytes, hexBytes } from "./frames.test-util.js";
+import { encodeToBytes, hexBytes, scsiResponse } from "./frames.test-util.js";
 import { Opcode } from "./opcodes.js";
 import type { DataInPdu, LoginResponsePdu, Pdu, ScsiCommandPdu } from "./types.js";
 
@@ -219,25 +219,7 @@ describe("decodePdu refuses a peer's malformed PDU", () => {
   });
 
   it("refuses a SenseLength that runs past the data segment", () => {
-    const response = bhsOf({
-      opcode: Opcode.ScsiResponse,
-      bidiReadResidualOverflow: false,
-      bidiReadResidualUnderflow: false,
-      residualOverflow: false,
-      residualUnderflow: false,
-      response: 0,
-      status: 2,
-      initiatorTaskTag: 7,
-      snackTag: 0,
-      statSN: 0,
-      expCmdSN: 0,
-      maxCmdSN: 0,
-      expDataSN: 0,
-      bidiReadResidualCount: 0,
-      residualCount: 0,
-      sense: new Uint8Array(0),
-      responseData: new Uint8Array(0),
-    });
+    const response = bhsOf(scsiResponse({ status: 2, initiatorTaskTag: 7 }));
     expectRefusal(frame(response, undefined, Uint8Array.from([0, 20, 0x70, 0, 5])), /SenseLength 20 runs past the data segment \(DataSegmentLength 5\)/);
     expectRefusal(frame(response, undefined, Uint8Array.from([0])), /DataSegmentLength 1 is too short for SenseLength/);
   });

@@ -12,9 +12,10 @@ import {
   encodeToBytes,
   hexBytes,
   roundTrip,
+  scsiResponse,
 } from "./frames.test-util.js";
 import { Opcode } from "./opcodes.js";
-import type { DataInPdu, LoginRequestPdu, Pdu, ScsiCommandPdu, ScsiResponsePdu } from "./types.js";
+import type { DataInPdu, LoginRequestPdu, Pdu, ScsiCommandPdu } from "./types.js";
 
 const read10: ScsiCommandPdu = {
   opcode: Opcode.ScsiCommand,
@@ -237,25 +238,16 @@ describe("hand-checked byte layouts (RFC 7143 §11)", () => {
   });
 
   it("writes a SCSI Response data segment as SenseLength, sense data, response data", () => {
-    const response: ScsiResponsePdu = {
-      opcode: Opcode.ScsiResponse,
-      bidiReadResidualOverflow: false,
-      bidiReadResidualUnderflow: false,
+    const response = scsiResponse({
       residualOverflow: true,
-      residualUnderflow: false,
-      response: 0,
       status: 0x02,
       initiatorTaskTag: 5,
-      snackTag: 0,
       statSN: 1,
       expCmdSN: 2,
       maxCmdSN: 3,
-      expDataSN: 0,
-      bidiReadResidualCount: 0,
-      residualCount: 0,
       sense: new Uint8Array([0x70, 0, 0x05]),
       responseData: new Uint8Array([0xaa]),
-    };
+    });
     const b = bytesOf(response);
     expect(b.slice(0, 4)).toEqual([0x21, 0x80 | 0x04, 0x00, 0x02]);
     expect(b.slice(5, 8)).toEqual([0, 0, 6]);

@@ -1,14 +1,14 @@
 /**
- * Test helpers around the codec: bytes of an encoded PDU, frames of a byte stream, hex literals.
- * Shared: session and target tests may use them to feed a core with PDUs.
+ * Test helpers around the codec: PDUs to start from, bytes of an encoded PDU, frames of a byte
+ * stream, hex literals. Shared: session and target tests may use them to feed a core with PDUs.
  */
 import { crc32c } from "../digest/crc32c.js";
 import { fromHex } from "../hex.js";
 import { encodePdu, type DigestSettings } from "./encode.js";
 import { decodePdu } from "./decode.js";
 import { Framer, type DataPlacement, type Frame, type FramerSettings } from "./framer.js";
-import { MAX_DATA_SEGMENT_LENGTH_FIELD } from "./opcodes.js";
-import type { Pdu } from "./types.js";
+import { MAX_DATA_SEGMENT_LENGTH_FIELD, Opcode } from "./opcodes.js";
+import type { Pdu, ScsiResponsePdu } from "./types.js";
 
 export const DIGEST_COMBINATIONS: readonly DigestSettings[] = [
   { headerDigest: false, dataDigest: false, crc32c },
@@ -21,6 +21,33 @@ export const NO_DIGESTS: DigestSettings = DIGEST_COMBINATIONS[0]!;
 
 export function describeDigests(d: Pick<DigestSettings, "headerDigest" | "dataDigest">): string {
   return `header digest ${d.headerDigest ? "on" : "off"}, data digest ${d.dataDigest ? "on" : "off"}`;
+}
+
+/**
+ * A SCSI Response (RFC 7143 §11.4): iSCSI response 0 (Command Completed at Target), GOOD, no
+ * residuals, no sense data, tags and sequence numbers 0; `fields` change what the test is about.
+ */
+export function scsiResponse(fields: Partial<ScsiResponsePdu> = {}): ScsiResponsePdu {
+  return {
+    opcode: Opcode.ScsiResponse,
+    bidiReadResidualOverflow: false,
+    bidiReadResidualUnderflow: false,
+    residualOverflow: false,
+    residualUnderflow: false,
+    response: 0,
+    status: 0,
+    initiatorTaskTag: 0,
+    snackTag: 0,
+    statSN: 0,
+    expCmdSN: 0,
+    maxCmdSN: 0,
+    expDataSN: 0,
+    bidiReadResidualCount: 0,
+    residualCount: 0,
+    sense: new Uint8Array(0),
+    responseData: new Uint8Array(0),
+    ...fields,
+  };
 }
 
 export function concatBytes(pieces: readonly Uint8Array[]): Uint8Array {

@@ -11,6 +11,7 @@ import { TargetLogin } from "../login/target.js";
 import { decodePdu } from "../pdu/decode.js";
 import { encodePdu } from "../pdu/encode.js";
 import { Framer } from "../pdu/framer.js";
+import { scsiResponse } from "../pdu/frames.test-util.js";
 import { Opcode, RESERVED_TAG } from "../pdu/opcodes.js";
 import type {
   AsyncMessagePdu,
@@ -143,26 +144,13 @@ export class ScriptedTarget {
   }
 
   response(command: ScsiCommandPdu, fields: Partial<ScsiResponsePdu> = {}): ScsiResponsePdu {
-    return {
-      opcode: Opcode.ScsiResponse,
-      bidiReadResidualOverflow: false,
-      bidiReadResidualUnderflow: false,
-      residualOverflow: false,
-      residualUnderflow: false,
-      response: 0,
-      status: 0,
+    return scsiResponse({
       initiatorTaskTag: command.initiatorTaskTag,
-      snackTag: 0,
       statSN: this.nextStatSN(),
       expCmdSN: this.expCmdSN,
       maxCmdSN: this.maxCmdSN,
-      expDataSN: 0,
-      bidiReadResidualCount: 0,
-      residualCount: 0,
-      sense: new Uint8Array(0),
-      responseData: new Uint8Array(0),
       ...fields,
-    };
+    });
   }
 
   /** An Asynchronous Message (RFC 7143 §11.9) with the next StatSN. */

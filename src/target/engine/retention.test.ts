@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { scsiResponse } from "../../core/pdu/frames.test-util.js";
 import { Opcode, RESERVED_TAG } from "../../core/pdu/opcodes.js";
 import type { ScsiResponsePdu } from "../../core/pdu/types.js";
 import { type DataInOptions, sendDataIn } from "./data-in.js";
@@ -18,25 +19,7 @@ function options(itt: number, statSN: number | undefined): DataInOptions {
 }
 
 function response(itt: number, statSN: number): ScsiResponsePdu {
-  return {
-    opcode: Opcode.ScsiResponse,
-    bidiReadResidualOverflow: false,
-    bidiReadResidualUnderflow: false,
-    residualOverflow: false,
-    residualUnderflow: false,
-    response: 0,
-    status: 2,
-    initiatorTaskTag: itt,
-    snackTag: 0,
-    statSN,
-    expCmdSN: 1,
-    maxCmdSN: 10,
-    expDataSN: 0,
-    bidiReadResidualCount: 0,
-    residualCount: 0,
-    sense: new Uint8Array(18),
-    responseData: new Uint8Array(0),
-  };
+  return scsiResponse({ status: 2, initiatorTaskTag: itt, statSN, expCmdSN: 1, maxCmdSN: 10, sense: new Uint8Array(18) });
 }
 
 /** Keeps a read and sends its Data-In through the retention, as a connection does. */
