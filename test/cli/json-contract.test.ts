@@ -144,6 +144,8 @@ describe("every command's --json output", () => {
     [["demo", "--time", "200ms"], 0],
     [["target", "--lun", "1=frob:1M"], 1],
     [["nbd", lun(), "--listen", "127.0.0.1:99999"], 1],
+    [["gateway"], 1],
+    [["gateway", "--listen", "127.0.0.1:0", "--allow", "nowhere:port"], 1],
     [["frob"], 1],
     [[], 1],
     [["--version"], 0],
@@ -166,13 +168,16 @@ describe("every command's --json output", () => {
     expect(commands.filter((c) => !seen.has(c) && c !== "up")).toEqual([]);
   });
 
-  it("holds for the servers too: target and nbd print their document, and stop on SIGINT with nothing more on stdout", { timeout: 60_000 }, async () => {
+  it("holds for the servers too: target, nbd and gateway print their document, and stop on SIGINT with nothing more on stdout", { timeout: 60_000 }, async () => {
     const served = await runServer(["target", "--listen", "127.0.0.1:0", "--iqn", IQN, "--lun", "1=mem:1M"]);
     expect(served.status).toBe(0);
     expect(contractProblems(served)).toEqual([]);
     const nbd = await runServer(["nbd", lun(), "--listen", "127.0.0.1:0"], env());
     expect(nbd.status, nbd.stderr).toBe(0);
     expect(contractProblems(nbd)).toEqual([]);
+    const gateway = await runServer(["gateway", "--listen", "127.0.0.1:0", "--allow", portal]);
+    expect(gateway.status, gateway.stderr).toBe(0);
+    expect(contractProblems(gateway)).toEqual([]);
   });
 
   it("rounds what it measures: read, write and cp give elapsed milliseconds to 3 decimals at most", async () => {
