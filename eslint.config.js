@@ -1,34 +1,43 @@
 // @ts-check
 import tseslint from "typescript-eslint";
 
-/** What the protocol core may not touch: it is driven by bytes in, bytes out and time passed in. */
+/**
+ * What the protocol core and the client above it may not touch: the core is driven by bytes in,
+ * bytes out and time passed in; the client reaches its host (sockets, timers, clock, deferral)
+ * only through the ClientHost interface (src/client/host.ts), so each host stays a page of code.
+ */
+const HOST_LAYERS = ["node", "cli", "target", "bun", "deno", "browser", "gateway", "web", "service", "perf", "bench", "faults"];
+const corePurityGlobals = [
+  { name: "Buffer", message: "Use Uint8Array in src/core and src/client." },
+  { name: "process", message: "src/core and src/client have no process." },
+  { name: "setTimeout", message: "src/core and src/client own no timers: the core takes time in handleTimeout(now); the client asks ClientHost.setTimer." },
+  { name: "setInterval", message: "src/core and src/client own no timers." },
+  { name: "setImmediate", message: "src/core and src/client own no timers." },
+  { name: "clearTimeout", message: "src/core and src/client own no timers." },
+  { name: "clearInterval", message: "src/core and src/client own no timers." },
+  { name: "queueMicrotask", message: "src/core schedules nothing; src/client defers through ClientHost.defer." },
+  { name: "performance", message: "src/core and src/client read no clock: time is passed in (ClientHost.now for the client)." },
+  { name: "crypto", message: "src/core and src/client take randomness and hashes injected." },
+  { name: "require", message: "ESM only." },
+];
 const corePurity = {
   "no-restricted-imports": ["error", {
     patterns: [
-      { group: ["node:*"], message: "src/core is host-free: no node: imports." },
-      { group: ["fs", "net", "crypto", "os", "timers", "events", "stream", "buffer", "util", "path", "child_process", "dgram", "dns", "tls", "http", "https", "worker_threads", "process"], message: "src/core is host-free: no Node built-ins." },
-      { group: ["../node/*", "../../node/*", "../../../node/*", "../cli/*", "../../cli/*", "../target/*", "../../target/*"], message: "src/core may not depend on host layers." },
+      { group: ["node:*"], message: "src/core and src/client are host-free: no node: imports." },
+      { group: ["fs", "net", "crypto", "os", "timers", "events", "stream", "buffer", "util", "path", "child_process", "dgram", "dns", "tls", "http", "https", "worker_threads", "process"], message: "src/core and src/client are host-free: no Node built-ins." },
+      {
+        group: [...HOST_LAYERS, "client"].flatMap((layer) => [`../${layer}/*`, `../../${layer}/*`, `../../../${layer}/*`]),
+        message: "src/core and src/client are host-free: they may not depend on a host or front end (and the core not on the client above it).",
+      },
     ],
   }],
-  "no-restricted-globals": ["error",
-    { name: "Buffer", message: "Use Uint8Array in src/core." },
-    { name: "process", message: "src/core has no process." },
-    { name: "setTimeout", message: "src/core owns no timers: take time in handleTimeout(now)." },
-    { name: "setInterval", message: "src/core owns no timers." },
-    { name: "setImmediate", message: "src/core owns no timers." },
-    { name: "clearTimeout", message: "src/core owns no timers." },
-    { name: "clearInterval", message: "src/core owns no timers." },
-    { name: "queueMicrotask", message: "src/core schedules nothing." },
-    { name: "performance", message: "src/core reads no clock: time is passed in." },
-    { name: "crypto", message: "src/core takes randomness and hashes injected." },
-    { name: "require", message: "ESM only." },
-  ],
+  "no-restricted-globals": ["error", ...corePurityGlobals],
   "no-restricted-properties": ["error",
-    { object: "Date", property: "now", message: "src/core reads no clock: time is passed in." },
-    { object: "Math", property: "random", message: "src/core takes randomness injected." },
+    { object: "Date", property: "now", message: "src/core and src/client read no clock: time is passed in." },
+    { object: "Math", property: "random", message: "src/core and src/client take randomness injected." },
   ],
   "no-restricted-syntax": ["error",
-    { selector: "NewExpression[callee.name='Date']", message: "src/core reads no clock." },
+    { selector: "NewExpression[callee.name='Date']", message: "src/core and src/client read no clock." },
   ],
 };
 
@@ -47,4 +56,13 @@ export default tseslint.config(
   { files: ["src/core/**/*.ts"], ignores: ["src/core/**/*.test.ts"], rules: corePurity },
   // The NBD protocol engine is sans-I/O like the core: the same rules keep it so.
   { files: ["src/nbd/engine/**/*.ts"], ignores: ["src/nbd/engine/**/*.test.ts"], rules: corePurity },
+  // The client is host-free like the core (its tests may use Node to build hosts).
+  { files: ["src/client/**/*.ts"], ignores: ["src/client/**/*.test.ts"], rules: corePurity },
+  // Pending (issue 12): driver.ts still defers three callbacks with queueMicrotask, the one
+  // global it uses; they belong on ClientHost.defer. Until they move, that global alone is allowed
+  // there (and tsconfig.hostfree.json leaves src/client out); then this block goes.
+  {
+    files: ["src/client/driver.ts"],
+    rules: { "no-restricted-globals": ["error", ...corePurityGlobals.filter((g) => g.name !== "queueMicrotask")] },
+  },
 );
