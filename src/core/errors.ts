@@ -194,9 +194,25 @@ export class TransportError extends IscsiError {
   }
 }
 
+/**
+ * What did not complete in time. Every timeout keeps the one code ISCSI_ERR_TIMEOUT (exit codes,
+ * retry checks and users already match on it); `kind` tells them apart, as undici's distinct
+ * timeout codes do:
+ * - "connect": the transport connection was not made;
+ * - "login": the login did not complete;
+ * - "logout": the Logout Response did not come;
+ * - "keep-alive": nothing was received for the keep-alive timeout after a NOP-Out;
+ * - "command": a SCSI command passed its timeout or its budget;
+ * - "request": a ping or a text exchange got no answer;
+ * - "operation": anything else (a caller's own deadline, a stop that took too long).
+ */
+export type TimeoutKind = "connect" | "login" | "logout" | "keep-alive" | "command" | "request" | "operation";
+
 export class TimeoutError extends IscsiError {
-  constructor(message: string, options?: IscsiErrorOptions) {
+  readonly kind: TimeoutKind;
+  constructor(message: string, options?: IscsiErrorOptions & { readonly kind?: TimeoutKind }) {
     super("ISCSI_ERR_TIMEOUT", message, options);
+    this.kind = options?.kind ?? "operation";
   }
 }
 

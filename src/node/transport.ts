@@ -73,7 +73,7 @@ function connectNode(portal: Portal, sink: StreamSink, options: ConnectOptions):
     return { write: () => undefined, end: () => undefined, destroy: () => undefined };
   }
   const connectTimer = setTimeout(() => {
-    failure = new TimeoutError(`cannot connect to ${formatPortal(portal)}: no answer within ${options.timeoutMs} ms`);
+    failure = new TimeoutError(`cannot connect to ${formatPortal(portal)}: no answer within ${options.timeoutMs} ms`, { kind: "connect" });
     socket.destroy();
   }, options.timeoutMs);
   socket.once("connect", () => {

@@ -51,6 +51,19 @@ import { BHS_CDB_LENGTH, parseCommandAhs } from "./ahs.js";
 type Decoder = (bhs: Uint8Array, ahs: Uint8Array, data: Uint8Array) => Pdu;
 
 /**
+ * A PDU whose opcode RFC 7143 does not define (§11.2.1.2). Framing is intact, so a target may
+ * refuse the one PDU with a Reject "command not supported" (§11.17.1) and go on; callers tell it
+ * apart from other refusals by class, never by the message.
+ */
+export class UnknownOpcodeError extends RemoteProtocolError {
+  readonly opcode: number;
+  constructor(opcode: number, message: string) {
+    super(message);
+    this.opcode = opcode;
+  }
+}
+
+/**
  * Decodes one framed PDU. Throws RemoteProtocolError for what the peer got wrong (see the module
  * comment), LocalProtocolError if the frame's parts do not match its own length fields (a frame
  * not made by the Framer). `frame.dataDigestError` is not looked at: the session decides.
@@ -65,7 +78,7 @@ export function decodePdu(frame: Frame): Pdu {
   const opcode = bhs[0]! & 0x3f;
   const decoder = DECODERS[opcode];
   if (decoder === undefined) {
-    throw new RemoteProtocolError(`unknown opcode ${hex(opcode, 2)} (ITT ${hex(readU32(bhs, 16), 8)})`);
+    throw new UnknownOpcodeError(opcode, `unknown opcode ${hex(opcode, 2)} (ITT ${hex(readU32(bhs, 16), 8)})`);
   }
   // RFC 7143 §11.2.2: only the SCSI Command defines AHS types (extended CDB, bidirectional length).
   if (ahs.length !== 0 && opcode !== Opcode.ScsiCommand) {

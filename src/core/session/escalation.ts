@@ -46,7 +46,10 @@ export function onTaskTimer<C>(ctx: EscalationContext<C>, fired: Extract<Fired<T
         task.timer = undefined;
         ctx.expire(task.itt);
         const what = task.kind === "ping" ? "NOP-Out ping" : "text exchange";
-        ctx.failTask(task, new TimeoutError(`${what} (ITT 0x${task.itt.toString(16)}) got no answer within ${ctx.config.requestTimeoutMs ?? 30_000} ms`));
+        ctx.failTask(
+          task,
+          new TimeoutError(`${what} (ITT 0x${task.itt.toString(16)}) got no answer within ${ctx.config.requestTimeoutMs ?? 30_000} ms`, { kind: "request" }),
+        );
       } else if (task.kind === "tmf" && task.internal !== undefined) {
         // Task management requests of our own that are not answered in time move to the next step.
         ctx.forget(task);
@@ -60,7 +63,7 @@ function attemptTimedOut<C>(ctx: EscalationContext<C>, task: ScsiTask<C>, now: n
   task.attemptTimer = undefined;
   if (task.phase === "queued") {
     // Never sent: nothing to abort on the target.
-    ctx.failTask(task, new TimeoutError(`${describeTask(task)} timed out after ${task.request.timeoutMs ?? 0} ms waiting to be sent`));
+    ctx.failTask(task, new TimeoutError(`${describeTask(task)} timed out after ${task.request.timeoutMs ?? 0} ms waiting to be sent`, { kind: "command" }));
     return;
   }
   if (task.phase === "held") return; // the replacement timeout of recovery decides; a re-issue re-arms
@@ -79,6 +82,7 @@ function expire<C>(ctx: EscalationContext<C>, task: ScsiTask<C>, hooks: Escalati
   const attempts = task.attempts === 1 ? "1 attempt" : `${task.attempts} attempts`;
   const lost = task.lostBecause === undefined ? "" : `; its connection was lost before: ${task.lostBecause.message}`;
   const error = new TimeoutError(`${describeTask(task)} did not complete within ${budget} ms (${attempts})${lost}`, {
+    kind: "command",
     ...(task.lostBecause === undefined ? {} : { cause: task.lostBecause }),
   });
   const issued = task.phase === "issued";
@@ -107,7 +111,7 @@ function abort<C>(ctx: EscalationContext<C>, task: ScsiTask<C>, now: number, tmf
           drop(ctx, task, hooks);
           return;
         }
-        ctx.failTask(task, new TimeoutError(`${describeTask(task)} timed out after ${task.request.timeoutMs} ms and was aborted`));
+        ctx.failTask(task, new TimeoutError(`${describeTask(task)} timed out after ${task.request.timeoutMs} ms and was aborted`, { kind: "command" }));
         return;
       }
       reset(ctx, task, now, tmfTimeoutMs, hooks);
@@ -142,7 +146,7 @@ function reset<C>(ctx: EscalationContext<C>, task: ScsiTask<C>, now: number, tmf
             drop(ctx, task, hooks);
             return;
           }
-          ctx.failTask(task, new TimeoutError(`${describeTask(task)} timed out after ${task.request.timeoutMs} ms; LOGICAL UNIT RESET cleared it`));
+          ctx.failTask(task, new TimeoutError(`${describeTask(task)} timed out after ${task.request.timeoutMs} ms; LOGICAL UNIT RESET cleared it`, { kind: "command" }));
         }
         return;
       }
@@ -165,6 +169,8 @@ function drop<C>(ctx: EscalationContext<C>, task: ScsiTask<C>, hooks: Escalation
   task.escalation = 3;
   hooks.dropConnection(
     task.cid,
-    new TimeoutError(`${describeTask(task)} timed out after ${task.request.timeoutMs} ms; neither ABORT TASK nor LOGICAL UNIT RESET cleared it`),
+    new TimeoutError(`${describeTask(task)} timed out after ${task.request.timeoutMs} ms; neither ABORT TASK nor LOGICAL UNIT RESET cleared it`, {
+      kind: "command",
+    }),
   );
 }

@@ -245,13 +245,13 @@ export interface ExpectedLoss {
 
 /**
  * The session's state and the one datum beside it (h11 keeps two flags beside its table; we keep
- * one): the cause of a connection loss we expect, set by the event that announces it (a
- * target's AsyncEvent, our keep-alive or escalation dropping a connection) and taken by the
- * recovery that follows.
+ * one): the cause of a connection loss the target announced before it happens (AsyncEvent 1,
+ * 2 or 3, or the Time2Wait of a Logout Response), taken by the recovery that follows. Our own
+ * timeouts need no such datum: their error's kind names them (recovery.ts lossCause).
  */
 export class SessionMachine {
   private current: SessionPhase = P.Free;
-  /** The loss announced and not yet happened (AsyncEvent 1/2/3, a keep-alive or command timeout). */
+  /** The loss the target announced and that has not happened yet. */
   expectedLoss: ExpectedLoss | undefined;
 
   get phase(): SessionPhase {

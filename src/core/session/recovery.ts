@@ -12,7 +12,7 @@ import { IscsiError, LoginError, NotRetryableError, RemoteProtocolError, Session
 import { serialLt } from "../serial.js";
 import type { Connection } from "./connection.js";
 import type { SessionContext } from "./context.js";
-import { closingEvents, SessionPhase, SessionTrigger } from "./machine.js";
+import { closingEvents, type ExpectedLoss, SessionPhase, SessionTrigger } from "./machine.js";
 import { ConnectionState, SessionState } from "./states.js";
 import type { ScsiTask } from "./task.js";
 import { SessionTimer, TimerTable } from "./timers.js";
@@ -164,10 +164,25 @@ export function retryLimitError(message: string, cause: IscsiError | undefined):
     case "ISCSI_ERR_TRANSPORT":
       return new TransportError(text, { cause });
     case "ISCSI_ERR_TIMEOUT":
-      return new TimeoutError(text, { cause });
+      return new TimeoutError(text, { cause, ...(cause instanceof TimeoutError ? { kind: cause.kind } : {}) });
     default:
       return new IscsiError(cause.code, text, { cause });
   }
+}
+
+/**
+ * Why a connection was lost, for the recovery record, and the Time2Wait before the next login.
+ * A keep-alive or command timeout is what happened now, whatever the target announced before
+ * (its Time2Wait still applies); otherwise the target's announcement (AsyncEvent 1/2/3, a
+ * Logout Response) names the cause; otherwise the error's code does.
+ */
+export function lossCause(error: IscsiError, announced: ExpectedLoss | undefined, defaultTime2WaitMs: number): { cause: RecoveryCause; time2WaitMs: number } {
+  if (error instanceof TimeoutError && (error.kind === "keep-alive" || error.kind === "command")) {
+    return { cause: error.kind === "command" ? "command-timeout" : "keepalive-timeout", time2WaitMs: announced?.time2WaitMs ?? 0 };
+  }
+  if (announced !== undefined) return announced;
+  const cause = error.code === "ISCSI_ERR_TIMEOUT" ? "keepalive-timeout" : error.code === "ISCSI_ERR_TRANSPORT" ? "connection-lost" : "protocol-error";
+  return { cause, time2WaitMs: defaultTime2WaitMs };
 }
 
 /** Failures a new login cannot mend: the session ends with them instead of being re-established. */
@@ -287,10 +302,7 @@ export class SessionRecovery<C> {
         ctx.failTask(task, error);
       }
     }
-    const cause: RecoveryCause =
-      known?.cause ??
-      (error.code === "ISCSI_ERR_TIMEOUT" ? "keepalive-timeout" : error.code === "ISCSI_ERR_TRANSPORT" ? "connection-lost" : "protocol-error");
-    const time2WaitMs = known?.time2WaitMs ?? ctx.params.defaultTime2Wait * 1000;
+    const { cause, time2WaitMs } = lossCause(error, known, ctx.params.defaultTime2Wait * 1000);
     if (this.tracker.active === undefined) {
       const record = this.tracker.begin(cause, error.message, now, time2WaitMs);
       ctx.emit({ type: "recovery", phase: "started", record });

@@ -307,8 +307,9 @@ export class Session<C = unknown> {
       case ConnectionTimer.Logout: {
         const connection = ctx.connections.get(fired.cid);
         if (connection === undefined || connection.closed) return;
+        const kind = fired.timer === ConnectionTimer.Connect ? "connect" : fired.timer;
         const what = fired.timer === ConnectionTimer.Connect ? "connecting" : fired.timer;
-        connection.fail(new TimeoutError(`connection ${connection.cid}: ${what} timed out`), now);
+        connection.fail(new TimeoutError(`connection ${connection.cid}: ${what} timed out`, { kind }), now);
         return;
       }
       case ConnectionTimer.KeepAliveInterval:
@@ -333,10 +334,8 @@ export class Session<C = unknown> {
           dropConnection: (cid, error) => {
             // Only a drop that happens names the cause: one asked for a connection already gone
             // (the command is held for a reconnect) must not be taken for the next loss's cause.
-            const connection = ctx.connections.get(cid);
-            if (connection === undefined || connection.closed) return;
-            ctx.machine.expectedLoss = { cause: "command-timeout", time2WaitMs: 0 };
-            connection.fail(error, now);
+            // The error's kind ("command") names the cause of the loss (recovery.ts).
+            ctx.connections.get(cid)?.fail(error, now);
           },
           requeue: (task) => this.requeue(task as ScsiTask<C>, now),
         });
@@ -361,10 +360,9 @@ export class Session<C = unknown> {
         timers.setFor(connection.cid, ConnectionTimer.KeepAliveTimeout, last + keepAlive.timeoutMs);
         return;
       }
-      // What happened now is the cause; a Time2Wait the target gave before still applies.
-      const machine = this.ctx.machine;
-      machine.expectedLoss = { cause: "keepalive-timeout", time2WaitMs: machine.expectedLoss?.time2WaitMs ?? 0 };
-      connection.fail(new TimeoutError(`connection ${connection.cid}: nothing received for ${keepAlive.timeoutMs} ms after a NOP-Out ping`), now);
+      // The error's kind ("keep-alive") names the cause of the loss (recovery.ts).
+      const error = new TimeoutError(`connection ${connection.cid}: nothing received for ${keepAlive.timeoutMs} ms after a NOP-Out ping`, { kind: "keep-alive" });
+      connection.fail(error, now);
       return;
     }
     if (connection.pingOutstanding !== undefined) return;

@@ -9,7 +9,7 @@ import { IscsiError, RemoteProtocolError, TimeoutError } from "../../core/errors
 import type { Crc32c } from "../../core/digest/crc32c.js";
 import { TargetLogin, type TargetLoginOptions, type TargetLoginResult } from "../../core/login/target.js";
 import { readU32 } from "../../core/bytes.js";
-import { decodePdu } from "../../core/pdu/decode.js";
+import { decodePdu, UnknownOpcodeError } from "../../core/pdu/decode.js";
 import { type DigestSettings, encodePdu } from "../../core/pdu/encode.js";
 import { type Frame, Framer } from "../../core/pdu/framer.js";
 import { DEFAULT_MAX_RECV_DATA_SEGMENT_LENGTH, LoginStage, Opcode, RESERVED_TAG, RejectReason, opcodeName } from "../../core/pdu/opcodes.js";
@@ -238,8 +238,7 @@ export class TargetConnection {
     } catch (error) {
       if (!(error instanceof RemoteProtocolError) || this.#phase === "login") throw error;
       // Framing is intact: refuse the one PDU and go on (RFC 7143 §11.17.1).
-      const unknown = /unknown opcode/.test(error.message);
-      this.reject(frame, unknown ? RejectReason.CommandNotSupported : RejectReason.InvalidPduField);
+      this.reject(frame, error instanceof UnknownOpcodeError ? RejectReason.CommandNotSupported : RejectReason.InvalidPduField);
       this.#owner.protocolError(this, error);
       return;
     }
