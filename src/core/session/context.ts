@@ -304,8 +304,8 @@ export class SessionContext<C> {
         return;
       case "text":
         if (task.cid < 0) this.unqueue(task);
-        // A renegotiation the session started for itself: the connection keeps its parameters.
-        if (task.renegotiation === undefined) this.emit({ type: "request-failed", context: task.context, error });
+        // A renegotiation the session started for itself fails quietly: the connection keeps its parameters.
+        if (task.renegotiation?.internal !== true) this.emit({ type: "request-failed", context: task.context, error });
         return;
       case "logout":
         return;

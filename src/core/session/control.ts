@@ -232,6 +232,7 @@ export function onTextResponse<C>(ctx: ControlContext<C>, connection: Connection
     // renegotiation we started is complete once our own declarations are delivered.
     const outcome = task.renegotiation.negotiation.receive(pairs);
     connection.applyParameters(outcome.connection);
+    if (!task.renegotiation.internal) ctx.emit({ type: "text-complete", context: task.context, pairs });
     return;
   }
   ctx.emit({ type: "text-complete", context: task.context, pairs });

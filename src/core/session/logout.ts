@@ -5,23 +5,19 @@
  * logout (DRAINING, LOGGING_OUT, LOGGING_OUT_TO_RETURN) are moved here, through the machine.
  */
 import { type IscsiError, RemoteProtocolError, SessionClosedError, TransportError } from "../errors.js";
-import { AsyncEvent, LogoutReason, Opcode, RESERVED_TAG } from "../pdu/opcodes.js";
+import { AsyncEvent, LogoutReason, Opcode } from "../pdu/opcodes.js";
 import type { AsyncMessagePdu, LogoutResponsePdu } from "../pdu/types.js";
-import { encodeText } from "../text/codec.js";
-import { InitiatorRenegotiation } from "../text/renegotiation.js";
 import type { AsyncEventInfo } from "./command.js";
 import type { Connection } from "./connection.js";
 import { EMPTY, type SessionContext } from "./context.js";
-import { sendText } from "./control.js";
 import { ConnectionTrigger, SessionPhase, SessionTrigger } from "./machine.js";
 import { ConnectionState, SessionState } from "./states.js";
-import type { TextTask } from "./task.js";
-import { ConnectionTimer, SessionTimer, TaskTimer } from "./timers.js";
+import { renegotiating, startRenegotiation } from "./renegotiate.js";
+import { ConnectionTimer, SessionTimer } from "./timers.js";
 
 /** Longest we let commands in flight finish before the logout a target asked for. */
 const MAX_LOGOUT_DRAIN_MS = 10_000;
 const DEFAULT_LOGOUT_TIMEOUT_MS = 10_000;
-const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 export interface LogoutHooks {
   /** Ends the session without a logout (recovery.ts). */
@@ -155,26 +151,9 @@ export class LogoutControl<C> {
    */
   private renegotiate(connection: Connection, now: number): void {
     const ctx = this.ctx;
-    if (connection.state !== ConnectionState.LoggedIn || !ctx.machine.loggedIn) return;
-    for (const t of ctx.tasks.values()) if (t.kind === "text" && t.renegotiation?.cid === connection.cid) return;
-    const negotiation = new InitiatorRenegotiation(ctx.config, connection.params, {
-      maxRecvDataSegmentLength: connection.params.maxRecvDataSegmentLength,
-    });
-    const task: TextTask<C> = {
-      kind: "text",
-      itt: ctx.tasks.allocate(),
-      cid: -1,
-      context: undefined as C,
-      chunks: [],
-      receivedBytes: 0,
-      deadline: now + (ctx.config.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
-      request: encodeText(negotiation.request()),
-      renegotiation: { cid: connection.cid, negotiation },
-    };
-    ctx.tasks.add(task);
-    ctx.arm(task, TaskTimer.Request, task.deadline as number);
-    if (ctx.window.open && !ctx.hasPending && !ctx.machine.draining) sendText(ctx, task, connection, RESERVED_TAG);
-    else ctx.enqueue(task);
+    if (connection.state !== ConnectionState.LoggedIn || !ctx.machine.loggedIn || renegotiating(ctx, connection.cid)) return;
+    const change = { maxRecvDataSegmentLength: connection.params.maxRecvDataSegmentLength };
+    startRenegotiation(ctx, connection, change, { internal: true, context: undefined as C }, now);
   }
 
   /** After each PDU: a drain for the target's logout is over when no command is in flight. */

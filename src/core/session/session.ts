@@ -7,6 +7,7 @@ import type { RejectPdu, TargetPdu } from "../pdu/types.js";
 import { serialAdd, serialGt, serialLt } from "../serial.js";
 import { encodeText, type TextPair } from "../text/codec.js";
 import type { SessionParameters } from "../text/parameters.js";
+import type { RenegotiationChange } from "../text/renegotiation.js";
 import type { CommandRequest, SessionEvent } from "./command.js";
 import { type Connection, type ConnectionOwner, consumesStatSN } from "./connection.js";
 import { DEFAULT_KEEPALIVE, EMPTY, type KeepAliveSettings, type SessionConfig, SessionContext, type SessionDeps } from "./context.js";
@@ -17,6 +18,7 @@ import { Logins } from "./login.js";
 import { LogoutControl } from "./logout.js";
 import { SessionTrigger } from "./machine.js";
 import { DEFAULT_RECOVERY, type RecoveryRecord, SessionRecovery } from "./recovery.js";
+import { renegotiating, startRenegotiation } from "./renegotiate.js";
 import { ConnectionState, type SessionState } from "./states.js";
 import type { ScsiTask, Task, TextTask } from "./task.js";
 import { ConnectionTimer, type Fired, SessionTimer, TaskTimer } from "./timers.js";
@@ -263,6 +265,32 @@ export class Session<C = unknown> {
     if (connection !== undefined && ctx.window.open && !ctx.hasPending) sendText(ctx, task, connection, RESERVED_TAG);
     else ctx.enqueue(task);
     return task.itt;
+  }
+
+  /**
+   * Renegotiates operational keys on a connection in full feature phase (RFC 7143 §6.2): a Text
+   * Request declaring `change` (our MaxRecvDataSegmentLength, §13.12; X- keys), on connection
+   * `cid` or one the connection policy picks. When the target answers, the connection takes the
+   * new values (what we accept, and what the target declares it accepts) and a text-complete
+   * event carries the target's pairs; otherwise request-failed. Returns its ITT. Refused with a
+   * LocalProtocolError for a value out of range, nothing to change, an unknown connection, or one
+   * already renegotiating.
+   */
+  renegotiate(change: RenegotiationChange, context: C, now: number, cid?: number): number {
+    this.assertOpen();
+    const ctx = this.ctx;
+    const connection = cid === undefined ? ctx.pickConnection() : ctx.connections.get(cid);
+    if (connection === undefined) {
+      if (cid !== undefined) throw new LocalProtocolError(`the session has no connection ${cid}`);
+      throw new SessionClosedError("no connection is logged in");
+    }
+    if (connection.state !== ConnectionState.LoggedIn || connection.closed) {
+      throw new LocalProtocolError(`connection ${connection.cid} is ${connection.state}, not in full feature phase: nothing to renegotiate on`);
+    }
+    if (renegotiating(ctx, connection.cid)) {
+      throw new LocalProtocolError(`connection ${connection.cid} is already renegotiating: one exchange at a time, or the answers of the two would cross`);
+    }
+    return startRenegotiation(ctx, connection, change, { internal: false, context }, now);
   }
 
   /**

@@ -113,11 +113,11 @@ export interface TextTask<C> {
   readonly chunks: Uint8Array[];
   receivedBytes: number;
   /**
-   * Set for the session's own renegotiation after a target's AsyncEvent 4: the exchange must run
-   * on that connection, its answer is applied to it, and nobody outside waits for it (`context`
-   * is unused).
+   * Set for a renegotiation (renegotiate.ts): the exchange must run on that connection and its
+   * answer is applied to it. `internal` for the session's own after a target's AsyncEvent 4:
+   * nobody outside waits for it (`context` is unused).
    */
-  readonly renegotiation?: { readonly cid: number; readonly negotiation: InitiatorRenegotiation };
+  readonly renegotiation?: { readonly cid: number; readonly negotiation: InitiatorRenegotiation; readonly internal: boolean };
 }
 
 export interface LogoutTask {
