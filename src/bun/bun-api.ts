@@ -21,6 +21,8 @@ export interface BunSocket {
 
 /** The callbacks of one socket; Bun calls them with the socket first. */
 export interface BunSocketHandler {
+  /** What `data` receives; Bun's default is its Buffer. */
+  readonly binaryType: "uint8array";
   open(socket: BunSocket): void;
   data(socket: BunSocket, data: Uint8Array): void;
   drain(socket: BunSocket): void;

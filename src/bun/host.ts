@@ -52,6 +52,7 @@ function connectBun(bun: BunApi, portal: Portal, sink: StreamSink, options: Conn
   const waiting: Uint8Array[] = [];
   let staging = new Uint8Array(STAGING_BYTES);
   let ending = false;
+  let finSent = false;
   let gone = false;
   let failure: IscsiError | undefined;
   let graceTimer: NodeJS.Timeout | undefined;
@@ -66,20 +67,37 @@ function connectBun(bun: BunApi, portal: Portal, sink: StreamSink, options: Conn
     queueMicrotask(() => sink.closed(failure));
   };
 
-  /** Writes what waits; true when all of it went. FIN follows the last byte once `end` was asked. */
-  const flush = (s: BunSocket): boolean => {
+  /**
+   * After `end`, the stream is dropped once the peer has neither read for END_GRACE_MS nor, after
+   * our FIN, closed its side: a target that never closes must not hold the process, and one that
+   * is still reading what we queued must not lose it.
+   */
+  const armGrace = (): void => {
+    clearTimeout(graceTimer);
+    graceTimer = setTimeout(() => {
+      socket?.terminate();
+      finish();
+    }, END_GRACE_MS);
+    graceTimer.unref();
+  };
+
+  /** Writes what waits, as far as the kernel takes it; FIN follows the last byte once `end` was asked. */
+  const flush = (s: BunSocket): void => {
+    if (ending) armGrace();
     while (waiting.length > 0) {
       const chunk = waiting[0] as Uint8Array;
       const written = s.write(chunk);
-      if (written < 0) return false;
+      if (written < 0) return;
       if (written < chunk.length) {
         waiting[0] = chunk.subarray(written);
-        return false;
+        return;
       }
       waiting.shift();
     }
-    if (ending) s.end();
-    return true;
+    if (ending && !finSent) {
+      finSent = true;
+      s.end();
+    }
   };
 
   const connectTimer = setTimeout(() => {
@@ -93,6 +111,8 @@ function connectBun(bun: BunApi, portal: Portal, sink: StreamSink, options: Conn
       hostname: portal.host,
       port: portal.port,
       socket: {
+        // Plain Uint8Arrays, not Buffers: the core copies with Uint8Array#slice, which Buffer turns into a view.
+        binaryType: "uint8array",
         open: (s) => {
           if (gone) {
             s.terminate();
@@ -104,9 +124,8 @@ function connectBun(bun: BunApi, portal: Portal, sink: StreamSink, options: Conn
           flush(s);
           sink.connected();
         },
-        // A plain view, not Bun's Buffer: the core copies with Uint8Array#slice, which Buffer turns into a view.
         data: (_s, data) => {
-          if (!gone) sink.received(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+          if (!gone) sink.received(data);
         },
         drain: (s) => {
           if (!gone) flush(s);
@@ -140,19 +159,15 @@ function connectBun(bun: BunApi, portal: Portal, sink: StreamSink, options: Conn
       if (length > staging.length) staging = new Uint8Array(length);
       const batch = gather(pieces, length, staging);
       const written = socket.write(batch);
-      // The staging buffer is reused by the next batch: what the kernel did not take is copied out.
-      if (written >= 0 && written < length) waiting.push(batch.slice(written));
+      // What the kernel did not take waits as a view of the staging buffer: while anything waits,
+      // later batches are gathered into buffers of their own, so staging is not reused under it.
+      if (written >= 0 && written < length) waiting.push(batch.subarray(written));
     },
     end: () => {
       if (gone || ending) return;
       ending = true;
-      if (socket !== undefined && waiting.length === 0) socket.end();
-      // A target that never closes its side must not hold the process.
-      graceTimer = setTimeout(() => {
-        socket?.terminate();
-        finish();
-      }, END_GRACE_MS);
-      graceTimer.unref();
+      armGrace();
+      if (socket !== undefined) flush(socket);
     },
     destroy: () => {
       socket?.terminate();

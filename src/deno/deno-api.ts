@@ -20,7 +20,8 @@ export interface DenoConn {
 
 export interface DenoApi {
   readonly version: { readonly deno: string };
-  connect(options: { readonly hostname: string; readonly port: number; readonly transport?: "tcp" }): Promise<DenoConn>;
+  /** `signal` abandons a connect still in progress (a SYN nobody answers): the promise rejects. */
+  connect(options: { readonly hostname: string; readonly port: number; readonly transport?: "tcp"; readonly signal?: AbortSignal }): Promise<DenoConn>;
   /** Needs --allow-sys: throws without it. */
   hostname(): string;
   refTimer(id: number): void;

@@ -69,6 +69,8 @@ function connectDeno(deno: DenoApi, portal: Portal, sink: StreamSink, options: C
   let gone = false;
   let failure: IscsiError | undefined;
   let graceTimer: ReturnType<typeof setTimeout> | undefined;
+  // A connect that never completes must not hold the process once we gave up on it.
+  const connecting = new AbortController();
 
   /** Closes and tells the sink once, after the current call returns (a close during our own `destroy` included). */
   const finish = (): void => {
@@ -77,6 +79,7 @@ function connectDeno(deno: DenoApi, portal: Portal, sink: StreamSink, options: C
     clearTimeout(connectTimer);
     clearTimeout(graceTimer);
     waiting.length = 0;
+    if (conn === undefined) connecting.abort();
     try {
       conn?.close();
     } catch {
@@ -104,16 +107,33 @@ function connectDeno(deno: DenoApi, portal: Portal, sink: StreamSink, options: C
     }
   };
 
+  /**
+   * After `end`, the connection is dropped once the peer has neither read for END_GRACE_MS nor,
+   * after our FIN, closed its side: a target that never closes must not hold the process, and one
+   * that is still reading what we queued must not lose it.
+   */
+  const armGrace = (): void => {
+    clearTimeout(graceTimer);
+    graceTimer = setTimeout(finish, END_GRACE_MS);
+    denoTimerUnref(deno, graceTimer);
+  };
+
   const writeLoop = async (c: DenoConn): Promise<void> => {
     writing = true;
     while (waiting.length > 0 && !gone) {
       // Batches that queued behind the last write leave together.
       const chunk = waiting.length === 1 ? (waiting[0] as Uint8Array) : gather(waiting, total(waiting));
       waiting.length = 0;
-      for (let at = 0; at < chunk.length && !gone; ) at += await c.write(chunk.subarray(at));
+      for (let at = 0; at < chunk.length && !gone; ) {
+        at += await c.write(chunk.subarray(at));
+        if (ending) armGrace();
+      }
     }
     writing = false;
-    if (ending && !gone) await c.closeWrite();
+    if (ending && !gone) {
+      await c.closeWrite();
+      armGrace();
+    }
   };
 
   const connectTimer = setTimeout(() => {
@@ -121,7 +141,7 @@ function connectDeno(deno: DenoApi, portal: Portal, sink: StreamSink, options: C
     finish();
   }, options.timeoutMs);
 
-  deno.connect({ hostname: portal.host, port: portal.port, transport: "tcp" }).then((c) => {
+  deno.connect({ hostname: portal.host, port: portal.port, transport: "tcp", signal: connecting.signal }).then((c) => {
     if (gone) {
       c.close();
       return;
@@ -143,10 +163,8 @@ function connectDeno(deno: DenoApi, portal: Portal, sink: StreamSink, options: C
     end: () => {
       if (gone || ending) return;
       ending = true;
+      armGrace();
       if (conn !== undefined && !writing) writeLoop(conn).catch(fail);
-      // A target that never closes its side must not hold the process.
-      graceTimer = setTimeout(finish, END_GRACE_MS);
-      denoTimerUnref(deno, graceTimer);
     },
     destroy: finish,
   };
