@@ -20,11 +20,13 @@ const corePurityGlobals = [
   { name: "crypto", message: "src/core and src/client take randomness and hashes injected." },
   { name: "require", message: "ESM only." },
 ];
+/** Node's built-in modules by their bare names (the node: forms are caught by "node:*"). */
+const NODE_BUILTINS = ["fs", "net", "crypto", "os", "timers", "events", "stream", "buffer", "util", "path", "child_process", "dgram", "dns", "tls", "http", "https", "worker_threads", "process"];
 const corePurity = {
   "no-restricted-imports": ["error", {
     patterns: [
       { group: ["node:*"], message: "src/core and src/client are host-free: no node: imports." },
-      { group: ["fs", "net", "crypto", "os", "timers", "events", "stream", "buffer", "util", "path", "child_process", "dgram", "dns", "tls", "http", "https", "worker_threads", "process"], message: "src/core and src/client are host-free: no Node built-ins." },
+      { group: NODE_BUILTINS, message: "src/core and src/client are host-free: no Node built-ins." },
       {
         group: [...HOST_LAYERS, "client"].flatMap((layer) => [`../${layer}/*`, `../../${layer}/*`, `../../../${layer}/*`]),
         message: "src/core and src/client are host-free: they may not depend on a host or front end (and the core not on the client above it).",
@@ -58,11 +60,26 @@ export default tseslint.config(
   { files: ["src/nbd/engine/**/*.ts"], ignores: ["src/nbd/engine/**/*.test.ts"], rules: corePurity },
   // The client is host-free like the core (its tests may use Node to build hosts).
   { files: ["src/client/**/*.ts"], ignores: ["src/client/**/*.test.ts"], rules: corePurity },
-  // Pending (issue 12): driver.ts still defers three callbacks with queueMicrotask, the one
-  // global it uses; they belong on ClientHost.defer. Until they move, that global alone is allowed
-  // there (and tsconfig.hostfree.json leaves src/client out); then this block goes.
+  // The browser host and the page run in a browser: no Node module may reach them (they use the
+  // browser's own globals, so only the imports are restricted).
   {
-    files: ["src/client/driver.ts"],
-    rules: { "no-restricted-globals": ["error", ...corePurityGlobals.filter((g) => g.name !== "queueMicrotask")] },
+    files: ["src/browser/**/*.ts", "src/web/**/*.ts"],
+    ignores: ["src/browser/**/*.test.ts", "src/web/**/*.test.ts"],
+    rules: { "no-restricted-imports": ["error", { patterns: [{ group: ["node:*", ...NODE_BUILTINS], message: "src/browser and src/web run in a browser: no Node modules." }] }] },
+  },
+  // The CLI is a user of the library like any other: it reaches it through its public entry
+  // points only (node/index.js, core/index.js), never a module behind them.
+  {
+    files: ["src/cli/**/*.ts"],
+    ignores: ["src/cli/**/*.test.ts", "src/cli/**/*.test-util.ts"],
+    rules: {
+      "no-restricted-imports": ["error", {
+        patterns: [
+          { group: ["**/node/*.js", "!**/node/index.js"], message: "The CLI uses the library's public entry point, node/index.js." },
+          { group: ["**/client/**"], message: "The CLI uses the library's public entry point, node/index.js." },
+          { group: ["**/core/**", "!**/core/index.js"], message: "The CLI uses the core's public entry point, core/index.js." },
+        ],
+      }],
+    },
   },
 );

@@ -3,6 +3,7 @@
  * and byte arrays made representable). Pure functions: the commands build strings, `Output`
  * (output.ts) writes them.
  */
+import { hex as coreHex } from "../core/index.js";
 
 export type Align = "left" | "right";
 
@@ -49,8 +50,9 @@ export function yesNo(value: boolean | undefined): string | undefined {
   return value === undefined ? undefined : value ? "yes" : "no";
 }
 
+/** The core's hex, at two digits unless told: the CLI prints bytes (opcodes, ASC/ASCQ) with it. */
 export function hex(value: number, digits = 2): string {
-  return `0x${value.toString(16).padStart(digits, "0")}`;
+  return coreHex(value, digits);
 }
 
 /**

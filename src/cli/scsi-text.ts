@@ -3,8 +3,7 @@
  * data laid out as aligned fields. The decoding itself is src/core/scsi's; this only chooses
  * words and order.
  */
-import { ConfigError, type InquiryData, versionDescriptorName, type Designator, type DesignatorValue, type DeviceIdentificationPage, parseBlockDeviceCharacteristicsPage, parseBlockLimitsPage, parseLogicalBlockProvisioningPage, parseSupportedVpdPages, parseUnitSerialNumberPage, parseVpdHeader, vpdPageName, VpdPage, parseDeviceIdentificationPage, type ReadCapacity16Data } from "../core/index.js";
-import { toHex } from "../core/scsi/text.js";
+import { ConfigError, hexOf, type InquiryData, versionDescriptorName, type Designator, type DesignatorValue, type DeviceIdentificationPage, parseBlockDeviceCharacteristicsPage, parseBlockLimitsPage, parseLogicalBlockProvisioningPage, parseSupportedVpdPages, parseUnitSerialNumberPage, parseVpdHeader, vpdPageName, VpdPage, parseDeviceIdentificationPage, type ReadCapacity16Data } from "../core/index.js";
 import type { Capacity } from "../node/index.js";
 import { capitalise, formatFields, hex, words, yesNo } from "./format.js";
 import { formatBytes } from "./units.js";
@@ -201,7 +200,7 @@ function fieldValue(v: unknown): string | undefined {
   if (typeof v === "boolean") return yesNo(v);
   if (typeof v === "number" || typeof v === "bigint") return String(v);
   if (typeof v === "string") return v === "" ? "(empty)" : v;
-  if (v instanceof Uint8Array) return toHex(v);
+  if (v instanceof Uint8Array) return hexOf(v);
   return undefined;
 }
 

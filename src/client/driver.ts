@@ -331,7 +331,7 @@ export class SessionDriver extends Emitter<HostEvents> {
             break;
           }
           // The old connection is gone from the session; a new one logs in at the new address.
-          queueMicrotask(() => {
+          this.host.defer(() => {
             try {
               const connection = this.openConnection(next);
               this.loginWaiters.set(connection.cid, { ...waiter, redirects: waiter.redirects + 1 });
@@ -373,7 +373,7 @@ export class SessionDriver extends Emitter<HostEvents> {
         }
         case "reconnect":
           // Session recovery: a new leading login to where the session last lived.
-          queueMicrotask(() => {
+          this.host.defer(() => {
             try {
               this.openConnection(this.home);
             } catch {
@@ -402,7 +402,7 @@ export class SessionDriver extends Emitter<HostEvents> {
     try {
       (this.emit as (name: K, ...args: HostEvents[K]) => boolean)(name, ...args);
     } catch (error) {
-      queueMicrotask(() => {
+      this.host.defer(() => {
         throw error;
       });
     }

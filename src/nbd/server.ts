@@ -20,6 +20,7 @@ import type { NbdExport } from "./engine/export.js";
 import { writeBatch } from "../node/socket-batch.js";
 import { BufferPool } from "./buffer-pool.js";
 import { nbdErrnoOf, nbdMessageOf } from "./errno.js";
+import { formatHostPort } from "../core/url.js";
 
 export type NbdListen = { readonly host?: string; readonly port?: number } | { readonly socket: string };
 
@@ -69,8 +70,7 @@ export const DEFAULT_NBD_PORT = 10809;
 export function nbdUri(address: { readonly host: string; readonly port: number } | { readonly socket: string }, name: string): string {
   const path = encodeURI(name).replace(/[?#]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   if ("socket" in address) return `nbd+unix:///${path}?socket=${encodeURI(address.socket)}`;
-  const host = address.host.includes(":") ? `[${address.host}]` : address.host;
-  return `nbd://${host}:${address.port}/${path}`;
+  return `nbd://${formatHostPort(address.host, address.port)}/${path}`;
 }
 
 export class NbdServer extends EventEmitter<NbdServerEvents> {
@@ -186,7 +186,7 @@ export class NbdServer extends EventEmitter<NbdServerEvents> {
     }
     const info: NbdClientInfo = {
       id: this.nextClientId++,
-      remote: socket.remoteAddress === undefined ? "unix socket" : `${socket.remoteAddress.includes(":") ? `[${socket.remoteAddress}]` : socket.remoteAddress}:${socket.remotePort}`,
+      remote: socket.remoteAddress === undefined ? "unix socket" : formatHostPort(socket.remoteAddress, socket.remotePort ?? 0),
     };
     const client = new ClientConnection(socket, info, this, this.options, this.backends);
     this.clients.add(client);

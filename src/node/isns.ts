@@ -31,6 +31,7 @@ import {
 import { type IsnsServerAddress, parseIsnsServer } from "../core/isns/server-address.js";
 import { checkIscsiName } from "../core/iscsi-name.js";
 import { defaultInitiatorName } from "../client/options.js";
+import { formatHostPort } from "../core/url.js";
 
 export type { EntityRegistration } from "../core/isns/messages.js";
 export type { IsnsServerAddress } from "../core/isns/server-address.js";
@@ -49,7 +50,7 @@ function toServer(server: string | IsnsServerAddress): IsnsServerAddress {
 }
 
 function where(server: IsnsServerAddress): string {
-  return server.host.includes(":") ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
+  return formatHostPort(server.host, server.port);
 }
 
 function sourceName(options: IsnsOptions): string {

@@ -6,7 +6,7 @@
  * browser: the gateway sees only bytes and never a secret.
  */
 import { Command } from "commander";
-import { ConfigError } from "../../core/errors.js";
+import { ConfigError } from "../../core/index.js";
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_WEB_ROOT, type Gateway, startGateway } from "../../gateway/index.js";
 import { formatDestination } from "../../gateway/protocol.js";
 import type { CliContext } from "../context.js";

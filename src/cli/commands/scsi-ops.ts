@@ -6,7 +6,7 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { Command } from "commander";
-import { ScsiError, buildTestUnitReadyCdb, scsiCommandName, decodeSense, describeSense, ScsiStatus, scsiStatusName } from "../../core/index.js";
+import { ScsiError, buildTestUnitReadyCdb, hexOf, scsiCommandName, decodeSense, describeSense, ScsiStatus, scsiStatusName } from "../../core/index.js";
 import { formatPortal } from "../../node/index.js";
 import { CliError, fileError } from "../errors.js";
 import type { CliIo } from "../program.js";
@@ -314,15 +314,15 @@ export function cdbCommand(run: Runner): Command {
             target: ref.targetName,
             portal: formatPortal(ref.portal),
             lun: ref.lun,
-            cdb: toHex(cdb),
+            cdb: hexOf(cdb),
             command: name,
             status: scsiStatusName(result.status),
             statusCode: result.status,
-            ...(sense === undefined ? {} : { sense: { key: sense.key, asc: sense.asc, ascq: sense.ascq, description: describeSense(sense), raw: toHex(result.sense) } }),
+            ...(sense === undefined ? {} : { sense: { key: sense.key, asc: sense.asc, ascq: sense.ascq, description: describeSense(sense), raw: hexOf(result.sense) } }),
             bytesIn: result.bytesIn,
             ...(dataOut === undefined ? {} : { bytesOut: dataOut.length }),
             residual: result.residualUnderflow ? -result.residualCount : result.residualOverflow ? result.residualCount : 0,
-            ...(dataIn !== undefined && opts.output === undefined ? { data: toHex(result.data) } : {}),
+            ...(dataIn !== undefined && opts.output === undefined ? { data: hexOf(result.data) } : {}),
             ...(opts.output === undefined ? {} : { output: opts.output }),
           };
           if (result.status !== ScsiStatus.Good) {
@@ -339,10 +339,6 @@ export function cdbCommand(run: Runner): Command {
         });
       }),
     );
-}
-
-function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function round(ms: number): number {

@@ -47,8 +47,3 @@ export function putAsciiPadded(bytes: Uint8Array, offset: number, width: number,
   for (let i = 0; i < width; i++) bytes[offset + i] = i < text.length ? text.charCodeAt(i) : 0x20;
 }
 
-/**
- * The shared byte-to-hex, under the name src/cli/scsi-text.ts still imports; it goes once the CLI
- * takes `hexOf` from core/index.js.
- */
-export { hexOf as toHex } from "../hex.js";

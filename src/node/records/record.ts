@@ -7,6 +7,7 @@ import { ConfigError } from "../../core/errors.js";
 import { formatIscsiUrl, parseHostPort, parseIscsiUrl } from "../../core/url.js";
 import { DEFAULT_NBD_PORT } from "../../nbd/server.js";
 import type { DigestPreference } from "../../client/options.js";
+import { formatHostPort } from "../../core/url.js";
 
 export type Startup = "automatic" | "manual";
 
@@ -91,7 +92,7 @@ export function parseNbdSpec(text: string): NbdSettings {
 }
 
 export function formatNbdSpec(nbd: NbdSettings): string {
-  const where = nbd.socket !== undefined ? `socket=${nbd.socket}` : nbd.listen !== undefined ? `listen=${nbd.listen.host.includes(":") ? `[${nbd.listen.host}]` : nbd.listen.host}:${nbd.listen.port}` : "";
+  const where = nbd.socket !== undefined ? `socket=${nbd.socket}` : nbd.listen !== undefined ? `listen=${formatHostPort(nbd.listen.host, nbd.listen.port)}` : "";
   return [where, nbd.readOnly ? "read-only" : ""].filter((p) => p !== "").join(",");
 }
 
