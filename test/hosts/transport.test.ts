@@ -95,7 +95,7 @@ afterAll(() => {
 });
 
 describe("each host's byte stream on real sockets", () => {
-  it("closes with typed errors naming host:port, keeps and copies what the kernel did not take, and reads into the caller's buffer, under Node, Bun and Deno", async () => {
+  it("closes with typed errors naming host:port, keeps and copies what the kernel did not take, reads into the caller's buffer, and hashes and checksums as the pure code does, under Node, Bun and Deno", async () => {
     for (const runtime of RUNTIMES) {
       if (!existsSync(runtime.command[0])) throw new Error(`${runtime.name} is missing (${runtime.command[0]}): run \`npm install\``);
       if (!existsSync(`dist/${runtime.name}/index.js`)) throw new Error(`dist/${runtime.name}/index.js is missing: run \`npm run build\` first`);
@@ -157,6 +157,7 @@ describe("each host's byte stream on real sockets", () => {
       expect(result.reset.message, runtime).toMatch(/^connection to 127\.0\.0\.1:\d+ reset by the target/);
       expect(result.echo, runtime).toMatchObject({ ...once, connected: true, bytes: ECHO_BYTES, equal: true });
       expect(result.echo.code, `${runtime}: ${result.echo.message}`).toBeUndefined();
+      expect(result.services, runtime).toEqual({ hashMismatches: [], crcMismatches: [], randomDistinct: true });
       // Bun's sockets hand over their own buffers: only Node's onread and Deno's read take ours.
       if (runtime === "bun") expect(result.echo.directReads).toBe(0);
       else expect(result.echo.directReads, runtime).toBeGreaterThan(0);

@@ -13,11 +13,16 @@
  * - reset: the server resets the connection; a TransportError saying so.
  * - echo: 4 MiB echoed back, read in turns through `received` and `directTarget`.
  * Every stream must report `closed` exactly once and never inside `connect`.
+ * - services: the host's hashes against @noble/hashes for CHAP's four algorithms, its CRC32C
+ *   against the pure one (lengths on both sides of the native cut-over, and continued), its
+ *   random bytes.
  * The last stdout line is the JSON result.
  */
 import { pathToFileURL } from "node:url";
 import { patternBytes } from "../support/pattern.js";
 import type { ByteStream, ClientHost, IscsiError, StreamSink } from "../../src/client/index.js";
+import type * as Hashes from "../../src/client/hashes.js";
+import type * as Crc from "../../src/core/digest/crc32c.js";
 
 export interface TransportConfig {
   readonly entry: string;
@@ -51,6 +56,7 @@ export interface TransportResult {
   readonly sink: ClosedReport;
   readonly reset: ClosedReport;
   readonly echo: ClosedReport & { readonly bytes: number; readonly equal: boolean; readonly directReads: number };
+  readonly services: { readonly hashMismatches: string[]; readonly crcMismatches: number[]; readonly randomDistinct: boolean };
 }
 
 const config = JSON.parse(process.argv[process.argv.length - 1] ?? "{}") as TransportConfig;
@@ -153,6 +159,31 @@ async function echo(host: ClientHost): Promise<TransportResult["echo"]> {
   return { ...(await probe.closed), bytes: got, equal, directReads };
 }
 
+/** The host's services for the core, checked against the pure implementations beside the entry in dist. */
+async function services(host: ClientHost): Promise<TransportResult["services"]> {
+  const { nobleHash } = (await import(new URL("../client/hashes.js", pathToFileURL(config.entry)).href)) as typeof Hashes;
+  const { crc32c } = (await import(new URL("../core/digest/crc32c.js", pathToFileURL(config.entry)).href)) as typeof Crc;
+  const input = patternBytes(0, 70_000, config.seed);
+  const hashMismatches: string[] = [];
+  for (const algorithm of ["md5", "sha1", "sha256", "sha3-256"] as const) {
+    for (const length of [0, 1, 49, 1000]) {
+      const ours = host.deps.hash(algorithm, input.subarray(0, length));
+      const noble = nobleHash(algorithm, input.subarray(0, length));
+      if (ours.length !== noble.length || ours.some((b, i) => b !== noble[i])) hashMismatches.push(`${algorithm}/${length}`);
+    }
+  }
+  const crcMismatches: number[] = [];
+  for (const length of [0, 1, 48, 255, 256, 257, 4096, 65_536, 70_000]) {
+    const data = input.subarray(0, length);
+    if (host.deps.crc32c(data) !== crc32c(data)) crcMismatches.push(length);
+    if (host.deps.crc32c(data, 0x12345678) !== crc32c(data, 0x12345678)) crcMismatches.push(-length);
+  }
+  const a = host.deps.randomBytes(70_000);
+  const b = host.deps.randomBytes(70_000);
+  const randomDistinct = a.length === 70_000 && a.some((x, i) => x !== b[i]) && a.subarray(66_000).some((x) => x !== 0);
+  return { hashMismatches, crcMismatches, randomDistinct };
+}
+
 async function main(): Promise<void> {
   const lib = (await import(pathToFileURL(config.entry).href)) as Record<string, (() => ClientHost) | undefined>;
   const make = lib["bunHost"] ?? lib["denoHost"] ?? lib["nodeHost"];
@@ -165,7 +196,7 @@ async function main(): Promise<void> {
     open(host, config.resetPort, 5_000).closed,
     echo(host),
   ]);
-  const result: TransportResult = { host: host.name, refused, timeout, sink: sinkReport, reset, echo: echoReport };
+  const result: TransportResult = { host: host.name, refused, timeout, sink: sinkReport, reset, echo: echoReport, services: await services(host) };
   console.log(JSON.stringify(result));
 }
 
