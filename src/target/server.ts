@@ -12,7 +12,10 @@ import { ConfigError, type IscsiError } from "../core/errors.js";
 import type { Pdu } from "../core/pdu/types.js";
 import type { TargetPolicy } from "../core/text/parameters.js";
 import { formatHostPort } from "../core/url.js";
-import { loadCrc32c, monotonicNow, nodeHash, nodeRandom } from "../node/deps.js";
+import { DeadlineTimer } from "../client/deadline-timer.js";
+import type { ClientHost } from "../client/host.js";
+import { writeBatch } from "../node/socket-batch.js";
+import { nodeHost } from "../node/transport.js";
 import { type BlockBackend, performStorageSync } from "./backends/backend.js";
 import { openBackend } from "./backends/open.js";
 import type { BackendSpec } from "./backends/spec.js";
@@ -141,7 +144,7 @@ export async function startTarget(config: TargetServerConfig): Promise<RunningTa
     resolveEngineConfig({ ...engineConfig, portals: [{ host, port: 1 }] });
     const server = net.createServer({ noDelay: true });
     const port = await listen(server, host, config.listen?.port ?? 0);
-    const deps: EngineDeps = { crc32c: loadCrc32c().fn, hash: nodeHash, randomBytes: nodeRandom };
+    const deps: EngineDeps = NODE.deps;
     const engine = new TargetEngine({ ...engineConfig, portals: [{ host, port }] }, deps, config.trace === undefined ? {} : { trace: config.trace });
     const target = new TargetServer(server, engine, host, port, backends, opened);
     if (config.isns !== undefined) {
@@ -189,6 +192,12 @@ interface Link {
   ending: boolean;
 }
 
+/** Node's clock, timers and services for the engine: the same host the initiator runs on. */
+const NODE: ClientHost = nodeHost();
+
+/** Batches up to this size are copied into one write. */
+const COALESCE_BYTES = 16 * 1024;
+
 class TargetServer extends EventEmitter<TargetServerEvents> implements RunningTarget {
   readonly host: string;
   readonly port: number;
@@ -198,8 +207,7 @@ class TargetServer extends EventEmitter<TargetServerEvents> implements RunningTa
   readonly #opened: readonly BlockBackend[];
   readonly #links = new Map<number, Link>();
   readonly #inFlight = new Set<Promise<void>>();
-  #timer: NodeJS.Timeout | undefined;
-  #timerAt = Number.POSITIVE_INFINITY;
+  readonly #timer: DeadlineTimer;
   #pumping = false;
   #pumpAgain = false;
   #pumpScheduled = false;
@@ -214,6 +222,10 @@ class TargetServer extends EventEmitter<TargetServerEvents> implements RunningTa
     this.port = port;
     this.#backends = backends;
     this.#opened = opened;
+    this.#timer = new DeadlineTimer(NODE, (now) => {
+      this.engine.handleTimeout(now);
+      this.#pump();
+    });
     server.on("connection", (socket) => this.#accept(socket));
     // A listener error after start (rare: EMFILE on accept) must not crash the process.
     server.on("error", () => undefined);
@@ -240,7 +252,7 @@ class TargetServer extends EventEmitter<TargetServerEvents> implements RunningTa
    * directly would otherwise wait for the next socket event or timer.
    */
   act(action: (engine: TargetEngine, now: number) => void): void {
-    action(this.engine, monotonicNow());
+    action(this.engine, NODE.now());
     this.#pump();
   }
 
@@ -253,7 +265,7 @@ class TargetServer extends EventEmitter<TargetServerEvents> implements RunningTa
     // Gone from iSNS before the portal stops answering; a server that is away lets it expire.
     await this.isns?.close().catch(() => undefined);
     const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    this.engine.shutdown(monotonicNow());
+    this.engine.shutdown(NODE.now());
     this.#pump();
     for (const link of this.#links.values()) link.socket.destroy();
     this.#links.clear();
@@ -279,20 +291,20 @@ class TargetServer extends EventEmitter<TargetServerEvents> implements RunningTa
         remoteAddress: socket.remoteAddress ?? "",
         remotePort: socket.remotePort ?? 0,
       },
-      monotonicNow(),
+      NODE.now(),
     );
     const link: Link = { socket, connection, ending: false };
     this.#links.set(connection.id, link);
     this.emit("connection-opened", connection.id, formatHostPort(socket.remoteAddress ?? "?", socket.remotePort ?? 0));
     socket.on("data", (chunk: Buffer) => {
-      connection.receive(chunk, monotonicNow());
+      connection.receive(chunk, NODE.now());
       this.#pump();
     });
     // Errors (ECONNRESET) are followed by "close", which is where the connection ends.
     socket.on("error", () => undefined);
     socket.on("close", () => {
       this.#links.delete(connection.id);
-      connection.transportClosed(monotonicNow());
+      connection.transportClosed(NODE.now());
       this.#pump();
     });
     this.#armTimer();
@@ -370,36 +382,30 @@ class TargetServer extends EventEmitter<TargetServerEvents> implements RunningTa
   #storage(request: StorageRequest): void {
     const backend = this.#backends.get(request.unit.index);
     if (backend === undefined) {
-      this.engine.completeStorage(request.id, { ok: false, kind: "failure", message: `no backend for unit ${request.unit.index}` }, monotonicNow());
+      this.engine.completeStorage(request.id, { ok: false, kind: "failure", message: `no backend for unit ${request.unit.index}` }, NODE.now());
       return;
     }
     const outcome = performStorageSync(backend, request);
     if (!(outcome instanceof Promise)) {
-      this.engine.completeStorage(request.id, outcome, monotonicNow());
+      this.engine.completeStorage(request.id, outcome, NODE.now());
       return;
     }
     const done: Promise<void> = outcome.then((o: StorageOutcome) => {
       this.#inFlight.delete(done);
       if (this.#closing !== undefined) return;
-      this.engine.completeStorage(request.id, o, monotonicNow());
+      this.engine.completeStorage(request.id, o, NODE.now());
       this.#schedulePump();
     });
     this.#inFlight.add(done);
   }
 
   #flush(link: Link): void {
+    const length = link.connection.pendingBytes;
     const pieces = link.connection.pollTransmit();
     const socket = link.socket;
-    if (pieces !== undefined && !socket.destroyed) {
-      if (pieces.length === 1) {
-        socket.write(pieces[0] as Uint8Array);
-      } else {
-        // One gathered write per batch: corked writes leave as a single writev.
-        socket.cork();
-        for (const piece of pieces) socket.write(piece);
-        socket.uncork();
-      }
-    }
+    // The same batching as the initiator's host: small batches copied into one write, large ones
+    // one corked writev of the pieces themselves.
+    if (pieces !== undefined && !socket.destroyed) writeBatch(socket, pieces, length, COALESCE_BYTES);
     if (link.ending) {
       this.#links.delete(link.connection.id);
       // FIN after what is queued (a Logout Response, a Reject); an initiator that never closes
@@ -410,26 +416,11 @@ class TargetServer extends EventEmitter<TargetServerEvents> implements RunningTa
   }
 
   #armTimer(): void {
-    const at = this.engine.pollTimeout();
-    if (at === undefined || this.#closing !== undefined) {
-      this.#clearTimer();
-      return;
-    }
-    if (this.#timer !== undefined && at >= this.#timerAt) return;
-    this.#clearTimer();
-    this.#timerAt = at;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#timerAt = Number.POSITIVE_INFINITY;
-      this.engine.handleTimeout(monotonicNow());
-      this.#pump();
-    }, Math.max(0, Math.ceil(at - monotonicNow())));
-    this.#timer.unref();
+    // The target never holds the process open by its timers: its listening socket does.
+    this.#timer.arm(this.#closing === undefined ? this.engine.pollTimeout() : undefined, false);
   }
 
   #clearTimer(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerAt = Number.POSITIVE_INFINITY;
+    this.#timer.clear();
   }
 }
