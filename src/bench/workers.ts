@@ -17,7 +17,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createWorkerPool, openSpreadLun, type SpreadLun } from "../node/workers/index.js";
 import { type BlockTarget, blockTargetOf, runWorkload } from "../perf/engine.js";
-import { clockTicksPerSecond, contention, ownTicks, readCpuTicks, sampleSurroundings, type Surroundings } from "./procstat.js";
+import { readFileSync } from "node:fs";
+import { clockTicksPerSecond, contention, ownTicks, parseProcStat, readCpuTicks, sampleSurroundings, type Surroundings } from "./procstat.js";
 import { BenchTgtd, NULL_LUN } from "./tgtd.js";
 
 interface Options {
@@ -34,6 +35,8 @@ interface Sample {
   /** This process's CPU, every thread, in the window: seconds of CPU per second. */
   readonly cores: number;
   readonly tgtdCores: number;
+  /** The main thread's own CPU (the thread an application's code runs on), cores. */
+  readonly mainCores: number;
   /** The share of the machine's CPU that everything else used in the window: above a few percent, distrust the sample. */
   readonly othersPercent: number;
 }
@@ -81,6 +84,8 @@ async function measure(tgtd: BenchTgtd, workers: number, options: Options, ticks
       let end: Surroundings | undefined;
       let selfStart = 0;
       let selfEnd = 0;
+      let mainStart = 0;
+      let mainEnd = 0;
       const result = await runWorkload(
         target,
         {
@@ -98,10 +103,12 @@ async function measure(tgtd: BenchTgtd, workers: number, options: Options, ticks
           onWindowStart: () => {
             start = sampleSurroundings(tgtd.pid);
             selfStart = ownTicks(readCpuTicks("self"));
+            mainStart = mainThreadTicks();
           },
           onWindowEnd: () => {
             end = sampleSurroundings(tgtd.pid);
             selfEnd = ownTicks(readCpuTicks("self"));
+            mainEnd = mainThreadTicks();
           },
         },
       );
@@ -112,6 +119,7 @@ async function measure(tgtd: BenchTgtd, workers: number, options: Options, ticks
         iops: result.iops,
         cores: cpu === undefined ? 0 : (cpu.userSeconds + cpu.systemSeconds) / seconds,
         tgtdCores: (around?.tgtdCpuSeconds ?? 0) / seconds,
+        mainCores: (mainEnd - mainStart) / ticksPerSecond / seconds,
         othersPercent: around?.otherCpuPercent ?? 0,
       };
     } finally {
@@ -120,6 +128,11 @@ async function measure(tgtd: BenchTgtd, workers: number, options: Options, ticks
   } finally {
     await pool.close();
   }
+}
+
+/** The main thread's user+system ticks: its task's /proc entry has the process's id. */
+function mainThreadTicks(): number {
+  return ownTicks(parseProcStat(readFileSync(`/proc/self/task/${process.pid}/stat`, "latin1")));
 }
 
 function median(values: readonly number[]): number {
@@ -165,6 +178,7 @@ async function main(): Promise<void> {
       cores,
       tgtdCores: median(list.map((s) => s.tgtdCores)),
       othersPercent: Math.max(...list.map((s) => s.othersPercent)),
+      mainPerIoUs: (median(list.map((s) => s.mainCores)) / iops) * 1e6,
       cpuPerIoUs: (cores / iops) * 1e6,
       runs: list.map((s) => Math.round(s.iops)),
     };
@@ -173,7 +187,7 @@ async function main(): Promise<void> {
   console.log(
     `4 KiB random reads, QD${options.queueDepth} over ${options.sessions} sessions to tgtd's null LUN, ${options.seconds} s windows, median of ${options.rounds}, reads into ${options.into} buffers`,
   );
-  console.log(["sessions on".padEnd(12), "IOPS".padStart(8), "x".padStart(6), "CPU".padStart(6), "x".padStart(6), "CPU/IO".padStart(8), "x".padStart(6), "tgtd CPU".padStart(9), "others".padStart(7), "  runs (IOPS)"].join(" "));
+  console.log(["sessions on".padEnd(12), "IOPS".padStart(8), "x".padStart(6), "CPU".padStart(6), "x".padStart(6), "CPU/IO".padStart(8), "x".padStart(6), "main/IO".padStart(8), "tgtd CPU".padStart(9), "others".padStart(7), "  runs (IOPS)"].join(" "));
   for (const row of rows) {
     const ratio = (value: number, baseValue: number | undefined): string => (baseValue === undefined || baseValue === 0 ? "" : `${(value / baseValue).toFixed(2)}x`);
     console.log(
@@ -185,13 +199,14 @@ async function main(): Promise<void> {
         ratio(row.cores, base?.cores).padStart(6),
         `${row.cpuPerIoUs.toFixed(1)}us`.padStart(8),
         ratio(row.cpuPerIoUs, base?.cpuPerIoUs).padStart(6),
+        `${row.mainPerIoUs.toFixed(1)}us`.padStart(8),
         `${(row.tgtdCores * 100).toFixed(0)}%`.padStart(9),
         `${row.othersPercent.toFixed(0)}%`.padStart(7),
         `  ${row.runs.join(", ")}`,
       ].join(" "),
     );
   }
-  console.log("CPU: this process, every thread (process.cpuUsage), in cores (100% = one core busy); tgtd's from /proc.");
+  console.log("CPU: this process, every thread (process.cpuUsage), in cores (100% = one core busy); CPU/IO: per I/O; main/IO: the main thread's own CPU per I/O (/proc/self/task), what is left on the thread an application runs on; tgtd's from /proc.");
   console.log("others: the most the rest of the machine used in any window of that row, as a share of all its CPUs (above a few percent, distrust the row).");
 }
 
