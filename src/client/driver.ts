@@ -11,6 +11,7 @@ import type { RecoveryRecord } from "../core/session/recovery.js";
 import type { Connection } from "../core/session/connection.js";
 import { Session, type SessionConfig, type SessionDeps } from "../core/session/session.js";
 import type { TextPair } from "../core/text/codec.js";
+import type { RenegotiationChange } from "../core/text/renegotiation.js";
 import { formatHostPort } from "../core/url.js";
 import { Emitter } from "./events.js";
 import { DeadlineTimer } from "./deadline-timer.js";
@@ -175,6 +176,13 @@ export class SessionDriver extends Emitter<HostEvents> {
   text(pairs: readonly TextPair[]): Promise<ReadonlyArray<readonly [string, string]>> {
     return new Promise((resolve, reject) => {
       this.session.text(pairs, { resolve: resolve as (v: never) => void, reject }, this.host.now());
+      this.schedulePump();
+    });
+  }
+
+  renegotiate(change: RenegotiationChange, cid?: number): Promise<ReadonlyArray<readonly [string, string]>> {
+    return new Promise((resolve, reject) => {
+      this.session.renegotiate(change, { resolve: resolve as (v: never) => void, reject }, this.host.now(), cid);
       this.schedulePump();
     });
   }

@@ -39,6 +39,7 @@ export { SessionDriver, type HostOptions, formatPortal } from "./driver.js";
 export type { ClientHost, Portal, ByteStream, StreamSink, HostTimer, ConnectOptions } from "./host.js";
 export { Emitter } from "./events.js";
 export type { AbortSignalLike } from "./abort.js";
+export type { RenegotiationChange } from "../core/text/renegotiation.js";
 export { nobleHash } from "./hashes.js";
 export { CONNECTION_POLICIES, type ConnectionPolicy } from "../core/session/policy.js";
 export * from "../core/errors.js";

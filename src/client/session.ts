@@ -3,6 +3,7 @@ import { LogoutReason, TaskManagementFunction, TaskManagementResponseCode } from
 import { describePdu } from "../core/pdu/describe.js";
 import type { AsyncEventInfo, CommandResult } from "../core/session/command.js";
 import type { RecoveryRecord } from "../core/session/recovery.js";
+import type { RenegotiationChange } from "../core/text/renegotiation.js";
 import type { SessionParameters } from "../core/text/parameters.js";
 import { buildReportLunsCdb } from "../core/scsi/cdb.js";
 import { parseReportLunsData } from "../core/scsi/report-luns.js";
@@ -190,7 +191,7 @@ export class IscsiSession extends Emitter<SessionEvents> {
       const left = budgetMs === undefined ? undefined : Math.ceil(budgetMs - (this.host.host.now() - started));
       throwIfAborted(`${scsiCommandName(cdb)} on LUN ${lun} of ${this.targetName}`, options.signal);
       if (left !== undefined && left <= 0) {
-        throw new TimeoutError(`${scsiCommandName(cdb)} on LUN ${lun} of ${this.targetName} did not complete within ${budgetMs} ms (${attempt} attempts)`);
+        throw new TimeoutError(`${scsiCommandName(cdb)} on LUN ${lun} of ${this.targetName} did not complete within ${budgetMs} ms (${attempt} attempts)`, { kind: "command" });
       }
       const result = options.signal === undefined
         ? await this.host.execute(lun, cdb, dataIn, options.dataOut, retry, timeoutMs, options.onTag, options.shortTransfer, left)
@@ -293,6 +294,15 @@ export class IscsiSession extends Emitter<SessionEvents> {
       this.on("recovery", onRecovery);
       this.on("closed", onClosed);
     });
+  }
+
+  /**
+   * Renegotiates operational keys mid-session (RFC 7143 §6.2): a Text Request declaring, for
+   * example, a new MaxRecvDataSegmentLength (§13.12) on one connection (the policy's pick unless
+   * `cid` is given). Resolves with the target's answer once the connection uses the new values.
+   */
+  renegotiate(change: RenegotiationChange, cid?: number): Promise<ReadonlyArray<readonly [string, string]>> {
+    return this.host.renegotiate(change, cid);
   }
 
   /** ABORT TASK for a command's tag (see ExecuteOptions.onTag). Resolves with the TMF response code. */

@@ -49,6 +49,8 @@ export {
   type Portal,
   CONNECTION_POLICIES,
   type ConnectionPolicy,
+  type RenegotiationChange,
+  type AbortSignalLike,
   Secret,
   ChapAlgorithm,
   parseIscsiUrl,
