@@ -10,8 +10,8 @@ import { ConfigError, SessionClosedError } from "../../core/errors.js";
 import type { Capacity } from "../index.js";
 import { workerEntry, workerExecArgv } from "./entry.js";
 import { fromWireError } from "./errors.js";
-import { type Batch, deliver, type MessageTarget, Outbox, type Transfer } from "./outbox.js";
-import { type Reply, REPLY_WIDTH, type Request, REQUEST_WIDTH, type SessionState, type WireEvent } from "./protocol.js";
+import { type MessageTarget, Outbox, type Transfer } from "./outbox.js";
+import type { Reply, Request, SessionState, WireEvent } from "./protocol.js";
 
 export type OkReply = Extract<Reply, { t: "ok" }>;
 
@@ -31,8 +31,7 @@ export interface CallOptions {
 }
 
 interface Pending {
-  /** With the "ok" message, or with the value of an answer record. */
-  readonly resolve: (reply: never) => void;
+  readonly resolve: (reply: OkReply) => void;
   readonly reject: (error: Error) => void;
   readonly options: CallOptions | undefined;
   readonly onAbort: (() => void) | undefined;
@@ -53,11 +52,13 @@ export class WorkerLink {
   constructor(readonly index: number) {
     const entry = workerEntry();
     this.worker = new Worker(entry.script, { eval: entry.eval, name: `iscsi-ts worker ${index}`, execArgv: workerExecArgv() });
-    this.outbox = new Outbox<Request>(this.worker as unknown as MessageTarget, REQUEST_WIDTH, (request, error) => {
+    this.outbox = new Outbox<Request>(this.worker as unknown as MessageTarget, (request, error) => {
       // Only a caller's buffer can spoil a message (one that cannot be moved): refuse that call.
       if ("id" in request) this.settle(request.id)?.reject(new ConfigError(`cannot pass this buffer to worker thread ${index}: ${(error as Error).message}`, { cause: error }));
     });
-    this.worker.on("message", (batch: Batch<Reply>) => deliver(batch, REPLY_WIDTH, this.receive, this.receiveRecord));
+    this.worker.on("message", (batch: readonly Reply[]) => {
+      for (const reply of batch) this.receive(reply);
+    });
     this.worker.on("error", (error) => (this.crash ??= error));
     this.exited = new Promise((resolve) => {
       this.worker.once("exit", (code) => {
@@ -103,38 +104,21 @@ export class WorkerLink {
     return new Promise<OkReply>((resolve, reject) => {
       const signal = options?.signal;
       const onAbort = signal === undefined ? undefined : (): void => this.send({ t: "abort", id: request.id });
-      this.pending.set(request.id, { resolve: resolve as (reply: never) => void, reject, options, onAbort });
+      this.pending.set(request.id, { resolve, reject, options, onAbort });
       if (this.pending.size === 1) this.updateHold();
       if (onAbort !== undefined) signal?.addEventListener("abort", onAbort, { once: true });
       this.outbox.send(request, transfer);
     });
   }
 
-  /**
-   * A small read or write through a staging slot, as a record (see protocol.ts): resolves with
-   * the bytes read (0 for a write), rejects as `call` does.
-   */
-  callRecord(op: number, id: number, session: number, lun: number, lba: number, count: number, slot: number, options?: CallOptions): Promise<number> {
-    if (this.gone !== undefined) return Promise.reject(this.gone);
-    return new Promise<number>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (value: never) => void, reject, options, onAbort: undefined });
-      if (this.pending.size === 1) this.updateHold();
-      this.outbox.record(op, id, session, lun, lba, count, slot);
-    });
-  }
-
-  private readonly receiveRecord = (records: Float64Array, at: number): void => {
-    (this.settle(records[at] as number)?.resolve as ((value: number) => void) | undefined)?.(records[at + 1] as number);
-  };
-
-  private readonly receive = (reply: Reply): void => {
+  private receive(reply: Reply): void {
     switch (reply.t) {
       case "ok":
       case "error": {
         const pending = this.settle(reply.id);
         if (pending === undefined) return;
         if (reply.capacity !== undefined) pending.options?.onCapacity?.(reply.capacity);
-        if (reply.t === "ok") (pending.resolve as (reply: OkReply) => void)(reply);
+        if (reply.t === "ok") pending.resolve(reply);
         else {
           const signal = pending.options?.signal;
           // Aborted by the caller's signal: its reason is the cause, as on the caller's own thread.
@@ -153,7 +137,7 @@ export class WorkerLink {
         this.sessions.get(reply.session)?.receiveTrace(reply.line);
         return;
     }
-  };
+  }
 
   private settle(id: number): Pending | undefined {
     const pending = this.pending.get(id);

@@ -12,7 +12,7 @@ import type { UnmapDescriptor } from "../../core/scsi/unmap.js";
 import type { BlockLimitsPage, LogicalBlockProvisioningPage } from "../../core/scsi/vpd.js";
 import type { LunApi, ReadOptions, WorkerExecuteOptions, WriteOptions } from "./api.js";
 import { isShared, movable, outgoing, prefix } from "./buffers.js";
-import { type LunMethod, OP_READ, OP_WRITE } from "./protocol.js";
+import type { LunMethod } from "./protocol.js";
 import type { WorkerSession } from "./session.js";
 
 export class WorkerLun implements LunApi {
@@ -59,9 +59,10 @@ export class WorkerLun implements LunApi {
       const slot = length >= 0 && length <= staging.slotBytes && (into === undefined || into.length >= length) ? staging.take() : undefined;
       if (slot !== undefined) {
         try {
-          const n = plainIo(options)
-            ? await link.callRecord(OP_READ, link.id(), session, this.number, lba, blocks, slot, call)
-            : ((await link.call({ t: "read", id: link.id(), session, lun: this.number, lba, blocks, slot, ...io(options) }, undefined, call)).value as number);
+          const request = plainIo(options)
+            ? { t: "read" as const, id: link.id(), session, lun: this.number, lba, blocks, slot }
+            : { t: "read" as const, id: link.id(), session, lun: this.number, lba, blocks, slot, ...io(options) };
+          const n = (await link.call(request, undefined, call)).value as number;
           const out = into ?? new Uint8Array(n);
           out.set(staging.bytes.subarray(slot, slot + n));
           return prefix(out, n);
@@ -92,8 +93,10 @@ export class WorkerLun implements LunApi {
       if (slot !== undefined) {
         try {
           staging.bytes.set(data, slot);
-          if (plainIo(options)) await link.callRecord(OP_WRITE, link.id(), session, this.number, lba, data.length, slot, call);
-          else await link.call({ t: "write", id: link.id(), session, lun: this.number, lba, slot, length: data.length, ...io(options) }, undefined, call);
+          const request = plainIo(options)
+            ? { t: "write" as const, id: link.id(), session, lun: this.number, lba, slot, length: data.length }
+            : { t: "write" as const, id: link.id(), session, lun: this.number, lba, slot, length: data.length, ...io(options) };
+          await link.call(request, undefined, call);
           return;
         } finally {
           staging.give(slot);

@@ -16,17 +16,6 @@ import type { Capacity, Portal, SessionEvents } from "../index.js";
 import type { RecoveryRecord, SessionParameters } from "./api.js";
 import type { WireError } from "./errors.js";
 
-/**
- * The record lane (./outbox.ts) carries the hot path as numbers: a small read or write through a
- * staging slot with no FUA, timeout or signal, and its plain answer. A request record is
- * [op, id, session, lun, lba, count, slot]: for a read, count is blocks, for a write, bytes. An
- * answer record is [id, value]: the bytes read, or 0 for a write. Everything else is a message.
- */
-export const REQUEST_WIDTH = 7;
-export const REPLY_WIDTH = 2;
-export const OP_READ = 1;
-export const OP_WRITE = 2;
-
 /** The LUN methods that carry no caller's buffer to place: their arguments and results are cloned. */
 export const LUN_METHODS = [
   "testUnitReady",

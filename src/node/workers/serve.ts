@@ -10,8 +10,8 @@ import { ConfigError, LocalProtocolError, SessionClosedError } from "../../core/
 import { type Capacity, type IscsiSession, type Lun, openSession, type SessionOptions } from "../index.js";
 import { ConnectionCounters } from "./counters.js";
 import { toWireError } from "./errors.js";
-import { type Batch, deliver, type MessageTarget, Outbox } from "./outbox.js";
-import { fromWireOptions, LUN_METHODS, OP_READ, type OpenedSession, type Reply, REPLY_WIDTH, type Request, REQUEST_WIDTH, SESSION_METHODS, type SessionState } from "./protocol.js";
+import { type MessageTarget, Outbox } from "./outbox.js";
+import { fromWireOptions, LUN_METHODS, type OpenedSession, type Reply, type Request, SESSION_METHODS, type SessionState } from "./protocol.js";
 
 interface Entry {
   readonly session: IscsiSession;
@@ -25,7 +25,7 @@ interface Entry {
 
 /** The port to the pool: the worker's parentPort. */
 export interface RequestSource extends MessageTarget {
-  on(event: "message", listener: (batch: Batch<Request>) => void): unknown;
+  on(event: "message", listener: (batch: readonly Request[]) => void): unknown;
 }
 
 export function serveSessions(port: RequestSource): void {
@@ -34,7 +34,6 @@ export function serveSessions(port: RequestSource): void {
   const touched = new Set<Entry>();
   const out = new Outbox<Reply>(
     port,
-    REPLY_WIDTH,
     (reply, error) => {
       if (reply.t === "ok") fail(reply.id, new LocalProtocolError(`the answer could not be posted to the caller's thread: ${(error as Error).message}`));
     },
@@ -150,6 +149,18 @@ export function serveSessions(port: RequestSource): void {
         void open(request);
         return;
       case "read": {
+        const entry = entries.get(request.session);
+        if (request.slot !== undefined && request.abortable !== true && entry !== undefined) {
+          // The hot path, a small read into a staging slot: no wrapper around Lun.read's own promise.
+          touched.add(entry);
+          const lun = entry.session.lun(request.lun);
+          const into = entry.staging.subarray(request.slot, request.slot + entry.slotBytes);
+          lun.read(request.lba, request.blocks, { into, fua: request.fua, timeoutMs: request.timeoutMs }).then(
+            (view) => ok(request.id, view.length, undefined, newCapacity(entry, lun)),
+            (error: unknown) => fail(request.id, error, newCapacity(entry, lun)),
+          );
+          return;
+        }
         const signal = signalFor(request);
         void onLun(request.id, request.session, request.lun, async (lun, entry) => {
           const io = { fua: request.fua, timeoutMs: request.timeoutMs, signal };
@@ -168,6 +179,17 @@ export function serveSessions(port: RequestSource): void {
         return;
       }
       case "write": {
+        const entry = entries.get(request.session);
+        if (request.slot !== undefined && request.abortable !== true && entry !== undefined) {
+          touched.add(entry);
+          const lun = entry.session.lun(request.lun);
+          const data = entry.staging.subarray(request.slot, request.slot + (request.length as number));
+          lun.write(request.lba, data, { fua: request.fua, timeoutMs: request.timeoutMs }).then(
+            () => ok(request.id, undefined, undefined, newCapacity(entry, lun)),
+            (error: unknown) => fail(request.id, error, newCapacity(entry, lun)),
+          );
+          return;
+        }
         const signal = signalFor(request);
         void onLun(request.id, request.session, request.lun, async (lun, entry) => {
           const data = request.slot === undefined ? (request.data as Uint8Array) : entry.staging.subarray(request.slot, request.slot + (request.length as number));
@@ -235,41 +257,9 @@ export function serveSessions(port: RequestSource): void {
     }
   };
 
-  /** The answer to a record: a record too, unless the caller's thread must learn the capacity. */
-  const answer = (id: number, value: number, entry: Entry, lun: Lun): void => {
-    const capacity = newCapacity(entry, lun);
-    if (capacity === undefined) out.record(id, value);
-    else ok(id, value, undefined, capacity);
-  };
-
-  /** A record (protocol.ts): a small read or write through a staging slot, Lun's own promise and no wrapper around it. */
-  const handleRecord = (records: Float64Array, at: number): void => {
-    const id = records[at + 1] as number;
-    const entry = entries.get(records[at + 2] as number);
-    if (entry === undefined) {
-      fail(id, new SessionClosedError("the session is closed (logged out, dropped, or its worker pool closed)"));
-      return;
-    }
-    touched.add(entry);
-    let lun: Lun;
-    try {
-      lun = entry.session.lun(records[at + 3] as number);
-    } catch (error) {
-      fail(id, error);
-      return;
-    }
-    const lba = records[at + 4] as number;
-    const count = records[at + 5] as number;
-    const slot = records[at + 6] as number;
-    const failed = (error: unknown): void => fail(id, error, newCapacity(entry, lun));
-    if (records[at] === OP_READ) {
-      lun.read(lba, count, { into: entry.staging.subarray(slot, slot + entry.slotBytes) }).then((view) => answer(id, view.length, entry, lun), failed);
-    } else {
-      lun.write(lba, entry.staging.subarray(slot, slot + count)).then(() => answer(id, 0, entry, lun), failed);
-    }
-  };
-
-  port.on("message", (batch) => deliver(batch, REQUEST_WIDTH, handle, handleRecord));
+  port.on("message", (batch) => {
+    for (const request of batch) handle(request);
+  });
 }
 
 function stateOf(session: IscsiSession): SessionState {
