@@ -17,6 +17,10 @@ export interface BenchOptions {
   readonly nbd: boolean;
   /** --only nbd: a partial run, whose results never replace the latest full run's. */
   readonly onlyNbd: boolean;
+  /** --only scaling / --only target: that part alone (src/bench/scaling.ts, src/bench/target.ts). */
+  readonly only: "nbd" | "scaling" | "target" | undefined;
+  /** The scaling part (connections, sessions, workers) at the end of a full run. */
+  readonly scaling: boolean;
   readonly localSizes: readonly number[];
   readonly localQueueDepth: number;
   readonly localFileBytes: number;
@@ -49,6 +53,12 @@ its own, alternating, several rounds; prints one table and writes JSON and SVG t
   --no-nbd              skip the NBD part (fio's nbd engine through qemu-nbd and iscsi nbd)
   --only nbd            only the NBD part, with the direct runs of its four workloads beside it
                         (4k random read and write QD32, 1 MiB sequential read and write QD16)
+  --only scaling        only the scaling table: 1 session with 1, 2, 4 connections (MC/S), 2 and
+                        4 sessions over two tgtds, 2 sessions on 1 and 2 worker threads, each
+                        beside iscsi-perf processes (4k random read QD32, 1 MiB seq read QD16)
+  --only target         only the embedded target as a server (memory LUN) against tgtd (null
+                        LUN), both serving iscsi-perf (reads) and qemu-img bench (writes)
+  --no-scaling          skip the scaling table at the end of a full run
   --local-sizes LIST    block sizes of the sweep in bytes (512,1024,...,131072)
   --local-qd N          queue depth of the sweep (16)
   --local-file-mib N    size of the file tgtd serves and fio reads (1024; --quick: 256)
@@ -89,6 +99,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         "qemu-reads": { type: "boolean", default: false },
         "no-local": { type: "boolean", default: false },
         "no-nbd": { type: "boolean", default: false },
+        "no-scaling": { type: "boolean", default: false },
         only: { type: "string" },
         "local-sizes": { type: "string" },
         "local-qd": { type: "string" },
@@ -121,8 +132,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       });
     }
   }
-  if (v.only !== undefined && v.only !== "nbd") throw new BenchError("BENCH_ERR_USAGE", `--only takes "nbd", got ${JSON.stringify(v.only)}`);
-  const onlyNbd = v.only === "nbd";
+  const only = v.only;
+  if (only !== undefined && only !== "nbd" && only !== "scaling" && only !== "target") {
+    throw new BenchError("BENCH_ERR_USAGE", `--only takes "nbd", got ${JSON.stringify(only)}; "scaling" and "target" too`);
+  }
+  const onlyNbd = only === "nbd";
   if (onlyNbd && v.workloads === undefined) workloads = WORKLOADS.filter((w) => NBD_WORKLOAD_IDS.includes(w.id));
   const localSizes =
     v["local-sizes"] !== undefined
@@ -144,6 +158,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     local: v["no-local"] !== true && !onlyNbd,
     nbd: v["no-nbd"] !== true,
     onlyNbd,
+    only,
+    scaling: v["no-scaling"] !== true && only === undefined,
     localSizes,
     localQueueDepth: positiveInt("--local-qd", v["local-qd"], 16),
     localFileBytes: positiveInt("--local-file-mib", v["local-file-mib"], quick ? 256 : 1024) * 1024 * 1024,

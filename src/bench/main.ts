@@ -20,6 +20,8 @@ import { renderMarkdown, renderTable } from "./table.js";
 import { runNbdComparison, NBD_WORKLOADS } from "./nbd.js";
 import { renderNbdMarkdown, renderNbdText } from "./nbd-table.js";
 import { BenchTgtd, FILE_LUN, NULL_LUN } from "./tgtd.js";
+import { partContext, runScalingPart, type PartContext } from "./scaling.js";
+import { runTargetPart } from "./target.js";
 
 /** The repository: two levels above this module (dist/bench/ or src/bench/). */
 const ROOT = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
@@ -43,6 +45,14 @@ function fullTable(results: BenchResults): string {
   return results.nbd === undefined ? renderTable(results) : `${renderTable(results)}\n${renderNbdText(results.nbd).join("\n")}\n`;
 }
 
+/** Says where a part's results went and what went wrong in it; its exit code. */
+function partOutcome(part: PartContext, files: readonly string[], log: (line: string) => void): number {
+  log(`results: ${files.join(", ")}`);
+  if (part.noisyRuns.length > 0) log(`${part.noisyRuns.length} run(s) started on a busy machine:\n  ${part.noisyRuns.join("\n  ")}`);
+  if (part.failures.length > 0) log(`${part.failures.length} run(s) failed:\n  ${part.failures.join("\n  ")}`);
+  return part.failures.length > 0 ? 1 : 0;
+}
+
 /** --render: the table, Markdown and charts again from a results file, nothing measured. */
 async function render(path: string): Promise<number> {
   const results = JSON.parse(await readFile(path, "utf8")) as BenchResults;
@@ -64,6 +74,13 @@ async function main(): Promise<number> {
   const stamp = `${stampOf(started)}${options.quick ? "-quick" : ""}${options.onlyNbd ? "-nbd" : ""}`;
   const outDir = resolve(options.outDir ?? join(ROOT, "bench", "results"));
   await mkdir(outDir, { recursive: true });
+  if (options.only === "scaling" || options.only === "target") {
+    // A part alone: its own tgtds and files (never "latest"), nothing of the main suite.
+    const part = partContext(options, clockTicksPerSecond(), log);
+    const partStamp = `${stampOf(started)}${options.quick ? "-quick" : ""}`;
+    const { files } = options.only === "scaling" ? await runScalingPart(part, outDir, [partStamp]) : await runTargetPart(part, outDir, [partStamp]);
+    return partOutcome(part, files, log);
+  }
   const machine = await machineInfo();
   const source = await sourceRevision(ROOT);
   const clk = clockTicksPerSecond();
@@ -153,7 +170,13 @@ async function main(): Promise<number> {
     log(`results: ${files.map(([name]) => join(outDir, name)).join(", ")}`);
     if (noisyRuns.length > 0) log(`${noisyRuns.length} run(s) started on a busy machine (see noisyRuns in the JSON)`);
     if (failures.length > 0) log(`${failures.length} run(s) failed:\n  ${failures.join("\n  ")}`);
-    return failures.length > 0 ? 1 : 0;
+    let scalingCode = 0;
+    if (options.scaling && !options.onlyNbd) {
+      const part = partContext(options, clk, log);
+      const { files: scalingFiles } = await runScalingPart(part, outDir, options.quick ? [stamp] : [stamp, "latest"]);
+      scalingCode = partOutcome(part, scalingFiles, log);
+    }
+    return failures.length > 0 ? 1 : scalingCode;
   } finally {
     process.removeListener("SIGINT", onSignal);
     process.removeListener("SIGTERM", onSignal);
