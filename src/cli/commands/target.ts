@@ -83,6 +83,9 @@ export async function targetConfig(ctx: CliContext, opts: TargetOptions): Promis
       {
         iqn: opts.iqn,
         luns,
+        // RFC 7143 §13.20: offer up to ErrorRecoveryLevel 2 (connection recovery, TASK REASSIGN);
+        // the lower of the two offers wins, so initiators asking for 0 get 0.
+        policy: { errorRecoveryLevel: 2 },
         ...(chap === undefined ? {} : { chap }),
         ...(mutualChap === undefined ? {} : { mutualChap }),
         ...(opts.allowInitiator.length === 0 ? {} : { allowedInitiators: opts.allowInitiator }),

@@ -159,7 +159,8 @@ export const DEFAULT_RETENTION_BYTES = 64 * 1024 * 1024;
 /**
  * The embedded target's negotiation policy: the core's permissive target policy, with
  * MaxConnections 4 so that an initiator may try MC/S. ErrorRecoveryLevel stays 0 unless a target's
- * policy says 1 (SNACK, recovery R2T: RFC 7143 §7.3); 2 (connection recovery) is not implemented.
+ * policy says 1 (SNACK, recovery R2T: RFC 7143 §7.3) or 2 (connection recovery and TASK REASSIGN,
+ * §6.2.2, §7.1.4); `iscsi target` offers 2. The lower of the two offers wins (§13.20).
  */
 export const EMBEDDED_TARGET_POLICY: TargetPolicy = Object.freeze<TargetPolicy>({
   ...DEFAULT_TARGET_POLICY,
@@ -215,9 +216,6 @@ function resolvePolicy(iqn: string, overrides: Partial<TargetPolicy> | undefined
     validateProposal(policy);
   } catch (error) {
     throw new ConfigError(`target ${iqn}: ${(error as Error).message}`);
-  }
-  if (policy.errorRecoveryLevel > 1) {
-    throw new ConfigError(`target ${iqn}: ErrorRecoveryLevel=${policy.errorRecoveryLevel} is not implemented (0 or 1)`);
   }
   if (!policy.dataPDUInOrder || !policy.dataSequenceInOrder) {
     throw new ConfigError(`target ${iqn}: DataPDUInOrder=No and DataSequenceInOrder=No are not implemented`);

@@ -501,10 +501,12 @@ export class TargetConnection {
     if (this.#closing) return;
     this.#closing = true;
     this.#error = error;
-    this.#retention?.clear();
     const handler = this.#handler;
     this.#handler = undefined;
+    // The session looks at what was kept first: at ERL 2 unacknowledged status outlives the
+    // connection, for TASK REASSIGN (RFC 7143 §6.2.2).
     handler?.connectionClosed(this, now);
+    this.#retention?.clear();
     this.#owner.closed(this, error, now);
   }
 

@@ -174,11 +174,17 @@ export class TargetEngine {
       const t = connection.pollTimeout();
       if (t !== undefined && (at === undefined || t < at)) at = t;
     }
+    // ERL 2: Time2Retain of the tasks of lost connections, and of sessions left with none.
+    for (const session of this.#sessions.values()) {
+      const t = session.pollTimeout();
+      if (t !== undefined && (at === undefined || t < at)) at = t;
+    }
     return at;
   }
 
   handleTimeout(now: number): void {
     for (const connection of [...this.#connections.values()]) connection.handleTimeout(now);
+    for (const session of [...this.#sessions.values()]) session.handleTimeout(now);
   }
 
   /** Closes every session and connection (the host then closes its transports). */

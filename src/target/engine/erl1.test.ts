@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { crc32c } from "../../core/digest/crc32c.js";
-import { ConfigError } from "../../core/errors.js";
 import { encodePdu } from "../../core/pdu/encode.js";
 import { Opcode, RESERVED_TAG, RejectReason, SnackType } from "../../core/pdu/opcodes.js";
 import type { SnackRequestPdu } from "../../core/pdu/types.js";
@@ -9,8 +8,6 @@ import { ScsiStatus } from "../../core/scsi/status.js";
 import { DEFAULT_INITIATOR_PROPOSAL, type OperationalProposal, type TargetPolicy } from "../../core/text/parameters.js";
 import { BitFlipper } from "./flip.test-util.js";
 import { type PairOptions, TargetPair } from "./pair.test-util.js";
-import { TargetEngine } from "./engine.js";
-import { nodeSessionDeps } from "../../node/deps.js";
 
 const DIGESTS = { headerDigest: true, dataDigest: true, crc32c };
 
@@ -58,17 +55,6 @@ describe("ErrorRecoveryLevel 1: negotiation", () => {
     expect(side.session.params.errorRecoveryLevel).toBe(0);
     expect(side.run({ cdb: buildRead10Cdb({ lba: 0, blocks: 4 }), dataIn: new Uint8Array(2048) }).status).toBe(0);
     expect(link.target.retention).toBeUndefined();
-  });
-
-  it("refuses ErrorRecoveryLevel 2 in a target's policy", () => {
-    const deps = nodeSessionDeps();
-    expect(
-      () =>
-        new TargetEngine(
-          { targets: [{ iqn: "iqn.2026-11.test:erl2", luns: [{ lun: 0, blocks: 8 }], policy: { errorRecoveryLevel: 2 } }], portals: [] },
-          { crc32c: deps.crc32c, hash: deps.hash, randomBytes: deps.randomBytes },
-        ),
-    ).toThrow(ConfigError);
   });
 });
 

@@ -260,6 +260,21 @@ export class Retention {
     this.#budget.give(read.bytes + PDU_COST);
   }
 
+  /**
+   * ERL 2: the SCSI statuses sent and not acknowledged, with the read data kept beside them, in
+   * StatSN order. A lost connection hands them to its session before `clear`, so that a TASK
+   * REASSIGN on another connection can send them again (RFC 7143 §6.2.2, §11.5.1).
+   */
+  unacknowledgedTasks(): Array<{ readonly itt: number; readonly status: TargetPdu; readonly read: KeptRead | undefined }> {
+    const out = [];
+    for (const { pdu } of this.#statuses.values()) {
+      if (pdu.opcode === Opcode.ScsiResponse || (pdu.opcode === Opcode.DataIn && pdu.hasStatus)) {
+        out.push({ itt: pdu.initiatorTaskTag, status: pdu, read: this.#reads.get(pdu.initiatorTaskTag) });
+      }
+    }
+    return out;
+  }
+
   /** The connection is gone: everything it kept is freed (ERL 1 has no connection recovery). */
   clear(): void {
     for (const itt of [...this.#reads.keys()]) this.#dropRead(itt);

@@ -18,6 +18,7 @@ import type { UnitTicket } from "./scsi/logical-unit.js";
 import type { ScsiPort, ScsiRequest, ScsiResult } from "./scsi/port.js";
 import type { StorageOperation, StorageOutcome } from "./storage.js";
 import type { DataOutOutcome, WriteTransfer } from "./write-transfer.js";
+import { type Resumable, resume } from "./reassign.js";
 
 /** What a task needs from its session. */
 export interface TaskHost {
@@ -45,7 +46,7 @@ export class ScsiTask implements ScsiPort {
   readonly request: ScsiRequest;
   readonly attribute: TaskAttribute;
   /** RFC 7143 §6.1.2 connection allegiance: R2Ts, Data-In and status go on this connection. */
-  readonly connection: TargetConnection;
+  #connection: TargetConnection;
   readonly transfer: WriteTransfer | undefined;
   readonly #host: TaskHost;
   #state: TaskState = "received";
@@ -57,6 +58,10 @@ export class ScsiTask implements ScsiPort {
   #inStorage = 0;
   #wantData: { readonly length: number; readonly then: (data: Uint8Array) => void } | undefined;
   #pending: ScsiResult | undefined;
+  /** ERL 2: its connection is gone and it waits for a TASK REASSIGN (RFC 7143 §6.2.2). */
+  #orphaned = false;
+  /** ERL 2: what it ended with while orphaned, sent once it is reassigned. */
+  #held: Resumable | undefined;
 
   constructor(
     fields: { itt: number; cmdSN: number; immediate: boolean; request: ScsiRequest; attribute: TaskAttribute },
@@ -69,13 +74,60 @@ export class ScsiTask implements ScsiPort {
     this.immediate = fields.immediate;
     this.request = fields.request;
     this.attribute = fields.attribute;
-    this.connection = connection;
+    this.#connection = connection;
     this.transfer = transfer;
     this.#host = host;
   }
 
   get state(): TaskState {
     return this.#state;
+  }
+
+  get connection(): TargetConnection {
+    return this.#connection;
+  }
+
+  /** ERL 2: its connection was lost; it waits for reassignment. */
+  get orphaned(): boolean {
+    return this.#orphaned;
+  }
+
+  /**
+   * ERL 2 (RFC 7143 §6.2.2): the connection this task is allegiant to was lost. The task goes on
+   * (storage runs, data already received is kept) and what it ends with is held until a TASK
+   * REASSIGN moves it to another connection.
+   */
+  orphan(): void {
+    this.#orphaned = true;
+  }
+
+  /**
+   * ERL 2: TASK REASSIGN moved the task to `connection` (RFC 7143 §11.5.1). A task that ended
+   * meanwhile sends its data from `expDataSN` and its status; a write still running asks again,
+   * with R2Ts, for the data it has not got; anything else simply answers here when it ends.
+   */
+  reassign(connection: TargetConnection, expDataSN: number): void {
+    this.#connection = connection;
+    this.#orphaned = false;
+    const held = this.#held;
+    if (held !== undefined) {
+      this.#held = undefined;
+      resume(connection, this.#host, held, expDataSN, this.#host.maxBurstLength);
+      return;
+    }
+    const transfer = this.transfer;
+    if (this.#ended || transfer === undefined) return;
+    transfer.reassigned();
+    const pending = this.#pending;
+    if (pending !== undefined) {
+      if (transfer.quiet) {
+        this.#pending = undefined;
+        this.#respond(pending);
+      }
+      return;
+    }
+    this.#solicit();
+    this.#checkData();
   }
 
   /** True once finished, aborted or terminated. */
@@ -182,7 +234,7 @@ export class ScsiTask implements ScsiPort {
         initiatorTaskTag: this.itt,
         targetTransferTag: plan.targetTransferTag,
         // RFC 7143 §11.8: an R2T carries the next StatSN without consuming it.
-        statSN: this.connection.statSN,
+        statSN: this.#connection.statSN,
         expCmdSN: this.#host.expCmdSN,
         maxCmdSN: this.#host.maxCmdSN,
         r2tSN: plan.r2tSN,
@@ -191,7 +243,7 @@ export class ScsiTask implements ScsiPort {
       };
       this.#host.countR2T();
       if (plan.recovery) this.#host.countRecoveryR2T();
-      this.connection.send(r2t);
+      this.#connection.send(r2t);
     }
   }
 
@@ -255,9 +307,12 @@ export class ScsiTask implements ScsiPort {
     const host = this.#host;
     // Free the window slot first, so the status below carries the MaxCmdSN it opened.
     if (!holdUnit) this.#release();
-    const connection = this.connection;
-    if (connection.closed) return;
+    const connection = this.#connection;
     const request = this.request;
+    if (connection.closed) {
+      if (this.#orphaned) this.#held = this.#resumable(result);
+      return;
+    }
     const expected = request.expectedLength;
     const data = request.read ? result.data : undefined;
     const spdtl = result.data?.length ?? result.writeLength ?? 0;
@@ -311,6 +366,26 @@ export class ScsiTask implements ScsiPort {
       responseData: EMPTY,
     };
     connection.send(response);
+  }
+
+  /** ERL 2: the result to hold for reassignment; read data is copied (it views the backend's memory). */
+  #resumable(result: ScsiResult): Resumable {
+    const request = this.request;
+    const expected = request.expectedLength;
+    const spdtl = result.data?.length ?? result.writeLength ?? 0;
+    const data = request.read && result.data !== undefined ? result.data.slice(0, Math.min(result.data.length, expected)) : undefined;
+    return {
+      itt: this.itt,
+      lun: request.lun,
+      // Nothing was sent yet: the layout is the one the new connection will use.
+      data: data === undefined ? undefined : { length: data.length, slice: (o, e) => data.subarray(o, e), maxSegment: Number.MAX_SAFE_INTEGER, maxBurst: this.#host.maxBurstLength },
+      status: result.status,
+      sense: result.sense ?? EMPTY,
+      residualOverflow: spdtl > expected,
+      residualUnderflow: spdtl < expected,
+      residualCount: spdtl < expected ? expected - spdtl : spdtl > expected ? spdtl - expected : 0,
+      r2tCount: this.transfer?.r2tCount ?? 0,
+    };
   }
 }
 

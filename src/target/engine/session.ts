@@ -4,10 +4,19 @@
  * logout. Connections hand it every full-feature PDU; it answers on the connection a command came
  * on (RFC 7143 §6.1.2 connection allegiance), while Data-Out is looked up session-wide.
  */
-import { DigestError, type IscsiError, RemoteProtocolError } from "../../core/errors.js";
+import { DigestError, type IscsiError, RemoteProtocolError, SessionClosedError } from "../../core/errors.js";
 import { readU32 } from "../../core/bytes.js";
 import type { Frame } from "../../core/pdu/framer.js";
-import { LogoutReason, LogoutResponseCode, Opcode, RESERVED_TAG, RejectReason, TaskAttribute, opcodeName } from "../../core/pdu/opcodes.js";
+import {
+  LogoutReason,
+  LogoutResponseCode,
+  Opcode,
+  RESERVED_TAG,
+  RejectReason,
+  TaskAttribute,
+  TaskManagementResponseCode,
+  opcodeName,
+} from "../../core/pdu/opcodes.js";
 import type {
   DataOutPdu,
   InitiatorPdu,
@@ -33,6 +42,7 @@ import type { DiscoveredTarget } from "../../core/discovery/send-targets.js";
 import { Retention, RetentionBudget } from "./retention.js";
 import { answerSnack, type SnackHost } from "./snack.js";
 import { WriteTransfer } from "./write-transfer.js";
+import { type Resumable, keptResumable, resume } from "./reassign.js";
 
 /** What a session needs from the engine. */
 export interface SessionOwner {
@@ -83,6 +93,14 @@ export type PendingUnitAttention = Array<{ readonly asc: number; readonly ascq: 
 /** How many aborted tags we remember, to drop their late Data-Out quietly. */
 const TOMBSTONES = 1024;
 
+/**
+ * ERL 2: a task of a lost connection waiting for TASK REASSIGN until `until` (Time2Retain after
+ * the loss): one still in progress, or one that ended with its status not acknowledged.
+ */
+type Orphan =
+  | { readonly kind: "task"; readonly task: ScsiTask; readonly cid: number; readonly until: number }
+  | { readonly kind: "kept"; readonly resumable: Resumable; readonly cid: number; readonly until: number };
+
 export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
   readonly tsih: number;
   readonly isid: number;
@@ -105,6 +123,14 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
   #nextTag = 1;
   #closed = false;
   #logout: { readonly connection: TargetConnection; readonly pdu: LogoutRequestPdu; readonly waiting: Set<ScsiTask> } | undefined;
+  /** ERL 2: tasks of lost connections, by ITT, until reassigned or Time2Retain passes. */
+  readonly #orphans = new Map<number, Orphan>();
+  /** ERL 2: CIDs lost and still recoverable (a Logout for recovery may name them), with their deadline. */
+  readonly #lostCids = new Map<number, number>();
+  /** ERL 2: with no connection left, the session waits for one until then (Time2Retain). */
+  #retainUntil: number | undefined;
+  /** The latest time the session was told (some closes come without one). */
+  #now = 0;
 
   constructor(
     fields: {
@@ -185,6 +211,8 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
 
   addConnection(connection: TargetConnection): void {
     this.#connections.set(connection.cid, connection);
+    this.#retainUntil = undefined;
+    this.#lostCids.delete(connection.cid);
     const budget = this.#retentionBudget;
     if (budget !== undefined) {
       connection.keepForSnack(
@@ -215,7 +243,8 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
 
   // ---------------------------------------------------------------- PDUs in
 
-  receive(connection: TargetConnection, pdu: InitiatorPdu, frame: Frame, _now: number): void {
+  receive(connection: TargetConnection, pdu: InitiatorPdu, frame: Frame, now: number): void {
+    if (now > this.#now) this.#now = now;
     const retention = connection.retention;
     // RFC 7143 §4.2.2.2: ExpStatSN acknowledges the status below it, and what it kept goes. A
     // SNACK's own ExpStatSN is left out: our initiator counts the very status it asks for again.
@@ -676,8 +705,10 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
         affected = [target];
         break;
       }
+      case LogoutReason.RemoveConnectionForRecovery:
+        this.#removeForRecovery(connection, pdu);
+        return;
       default:
-        // RFC 7143 §11.15.1: removing a connection for recovery needs ErrorRecoveryLevel 2.
         this.#logoutResponse(connection, pdu, LogoutResponseCode.RecoveryNotSupported);
         return;
     }
@@ -690,6 +721,28 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
     }
     this.#logout = { connection, pdu, waiting };
     if (waiting.size === 0) this.#logoutRespond();
+  }
+
+  /**
+   * RFC 7143 §11.14.1 reason 2: the connection `pdu.cid` is removed for recovery; its tasks wait
+   * for TASK REASSIGN (ERL 2). A CID already lost and still within Time2Retain is answered too.
+   */
+  #removeForRecovery(connection: TargetConnection, pdu: LogoutRequestPdu): void {
+    // RFC 7143 §11.15.1: removing a connection for recovery needs ErrorRecoveryLevel 2.
+    if (!this.recoverable) {
+      this.#logoutResponse(connection, pdu, LogoutResponseCode.RecoveryNotSupported);
+      return;
+    }
+    const removed = this.#connections.get(pdu.cid);
+    if (removed === undefined && !this.#lostCids.has(pdu.cid)) {
+      this.#logoutResponse(connection, pdu, LogoutResponseCode.CidNotFound);
+      return;
+    }
+    this.#logoutResponse(connection, pdu, LogoutResponseCode.Success, true);
+    if (removed === undefined) return;
+    // The response goes out first when the connection removes itself (the host writes what is
+    // queued before closing); its tasks then become orphans like those of a lost connection.
+    removed.close(new SessionClosedError(`connection ${pdu.cid} removed for recovery (Logout reason 2)`), this.#now);
   }
 
   #logoutRespond(): void {
@@ -713,7 +766,7 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
     closing?.close(undefined, 0);
   }
 
-  #logoutResponse(connection: TargetConnection, pdu: LogoutRequestPdu, response: number): void {
+  #logoutResponse(connection: TargetConnection, pdu: LogoutRequestPdu, response: number, recovery = false): void {
     connection.send({
       opcode: Opcode.LogoutResponse,
       response,
@@ -721,9 +774,10 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
       statSN: connection.takeStatSN(),
       expCmdSN: this.expCmdSN,
       maxCmdSN: this.maxCmdSN,
-      // RFC 7143 §11.15.2-3: at ErrorRecoveryLevel 0 nothing is kept, so no wait and no retention.
-      time2Wait: 0,
-      time2Retain: 0,
+      // RFC 7143 §11.15.2-3: only a connection removed for recovery (ERL 2) has tasks kept; for
+      // it, the negotiated DefaultTime2Wait and DefaultTime2Retain hold. Otherwise nothing is kept.
+      time2Wait: recovery ? this.params.defaultTime2Wait : 0,
+      time2Retain: recovery ? this.params.defaultTime2Retain : 0,
     });
   }
 
@@ -752,21 +806,111 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
 
   // ---------------------------------------------------------------- lifecycle
 
-  connectionClosed(connection: TargetConnection, _now: number): void {
+  connectionClosed(connection: TargetConnection, now: number): void {
+    if (now > this.#now) this.#now = now;
     // A connection replaced by a new login with its CID (RFC 7143 §6.3.4) is no longer in the map.
     if (this.#connections.get(connection.cid) === connection) this.#connections.delete(connection.cid);
     this.#placed.delete(connection.id);
-    // RFC 7143 §7.1.5 (ERL 0): tasks with allegiance to a lost connection are gone.
-    for (const task of [...this.#tasks.values()]) if (task.connection === connection) this.abortTask(task);
+    const recoverable = this.recoverable && !this.#closed;
+    const until = this.#now + this.params.defaultTime2Retain * 1000;
+    if (recoverable) {
+      // RFC 7143 §6.2.2, §7.1.4 (ERL 2): the tasks of a lost connection wait, Time2Retain long, for
+      // a TASK REASSIGN on another connection, and so does the status of those already answered
+      // but not acknowledged (the initiator may not have it).
+      for (const task of this.#tasks.values()) {
+        if (task.connection !== connection) continue;
+        task.orphan();
+        this.#orphans.set(task.itt, { kind: "task", task, cid: connection.cid, until });
+      }
+      for (const kept of connection.retention?.unacknowledgedTasks() ?? []) {
+        if (this.#orphans.has(kept.itt) || this.#tasks.has(kept.itt)) continue;
+        const resumable = keptResumable(kept.status, kept.read);
+        if (resumable !== undefined) this.#orphans.set(kept.itt, { kind: "kept", resumable, cid: connection.cid, until });
+      }
+      this.#lostCids.set(connection.cid, until);
+    } else {
+      // RFC 7143 §7.1.5 (ERL 0, 1): tasks with allegiance to a lost connection are gone.
+      for (const task of [...this.#tasks.values()]) if (task.connection === connection) this.abortTask(task);
+    }
     const logout = this.#logout;
     if (logout !== undefined && logout.connection === connection) this.#logout = undefined;
-    if (this.#connections.size === 0 && !this.#closed) this.end("connections-lost");
+    if (this.#connections.size === 0 && !this.#closed) {
+      // ERL 2: the session outlives its last connection by Time2Retain, for a new one to log in
+      // with its TSIH and take its tasks over (RFC 7143 §6.3.5 leaves it to session timeout).
+      if (recoverable) this.#retainUntil = until;
+      else this.end("connections-lost");
+    }
+  }
+
+  /**
+   * ERL 2 with DefaultTime2Retain > 0 in a normal session: a lost connection's tasks are kept for
+   * reassignment (RFC 7143 §6.2.2, §13.16: Time2Retain 0 means nothing is kept).
+   */
+  get recoverable(): boolean {
+    return this.params.errorRecoveryLevel >= 2 && this.params.defaultTime2Retain > 0 && this.type === "Normal";
+  }
+
+  /** ERL 2: tasks waiting for reassignment. */
+  get orphanCount(): number {
+    return this.#orphans.size;
+  }
+
+  /** ERL 2: the earliest Time2Retain deadline. */
+  pollTimeout(): number | undefined {
+    let at = this.#retainUntil;
+    for (const orphan of this.#orphans.values()) if (at === undefined || orphan.until < at) at = orphan.until;
+    for (const until of this.#lostCids.values()) if (at === undefined || until < at) at = until;
+    return at;
+  }
+
+  /** ERL 2: past Time2Retain, lost tasks are gone and a session with no connection ends. */
+  handleTimeout(now: number): void {
+    if (now > this.#now) this.#now = now;
+    for (const [itt, orphan] of [...this.#orphans]) {
+      if (orphan.until > now) continue;
+      this.#orphans.delete(itt);
+      if (orphan.kind === "task") this.abortTask(orphan.task);
+    }
+    for (const [cid, until] of [...this.#lostCids]) if (until <= now) this.#lostCids.delete(cid);
+    if (this.#retainUntil !== undefined && this.#retainUntil <= now && this.#connections.size === 0) {
+      this.#retainUntil = undefined;
+      this.end("connections-lost");
+    }
+  }
+
+  /**
+   * TASK REASSIGN (RFC 7143 §11.5.1) on `connection`: the response code, and what to do once it
+   * is sent (the task's data and status follow the Task Management Response).
+   */
+  reassignTask(connection: TargetConnection, pdu: TaskManagementRequestPdu): { readonly response: number; readonly then?: () => void } {
+    if (!this.recoverable) return { response: TaskManagementResponseCode.TaskAllegianceReassignmentNotSupported };
+    const itt = pdu.referencedTaskTag;
+    const orphan = this.#orphans.get(itt);
+    if (orphan === undefined) {
+      const task = this.#tasks.get(itt);
+      // §11.6.1: the task's connection is still there: it cannot be taken from it.
+      if (task !== undefined && !task.connection.closed) return { response: TaskManagementResponseCode.TaskStillAllegiant };
+      return { response: TaskManagementResponseCode.TaskDoesNotExist };
+    }
+    if (orphan.kind === "task" && orphan.task.request.lun !== pdu.lun) return { response: TaskManagementResponseCode.TaskDoesNotExist };
+    this.#orphans.delete(itt);
+    return {
+      response: TaskManagementResponseCode.FunctionComplete,
+      then: () => {
+        if (orphan.kind === "task") orphan.task.reassign(connection, pdu.expDataSN);
+        else resume(connection, this, orphan.resumable, pdu.expDataSN, this.maxBurstLength);
+      },
+    };
   }
 
   /** Ends the session: every task ends quietly, every connection closes. Idempotent. */
   end(reason: SessionCloseReason, error?: IscsiError): void {
     if (this.#closed) return;
     this.#closed = true;
+    for (const orphan of this.#orphans.values()) if (orphan.kind === "task") this.abortTask(orphan.task);
+    this.#orphans.clear();
+    this.#lostCids.clear();
+    this.#retainUntil = undefined;
     for (const task of [...this.#tasks.values()]) this.abortTask(task);
     for (const item of this.#window.clear()) if (item.kind === "scsi") this.abortTask(item.task);
     for (const connection of this.connections) connection.close(error, 0);

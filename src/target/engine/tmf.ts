@@ -25,6 +25,8 @@ export interface TmfSession {
   abortTask(task: ScsiTask): void;
   /** RFC 7143 §11.5.1: a command whose CmdSN is in the window but never arrived counts as received. */
   considerReceived(cmdSN: number): boolean;
+  /** ERL 2 TASK REASSIGN: the response, and what follows it (the task's data and status). */
+  reassignTask(connection: TargetConnection, pdu: TaskManagementRequestPdu): { readonly response: number; readonly then?: () => void };
 }
 
 export interface TmfHooks {
@@ -101,9 +103,14 @@ export function handleTaskManagement(
       if (pdu.function === TaskManagementFunction.TargetColdReset) hooks.coldReset();
       return response;
     }
-    case TaskManagementFunction.TaskReassign:
-      // RFC 7143 §11.5.1: reassignment needs ErrorRecoveryLevel 2.
-      return respond(TaskManagementResponseCode.TaskAllegianceReassignmentNotSupported);
+    case TaskManagementFunction.TaskReassign: {
+      // RFC 7143 §11.5.1: reassignment needs ErrorRecoveryLevel 2 (the session answers 4 below
+      // it); the task's Data-In and status follow the response, on this connection.
+      const { response, then } = session.reassignTask(connection, pdu);
+      respond(response);
+      then?.();
+      return response;
+    }
     case TaskManagementFunction.ClearAca:
       // We report NormACA=0 in INQUIRY: there is never an ACA to clear.
       return respond(TaskManagementResponseCode.NotSupported);

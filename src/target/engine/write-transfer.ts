@@ -185,6 +185,30 @@ export class WriteTransfer {
   }
 
   /**
+   * ERL 2: the task moved to another connection (TASK REASSIGN). Its outstanding R2Ts died with
+   * the old one, and the initiator sends no more unsolicited data for it: what each open sequence
+   * had not delivered is asked for again with R2Ts on the new connection (RFC 7143 §6.2.2, §11.5.1),
+   * and data already received is kept, not asked for twice.
+   */
+  reassigned(): void {
+    const unsolicited = this.#unsolicited;
+    if (unsolicited !== undefined) {
+      this.#unsolicitedBytes = unsolicited.received;
+      this.#unsolicited = undefined;
+    }
+    const open = [...this.#outstanding.values()].sort((a, b) => a.offset - b.offset);
+    this.#outstanding.clear();
+    for (const seq of open) this.#reask(seq.offset + seq.received, seq.length - seq.received);
+  }
+
+  /** A range to ask for again, kept in offset order (reassignment may interleave with ERL 1's). */
+  #reask(offset: number, length: number): void {
+    if (length <= 0) return;
+    const at = this.#missing.findIndex((m) => m.offset > offset);
+    this.#missing.splice(at < 0 ? this.#missing.length : at, 0, { offset, length });
+  }
+
+  /**
    * The R2Ts to send now: while the unsolicited data is done, bytes are missing, and fewer than
    * MaxOutstandingR2T are outstanding (RFC 7143 §13.17), each for at most MaxBurstLength
    * (§13.13). `allocateTag` gives a fresh Target Transfer Tag.
