@@ -13,10 +13,11 @@ function results(): TargetResults {
     startedAt: "2026-12-03T07:00:00.000Z",
     finishedAt: "2026-12-03T07:05:00.000Z",
     settings: { rounds: 2, seconds: 3 },
-    servers: { tgtd: "tgtd (--bstype null)", "iscsi-ts": "iscsi target --listen 127.0.0.1:0 --lun 1=mem:1G" },
+    servers: { tgtd: "tgtd (--bstype null)", "iscsi-ts": "iscsi target --listen 127.0.0.1:0 --lun 1=mem:1G", "iscsi-ts-null": "iscsi target --listen 127.0.0.1:0 --lun 1=null:1T" },
     cells: [
       { workload: randread.id, server: "tgtd", samples: [sample(1, 80_000, 4096, 10), sample(2, 90_000, 4096, 10)] },
       { workload: randread.id, server: "iscsi-ts", samples: [sample(1, 85_000, 4096, 8), sample(2, 95_000, 4096, 8)] },
+      { workload: randread.id, server: "iscsi-ts-null", samples: [sample(1, 100_000, 4096, 6)] },
       { workload: seqread.id, server: "tgtd", samples: [sample(1, 1600, 2 ** 20, 400)] },
       { workload: seqread.id, server: "iscsi-ts", samples: [sample(1, 800, 2 ** 20, 800)] },
       { workload: randwrite.id, server: "tgtd", samples: [sample(1, 30_000, 4096, 12)] },
@@ -49,9 +50,10 @@ describe("the target table", () => {
     expect(judgeTargetGoals(results())[0]?.ratio).toBeCloseTo(90_000 / 85_000, 6);
   });
 
-  it("renders a row per workload with ratios ours over tgtd, target CPU per I/O and met or missed", () => {
+  it("renders a row per workload with ratios ours (memory and null LUNs) over tgtd, target CPU per I/O and met or missed", () => {
     const rows = targetRows(results());
-    expect(rows[0]).toEqual(["4 KiB random read QD32", "iscsi-perf", "85.0K IOPS", "90.0K IOPS", "1.06x", "10.0 us", "8.0 us", "0.80x", "met", "1%"]);
+    expect(rows[0]).toEqual(["4 KiB random read QD32", "iscsi-perf", "85.0K IOPS", "90.0K IOPS", "1.06x", "100K IOPS", "1.18x", "10.0 us", "8.0 us", "0.80x", "6.0 us", "0.60x", "met", "1%"]);
+    expect(rows[1]?.slice(5, 7)).toEqual(["failed", "n/a"]);
     expect(rows[1]?.slice(2, 5)).toEqual(["1600 MiB/s", "800 MiB/s", "0.50x"]);
     expect(rows[2]?.slice(1, 5)).toEqual(["qemu-img bench", "30.0K IOPS", "failed", "n/a"]);
     const md = renderTargetMarkdown(results());
