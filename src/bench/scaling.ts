@@ -22,6 +22,7 @@ import { join } from "node:path";
 import { createWorkerPool, type SessionApi } from "../node/workers/index.js";
 import { blockTargetOf, runWorkload, type BlockTarget } from "../perf/engine.js";
 import type { BenchOptions } from "./args.js";
+import { BenchError } from "./errors.js";
 import { runIscsiPerf, type PeerRun } from "./libiscsi.js";
 import { contention, ownTicks, readCpuTicks, readMachineTicks, type Surroundings } from "./procstat.js";
 import { waitForQuiet, type QuietOptions } from "./quiet.js";
@@ -70,7 +71,7 @@ export const SCALING_ROWS: readonly ScalingRowDef[] = [
 /** The two workloads of the table: 4 KiB random reads at QD32 (IOPS) and 1 MiB sequential reads at QD16 (MiB/s). */
 export const SCALING_WORKLOADS: readonly WorkloadDef[] = ["randread-4k-qd32", "seqread-1m-qd16"].map((id) => {
   const found = WORKLOADS.find((w) => w.id === id);
-  if (found === undefined) throw new Error(`workload ${id} is gone from workloads.ts`);
+  if (found === undefined) throw new BenchError("BENCH_ERR_USAGE", `workload ${id} is gone from workloads.ts`);
   return found;
 });
 

@@ -30,7 +30,7 @@ export type ServerName = "tgtd" | "iscsi-ts" | "iscsi-ts-null";
 /** The goal's four workloads: reads through iscsi-perf, writes through qemu-img bench (sequential offsets). */
 export const TARGET_WORKLOADS: readonly WorkloadDef[] = ["randread-4k-qd32", "seqread-1m-qd16", "randwrite-4k-qd32", "seqwrite-1m-qd16"].map((id) => {
   const found = WORKLOADS.find((w) => w.id === id);
-  if (found === undefined) throw new Error(`workload ${id} is gone from workloads.ts`);
+  if (found === undefined) throw new BenchError("BENCH_ERR_USAGE", `workload ${id} is gone from workloads.ts`);
   return found;
 });
 
