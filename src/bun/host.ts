@@ -6,6 +6,11 @@
  * Bun's sockets keep no write queue: `write` returns what the kernel took, and the rest is ours to
  * write on `drain`. The core's pieces may be reused once our `write` returns, so everything that
  * waits is a copy of our own.
+ *
+ * One limit of `Bun.connect` (Bun 1.4): a connect cannot be abandoned. There is no socket before
+ * `open` and no abort signal, so after our connect timeout the stream is closed for the client,
+ * but the attempt goes on until the kernel gives up on the SYN (about 2 minutes with Linux's
+ * tcp_syn_retries of 6) and holds the process open until then (test/hosts/transport.test.ts).
  */
 import { createRequire } from "node:module";
 import { hostname } from "node:os";

@@ -22,8 +22,12 @@ export interface DenoApi {
   readonly version: { readonly deno: string };
   /** `signal` abandons a connect still in progress (a SYN nobody answers): the promise rejects. */
   connect(options: { readonly hostname: string; readonly port: number; readonly transport?: "tcp"; readonly signal?: AbortSignal }): Promise<DenoConn>;
-  /** Needs --allow-sys: throws without it. */
+  /** Needs --allow-sys (hostname): throws without it, or prompts on a terminal. */
   hostname(): string;
+  /** Whether a permission is granted, without prompting (absent before Deno 1.36). */
+  readonly permissions?: {
+    querySync?(descriptor: { readonly name: "read" | "env" | "ffi" | "sys"; readonly kind?: "hostname" }): { readonly state: "granted" | "denied" | "prompt" };
+  };
   refTimer(id: number): void;
   unrefTimer(id: number): void;
 }

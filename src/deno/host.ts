@@ -35,30 +35,36 @@ export function denoHost(deps: SessionDeps = denoSessionDeps()): ClientHost {
     setTimer: (delayMs, callback) => denoTimer(deno, delayMs, callback),
     now: () => performance.now(),
     defer: (callback) => queueMicrotask(callback),
-    machineName: () => {
-      try {
-        return deno.hostname();
-      } catch {
-        // Without --allow-sys the name is not ours to read: the default initiator name says "localhost".
-        return undefined;
-      }
-    },
+    // Without --allow-sys the name is not ours to read (asking would prompt on a terminal): the
+    // default initiator name then says "localhost".
+    machineName: () => (granted(deno, "sys") ? deno.hostname() : undefined),
+  };
+}
+
+/** Whether Deno grants `name` already: checked first, since using it otherwise prompts on a terminal. */
+function granted(deno: DenoApi, name: "read" | "env" | "ffi" | "sys"): boolean {
+  try {
+    return deno.permissions?.querySync?.(name === "sys" ? { name, kind: "hostname" } : { name }).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+function denoTimer(deno: DenoApi, delayMs: number, callback: () => void): HostTimer {
+  const timer = setTimeout(callback, delayMs);
+  return {
+    cancel: () => clearTimeout(timer),
+    hold: (holdOpen) => holdTimer(deno, timer, holdOpen),
   };
 }
 
 /** Deno 2's timers are Node-style objects with ref/unref; older ones are numbers for Deno.refTimer. */
-function denoTimer(deno: DenoApi, delayMs: number, callback: () => void): HostTimer {
-  const timer = setTimeout(callback, delayMs) as unknown as number | { ref(): void; unref(): void };
-  return {
-    cancel: () => clearTimeout(timer as Parameters<typeof clearTimeout>[0]),
-    hold: (holdOpen) => {
-      if (typeof timer === "number") {
-        if (holdOpen) deno.refTimer(timer);
-        else deno.unrefTimer(timer);
-      } else if (holdOpen) timer.ref();
-      else timer.unref();
-    },
-  };
+function holdTimer(deno: DenoApi, timer: unknown, holdOpen: boolean): void {
+  if (typeof timer === "number") {
+    if (holdOpen) deno.refTimer(timer);
+    else deno.unrefTimer(timer);
+  } else if (holdOpen) (timer as { ref(): void }).ref();
+  else (timer as { unref(): void }).unref();
 }
 
 function connectDeno(deno: DenoApi, portal: Portal, sink: StreamSink, options: ConnectOptions): ByteStream {
@@ -115,7 +121,7 @@ function connectDeno(deno: DenoApi, portal: Portal, sink: StreamSink, options: C
   const armGrace = (): void => {
     clearTimeout(graceTimer);
     graceTimer = setTimeout(finish, END_GRACE_MS);
-    denoTimerUnref(deno, graceTimer);
+    holdTimer(deno, graceTimer, false);
   };
 
   const writeLoop = async (c: DenoConn): Promise<void> => {
@@ -170,11 +176,6 @@ function connectDeno(deno: DenoApi, portal: Portal, sink: StreamSink, options: C
   };
 }
 
-function denoTimerUnref(deno: DenoApi, timer: unknown): void {
-  if (typeof timer === "number") deno.unrefTimer(timer);
-  else (timer as { unref(): void }).unref();
-}
-
 function total(pieces: readonly Uint8Array[]): number {
   let length = 0;
   for (const piece of pieces) length += piece.length;
@@ -227,9 +228,11 @@ function webRandomBytes(length: number): Uint8Array {
 
 /**
  * @node-rs/crc32 (SSE4.2) through Deno's N-API, trusted only once it agrees with the pure CRC32C
- * on RFC 3720 B.4's vector; without --allow-ffi it cannot load and the pure one serves.
+ * on RFC 3720 B.4's vector. Loading it needs --allow-ffi, --allow-env and --allow-read; without
+ * all three (asking would prompt on a terminal) the pure one serves.
  */
-export function loadDenoCrc32c(): { readonly fn: Crc32c; readonly native: boolean } {
+export function loadDenoCrc32c(deno: DenoApi = denoApi()): { readonly fn: Crc32c; readonly native: boolean } {
+  if (!granted(deno, "ffi") || !granted(deno, "env") || !granted(deno, "read")) return { fn: pureCrc32c, native: false };
   try {
     const native = (createRequire(import.meta.url)("@node-rs/crc32") as { crc32c: (input: Uint8Array, initial?: number) => number }).crc32c;
     const vector = new Uint8Array(32);
@@ -249,5 +252,5 @@ export function loadDenoCrc32c(): { readonly fn: Crc32c; readonly native: boolea
  * microseconds once per login either way, so the pure one, which needs nothing of the runtime.
  */
 export function denoSessionDeps(): SessionDeps {
-  return { crc32c: loadDenoCrc32c().fn, randomBytes: webRandomBytes, hash: nobleHash };
+  return { crc32c: loadDenoCrc32c(denoApi()).fn, randomBytes: webRandomBytes, hash: nobleHash };
 }
