@@ -101,7 +101,17 @@ export type SessionEvent<C> =
   /** The host must close this connection's transport now (after writing what pollTransmit gives). */
   | { readonly type: "connection-closed"; readonly cid: number; readonly error?: IscsiError }
   /** Session recovery needs a new connection now: the host opens one (openConnection, connect). */
-  | { readonly type: "reconnect"; readonly attempt: number }
+  | {
+      readonly type: "reconnect";
+      readonly attempt: number;
+      /**
+       * ERL 2 connection recovery: the CID of the lost connection the new one replaces, in the
+       * same session (same ISID and TSIH, RFC 7143 §7.1.4); absent for session reinstatement.
+       */
+      readonly cid?: number;
+    }
+  /** ERL 2: a lost connection's recovery started, moved its tasks, or gave way to reinstatement. */
+  | { readonly type: "connection-recovery"; readonly phase: "started" | "recovered" | "fell-back"; readonly cid: number; readonly detail: string }
   /** A recovery episode started, ended with the session back, or was given up. */
   | { readonly type: "recovery"; readonly phase: "started" | "recovered" | "gave-up"; readonly record: RecoveryRecord }
   /** The session can no longer carry commands (every connection gone, or logged out). */

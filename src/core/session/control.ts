@@ -87,6 +87,10 @@ export function onNopIn<C>(
 export interface TaskManagementTarget {
   readonly lun?: number;
   readonly referencedTaskTag?: number;
+  /** TASK REASSIGN (ERL 2, erl2.ts): the next Data-In we need (RFC 7143 §11.5.6). */
+  readonly expDataSN?: number;
+  /** TASK REASSIGN: the connection the task moves to (the request goes on it, §11.5.1). */
+  readonly cid?: number;
 }
 
 /** Sends a task management request as an immediate command (RFC 7143 §11.5). */
@@ -110,6 +114,14 @@ export function sendTaskManagement<C>(
       // RFC 7143 §11.5.1: the abort must be sent on the connection the task has allegiance to.
       connection = ctx.connections.get(victim.cid);
     }
+  }
+  if (fn === TaskManagementFunction.TaskReassign) {
+    if (target.referencedTaskTag === undefined) throw new LocalProtocolError("TASK REASSIGN needs the tag of the task to move");
+    referenced = target.referencedTaskTag;
+    const victim = ctx.tasks.get(referenced);
+    if (victim !== undefined && victim.kind === "scsi") refCmdSN = victim.cmdSN;
+    // RFC 7143 §11.5.1: TASK REASSIGN is sent on the connection the task is to move to.
+    if (target.cid !== undefined) connection = ctx.connections.get(target.cid);
   }
   if (connection === undefined || !connection.usable) connection = ctx.pickConnection();
   if (connection === undefined) throw new SessionClosedError("no connection is logged in");
@@ -137,7 +149,7 @@ export function sendTaskManagement<C>(
     cmdSN: ctx.window.cmdSN,
     expStatSN: connection.expStatSN,
     refCmdSN,
-    expDataSN: 0,
+    expDataSN: target.expDataSN ?? 0,
   });
   return itt;
 }

@@ -16,6 +16,7 @@ import type { CommandResult } from "./command.js";
 import type { Connection } from "./connection.js";
 import { type DataPathContext, EMPTY } from "./context.js";
 import { cover } from "./coverage.js";
+import { serialGt } from "../serial.js";
 import { dataOutSequence, planUnsolicited, UNSOLICITED_TTT } from "./data-out.js";
 import type { ScsiTask, Task } from "./task.js";
 import { TaskTimer } from "./timers.js";
@@ -291,6 +292,8 @@ export function onR2T<C>(ctx: DataPathContext<C>, connection: Connection, pdu: R
   const data = task.request.dataOut;
   if (data === undefined) throw new RemoteProtocolError(`R2T for task ${hex(task.itt)}, which writes no data`);
   if (task.cid !== connection.cid) throw new RemoteProtocolError(`R2T for task ${hex(task.itt)} on connection ${connection.cid}, not its own`);
+  // ERL 2: after TASK REASSIGN the target's R2TSN goes on past R2Ts lost with the old connection.
+  if (task.reassigned === true && serialGt(pdu.r2tSN, task.nextR2TSN)) task.nextR2TSN = pdu.r2tSN;
   if (pdu.r2tSN !== task.nextR2TSN) {
     throw new RemoteProtocolError(`R2T R2TSN ${pdu.r2tSN}, expected ${task.nextR2TSN} (ITT ${hex(task.itt)})`);
   }

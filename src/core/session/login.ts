@@ -24,6 +24,10 @@ export interface LoginHooks {
   readonly attempt: () => void;
   /** A connection completed its login (after the session took its parameters). */
   readonly loggedIn: (connection: Connection, now: number) => void;
+  /** ERL 2 (erl2.ts): the CID of a lost connection the new one replaces, if any. */
+  readonly replacementCid?: () => number | undefined;
+  /** ERL 2: a transport is up while the session is in CONNECTION_RECOVERY (RFC 7143 §8.3 N6). */
+  readonly continuing?: () => void;
 }
 
 export class Logins<C> {
@@ -55,8 +59,13 @@ export class Logins<C> {
       throw new LocalProtocolError(`the session allows ${max} connection(s) (MaxConnections)`);
     }
     this.hooks.attempt();
-    const cid = this.nextCid;
-    this.nextCid = (this.nextCid + 1) & 0xffff;
+    // ERL 2: a connection replacing a lost one takes its CID, so its login logs the old one out
+    // implicitly (RFC 7143 §6.3.4) and the target's tasks for it can be reassigned here.
+    let cid = this.hooks.replacementCid?.();
+    if (cid === undefined || ctx.connections.has(cid)) {
+      cid = this.nextCid;
+      this.nextCid = (this.nextCid + 1) & 0xffff;
+    }
     const connection = new Connection(cid, this.owner, ctx.deps.crc32c);
     connection.handle(ConnectionTrigger.Connect);
     ctx.timers.setFor(cid, ConnectionTimer.Connect, now + this.loginTimeoutMs);
@@ -71,6 +80,7 @@ export class Logins<C> {
     connection.lastReceivedAt = now;
     ctx.timers.setFor(connection.cid, ConnectionTimer.Connect, undefined);
     ctx.timers.setFor(connection.cid, ConnectionTimer.Login, now + this.loginTimeoutMs);
+    if (ctx.machine.phase === SessionPhase.ConnectionRecovery) this.hooks.continuing?.();
     if (ctx.machine.phase === SessionPhase.Failed) {
       ctx.machine.handle(SessionTrigger.Reinstating);
       // RFC 7143 §6.3.5: session reinstatement is a leading login with the same ISID and TSIH 0.

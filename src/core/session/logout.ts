@@ -24,6 +24,8 @@ export interface LogoutHooks {
   readonly giveUp: (error: IscsiError, now: number) => void;
   /** The session's logout was answered: it is closed (recovery.ts). */
   readonly loggedOut: () => void;
+  /** ERL 2: the answer to a Logout reason 2 removing another connection for recovery (erl2.ts). */
+  readonly recoveryLogout?: (connection: Connection, pdu: LogoutResponsePdu, now: number) => void;
 }
 
 export class LogoutControl<C> {
@@ -84,6 +86,11 @@ export class LogoutControl<C> {
       throw new RemoteProtocolError(`Logout Response for unknown Initiator Task Tag 0x${pdu.initiatorTaskTag.toString(16)}`);
     }
     ctx.forget(task);
+    if (task.reason === LogoutReason.RemoveConnectionForRecovery) {
+      // ERL 2 (erl2.ts): another connection was removed for recovery; this one carries on.
+      this.hooks.recoveryLogout?.(connection, pdu, now);
+      return;
+    }
     ctx.emit({ type: "logout-complete", cid: connection.cid, time2Wait: pdu.time2Wait, time2Retain: pdu.time2Retain });
     if (ctx.machine.phase === SessionPhase.LoggingOutToReturn) {
       // We logged out because the target asked: come back after Time2Wait (RFC 7143 §11.15.2).

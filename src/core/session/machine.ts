@@ -137,6 +137,12 @@ export const SessionPhase = {
    * recovery on): the connection's end is a loss to recover from, not the session's end.
    */
   LoggingOutToReturn: "LOGGING_OUT_TO_RETURN",
+  /**
+   * Q4 FAILED at ERL 2: every connection is gone, but the session and its tasks live on at the
+   * target for Time2Retain; a connection logging in with the TSIH continues it (RFC 7143 §7.1.4,
+   * §8.3 N6) and TASK REASSIGN moves the tasks over.
+   */
+  ConnectionRecovery: "CONNECTION_RECOVERY",
   /** Q4 FAILED: every connection is gone; held commands wait for reinstatement. */
   Failed: "FAILED",
   /** Q5 IN_CONTINUE: a login to reinstate the session is under way. */
@@ -164,6 +170,10 @@ export const SessionTrigger = {
   Reinstating: "reinstating",
   /** The session ends: closed by the caller, a failure nothing mends, or recovery gave up. */
   GiveUp: "give-up",
+  /** ERL 2: the last connection was lost (or a login replacing it failed); its tasks wait for reassignment. */
+  ConnectionRecovering: "connection-recovering",
+  /** ERL 2: a connection logging in with the session's TSIH is up (RFC 7143 §8.3 N6). */
+  Continuing: "continuing",
 } as const;
 export type SessionTrigger = (typeof SessionTrigger)[keyof typeof SessionTrigger];
 
@@ -187,6 +197,7 @@ export const SESSION_TABLE: MachineTable<SessionPhase, SessionTrigger> = {
     [E.TargetLogoutRequest]: { to: P.Draining },
     [E.Logout]: { to: P.LoggingOut },
     [E.ConnectionLost]: { to: P.Failed },
+    [E.ConnectionRecovering]: { to: P.ConnectionRecovery },
     [E.GiveUp]: { to: P.Closed },
   },
   [P.Draining]: {
@@ -211,6 +222,13 @@ export const SESSION_TABLE: MachineTable<SessionPhase, SessionTrigger> = {
     [E.ConnectionLost]: { to: P.Failed },
     [E.GiveUp]: { to: P.Closed },
   },
+  [P.ConnectionRecovery]: {
+    [E.ConnectionRecovering]: { to: P.ConnectionRecovery },
+    [E.Continuing]: { to: P.InContinue, rfc: "N6" },
+    // Past Time2Retain, or a reassignment refused: session reinstatement as at ERL 0.
+    [E.ConnectionLost]: { to: P.Failed },
+    [E.GiveUp]: { to: P.Closed },
+  },
   [P.Failed]: {
     // A login attempt that failed before it began: the session stays failed, the next is scheduled.
     [E.ConnectionLost]: { to: P.Failed },
@@ -218,7 +236,8 @@ export const SESSION_TABLE: MachineTable<SessionPhase, SessionTrigger> = {
     [E.GiveUp]: { to: P.Closed },
   },
   [P.InContinue]: {
-    [E.LoggedIn]: { to: P.LoggedIn },
+    [E.LoggedIn]: { to: P.LoggedIn, rfc: "N7" },
+    [E.ConnectionRecovering]: { to: P.ConnectionRecovery },
     [E.ConnectionLost]: { to: P.Failed },
     [E.GiveUp]: { to: P.Closed },
   },
@@ -232,6 +251,7 @@ const RFC_STATE: Readonly<Record<SessionPhase, SessionState>> = {
   [P.Draining]: SessionState.LoggedIn,
   [P.LoggingOut]: SessionState.LoggedIn,
   [P.LoggingOutToReturn]: SessionState.LoggedIn,
+  [P.ConnectionRecovery]: SessionState.Failed,
   [P.Failed]: SessionState.Failed,
   [P.InContinue]: SessionState.InContinue,
   [P.Closed]: SessionState.Closed,

@@ -193,6 +193,11 @@ export interface RecoveryHooks {
   readonly flushPending: (now: number) => void;
   /** The login of connection `cid` is over, or every login is (undefined). */
   readonly forgetLogins: (cid: number | undefined) => void;
+  /**
+   * ERL 2 (erl2.ts): a connection was lost, or a login replacing one failed; true when connection
+   * recovery takes it over instead of session reinstatement.
+   */
+  readonly connectionRecovery?: (connection: Connection, error: IscsiError, wasLoggedIn: boolean, now: number) => boolean;
 }
 
 /** What a lost connection does to its session: recovery (ERL 0 reinstatement) or the end. */
@@ -231,6 +236,15 @@ export class SessionRecovery<C> {
     ctx.emit({ type: "connection-closed", cid: connection.cid, ...(error === undefined ? {} : { error }) });
     if (ctx.machine.closed || !member) return;
     const cause = error ?? new TransportError(`connection ${connection.cid} closed`);
+    if (
+      this.enabled &&
+      ctx.machine.phase !== SessionPhase.LoggingOut &&
+      ctx.machine.state !== SessionState.Free &&
+      this.shouldRecover(error) &&
+      this.hooks.connectionRecovery?.(connection, cause, wasLoggedIn, now) === true
+    ) {
+      return;
+    }
     if (!wasLoggedIn && ctx.machine.loggedIn) {
       // A connection being added to a running session failed its login: the session goes on.
       return;
@@ -291,7 +305,8 @@ export class SessionRecovery<C> {
     for (const other of others) other.fail(error, now);
     for (const task of [...ctx.tasks.values()]) {
       if (task.kind === "scsi") {
-        if (task.phase === "issued") {
+        // ERL 2 tasks still waiting for reassignment are held like the others (fallback).
+        if (task.phase === "issued" || task.phase === "reassigning") {
           ctx.detach(task);
           task.phase = "held";
           task.cid = -1;
@@ -309,6 +324,15 @@ export class SessionRecovery<C> {
     } else {
       this.tracker.attemptFailed(now, time2WaitMs);
     }
+  }
+
+  /**
+   * ERL 2 connection recovery gave up (erl2.ts: Time2Retain passed, or a reassignment refused):
+   * the session is reinstated as at ERL 0, or ends if it cannot be.
+   */
+  reinstate(error: IscsiError, now: number): void {
+    if (this.enabled && this.ctx.machine.can(SessionTrigger.ConnectionLost)) this.begin(error, now);
+    else this.giveUp(error, now);
   }
 
   /** A login completed: if the session was being reinstated, it is back. */

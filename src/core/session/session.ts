@@ -16,7 +16,8 @@ import { issue, onDataIn, onR2T, onScsiResponse, placeData, reissueSame, request
 import { onTaskTimer } from "./escalation.js";
 import { Logins } from "./login.js";
 import { LogoutControl } from "./logout.js";
-import { SessionTrigger } from "./machine.js";
+import { SessionPhase, SessionTrigger } from "./machine.js";
+import { ConnectionRecovery } from "./erl2.js";
 import { DEFAULT_RECOVERY, type RecoveryRecord, SessionRecovery } from "./recovery.js";
 import { renegotiating, startRenegotiation } from "./renegotiate.js";
 import { ConnectionState, type SessionState } from "./states.js";
@@ -53,6 +54,7 @@ export class Session<C = unknown> {
   private readonly logins: Logins<C>;
   private readonly logoutControl: LogoutControl<C>;
   private readonly recovery: SessionRecovery<C>;
+  private readonly connectionRecovery: ConnectionRecovery<C>;
 
   constructor(config: SessionConfig, deps: SessionDeps) {
     if (config.sessionType !== "Discovery" && !config.targetName) {
@@ -65,9 +67,14 @@ export class Session<C = unknown> {
     this.ctx = ctx;
     const settings = { ...DEFAULT_RECOVERY, ...config.recovery };
     const recoveryEnabled = settings.enabled && config.sessionType === "Normal";
+    this.connectionRecovery = new ConnectionRecovery(ctx, {
+      fallBack: (error, now) => this.recovery.reinstate(error, now),
+      flushPending: (now) => this.flushPending(now),
+    });
     this.recovery = new SessionRecovery(ctx, settings, () => readU32(deps.randomBytes(4), 0) / 0x1_0000_0000, recoveryEnabled, {
       flushPending: (now) => this.flushPending(now),
       forgetLogins: (cid) => (cid === undefined ? this.logins.clear() : this.logins.forget(cid)),
+      connectionRecovery: (connection, error, wasLoggedIn, now) => this.recoverConnection(connection, error, wasLoggedIn, now),
     });
     const owner: ConnectionOwner = {
       onPdu: (connection, pdu, frame, now) => this.onPdu(connection, pdu, frame, now),
@@ -77,14 +84,18 @@ export class Session<C = unknown> {
     };
     this.logins = new Logins(ctx, this.isid, owner, this.keepAlive, {
       attempt: () => this.recovery.attempt(),
-      loggedIn: (_connection, now) => {
+      loggedIn: (connection, now) => {
         this.recovery.loggedIn(now);
+        this.connectionRecovery.loggedIn(connection, now);
         this.flushPending(now);
       },
+      replacementCid: () => this.connectionRecovery.takeCid(),
+      continuing: () => this.connectionRecovery.continuing(),
     });
     this.logoutControl = new LogoutControl(ctx, recoveryEnabled, {
       giveUp: (error, now) => this.recovery.giveUp(error, now),
       loggedOut: () => this.recovery.close(SessionTrigger.LoggedOut, undefined),
+      recoveryLogout: (connection, pdu, now) => this.connectionRecovery.onRecoveryLogout(connection, pdu, now),
     });
   }
 
@@ -125,6 +136,11 @@ export class Session<C = unknown> {
   /** True while the session is down and being re-established. */
   get recovering(): boolean {
     return this.recovery.tracker.active !== undefined;
+  }
+
+  /** ERL 2: lost connections being recovered inside the session (erl2.ts). */
+  get recoveringConnections(): number {
+    return this.connectionRecovery.active;
   }
 
   // ------------------------------------------------------------------ connections and login
@@ -327,6 +343,21 @@ export class Session<C = unknown> {
     for (let fired = timers.expire(now); fired !== undefined; fired = timers.expire(now)) this.onTimer(fired, now);
   }
 
+  /**
+   * ERL 2 (erl2.ts): a logged-in connection lost, or a login replacing one failed, is recovered
+   * inside the session when ERL 2 was negotiated and the session is carrying commands; otherwise
+   * (false) recovery.ts reinstates the session as at ERL 0.
+   */
+  private recoverConnection(connection: Connection, error: IscsiError, wasLoggedIn: boolean, now: number): boolean {
+    const erl2 = this.connectionRecovery;
+    if (!erl2.applies) return false;
+    if (!wasLoggedIn) return erl2.attemptFailed(connection, now);
+    const phase = this.ctx.machine.phase;
+    if (phase !== SessionPhase.LoggedIn && phase !== SessionPhase.ConnectionRecovery && phase !== SessionPhase.InContinue) return false;
+    erl2.onLost(connection, error, now);
+    return true;
+  }
+
   private onTimer(fired: Fired<Task<C>>, now: number): void {
     const ctx = this.ctx;
     switch (fired.timer) {
@@ -354,6 +385,11 @@ export class Session<C = unknown> {
         return;
       case SessionTimer.RecoveryBackoff:
         this.recovery.backoffElapsed(now);
+        return;
+      case SessionTimer.ConnectionWait:
+      case SessionTimer.ConnectionRetain:
+        if (ctx.machine.closed) this.connectionRecovery.clear();
+        else this.connectionRecovery.onTimer(now);
         return;
       case TaskTimer.Attempt:
       case TaskTimer.Budget:

@@ -13,7 +13,12 @@ export type ScsiTaskPhase =
   /** Sent; waiting for data transfers and status. */
   | "issued"
   /** Held after its connection was lost, waiting for the session to be reinstated. */
-  | "held";
+  | "held"
+  /**
+   * ERL 2: its connection was lost; the target keeps it, and a TASK REASSIGN on another
+   * connection will move it there (RFC 7143 §6.2.2). `cid` is still the lost connection's.
+   */
+  | "reassigning";
 
 /** A SCSI command the session carries (RFC 7143 §3.2.2: a task, named by its Initiator Task Tag). */
 export interface ScsiTask<C> {
@@ -61,6 +66,11 @@ export interface ScsiTask<C> {
   nextOffset: number;
   /** ERL 1: DataSNs of Data-In PDUs discarded for a data digest error and asked for again. */
   missingDataSN: number[] | undefined;
+  /**
+   * ERL 2: moved to another connection by TASK REASSIGN; the target's R2TSN goes on from where it
+   * was, past R2Ts lost with the old connection (RFC 7143 §11.8.2).
+   */
+  reassigned?: boolean;
   /** ERL 1: status already received while data is still being asked for again. */
   pendingStatus: { readonly status: number; readonly residualCount: number; readonly underflow: boolean; readonly overflow: boolean } | undefined;
 }

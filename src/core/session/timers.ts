@@ -26,6 +26,16 @@ export const SessionTimer = {
   Time2Retain: "time2Retain",
   /** When the logout a target asked for (AsyncEvent 1, RFC 7143 §11.9.1) is sent, drained or not. */
   LogoutDrain: "logoutDrain",
+  /**
+   * ERL 2 connection recovery (erl2.ts): when the next connection replacing a lost one may be
+   * made, DefaultTime2Wait after the loss (RFC 7143 §13.15) and our backoff after a failed attempt.
+   */
+  ConnectionWait: "connectionWait",
+  /**
+   * ERL 2: when the target lets go of a lost connection's tasks (DefaultTime2Retain after the loss,
+   * RFC 7143 §13.16); past it, connection recovery gives way to session reinstatement.
+   */
+  ConnectionRetain: "connectionRetain",
 } as const;
 export type SessionTimer = (typeof SessionTimer)[keyof typeof SessionTimer];
 
