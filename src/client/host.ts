@@ -36,12 +36,16 @@ export interface StreamSink {
 /** An open (or opening) byte stream, as the client drives it. */
 export interface ByteStream {
   /**
-   * Writes one batch: `pieces`, `length` bytes in all, in order. The pieces belong to the core
-   * and may be reused once `write` returns (a host that keeps them must copy). Writes before the
-   * stream is connected are queued by the host.
+   * Writes one batch: `pieces`, `length` bytes in all, in order. The pieces are the core's
+   * freshly encoded headers and views of the caller's payloads, which stay unchanged until their
+   * command completes, so a host may keep them without copying until they are written (Node's
+   * corked writev does). Writes before the stream is connected are queued by the host.
    */
   write(pieces: readonly Uint8Array[], length: number): void;
-  /** Ends our side in order (FIN); the host drops the stream if the peer never closes its own. */
+  /**
+   * Ends our side in order: what is queued is written, then FIN; the host drops the stream if the
+   * peer never closes its own side after that.
+   */
   end(): void;
   /** Drops the stream at once. */
   destroy(): void;

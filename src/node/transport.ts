@@ -22,8 +22,11 @@ const DIRECT_READ_MIN = 64 * 1024;
 /** Size of each connection's socket read buffer. */
 const READ_BUFFER_BYTES = 256 * 1024;
 
-/** How long an ended socket may wait for the peer's FIN before it is dropped. */
+/** How long an ended socket may wait for the peer's FIN, once ours is out, before it is dropped. */
 const END_GRACE_MS = 1_000;
+
+/** How long an ended socket may take in all (a peer that stopped reading) before it is dropped. */
+const END_LIMIT_MS = 30_000;
 
 export function nodeHost(deps: SessionDeps = nodeSessionDeps()): ClientHost {
   return {
@@ -93,9 +96,11 @@ function connectNode(portal: Portal, sink: StreamSink, options: ConnectOptions):
       if (!socket.destroyed) writeBatch(socket, pieces, length, COALESCE_BYTES);
     },
     end: () => {
-      socket.end();
-      // A target that never closes its side must not hold the process.
-      setTimeout(() => socket.destroy(), END_GRACE_MS).unref();
+      // The grace starts once our FIN is out (everything queued written): a slow reader still
+      // gets it all; a target that never closes its side must not hold the process.
+      socket.end(() => setTimeout(() => socket.destroy(), END_GRACE_MS).unref());
+      // And a peer that stops reading altogether cannot keep it for ever.
+      setTimeout(() => socket.destroy(), END_LIMIT_MS).unref();
     },
     destroy: () => socket.destroy(),
   };
