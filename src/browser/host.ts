@@ -13,6 +13,7 @@ import type { SessionDeps } from "../core/session/session.js";
 import { crc32c } from "../core/digest/crc32c.js";
 import { formatPortal } from "../client/driver.js";
 import { nobleHash } from "../client/hashes.js";
+import { randomBytesFrom } from "../client/services.js";
 import type { ByteStream, ClientHost, ConnectOptions, HostTimer, Portal, StreamSink } from "../client/host.js";
 import { CloseCode, MAX_MESSAGE_BYTES, parseConnected, relayUrl } from "../gateway/protocol.js";
 
@@ -42,12 +43,8 @@ export interface BrowserHostOptions {
   readonly deps?: SessionDeps;
 }
 
-/** crypto.getRandomValues fills at most 65536 bytes a call (WebCrypto's quota). */
-function randomBytes(length: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  for (let at = 0; at < length; at += 65536) crypto.getRandomValues(bytes.subarray(at, Math.min(length, at + 65536)));
-  return bytes;
-}
+/** WebCrypto's CSPRNG, filled in parts of its 64 KiB quota. */
+const randomBytes = randomBytesFrom((view) => crypto.getRandomValues(view));
 
 export function browserSessionDeps(): SessionDeps {
   return { crc32c, randomBytes, hash: nobleHash };

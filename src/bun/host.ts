@@ -15,11 +15,12 @@
 import { createRequire } from "node:module";
 import { hostname } from "node:os";
 import type { HashAlgorithm, HashFunction } from "../core/auth/hash.js";
-import { type Crc32c, crc32c as pureCrc32c } from "../core/digest/crc32c.js";
-import { type IscsiError, TimeoutError, TransportError } from "../core/errors.js";
+import type { Crc32c } from "../core/digest/crc32c.js";
+import { type IscsiError, TimeoutError } from "../core/errors.js";
 import type { SessionDeps } from "../core/session/session.js";
 import { formatPortal } from "../client/driver.js";
 import type { ByteStream, ClientHost, ConnectOptions, HostTimer, Portal, StreamSink } from "../client/host.js";
+import { checkedCrc32c, type NativeCrc32c, randomBytesFrom, socketError } from "../client/services.js";
 import { type BunApi, type BunSocket, bunApi } from "./bun-api.js";
 
 /** How long an ended socket may wait for the peer's FIN before it is dropped. */
@@ -196,29 +197,6 @@ function gather(pieces: readonly Uint8Array[], length: number, into: Uint8Array)
   return into.subarray(0, length);
 }
 
-/** Bun names socket failures with Node's errno codes: the same messages as the Node host's. */
-export function socketError(error: Error & { code?: string }, portal: Portal): IscsiError {
-  const where = formatPortal(portal);
-  switch (error.code) {
-    case "ECONNREFUSED":
-      return new TransportError(`cannot connect to ${where}: connection refused (is a target listening there?)`, { cause: error });
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-      return new TransportError(`cannot connect to ${where}: unknown host "${portal.host}"`, { cause: error });
-    case "ETIMEDOUT":
-      return new TimeoutError(`cannot connect to ${where}: timed out`, { cause: error });
-    case "ECONNRESET":
-      return new TransportError(`connection to ${where} reset by the target`, { cause: error });
-    case "EHOSTUNREACH":
-    case "ENETUNREACH":
-      return new TransportError(`cannot connect to ${where}: no route to host`, { cause: error });
-    case "EPIPE":
-      return new TransportError(`connection to ${where} broken (EPIPE)`, { cause: error });
-    default:
-      return new TransportError(`connection to ${where} failed: ${error.message}`, { cause: error });
-  }
-}
-
 // ------------------------------------------------------------------ services for the core
 
 /** Bun.CryptoHasher is synchronous and has all four of CHAP's hashes (md5, sha1, sha256, sha3-256). */
@@ -229,29 +207,17 @@ function bunHash(bun: BunApi): HashFunction {
   };
 }
 
-/** WebCrypto's CSPRNG; getRandomValues fills at most 64 KiB a call. */
-export function webRandomBytes(length: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  for (let at = 0; at < length; at += 65_536) crypto.getRandomValues(bytes.subarray(at, Math.min(length, at + 65_536)));
-  return bytes;
-}
-
-/**
- * @node-rs/crc32 (SSE4.2) through Bun's N-API, trusted only once it agrees with the pure CRC32C
- * on RFC 3720 B.4's vector; the pure table loop stays faster on 48-byte headers.
- */
+/** @node-rs/crc32 (SSE4.2) through Bun's N-API, checked before it is trusted (checkedCrc32c). */
 export function loadBunCrc32c(): { readonly fn: Crc32c; readonly native: boolean } {
   try {
-    const native = (createRequire(import.meta.url)("@node-rs/crc32") as { crc32c: (input: Uint8Array, initial?: number) => number }).crc32c;
-    const vector = new Uint8Array(32);
-    if (native(vector) !== 0x8a9136aa || native(vector) !== pureCrc32c(vector)) throw new Error("native crc32c disagrees");
-    const fn: Crc32c = (data, previous) =>
-      data.length < 256 ? pureCrc32c(data, previous) : (previous === undefined ? native(data) : native(data, previous)) >>> 0;
-    return { fn, native: true };
+    return checkedCrc32c((createRequire(import.meta.url)("@node-rs/crc32") as { crc32c: NativeCrc32c }).crc32c);
   } catch {
-    return { fn: pureCrc32c, native: false };
+    return checkedCrc32c(undefined);
   }
 }
+
+/** WebCrypto's CSPRNG, filled in parts of its 64 KiB quota. */
+export const webRandomBytes = randomBytesFrom((view) => crypto.getRandomValues(view));
 
 export function bunSessionDeps(): SessionDeps {
   return { crc32c: loadBunCrc32c().fn, randomBytes: webRandomBytes, hash: bunHash(bunApi()) };

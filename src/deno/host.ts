@@ -9,12 +9,13 @@
  * so every batch is copied (the core reuses its pieces once our `write` returns).
  */
 import { createRequire } from "node:module";
-import { type Crc32c, crc32c as pureCrc32c } from "../core/digest/crc32c.js";
-import { type IscsiError, TimeoutError, TransportError } from "../core/errors.js";
+import type { Crc32c } from "../core/digest/crc32c.js";
+import { type IscsiError, TimeoutError } from "../core/errors.js";
 import type { SessionDeps } from "../core/session/session.js";
 import { formatPortal } from "../client/driver.js";
 import { nobleHash } from "../client/hashes.js";
 import type { ByteStream, ClientHost, ConnectOptions, HostTimer, Portal, StreamSink } from "../client/host.js";
+import { checkedCrc32c, type NativeCrc32c, randomBytesFrom, socketError } from "../client/services.js";
 import { type DenoApi, type DenoConn, denoApi } from "./deno-api.js";
 
 /** Payload still to come above which a read goes straight into the caller's buffer. */
@@ -96,7 +97,7 @@ function connectDeno(deno: DenoApi, portal: Portal, sink: StreamSink, options: C
 
   const fail = (error: unknown): void => {
     if (gone) return;
-    failure ??= socketError(error as Error, portal);
+    failure ??= denoSocketError(error as Error, portal);
     finish();
   };
 
@@ -194,54 +195,33 @@ function gather(pieces: readonly Uint8Array[], length: number): Uint8Array {
   return out;
 }
 
-/** Deno's errors carry Node's errno codes (ECONNREFUSED, ECONNRESET...); a failed lookup has none. */
-function socketError(error: Error & { code?: string }, portal: Portal): IscsiError {
-  const where = formatPortal(portal);
-  switch (error.code) {
-    case "ECONNREFUSED":
-      return new TransportError(`cannot connect to ${where}: connection refused (is a target listening there?)`, { cause: error });
-    case "ETIMEDOUT":
-      return new TimeoutError(`cannot connect to ${where}: timed out`, { cause: error });
-    case "ECONNRESET":
-      return new TransportError(`connection to ${where} reset by the target`, { cause: error });
-    case "EHOSTUNREACH":
-    case "ENETUNREACH":
-      return new TransportError(`cannot connect to ${where}: no route to host`, { cause: error });
-    case "EPIPE":
-      return new TransportError(`connection to ${where} broken (EPIPE)`, { cause: error });
-    default:
-      if (/lookup address|Name or service not known|No address associated/i.test(error.message)) {
-        return new TransportError(`cannot connect to ${where}: unknown host "${portal.host}"`, { cause: error });
-      }
-      return new TransportError(`connection to ${where} failed: ${error.message}`, { cause: error });
+/**
+ * Deno's errors carry Node's errno codes (ECONNREFUSED, ECONNRESET...); a failed name lookup has
+ * none, and only its message tells it apart: named here, at the host's edge, as ENOTFOUND.
+ */
+function denoSocketError(error: Error & { code?: string }, portal: Portal): IscsiError {
+  if (error.code === undefined && /lookup address|Name or service not known|No address associated/i.test(error.message)) {
+    return socketError({ code: "ENOTFOUND", message: error.message }, portal);
   }
+  return socketError(error, portal);
 }
 
 // ------------------------------------------------------------------ services for the core
 
-/** WebCrypto's CSPRNG; getRandomValues fills at most 64 KiB a call. */
-function webRandomBytes(length: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  for (let at = 0; at < length; at += 65_536) crypto.getRandomValues(bytes.subarray(at, Math.min(length, at + 65_536)));
-  return bytes;
-}
+/** WebCrypto's CSPRNG, filled in parts of its 64 KiB quota. */
+const webRandomBytes = randomBytesFrom((view) => crypto.getRandomValues(view));
 
 /**
- * @node-rs/crc32 (SSE4.2) through Deno's N-API, trusted only once it agrees with the pure CRC32C
- * on RFC 3720 B.4's vector. Loading it needs --allow-ffi, --allow-env and --allow-read; without
- * all three (asking would prompt on a terminal) the pure one serves.
+ * @node-rs/crc32 (SSE4.2) through Deno's N-API, checked before it is trusted (checkedCrc32c).
+ * Loading it needs --allow-ffi, --allow-env and --allow-read; without all three (asking would
+ * prompt on a terminal) the pure one serves.
  */
 export function loadDenoCrc32c(deno: DenoApi = denoApi()): { readonly fn: Crc32c; readonly native: boolean } {
-  if (!granted(deno, "ffi") || !granted(deno, "env") || !granted(deno, "read")) return { fn: pureCrc32c, native: false };
+  if (!granted(deno, "ffi") || !granted(deno, "env") || !granted(deno, "read")) return checkedCrc32c(undefined);
   try {
-    const native = (createRequire(import.meta.url)("@node-rs/crc32") as { crc32c: (input: Uint8Array, initial?: number) => number }).crc32c;
-    const vector = new Uint8Array(32);
-    if (native(vector) !== 0x8a9136aa || native(vector) !== pureCrc32c(vector)) throw new Error("native crc32c disagrees");
-    const fn: Crc32c = (data, previous) =>
-      data.length < 256 ? pureCrc32c(data, previous) : (previous === undefined ? native(data) : native(data, previous)) >>> 0;
-    return { fn, native: true };
+    return checkedCrc32c((createRequire(import.meta.url)("@node-rs/crc32") as { crc32c: NativeCrc32c }).crc32c);
   } catch {
-    return { fn: pureCrc32c, native: false };
+    return checkedCrc32c(undefined);
   }
 }
 

@@ -1,7 +1,8 @@
 import { createHash, randomBytes as nodeRandomBytes } from "node:crypto";
 import { createRequire } from "node:module";
 import type { HashAlgorithm, HashFunction } from "../core/auth/hash.js";
-import { type Crc32c, crc32c as pureCrc32c } from "../core/digest/crc32c.js";
+import type { Crc32c } from "../core/digest/crc32c.js";
+import { checkedCrc32c, type NativeCrc32c } from "../client/services.js";
 import type { SessionDeps } from "../core/session/session.js";
 
 /**
@@ -14,19 +15,13 @@ let cachedCrc: { readonly fn: Crc32c; readonly native: boolean } | undefined;
 
 export function loadCrc32c(): { readonly fn: Crc32c; readonly native: boolean } {
   if (cachedCrc !== undefined) return cachedCrc;
+  let native: NativeCrc32c | undefined;
   try {
-    const require = createRequire(import.meta.url);
-    const mod = require("@node-rs/crc32") as { crc32c: (input: Uint8Array, initial?: number) => number };
-    const native = mod.crc32c;
-    // Check it agrees with the pure implementation before trusting it (RFC 3720 B.4 vector).
-    if (native(new Uint8Array(32)) !== 0x8a9136aa) throw new Error("native crc32c disagrees");
-    // The native call costs more than the pure table loop on a 48-byte header; it wins on data.
-    const fn: Crc32c = (data, previous) =>
-      data.length < 256 ? pureCrc32c(data, previous) : (previous === undefined ? native(data) : native(data, previous)) >>> 0;
-    cachedCrc = { fn, native: true };
+    native = (createRequire(import.meta.url)("@node-rs/crc32") as { crc32c: NativeCrc32c }).crc32c;
   } catch {
-    cachedCrc = { fn: pureCrc32c, native: false };
+    native = undefined;
   }
+  cachedCrc = checkedCrc32c(native);
   return cachedCrc;
 }
 

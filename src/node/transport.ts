@@ -10,6 +10,7 @@ import { type IscsiError, TimeoutError, TransportError } from "../core/errors.js
 import type { SessionDeps } from "../core/session/session.js";
 import type { ByteStream, ClientHost, ConnectOptions, HostTimer, Portal, StreamSink } from "../client/host.js";
 import { formatPortal } from "../client/driver.js";
+import { socketError } from "../client/services.js";
 import { monotonicNow, nodeSessionDeps } from "./deps.js";
 import { writeBatch } from "./socket-batch.js";
 
@@ -85,7 +86,7 @@ function connectNode(portal: Portal, sink: StreamSink, options: ConnectOptions):
     sink.connected();
   });
   socket.on("error", (error: NodeJS.ErrnoException) => {
-    failure ??= transportError(error, portal);
+    failure ??= socketError(error, portal);
   });
   socket.on("close", () => {
     clearTimeout(connectTimer);
@@ -104,27 +105,4 @@ function connectNode(portal: Portal, sink: StreamSink, options: ConnectOptions):
     },
     destroy: () => socket.destroy(),
   };
-}
-
-/** Turns a socket error into a TransportError that names the portal and what happened. */
-function transportError(error: NodeJS.ErrnoException, portal: Portal): IscsiError {
-  const where = formatPortal(portal);
-  switch (error.code) {
-    case "ECONNREFUSED":
-      return new TransportError(`cannot connect to ${where}: connection refused (is a target listening there?)`, { cause: error });
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-      return new TransportError(`cannot connect to ${where}: unknown host "${portal.host}"`, { cause: error });
-    case "ETIMEDOUT":
-      return new TimeoutError(`cannot connect to ${where}: timed out`, { cause: error });
-    case "ECONNRESET":
-      return new TransportError(`connection to ${where} reset by the target`, { cause: error });
-    case "EHOSTUNREACH":
-    case "ENETUNREACH":
-      return new TransportError(`cannot connect to ${where}: no route to host`, { cause: error });
-    case "EPIPE":
-      return new TransportError(`connection to ${where} broken (EPIPE)`, { cause: error });
-    default:
-      return new TransportError(`connection to ${where} failed: ${error.message}`, { cause: error });
-  }
 }
