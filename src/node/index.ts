@@ -63,3 +63,4 @@ export { discoverIsns, registerWithIsns, IsnsClient, IsnsLink, type IsnsOptions,
 export { SessionHost } from "./host.js";
 export { nodeHost } from "./transport.js";
 export { loadCrc32c, nodeSessionDeps } from "./deps.js";
+export * from "./workers/index.js";
