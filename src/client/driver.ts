@@ -94,6 +94,7 @@ export class SessionDriver extends Emitter<HostEvents> {
     const now = this.host.now();
     const connection = this.session.openConnection(now);
     const cid = connection.cid;
+    const opened: { stream?: ReturnType<ClientHost["connect"]> } = {};
     this.portals.set(cid, portal);
     const stream = this.host.connect(
       portal,
@@ -103,7 +104,9 @@ export class SessionDriver extends Emitter<HostEvents> {
         directTarget: (minimum) => connection.directReadTarget(minimum),
         receivedDirectly: (count) => this.guarded("a socket read", connection, () => connection.receivedDirectly(count, this.host.now())),
         closed: (error) => {
-          this.streams.delete(cid);
+          // ERL 2 connection recovery reuses a lost connection's CID: a late close of the old
+          // stream must not forget the new one.
+          if (opened.stream === undefined || this.streams.get(cid) === opened.stream) this.streams.delete(cid);
           this.guarded("the close callback", connection, () => {
             if (!connection.closed) {
               this.session.transportClosed(
@@ -117,6 +120,7 @@ export class SessionDriver extends Emitter<HostEvents> {
       },
       { timeoutMs: this.connectTimeoutMs },
     );
+    opened.stream = stream;
     this.streams.set(cid, stream);
     this.armTimer();
     return connection;

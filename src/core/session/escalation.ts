@@ -67,6 +67,8 @@ function attemptTimedOut<C>(ctx: EscalationContext<C>, task: ScsiTask<C>, now: n
     return;
   }
   if (task.phase === "held") return; // the replacement timeout of recovery decides; a re-issue re-arms
+  // ERL 2: no connection has the task until TASK REASSIGN moves it; Time2Retain decides (erl2.ts).
+  if (task.phase === "reassigning") return;
   if (task.escalation === 0) abort(ctx, task, now, tmfTimeoutMs, hooks);
 }
 

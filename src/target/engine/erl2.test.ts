@@ -389,6 +389,31 @@ describe("ErrorRecoveryLevel 2: the session outlives a lost connection", () => {
 });
 
 describe("ErrorRecoveryLevel 2: refusals", () => {
+  it("answers 'task does not exist' for an orphaned task a LOGICAL UNIT RESET cleared meanwhile", () => {
+    const s = erl2();
+    const [a, b] = s.links as [PairLink, PairLink];
+    const itt = s.read(a, 0, 1);
+    s.lose(a);
+    expect(s.session().orphanCount).toBe(1);
+    s.send(b, {
+      opcode: Opcode.TaskManagementRequest,
+      immediate: true,
+      function: TaskManagementFunction.LogicalUnitReset,
+      lun: 0,
+      initiatorTaskTag: 0x7777,
+      referencedTaskTag: 0xffff_ffff,
+      cmdSN: s.side.session.commandWindow.cmdSN + 1,
+      expStatSN: b.target.statSN,
+      refCmdSN: 0,
+      expDataSN: 0,
+    });
+    expect(s.session().orphanCount).toBe(0);
+    s.pair.completeStorage();
+    const from = s.mark();
+    const tag = s.reassign(b, itt, 0);
+    expect(tmfResponse(s.sent(b, from), tag)).toBe(TaskManagementResponseCode.TaskDoesNotExist);
+  });
+
   it("answers 'task still allegiant' when the task's connection is alive", () => {
     const s = erl2();
     const [a, b] = s.links as [PairLink, PairLink];

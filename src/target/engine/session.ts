@@ -588,6 +588,9 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
   /** Ends a task without a response, remembering its tag for late Data-Out. */
   abortTask(task: ScsiTask): void {
     if (this.#tasks.get(task.itt) === task) this.#tasks.delete(task.itt);
+    // ERL 2: an aborted task (a LUN reset, Time2Retain) is no longer there to reassign.
+    const orphan = this.#orphans.get(task.itt);
+    if (orphan?.kind === "task" && orphan.task === task) this.#orphans.delete(task.itt);
     this.#tombstone(task.itt);
     task.abort();
   }
