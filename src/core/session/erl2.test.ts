@@ -146,6 +146,33 @@ describe("ErrorRecoveryLevel 2 in the initiator: a single-connection session", (
     expect(side.outcome(id)).toBeDefined();
   });
 
+  it("recovers a connection the network silenced (keep-alive timeout) while the target still holds it: the login with the same CID logs the old one out implicitly", () => {
+    const pair = new TargetPair({ trace: true, storage: "manual", target: { policy: { ...SMALL, errorRecoveryLevel: 2, defaultTime2Wait: 1 } } });
+    const side = pair.initiator({
+      proposal: { ...DEFAULT_INITIATOR_PROPOSAL, maxRecvDataSegmentLength: 512, errorRecoveryLevel: 2, defaultTime2Wait: 1, defaultTime2Retain: 20 },
+      recovery: { enabled: true },
+      keepAlive: { intervalMs: 1_000, timeoutMs: 2_000 },
+    }).login();
+    const tsih = side.session.tsih;
+    const data = pattern(2048, 9);
+    const id = side.submit({ cdb: buildWrite10Cdb({ lba: 8, blocks: 4 }), dataOut: data });
+    pair.pump();
+    const [a] = pair.links() as [PairLink];
+    a.frozen = true;
+    const seen = side.events.length;
+    for (let t = 0; t < 4_000 && !side.events.slice(seen).some((e) => e.type === "reconnect"); t += 250) pair.advance(250);
+    expect(a.target.closed).toBe(false);
+    expect(side.events.slice(seen).some((e) => e.type === "connection-recovery")).toBe(true);
+    reconnect(pair, side, seen);
+    // The target closed the old connection when the new one logged in with its CID (RFC 7143 §6.3.4).
+    expect(a.target.closed).toBe(true);
+    pair.completeStorage();
+    expect(side.result(id).status).toBe(ScsiStatus.Good);
+    expect(pair.memory().read(8 * 512, 2048)).toEqual(data);
+    expect(side.session.tsih).toBe(tsih);
+    expect(pair.engine.sessions.map((s) => s.tsih)).toEqual([tsih]);
+  });
+
   it("recovers by reinstatement, as today, when the target settles on ErrorRecoveryLevel 1", () => {
     const { pair, side } = erl2({ erl: 1 });
     expect(side.session.params.errorRecoveryLevel).toBe(1);
