@@ -173,6 +173,27 @@ describe("ErrorRecoveryLevel 2 in the initiator: a single-connection session", (
     expect(pair.engine.sessions.map((s) => s.tsih)).toEqual([tsih]);
   });
 
+  it("recovers a connection the target drops with AsyncEvent 2 after the Time2Wait it names", () => {
+    const { pair, side } = erl2();
+    const tsih = side.session.tsih;
+    const id = side.submit({ cdb: buildRead10Cdb({ lba: 0, blocks: 2 }), dataIn: new Uint8Array(1024) });
+    pair.pump();
+    const [a] = pair.links() as [PairLink];
+    const seen = side.events.length;
+    // RFC 7143 §11.9.1 AsyncEvent 2: Parameter2 Time2Wait 3 s, Parameter3 Time2Retain 20 s.
+    pair.engine.dropConnection(a.target.id, pair.now, true, { time2Wait: 3, time2Retain: 20 });
+    pair.pump();
+    expect(side.events.slice(seen).some((e) => e.type === "connection-recovery" && e.phase === "started")).toBe(true);
+    pair.advance(2_999);
+    expect(side.events.slice(seen).some((e) => e.type === "reconnect")).toBe(false);
+    pair.advance(1);
+    expect(reconnect(pair, side, seen)).toBe(1);
+    pair.completeStorage();
+    expect(side.result(id).status).toBe(ScsiStatus.Good);
+    expect(side.session.tsih).toBe(tsih);
+    expect(side.session.recoveries).toHaveLength(0);
+  });
+
   it("recovers by reinstatement, as today, when the target settles on ErrorRecoveryLevel 1", () => {
     const { pair, side } = erl2({ erl: 1 });
     expect(side.session.params.errorRecoveryLevel).toBe(1);
