@@ -42,7 +42,8 @@ import type { DiscoveredTarget } from "../../core/discovery/send-targets.js";
 import { Retention, RetentionBudget } from "./retention.js";
 import { answerSnack, type SnackHost } from "./snack.js";
 import { WriteTransfer } from "./write-transfer.js";
-import { type Resumable, keptResumable, resume } from "./reassign.js";
+import { resume } from "./reassign.js";
+import { Orphans } from "./orphans.js";
 
 /** What a session needs from the engine. */
 export interface SessionOwner {
@@ -93,13 +94,6 @@ export type PendingUnitAttention = Array<{ readonly asc: number; readonly ascq: 
 /** How many aborted tags we remember, to drop their late Data-Out quietly. */
 const TOMBSTONES = 1024;
 
-/**
- * ERL 2: a task of a lost connection waiting for TASK REASSIGN until `until` (Time2Retain after
- * the loss): one still in progress, or one that ended with its status not acknowledged.
- */
-type Orphan =
-  | { readonly kind: "task"; readonly task: ScsiTask; readonly cid: number; readonly until: number }
-  | { readonly kind: "kept"; readonly resumable: Resumable; readonly cid: number; readonly until: number };
 
 export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
   readonly tsih: number;
@@ -123,12 +117,8 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
   #nextTag = 1;
   #closed = false;
   #logout: { readonly connection: TargetConnection; readonly pdu: LogoutRequestPdu; readonly waiting: Set<ScsiTask> } | undefined;
-  /** ERL 2: tasks of lost connections, by ITT, until reassigned or Time2Retain passes. */
-  readonly #orphans = new Map<number, Orphan>();
-  /** ERL 2: CIDs lost and still recoverable (a Logout for recovery may name them), with their deadline. */
-  readonly #lostCids = new Map<number, number>();
-  /** ERL 2: with no connection left, the session waits for one until then (Time2Retain). */
-  #retainUntil: number | undefined;
+  /** ERL 2: tasks of lost connections until reassigned or Time2Retain passes (orphans.ts). */
+  readonly #orphans = new Orphans();
   /** The latest time the session was told (some closes come without one). */
   #now = 0;
 
@@ -211,8 +201,7 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
 
   addConnection(connection: TargetConnection): void {
     this.#connections.set(connection.cid, connection);
-    this.#retainUntil = undefined;
-    this.#lostCids.delete(connection.cid);
+    this.#orphans.connectionJoined(connection.cid);
     const budget = this.#retentionBudget;
     if (budget !== undefined) {
       connection.keepForSnack(
@@ -589,8 +578,7 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
   abortTask(task: ScsiTask): void {
     if (this.#tasks.get(task.itt) === task) this.#tasks.delete(task.itt);
     // ERL 2: an aborted task (a LUN reset, Time2Retain) is no longer there to reassign.
-    const orphan = this.#orphans.get(task.itt);
-    if (orphan?.kind === "task" && orphan.task === task) this.#orphans.delete(task.itt);
+    this.#orphans.forget(task);
     this.#tombstone(task.itt);
     task.abort();
   }
@@ -737,7 +725,7 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
       return;
     }
     const removed = this.#connections.get(pdu.cid);
-    if (removed === undefined && !this.#lostCids.has(pdu.cid)) {
+    if (removed === undefined && !this.#orphans.lostCid(pdu.cid)) {
       this.#logoutResponse(connection, pdu, LogoutResponseCode.CidNotFound);
       return;
     }
@@ -820,17 +808,7 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
       // RFC 7143 §6.2.2, §7.1.4 (ERL 2): the tasks of a lost connection wait, Time2Retain long, for
       // a TASK REASSIGN on another connection, and so does the status of those already answered
       // but not acknowledged (the initiator may not have it).
-      for (const task of this.#tasks.values()) {
-        if (task.connection !== connection) continue;
-        task.orphan();
-        this.#orphans.set(task.itt, { kind: "task", task, cid: connection.cid, until });
-      }
-      for (const kept of connection.retention?.unacknowledgedTasks() ?? []) {
-        if (this.#orphans.has(kept.itt) || this.#tasks.has(kept.itt)) continue;
-        const resumable = keptResumable(kept.status, kept.read);
-        if (resumable !== undefined) this.#orphans.set(kept.itt, { kind: "kept", resumable, cid: connection.cid, until });
-      }
-      this.#lostCids.set(connection.cid, until);
+      this.#orphans.keep(connection, this.#tasks.values(), (itt) => this.#tasks.has(itt), until);
     } else {
       // RFC 7143 §7.1.5 (ERL 0, 1): tasks with allegiance to a lost connection are gone.
       for (const task of [...this.#tasks.values()]) if (task.connection === connection) this.abortTask(task);
@@ -840,7 +818,7 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
     if (this.#connections.size === 0 && !this.#closed) {
       // ERL 2: the session outlives its last connection by Time2Retain, for a new one to log in
       // with its TSIH and take its tasks over (RFC 7143 §6.3.5 leaves it to session timeout).
-      if (recoverable) this.#retainUntil = until;
+      if (recoverable) this.#orphans.waitForConnection(until);
       else this.end("connections-lost");
     }
   }
@@ -860,25 +838,15 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
 
   /** ERL 2: the earliest Time2Retain deadline. */
   pollTimeout(): number | undefined {
-    let at = this.#retainUntil;
-    for (const orphan of this.#orphans.values()) if (at === undefined || orphan.until < at) at = orphan.until;
-    for (const until of this.#lostCids.values()) if (at === undefined || until < at) at = until;
-    return at;
+    return this.#orphans.pollTimeout();
   }
 
   /** ERL 2: past Time2Retain, lost tasks are gone and a session with no connection ends. */
   handleTimeout(now: number): void {
     if (now > this.#now) this.#now = now;
-    for (const [itt, orphan] of [...this.#orphans]) {
-      if (orphan.until > now) continue;
-      this.#orphans.delete(itt);
-      if (orphan.kind === "task") this.abortTask(orphan.task);
-    }
-    for (const [cid, until] of [...this.#lostCids]) if (until <= now) this.#lostCids.delete(cid);
-    if (this.#retainUntil !== undefined && this.#retainUntil <= now && this.#connections.size === 0) {
-      this.#retainUntil = undefined;
-      this.end("connections-lost");
-    }
+    const { tasks, sessionExpired } = this.#orphans.expire(now);
+    for (const task of tasks) this.abortTask(task);
+    if (sessionExpired && this.#connections.size === 0) this.end("connections-lost");
   }
 
   /**
@@ -887,18 +855,10 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
    */
   reassignTask(connection: TargetConnection, pdu: TaskManagementRequestPdu): { readonly response: number; readonly then?: () => void } {
     if (!this.recoverable) return { response: TaskManagementResponseCode.TaskAllegianceReassignmentNotSupported };
-    const itt = pdu.referencedTaskTag;
-    const orphan = this.#orphans.get(itt);
-    if (orphan === undefined) {
-      const task = this.#tasks.get(itt);
-      // §11.6.1: the task's connection is still there: it cannot be taken from it.
-      if (task !== undefined && !task.connection.closed) return { response: TaskManagementResponseCode.TaskStillAllegiant };
-      return { response: TaskManagementResponseCode.TaskDoesNotExist };
-    }
-    if (orphan.kind === "task" && orphan.task.request.lun !== pdu.lun) return { response: TaskManagementResponseCode.TaskDoesNotExist };
-    this.#orphans.delete(itt);
+    const { response, orphan } = this.#orphans.take(pdu, this.#tasks.get(pdu.referencedTaskTag));
+    if (orphan === undefined) return { response };
     return {
-      response: TaskManagementResponseCode.FunctionComplete,
+      response,
       then: () => {
         if (orphan.kind === "task") orphan.task.reassign(connection, pdu.expDataSN);
         else resume(connection, this, orphan.resumable, pdu.expDataSN, this.maxBurstLength);
@@ -910,10 +870,7 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
   end(reason: SessionCloseReason, error?: IscsiError): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const orphan of this.#orphans.values()) if (orphan.kind === "task") this.abortTask(orphan.task);
-    this.#orphans.clear();
-    this.#lostCids.clear();
-    this.#retainUntil = undefined;
+    for (const task of this.#orphans.clear()) this.abortTask(task);
     for (const task of [...this.#tasks.values()]) this.abortTask(task);
     for (const item of this.#window.clear()) if (item.kind === "scsi") this.abortTask(item.task);
     for (const connection of this.connections) connection.close(error, 0);
