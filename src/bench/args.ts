@@ -58,7 +58,7 @@ its own, alternating, several rounds; prints one table and writes JSON and SVG t
                         beside iscsi-perf processes (4k random read QD32, 1 MiB seq read QD16)
   --only target         only the embedded target as a server (memory LUN) against tgtd (null
                         LUN), both serving iscsi-perf (reads) and qemu-img bench (writes)
-  --no-scaling          skip the scaling table at the end of a full run
+  --no-scaling          skip the scaling table at the end of a full run (--quick skips it too)
   --local-sizes LIST    block sizes of the sweep in bytes (512,1024,...,131072)
   --local-qd N          queue depth of the sweep (16)
   --local-file-mib N    size of the file tgtd serves and fio reads (1024; --quick: 256)
@@ -159,7 +159,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     nbd: v["no-nbd"] !== true,
     onlyNbd,
     only,
-    scaling: v["no-scaling"] !== true && only === undefined,
+    // A smoke run (--quick) checks the main suite; the scaling part runs in full runs and alone.
+    scaling: v["no-scaling"] !== true && only === undefined && !quick,
     localSizes,
     localQueueDepth: positiveInt("--local-qd", v["local-qd"], 16),
     localFileBytes: positiveInt("--local-file-mib", v["local-file-mib"], quick ? 256 : 1024) * 1024 * 1024,

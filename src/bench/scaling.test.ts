@@ -52,6 +52,12 @@ describe("the scaling table", () => {
     expect(summarizeSide([]).runs).toBe(0);
   });
 
+  it("titles each table so that no line of it starts with a workload's label (the main table's rows do)", () => {
+    for (const line of renderScalingText(results()).split("\n")) {
+      for (const w of SCALING_WORKLOADS) expect(line.startsWith(w.label), line).toBe(false);
+    }
+  });
+
   it("shows ratios ours over libiscsi, says iscsi-perf has no MC/S, and flags a session that got fewer connections than asked", () => {
     const rows = scalingRows(results(), randread);
     expect(rows.map((r) => r[0])).toEqual(["1 session, 1 connection", "1 session, 4 connections (only 2 connections)", "4 sessions, 2 tgtd"]);
@@ -68,7 +74,7 @@ describe("the scaling table", () => {
   it("renders Markdown with a table per workload, the notes, the findings and the failures", () => {
     const md = renderScalingMarkdown(results());
     expect(md).toContain("### Scaling: connections, sessions, worker threads");
-    expect(md).toContain("**4 KiB random read QD32, aggregate IOPS (QD32 per session or process)**");
+    expect(md).toContain("**Scaling at 4 KiB random read QD32: aggregate IOPS (QD32 per session or process)**");
     expect(md).toContain("| 1 session, 1 connection | 1 iscsi-perf | 65.0K | 85.0K | 0.76x |");
     expect(md).toContain("- iscsi-perf has no MC/S");
     expect(md).toContain("Failed runs: scaling round 1 connections-1 seqread-1m-qd16");
@@ -83,9 +89,10 @@ describe("the scaling table", () => {
 });
 
 describe("--only scaling and --only target", () => {
-  it("runs the scaling part at the end of a full run unless told not to, and never in a partial run", () => {
+  it("runs the scaling part at the end of a full run unless told not to, and never in a smoke or partial run", () => {
     expect(parseBenchArgs([])).toMatchObject({ only: undefined, scaling: true });
     expect(parseBenchArgs(["--no-scaling"]).scaling).toBe(false);
+    expect(parseBenchArgs(["--quick"]).scaling).toBe(false);
     expect(parseBenchArgs(["--only", "nbd"])).toMatchObject({ only: "nbd", onlyNbd: true, scaling: false });
   });
 

@@ -184,7 +184,8 @@ export function scalingRows(results: Pick<ScalingResults, "cells">, workload: Wo
 }
 
 function workloadTitle(w: WorkloadDef): string {
-  return `${w.label}, ${w.figure === "iops" ? "aggregate IOPS" : "aggregate MiB/s"} (QD${w.queueDepth} per session or process)`;
+  // Not starting with the workload's label: the main table's rows do, and readers of stdout find them so.
+  return `Scaling at ${w.label}: ${w.figure === "iops" ? "aggregate IOPS" : "aggregate MiB/s"} (QD${w.queueDepth} per session or process)`;
 }
 
 export const SCALING_NOTES: readonly string[] = [
