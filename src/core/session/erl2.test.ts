@@ -194,6 +194,34 @@ describe("ErrorRecoveryLevel 2 in the initiator: a single-connection session", (
     expect(side.session.recoveries).toHaveLength(0);
   });
 
+  it("recovers again when the replacing connection is lost before its TASK REASSIGN is answered", () => {
+    const { pair, side } = erl2();
+    const tsih = side.session.tsih;
+    const data = pattern(2048, 4);
+    const id = side.submit({ cdb: buildWrite10Cdb({ lba: 200, blocks: 4 }), dataOut: data });
+    pair.pump();
+    const [a] = pair.links() as [PairLink];
+    cut(pair, a);
+    let seen = side.events.length;
+    pair.advance(1000);
+    // The Task Management Response on the replacing connection never arrives; then it is cut too.
+    pair.tamper = (direction, pieces) => (direction === "to-initiator" ? pieces.filter((p) => p[0] !== Opcode.TaskManagementResponse) : pieces);
+    expect(reconnect(pair, side, seen)).toBe(1);
+    pair.tamper = undefined;
+    const b = pair.links()[1]!;
+    cut(pair, b);
+    expect(side.outcome(id)).toBeUndefined();
+    seen = side.events.length;
+    pair.advance(1000);
+    expect(reconnect(pair, side, seen)).toBe(1);
+    pair.completeStorage();
+    expect(side.result(id).status).toBe(ScsiStatus.Good);
+    expect(pair.memory().read(200 * 512, 2048)).toEqual(data);
+    expect(side.session.tsih).toBe(tsih);
+    expect(side.session.recoveries).toHaveLength(0);
+    expect(pair.received(Opcode.TaskManagementRequest).filter((t) => t.function === TaskManagementFunction.TaskReassign)).toHaveLength(2);
+  });
+
   it("recovers by reinstatement, as today, when the target settles on ErrorRecoveryLevel 1", () => {
     const { pair, side } = erl2({ erl: 1 });
     expect(side.session.params.errorRecoveryLevel).toBe(1);

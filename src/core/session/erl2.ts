@@ -87,6 +87,12 @@ export class ConnectionRecovery<C> {
     }
     const wait = ctx.machine.expectedLoss?.time2WaitMs ?? ctx.params.defaultTime2Wait * 1000;
     ctx.machine.expectedLoss = undefined;
+    // A connection that was taking another lost one's tasks is gone too: those wait for the next.
+    for (const other of this.lost.values()) {
+      if (other.movingTo !== cid || other.cid === cid) continue;
+      other.movingTo = undefined;
+      other.waitUntil = now + wait;
+    }
     const previous = this.lost.get(cid);
     this.lost.set(cid, {
       cid,
@@ -207,6 +213,8 @@ export class ConnectionRecovery<C> {
           context: undefined,
           internal: (response) => {
             if (this.lost.get(lost.cid) !== lost) return;
+            // Unanswered because this connection was lost too: that loss recovers the task again.
+            if (response === undefined && connection.closed) return;
             this.reassigned(task, connection, response, now);
             done();
           },
