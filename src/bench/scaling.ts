@@ -310,7 +310,8 @@ function surroundings(pids: readonly number[]): Surroundings {
 /** N iscsi-perf processes at once, split alternately over the tgtds; figures summed. */
 async function runPeers(ctx: PartContext, r: ScalingRowDef, w: WorkloadDef, tgtds: readonly BenchTgtd[], round: number): Promise<ScalingSample> {
   const used = tgtds.slice(0, r.targets);
-  const runs: PeerRun[] = await Promise.all(
+  // Every process settles before the row goes on, so a failed one leaves no other running into the next run.
+  const settled = await Promise.allSettled(
     Array.from({ length: r.peers }, (_, i) => {
       const tgtd = used[i % used.length]!;
       return runIscsiPerf({
@@ -325,6 +326,9 @@ async function runPeers(ctx: PartContext, r: ScalingRowDef, w: WorkloadDef, tgtd
       });
     }),
   );
+  const failed = settled.find((x): x is PromiseRejectedResult => x.status === "rejected");
+  if (failed !== undefined) throw failed.reason;
+  const runs: PeerRun[] = settled.map((x) => (x as PromiseFulfilledResult<PeerRun>).value);
   const ios = runs.reduce((a, x) => a + x.ios, 0);
   const cpu = runs.reduce((a, x) => a + x.cpuSeconds, 0);
   // Each tgtd's CPU from the first run that went to it (its own window); the processes overlap.
