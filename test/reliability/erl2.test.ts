@@ -57,7 +57,7 @@ describe("ErrorRecoveryLevel 2 through the fault proxy, against the embedded tar
     proxyLog.length = 0;
   });
 
-  it("recovers a connection cut mid-write inside the session: same TSIH, no reinstatement, nothing lost, and tshark decodes TASK REASSIGN", async () => {
+  it("recovers a connection cut mid-write, mid-read and with status in flight inside the session: same TSIH, no reinstatement, nothing lost, and tshark decodes TASK REASSIGN", async () => {
     target = await startErl2Target();
     const capture = await startCapture({ port: target.port });
     proxy = await Proxy.start({ target: { host: target.host, port: target.port }, seed: 0xe2_0001, log: (line) => void proxyLog.push(line) });
@@ -67,9 +67,17 @@ describe("ErrorRecoveryLevel 2 through the fault proxy, against the embedded tar
     const workload = new VerifyWorkload({ device: client.device, queueDepth: 8, region: REGION, seed: 0xe2, readFraction: 0.3 });
     workload.start();
     await workload.whenAcknowledged(100);
-    const cuts = 3;
-    for (let i = 0; i < cuts; i++) {
-      await settle(proxy.cut({ direction: "to-target", match: { opcode: Opcode.DataOut, skip: 5 }, mode: i % 2 === 0 ? "rst" : "fin" }).applied, `cut ${i + 1} in a Data-Out`, 15_000);
+    // Mid-write (a Data-Out cut), mid-read (a Data-In cut: the read resumes from ExpDataSN), and
+    // with a status in flight (a SCSI Response cut: the target resends it on the new connection).
+    const plan = [
+      { direction: "to-target", match: { opcode: Opcode.DataOut, skip: 5 }, mode: "rst" },
+      { direction: "to-initiator", match: { opcode: Opcode.DataIn, skip: 5 }, mode: "fin" },
+      { direction: "to-target", match: { opcode: Opcode.DataOut, skip: 5 }, mode: "fin" },
+      { direction: "to-initiator", match: { opcode: Opcode.ScsiResponse, skip: 5 }, mode: "rst" },
+    ] as const;
+    const cuts = plan.length;
+    for (const [i, cut] of plan.entries()) {
+      await settle(proxy.cut(cut).applied, `cut ${i + 1} (${cut.direction}, opcode 0x${cut.match.opcode.toString(16)})`, 15_000);
       await settle(workload.whenAcknowledged(workload.acknowledged + 80), `80 more writes after cut ${i + 1}`, 30_000);
     }
     const report = await workload.stop();
@@ -91,7 +99,7 @@ describe("ErrorRecoveryLevel 2 through the fault proxy, against the embedded tar
     // RFC 7143 §11.5.1: function 8, TASK REASSIGN, as Wireshark's dissector reads it.
     expect(new Set(tmfs.map((p) => Number(pduField(p, "iscsi.taskmanfun.function"))))).toEqual(new Set([8]));
     figures.add(
-      figuresOf("ERL 2: one connection cut mid-write (RST and FIN)", cuts, report, `TSIH kept ${tsih}, proxied connections ${proxy.stats.connections}, TASK REASSIGN sent ${tmfs.length} (trace lines ${reassigned.length}), session reinstatements 0`),
+      figuresOf("ERL 2: one connection cut in a Data-Out, a Data-In and a SCSI Response (RST and FIN)", cuts, report, `TSIH kept ${tsih}, proxied connections ${proxy.stats.connections}, TASK REASSIGN sent ${tmfs.length} (trace lines ${reassigned.length}), session reinstatements 0`),
       report,
     );
   });
