@@ -99,7 +99,7 @@ describe("ErrorRecoveryLevel 2 through the fault proxy, against the embedded tar
     // RFC 7143 §11.5.1: function 8, TASK REASSIGN, as Wireshark's dissector reads it.
     expect(new Set(tmfs.map((p) => Number(pduField(p, "iscsi.taskmanfun.function"))))).toEqual(new Set([8]));
     figures.add(
-      figuresOf("ERL 2: one connection cut in a Data-Out, a Data-In and a SCSI Response (RST and FIN)", cuts, report, `TSIH kept ${tsih}, proxied connections ${proxy.stats.connections}, TASK REASSIGN sent ${tmfs.length} (trace lines ${reassigned.length}), session reinstatements 0`),
+      figuresOf("ERL 2: one connection cut in a Data-Out, a Data-In and a SCSI Response (RST and FIN)", cuts, report, `TSIH kept ${tsih}, proxied connections ${proxy.stats.connections}, TASK REASSIGN sent ${tmfs.length} (Wireshark decodes no ExpDataSN in a Task Management Request; trace lines ${reassigned.length}), session reinstatements 0`),
       report,
     );
   });
