@@ -11,7 +11,7 @@ import { constants } from "node:fs";
 import { access, stat, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { Command } from "commander";
-import { formatPortal } from "../../node/index.js";
+import { createWorkerPool, formatPortal, openSpreadLun } from "../../node/index.js";
 import { intervalChart, type ChartPoint } from "../../perf/chart.js";
 import { blockTargetOf, runWorkload, type CpuTimes, type DirectionResult, type LunLike } from "../../perf/engine.js";
 import type { LatencyStats, Log2Bucket } from "../../perf/histogram.js";
@@ -20,6 +20,7 @@ import { histogramText, intervalTable, type TextUnits } from "../../perf/text.js
 import { addMcsOptions, countersNow, formatShares, mcsSessionOptions, type McsOptions, noteFewerConnections, sharesSince } from "../connection-shares.js";
 import type { CliContext } from "../context.js";
 import { CliError, fileError } from "../errors.js";
+import { untilAborted } from "../interrupt.js";
 import { formatFields, toJson } from "../format.js";
 import type { Writable } from "../output.js";
 import { describeFailure } from "../report.js";
@@ -260,6 +261,8 @@ interface PerfOptions extends McsOptions {
   readonly interval: string;
   readonly ndjson?: boolean;
   readonly chart?: string;
+  readonly workers: string;
+  readonly sessions?: string;
 }
 
 /** `SIZE` or `SIZE@OFFSET`: the region of the LUN the workload uses. */
@@ -401,6 +404,8 @@ export function perfCommand(run: Runner): Command {
     .option("--interval <duration>", "how often to print a line of figures while it runs; a bare number is seconds", "1s")
     .option("--ndjson", 'newline-delimited JSON: each interval as a line when it ends ({"type": "interval", ...}), then the summary ({"type": "summary", ...})')
     .option("--chart <file.svg>", "draw IOPS and latency (p50, p99) over time into an SVG file")
+    .option("--workers <n>", "run the sessions on n worker threads (0: on the main thread)", "0")
+    .option("--sessions <n>", "sessions to the target, the commands spread over them in turn (default: one per worker, at least one)")
     .addHelpText(
       "after",
       examples([
@@ -437,7 +442,9 @@ export function perfCommand(run: Runner): Command {
         const ref = ctx.targetRef(url, true);
         if (opts.chart !== undefined) await checkChartPath(opts.chart);
         const spec: PerfSpec = { rw, blockSize, queueDepth, durationMs, ...(region ?? {}), ...(readPercent === undefined ? {} : { readPercent }) };
-        await perfAgainst(ctx, ref, spec, mcs, { intervalMs, ndjson: opts.ndjson === true, chart: opts.chart });
+        const workers = parseCount(opts.workers, "--workers", { min: 0, max: 64 });
+        const sessions = opts.sessions === undefined ? Math.max(1, workers) : parseCount(opts.sessions, "--sessions", { min: 1, max: 256 });
+        await perfAgainst(ctx, ref, spec, mcs, { intervalMs, ndjson: opts.ndjson === true, chart: opts.chart, workers, sessions });
       }),
     );
 }
@@ -446,6 +453,81 @@ interface PerfView {
   readonly intervalMs: number;
   readonly ndjson: boolean;
   readonly chart: string | undefined;
+  /** Worker threads the sessions run on (0: this thread) and how many sessions. */
+  readonly workers: number;
+  readonly sessions: number;
+}
+
+type ConnectionShares = ReturnType<typeof sharesSince>;
+
+/**
+ * The workload's LUN and its connection shares: one session on this thread as ever, or, with
+ * --workers or --sessions, a LUN spread over several sessions (src/node/workers: each on a worker
+ * thread where there are workers), the same API either way.
+ */
+async function withMeasuredLun<T>(
+  ctx: CliContext,
+  ref: ReturnType<CliContext["targetRef"]>,
+  mcs: ReturnType<typeof mcsSessionOptions>,
+  view: PerfView,
+  onReady: () => void,
+  body: (lun: LunLike) => Promise<T>,
+): Promise<{ value: T; connections: ConnectionShares; sessions: ConnectionShares[] | undefined }> {
+  if (view.workers === 0 && view.sessions === 1) {
+    return ctx.withLun(
+      ref,
+      async (lun, session) => {
+        noteFewerConnections(ctx, mcs.connections, session.connections.length);
+        let before = countersNow(session.connections);
+        // The shares count the workload's reads and writes, from after what it learns first (the
+        // capacity, the Block Limits page) to the last command's answer: the commands answered
+        // after the window closed are in them too.
+        const measured: LunLike = {
+          readCapacity: async () => {
+            const capacity = await lun.readCapacity();
+            await lun.maxTransferSize();
+            before = countersNow(session.connections);
+            onReady();
+            return capacity;
+          },
+          read: (lba, blocks, options) => lun.read(lba, blocks, options),
+          write: (lba, data) => lun.write(lba, data),
+        };
+        const value = await body(measured);
+        return { value, connections: sharesSince(before, session.connections), sessions: undefined };
+      },
+      { keepAlive: false, ...mcs },
+    );
+  }
+  const options = await ctx.sessionOptions(ref, { keepAlive: false, ...mcs });
+  const pool = createWorkerPool({ workers: view.workers });
+  try {
+    const spread = await untilAborted(openSpreadLun(pool, options, ref.lun, { sessions: view.sessions }), ctx.signal).catch((error: unknown) => {
+      throw ctx.explainLoginRefusal(error, options.chap !== undefined);
+    });
+    try {
+      let before = spread.sessions.map((s) => countersNow(s.connections));
+      const measured: LunLike = {
+        readCapacity: async () => {
+          const capacity = await spread.readCapacity();
+          await spread.maxTransferSize();
+          before = spread.sessions.map((s) => countersNow(s.connections));
+          onReady();
+          return capacity;
+        },
+        read: (lba, blocks, options) => spread.read(lba, blocks, options),
+        write: (lba, data) => spread.write(lba, data),
+      };
+      const value = await body(measured);
+      // CIDs repeat from one session to the next: the shares are kept per session.
+      const sessions = spread.sessions.map((s, i) => sharesSince(before[i] as Parameters<typeof sharesSince>[0], s.connections));
+      return { value, connections: sessions.flat(), sessions };
+    } finally {
+      await spread.close();
+    }
+  } finally {
+    await pool.close();
+  }
 }
 
 async function perfAgainst(ctx: CliContext, ref: ReturnType<CliContext["targetRef"]>, spec: PerfSpec, mcs: ReturnType<typeof mcsSessionOptions>, view: PerfView): Promise<void> {
@@ -471,35 +553,22 @@ async function perfAgainst(ctx: CliContext, ref: ReturnType<CliContext["targetRe
   try {
     // Keep-alive NOPs would be measured as commands' company on the wire; the workload keeps
     // the connection busy anyway.
-    const { result, connections } = await ctx.withLun(
-      ref,
-      async (lun, session) => {
-        noteFewerConnections(ctx, mcs.connections, session.connections.length);
-        let before = countersNow(session.connections);
-        // The shares count the workload's reads and writes, from after what it learns first (the
-        // capacity, the Block Limits page) to the last command's answer: the commands answered
-        // after the window closed are in them too.
-        const measured: LunLike = {
-          readCapacity: async () => {
-            const capacity = await lun.readCapacity();
-            await lun.maxTransferSize();
-            before = countersNow(session.connections);
-            live?.start();
-            return capacity;
-          },
-          read: (lba, blocks, options) => lun.read(lba, blocks, options),
-          write: (lba, data) => lun.write(lba, data),
-        };
-        try {
-          const result = await runPerfWorkload(measured, spec, { signal: ctx.signal, intervalMs: view.intervalMs, onInterval });
-          return { result, connections: sharesSince(before, session.connections) };
-        } finally {
-          live?.stop();
-        }
-      },
-      { keepAlive: false, ...mcs },
-    );
-    const doc = { target: ref.targetName, portal: formatPortal(ref.portal), lun: ref.lun, ...result, connectionPolicy: mcs.connectionPolicy, connections };
+    const { value: result, connections, sessions } = await withMeasuredLun(ctx, ref, mcs, view, () => live?.start(), async (measured) => {
+      try {
+        return await runPerfWorkload(measured, spec, { signal: ctx.signal, intervalMs: view.intervalMs, onInterval });
+      } finally {
+        live?.stop();
+      }
+    });
+    const doc = {
+      target: ref.targetName,
+      portal: formatPortal(ref.portal),
+      lun: ref.lun,
+      ...result,
+      connectionPolicy: mcs.connectionPolicy,
+      connections,
+      ...(sessions === undefined ? {} : { workers: view.workers, sessions: sessions.map((shares, index) => ({ session: index, connections: shares })) }),
+    };
     if (view.ndjson) {
       // The intervals went out one by one: the summary does not repeat them.
       const { intervals: _streamed, ...summary } = doc;
@@ -507,7 +576,11 @@ async function perfAgainst(ctx: CliContext, ref: ReturnType<CliContext["targetRe
       summaryWritten = true;
     } else {
       out.result(doc, () =>
-        connections.length > 1 ? `${formatPerfResult(result, lunName(ref))}\n${formatShares(connections, mcs.connectionPolicy)}` : formatPerfResult(result, lunName(ref)),
+        sessions !== undefined
+          ? `${formatPerfResult(result, lunName(ref))}\n  ${sessions.length} sessions on ${view.workers === 0 ? "this thread" : `${view.workers} worker thread${view.workers === 1 ? "" : "s"}`}, commands spread over them in turn`
+          : connections.length > 1
+            ? `${formatPerfResult(result, lunName(ref))}\n${formatShares(connections, mcs.connectionPolicy)}`
+            : formatPerfResult(result, lunName(ref)),
       );
     }
     if (view.chart !== undefined) await writeChart(view.chart, result, `${lunName(ref)} at ${formatPortal(ref.portal)}`);
