@@ -43,7 +43,7 @@ const EVERY_CLASS: readonly IscsiError[] = [
   new TaskManagementError(5, "tmf"),
   new RejectError(9, "rejected"),
   new TransportError("reset"),
-  new TimeoutError("late"),
+  new TimeoutError("late", { kind: "keep-alive" }),
   new AbortedError("aborted"),
   new NotRetryableError("not retryable"),
   new SessionClosedError("closed"),

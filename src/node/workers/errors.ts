@@ -25,6 +25,7 @@ import {
   TargetFailureError,
   TaskManagementError,
   TimeoutError,
+  type TimeoutKind,
   TransportError,
 } from "../../core/errors.js";
 
@@ -98,7 +99,7 @@ const REBUILD: Readonly<Record<string, Rebuild>> = {
   TaskManagementError: (w) => new TaskManagementError(num(w, "response"), w.message),
   RejectError: (w) => new RejectError(num(w, "reason"), w.message),
   TransportError: (w, c) => new TransportError(w.message, withCause(c)),
-  TimeoutError: (w, c) => new TimeoutError(w.message, withCause(c)),
+  TimeoutError: (w, c) => new TimeoutError(w.message, { ...withCause(c), kind: w.fields.kind as TimeoutKind }),
   AbortedError: (w, c) => new AbortedError(w.message, withCause(c)),
   NotRetryableError: (w, c) => new NotRetryableError(w.message, withCause(c)),
   SessionClosedError: (w, c) => new SessionClosedError(w.message, withCause(c)),
