@@ -27,7 +27,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BenchError } from "./errors.js";
-import { figuresFromWindows, LARGE, markdownTable, REFERENCE, SMALL, summarize, textTable, type HostFigures, type HostRow, type ReaderResult } from "./hosts.js";
+import { figuresFromWindows, LARGE, markdownTable, rangeLines, REFERENCE, SMALL, summarize, textTable, type HostFigures, type HostRow, type ReaderResult } from "./hosts.js";
 import { runIscsiPerf } from "./libiscsi.js";
 import { machineInfo, sourceRevision } from "./machine.js";
 import { Child, run, sleep } from "./process.js";
@@ -294,6 +294,7 @@ async function main(): Promise<void> {
       `Medians of ${args.rounds} rounds, ${args.seconds} s windows after a 1.5 s warm-up (iscsi-perf: its first second left out), hosts alternating; in parentheses, the ratio to iscsi-perf's median.`,
       "tgtd's null LUN (--bstype null) on 127.0.0.1; the first GiB read; CPU per read is user + system time of the initiator's processes only, tgtd's excluded.",
       ...summary.map((s) => `CPU of ${s.host}: ${s.cpuCounted}.`),
+      ...rangeLines(rows).map((line) => `Range: ${line}.`),
       `Runtimes: ${versions}.`,
       `Load average (1 min) ${loadAtStart} at the start, ${loadAverage()} at the end, on ${machine.cores} CPUs: other work shared the machine.`,
       ...failures.map((f) => `Failed: ${f}`),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { figuresFromWindows, markdownTable, REFERENCE, summarize, tableCells, TABLE_HEADER, textTable, type HostRow } from "./hosts.js";
+import { figuresFromWindows, markdownTable, rangeLines, REFERENCE, summarize, tableCells, TABLE_HEADER, textTable, type HostRow } from "./hosts.js";
 
 const figures = (iops4k: number, mbps1m: number, cpuUs4k: number, cpuUs1m: number) => ({ iops4k, mbps1m, cpuUs4k, cpuUs1m });
 
@@ -67,6 +67,15 @@ describe("the table", () => {
     expect(lines[1]).toMatch(/^-+( {2}-+){4}$/);
     expect(lines[2]!.startsWith(`${REFERENCE} `)).toBe(true);
     expect(lines[3]!.endsWith("625 µs (2.08x)")).toBe(true);
+  });
+});
+
+describe("rangeLines", () => {
+  it("gives each host's lowest and highest round, one figure when they agree, n/a when none is known", () => {
+    const lines = rangeLines(rows);
+    expect(lines[0]).toBe(`${REFERENCE} over 3 round(s): 80.0K-100K IOPS, 1600-2000 MB/s, 8.0 µs-12.0 µs and 280 µs-320 µs CPU per read`);
+    expect(lines[2]).toBe("browser (Chromium, via gateway) over 1 round(s): 2.0K IOPS, 30 MB/s, n/a and n/a CPU per read");
+    expect(lines[3]).toBe("deno over 0 round(s): n/a IOPS, n/a MB/s, n/a and n/a CPU per read");
   });
 });
 

@@ -203,6 +203,21 @@ function fmtRatio(v: number): string {
   return Number.isFinite(v) ? `${v.toFixed(2)}x` : "n/a";
 }
 
+/** Each host's range over rounds (min-max), one line per host, for the notes under the table. */
+export function rangeLines(rows: readonly HostRow[]): string[] {
+  const range = (values: readonly number[], fmt: (v: number) => string): string => {
+    const known = values.filter((v) => Number.isFinite(v));
+    if (known.length === 0) return "n/a";
+    const lo = Math.min(...known);
+    const hi = Math.max(...known);
+    return lo === hi ? fmt(lo) : `${fmt(lo)}-${fmt(hi)}`;
+  };
+  return rows.map((r) => {
+    const of = (k: "iops4k" | "mbps1m" | "cpuUs4k" | "cpuUs1m"): number[] => r.rounds.map((f) => f[k]);
+    return `${r.host} over ${r.rounds.length} round(s): ${range(of("iops4k"), fmtIops)} IOPS, ${range(of("mbps1m"), fmtMbps)} MB/s, ${range(of("cpuUs4k"), fmtUs)} and ${range(of("cpuUs1m"), fmtUs)} CPU per read`;
+  });
+}
+
 export const TABLE_HEADER = ["host", "4 KiB rand read QD32 IOPS", "1 MiB seq read QD16 MB/s", "CPU per 4 KiB read", "CPU per 1 MiB read"] as const;
 
 /** The cells of each row: a figure with its ratio to iscsi-perf in parentheses (none on iscsi-perf's own row). */
