@@ -222,6 +222,40 @@ describe("ErrorRecoveryLevel 2 in the initiator: a single-connection session", (
     expect(pair.received(Opcode.TaskManagementRequest).filter((t) => t.function === TaskManagementFunction.TaskReassign)).toHaveLength(2);
   });
 
+  it("sends again, with the same ITT and CmdSN, a command lost with the connection, and the command after it (held for the gap) is reassigned", () => {
+    const { pair, side } = erl2({ storage: "sync" });
+    const [a] = pair.links() as [PairLink];
+    const first = pattern(1024, 6);
+    const second = pattern(1024, 7);
+    // The first WRITE's command PDU never reaches the target; the second does, and waits for it.
+    let dropped = false;
+    pair.tamper = (direction, pieces) =>
+      direction === "to-target"
+        ? pieces.filter((p) => {
+            if (dropped || p[0] !== Opcode.ScsiCommand) return true;
+            dropped = true;
+            return false;
+          })
+        : pieces;
+    const one = side.submit({ cdb: buildWrite10Cdb({ lba: 300, blocks: 2 }), dataOut: first });
+    const two = side.submit({ cdb: buildWrite10Cdb({ lba: 310, blocks: 2 }), dataOut: second });
+    pair.pump();
+    pair.tamper = undefined;
+    expect(pair.engine.sessions[0]!.heldCommands).toBe(1);
+    cut(pair, a);
+    const seen = side.events.length;
+    pair.advance(1000);
+    reconnect(pair, side, seen);
+    expect(side.result(one).status).toBe(ScsiStatus.Good);
+    expect(side.result(two).status).toBe(ScsiStatus.Good);
+    expect(pair.memory().read(300 * 512, 1024)).toEqual(first);
+    expect(pair.memory().read(310 * 512, 1024)).toEqual(second);
+    const commands = pair.received(Opcode.ScsiCommand).filter((c) => c.initiatorTaskTag === side.itt(one));
+    // RFC 7143 §6.2.1: the retry carries the lost command's ITT and CmdSN.
+    expect(commands).toHaveLength(1);
+    expect(side.session.recoveries).toHaveLength(0);
+  });
+
   it("recovers by reinstatement, as today, when the target settles on ErrorRecoveryLevel 1", () => {
     const { pair, side } = erl2({ erl: 1 });
     expect(side.session.params.errorRecoveryLevel).toBe(1);
