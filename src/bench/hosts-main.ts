@@ -264,12 +264,18 @@ async function main(): Promise<void> {
       readerHost("bun", [join(BIN, "bun")], "bun/index.js", url, args.seconds),
       readerHost("deno", [join(BIN, "deno"), "run", "-A"], "deno/index.js", url, args.seconds),
     ];
+    const failures: string[] = [];
     if (args.browser) {
-      browser = await startBrowser(tgtd, url, args.seconds, ticksPerSecond);
-      hosts.push(browser.host);
+      try {
+        browser = await startBrowser(tgtd, url, args.seconds, ticksPerSecond);
+        hosts.push(browser.host);
+      } catch (error) {
+        // No Chromium, playwright-core or esbuild here: the other hosts still make a table.
+        failures.push(`the browser could not be set up (--no-browser leaves it out): ${error instanceof Error ? error.message : String(error)}`);
+        process.stderr.write(`${failures[failures.length - 1]!}\n`);
+      }
     }
     const rounds = new Map<string, HostFigures[]>(hosts.map((h) => [h.name, []]));
-    const failures: string[] = [];
     for (let round = 0; round < args.rounds; round++) {
       const order = round % 2 === 0 ? hosts : [...hosts].reverse();
       for (const h of order) {
