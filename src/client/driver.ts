@@ -35,6 +35,7 @@ export interface HostEvents {
   "connection-closed": [cid: number, error: IscsiError | undefined];
   "session-closed": [error: IscsiError | undefined];
   recovery: [phase: "started" | "recovered" | "gave-up", record: RecoveryRecord];
+  "connection-recovery": [phase: "started" | "recovered" | "fell-back", cid: number, detail: string];
 }
 
 /**
@@ -392,6 +393,9 @@ export class SessionDriver extends Emitter<HostEvents> {
               // The session closed meanwhile.
             }
           });
+          break;
+        case "connection-recovery":
+          this.emitSafely("connection-recovery", event.phase, event.cid, event.detail);
           break;
         case "recovery":
           this.emitSafely("recovery", event.phase, event.record);

@@ -59,3 +59,12 @@ describe("checkSessionOptions: connectionPolicy", () => {
     }
   });
 });
+
+describe("buildProposal: error recovery", () => {
+  it("offers Time2Retain 0 below ERL 2, and the RFC's 20 s when ERL 2 is asked for without one", () => {
+    expect(buildProposal(BASE).defaultTime2Retain).toBe(0);
+    expect(buildProposal({ ...BASE, proposal: { errorRecoveryLevel: 1 } }).defaultTime2Retain).toBe(0);
+    expect(buildProposal({ ...BASE, proposal: { errorRecoveryLevel: 2 } }).defaultTime2Retain).toBe(20);
+    expect(buildProposal({ ...BASE, proposal: { errorRecoveryLevel: 2, defaultTime2Retain: 5 } }).defaultTime2Retain).toBe(5);
+  });
+});

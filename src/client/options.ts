@@ -187,9 +187,14 @@ export function buildProposal(options: SessionOptions): OperationalProposal {
   if (!Number.isInteger(connections) || connections < 1 || connections > 64) {
     throw new ConfigError(`connections must be a whole number from 1 to 64, not ${connections}`);
   }
+  // Below ERL 2 a lost connection's tasks are not kept for it, so we offer Time2Retain 0; asking
+  // for connection recovery (ERL 2) asks for the time it needs too (RFC 7143 §13.16: the default,
+  // 20 s) unless the caller says otherwise.
+  const recovering = (options.proposal?.errorRecoveryLevel ?? 0) >= 2 && options.proposal?.defaultTime2Retain === undefined;
   const proposal: OperationalProposal = {
     ...DEFAULT_INITIATOR_PROPOSAL,
     maxConnections: Math.max(connections, DEFAULT_INITIATOR_PROPOSAL.maxConnections),
+    ...(recovering ? { defaultTime2Retain: 20 } : {}),
     ...options.proposal,
     headerDigest: digestList(options.headerDigest, proposalDigests(options.proposal?.headerDigest, DEFAULT_INITIATOR_PROPOSAL.headerDigest), "headerDigest"),
     dataDigest: digestList(options.dataDigest, proposalDigests(options.proposal?.dataDigest, DEFAULT_INITIATOR_PROPOSAL.dataDigest), "dataDigest"),

@@ -89,6 +89,12 @@ export interface SessionEvents {
   "unit-attention": [lun: number, description: string];
   closed: [error: IscsiError | undefined];
   recovery: [phase: "started" | "recovered" | "gave-up", record: RecoveryRecord];
+  /**
+   * Connection recovery inside the session (ErrorRecoveryLevel 2, RFC 7143 §7.1.4): a lost
+   * connection's tasks moving to a new or surviving connection by TASK REASSIGN; "fell-back"
+   * when it could not, and the session is reinstated instead (then `recovery` follows).
+   */
+  "connection-recovery": [phase: "started" | "recovered" | "fell-back", cid: number, detail: string];
 }
 
 /**
@@ -119,6 +125,7 @@ export class IscsiSession extends Emitter<SessionEvents> {
     host.on("async-event", (event) => this.emit("async-event", event));
     host.on("session-closed", (error) => this.emit("closed", error));
     host.on("recovery", (phase, record) => this.emit("recovery", phase, record));
+    host.on("connection-recovery", (phase, cid, detail) => this.emit("connection-recovery", phase, cid, detail));
   }
 
   /** The negotiated session parameters (RFC 7143 §13). */

@@ -64,6 +64,8 @@ describe("ErrorRecoveryLevel 2 through the fault proxy, against the embedded tar
     client = await connectClient(proxy.portal, ERL2);
     expect(client.session.params.errorRecoveryLevel).toBe(2);
     const tsih = client.session.tsih;
+    const connectionRecoveries: string[] = [];
+    client.session.on("connection-recovery", (phase) => connectionRecoveries.push(phase));
     const workload = new VerifyWorkload({ device: client.device, queueDepth: 8, region: REGION, seed: 0xe2, readFraction: 0.3 });
     workload.start();
     await workload.whenAcknowledged(100);
@@ -87,6 +89,9 @@ describe("ErrorRecoveryLevel 2 through the fault proxy, against the embedded tar
     expect(report.failed).toBe(0);
     expect(client.session.tsih).toBe(tsih);
     expect(client.session.recoveries).toEqual([]);
+    // The library's user sees each one: started, then recovered, never fell back.
+    expect(connectionRecoveries.filter((p) => p === "recovered")).toHaveLength(cuts);
+    expect(connectionRecoveries).not.toContain("fell-back");
     expect(proxy.stats.connections).toBe(cuts + 1);
     expect(target.stats.sessionsCreated).toBe(1);
     const reassigned = client.trace.lines.filter((l) => /^>> .*TaskManagementRequest/.test(l) && /TASK REASSIGN|function 8|TaskReassign/i.test(l));
