@@ -3,9 +3,9 @@
  * three connections to tgtd (MaxConnections 4) through the fault proxy while every connection is
  * dropped at once, and while tgtd deletes one connection of the session (`tgtadm --op delete
  * --mode conn`). At ErrorRecoveryLevel 0 the loss of any connection ends the session's
- * connections and reinstates the session (RFC 7143 §6.3.5; ERL 2 connection recovery is not
- * implemented), so each fault is one recovery, after which all three connections come back, and
- * nothing acknowledged is lost.
+ * connections and reinstates the session (RFC 7143 §6.3.5; tgtd does not do ERL 2's connection
+ * recovery: test/reliability/erl2.test.ts shows it against the embedded target), so each fault is
+ * one recovery, after which all three connections come back, and nothing acknowledged is lost.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { FaultProxy } from "../../src/faults/proxy.js";
