@@ -38,14 +38,29 @@ describe("DeadlineTimer", () => {
     expect(host.live()).toEqual([]);
   });
 
-  it("clears when there is no deadline, and passes on whether the wait holds the process", () => {
+  it("lets the timer go, not hold the process, when nothing is due, and passes on whether a wait holds it", () => {
     const host = manualHost();
-    const timer = new DeadlineTimer(host, () => undefined);
+    const fired: number[] = [];
+    const timer = new DeadlineTimer(host, (now) => fired.push(now));
     timer.arm(10, false);
     expect(host.live()[0]?.held).toBe(false);
     timer.arm(10, true);
     expect(host.live()[0]?.held).toBe(true);
     timer.arm(undefined, true);
+    // Not cancelled (no host timer set and cancelled per command), but no longer holding.
+    expect(host.live().map((t) => t.held)).toEqual([false]);
+    // A later deadline keeps the early timer; its wake-up finds the machine and re-arms.
+    timer.arm(50, true);
+    expect(host.live().map((t) => t.at)).toEqual([10]);
+    host.advance(10);
+    expect(fired).toEqual([10]);
+  });
+
+  it("cancels for good on clear (a closed session)", () => {
+    const host = manualHost();
+    const timer = new DeadlineTimer(host, () => undefined);
+    timer.arm(10, true);
+    timer.clear();
     expect(host.live()).toEqual([]);
   });
 });
