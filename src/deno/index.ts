@@ -34,45 +34,7 @@ export function defaultInitiatorName(): string {
   return defaultNameFor(client.host.machineName());
 }
 
-export {
-  createClient,
-  type IscsiClient,
-  IscsiSession,
-  type ConnectionInfo,
-  type ExecuteOptions,
-  type ScsiResult,
-  type SessionEvents,
-  Lun,
-  type Capacity,
-  type IoOptions,
-  isUnsupportedCommand,
-  getLbaStatus,
-  preFetch,
-  type DiscoveryOptions,
-  type DiscoveredTarget,
-  type DiscoveredAddress,
-  type SessionOptions,
-  type ChapOptions,
-  type DigestPreference,
-  SessionDriver,
-  type HostOptions,
-  formatPortal,
-  type ClientHost,
-  type Portal,
-  type ByteStream,
-  type StreamSink,
-  type HostTimer,
-  type ConnectOptions,
-  nobleHash,
-  crc32c,
-  CONNECTION_POLICIES,
-  type ConnectionPolicy,
-  Secret,
-  ChapAlgorithm,
-  parseIscsiUrl,
-  formatIscsiUrl,
-  redactUrl,
-  type IscsiUrl,
-} from "../client/index.js";
-export * from "../core/errors.js";
+// Everything the client offers, with this host's own bindings above taking the place of the
+// client's host-neutral ones (defaultInitiatorName).
+export * from "../client/index.js";
 export { denoHost, denoSessionDeps, loadDenoCrc32c } from "./host.js";

@@ -22,43 +22,9 @@ export function defaultInitiatorName(): string {
   return defaultNameFor(hostname());
 }
 
-export {
-  createClient,
-  type IscsiClient,
-  IscsiSession,
-  type ConnectionInfo,
-  type ExecuteOptions,
-  type ScsiResult,
-  type SessionEvents,
-  Lun,
-  type Capacity,
-  type IoOptions,
-  isUnsupportedCommand,
-  getLbaStatus,
-  preFetch,
-  type DiscoveryOptions,
-  type DiscoveredTarget,
-  type DiscoveredAddress,
-  type SessionOptions,
-  type ChapOptions,
-  type DigestPreference,
-  SessionDriver,
-  type HostOptions,
-  formatPortal,
-  type ClientHost,
-  type Portal,
-  CONNECTION_POLICIES,
-  type ConnectionPolicy,
-  type RenegotiationChange,
-  type AbortSignalLike,
-  Secret,
-  ChapAlgorithm,
-  parseIscsiUrl,
-  formatIscsiUrl,
-  redactUrl,
-  type IscsiUrl,
-} from "../client/index.js";
-export * from "../core/errors.js";
+// Everything the client offers, with this host's own bindings above taking the place of the
+// client's host-neutral ones (defaultInitiatorName).
+export * from "../client/index.js";
 export { discoverIsns, registerWithIsns, IsnsClient, IsnsLink, type IsnsOptions, type IsnsRegistration, type IsnsChange, type WatchOptions, type EntityRegistration } from "./isns.js";
 export { SessionHost } from "./host.js";
 export { nodeHost } from "./transport.js";
