@@ -17,8 +17,7 @@
  * over the measured window, every thread; iscsi-perf's from /proc as in the main suite.
  */
 import { readFileSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { writePartFiles } from "./part-files.js";
 import { createWorkerPool, type SessionApi } from "../node/workers/index.js";
 import { blockTargetOf, runWorkload, type BlockTarget } from "../perf/engine.js";
 import type { BenchOptions } from "./args.js";
@@ -505,16 +504,7 @@ export function partContext(options: BenchOptions, clockTicksPerSecond: number, 
  */
 export async function runScalingPart(ctx: PartContext, outDir: string, stamps: readonly string[]): Promise<{ readonly results: ScalingResults; readonly files: string[] }> {
   const results = await measureScaling(ctx);
-  const files: string[] = [];
-  for (const stamp of stamps) {
-    for (const [name, body] of [
-      [`${stamp}-scaling.json`, `${JSON.stringify(results, null, 2)}\n`],
-      [`${stamp}-scaling.md`, renderScalingMarkdown(results)],
-    ] as const) {
-      await writeFile(join(outDir, name), body);
-      files.push(join(outDir, name));
-    }
-  }
+  const files = await writePartFiles(outDir, stamps, "scaling", results, renderScalingMarkdown(results));
   process.stdout.write(renderScalingText(results));
   return { results, files };
 }

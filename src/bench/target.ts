@@ -12,9 +12,8 @@
  * /proc at the initiator's window edges (the suite's "tgtd" sample, given the serving process's
  * pid). Goal (issue 11): ours at least 1.0x tgtd at 4 KiB QD32 and 1 MiB QD16.
  */
-import { writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { join } from "node:path";
+import { writePartFiles } from "./part-files.js";
 import { BenchError, tail } from "./errors.js";
 import { runIscsiPerf, runQemuBench, type PeerRun } from "./libiscsi.js";
 import { Child, describeExit, sleep } from "./process.js";
@@ -338,16 +337,7 @@ export async function measureTarget(ctx: PartContext, workloads: readonly Worklo
 /** Runs the part, writes `<stamp>-target.json` and `.md` for each stamp, prints the table; returns the files written. */
 export async function runTargetPart(ctx: PartContext, outDir: string, stamps: readonly string[]): Promise<{ readonly results: TargetResults; readonly files: string[] }> {
   const results = await measureTarget(ctx);
-  const files: string[] = [];
-  for (const stamp of stamps) {
-    for (const [name, body] of [
-      [`${stamp}-target.json`, `${JSON.stringify(results, null, 2)}\n`],
-      [`${stamp}-target.md`, renderTargetMarkdown(results)],
-    ] as const) {
-      await writeFile(join(outDir, name), body);
-      files.push(join(outDir, name));
-    }
-  }
+  const files = await writePartFiles(outDir, stamps, "target", results, renderTargetMarkdown(results));
   process.stdout.write(renderTargetText(results));
   return { results, files };
 }

@@ -22,50 +22,14 @@ import {
 } from "../../src/node/index.js";
 import { createWorkerPool, type LunApi, type SessionApi, type WorkerPool, WorkerSession, withSpreadLun } from "../../src/node/workers/index.js";
 import { buildRead10Cdb, buildWrite10Cdb } from "../../src/core/scsi/cdb.js";
-import { type BlockBackend, MemoryBackend } from "../../src/target/index.js";
 import { type RunningTarget, startTarget } from "../../src/target/server.js";
 import { patternBytes } from "../support/pattern.js";
+import { HeldBackend } from "../support/held-backend.js";
 import { pollUntil } from "../support/wait.js";
 
 const IQN = "iqn.2026-12.test.workers:disk";
 const CHAP_IQN = "iqn.2026-12.test.workers:chap";
 const MiB = 1024 * 1024;
-
-/** A memory LUN whose reads wait while `holding`, so an abort lands while the target has the command. */
-class HeldBackend implements BlockBackend {
-  readonly inner = new MemoryBackend(16 * MiB);
-  readonly description = "held:16MiB";
-  readonly size = this.inner.size;
-  readonly thinProvisioned = false;
-  readonly readOnly = false;
-  holding = false;
-  readsWaiting = 0;
-  private waiters: Array<() => void> = [];
-
-  async read(offset: number, length: number): Promise<Uint8Array> {
-    if (this.holding) {
-      this.readsWaiting++;
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
-      this.readsWaiting--;
-    }
-    return this.inner.read(offset, length);
-  }
-  release(): void {
-    this.holding = false;
-    for (const wake of this.waiters.splice(0)) wake();
-  }
-  write(offset: number, data: Uint8Array): void {
-    this.inner.write(offset, data);
-  }
-  flush(): void {}
-  unmap(offset: number, length: number): void {
-    this.inner.unmap(offset, length);
-  }
-  writeSame(offset: number, length: number, block: Uint8Array): void {
-    this.inner.writeSame(offset, length, block);
-  }
-  close(): void {}
-}
 
 function same(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
