@@ -3,19 +3,7 @@ import { describe, expect, it } from "vitest";
 import { Opcode } from "../../core/pdu/opcodes.js";
 import { buildRead10Cdb, buildWrite10Cdb } from "../../core/scsi/cdb.js";
 import { DEFAULT_INITIATOR_PROPOSAL, type OperationalProposal, type TargetPolicy } from "../../core/text/parameters.js";
-import { TargetPair } from "./pair.test-util.js";
-
-function pattern(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+import { TargetPair, pattern } from "./pair.test-util.js";
 
 function same(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));

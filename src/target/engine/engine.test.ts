@@ -10,7 +10,7 @@ import { encodeText } from "../../core/text/codec.js";
 import { buildInquiryCdb, buildRead10Cdb, buildReadCapacity16Cdb, buildWrite10Cdb } from "../../core/scsi/cdb.js";
 import { parseReadCapacity16Data } from "../../core/scsi/capacity.js";
 import { parseInquiryData } from "../../core/scsi/inquiry.js";
-import { INITIATOR, TARGET, TargetPair } from "./pair.test-util.js";
+import { INITIATOR, TARGET, TargetPair, pattern } from "./pair.test-util.js";
 
 /** Feeds the engine's connection one Login Request (no digests: login PDUs carry none). */
 function loginRequest(connection: { receive(bytes: Uint8Array, now: number): void }, isid: number, csg: 0 | 1, nsg: 1 | 3, pairs: [string, string][]): void {
@@ -31,18 +31,6 @@ function loginRequest(connection: { receive(bytes: Uint8Array, now: number): voi
     data: encodeText(pairs),
   };
   for (const piece of encodePdu(pdu, { headerDigest: false, dataDigest: false, crc32c })) connection.receive(piece, 0);
-}
-
-function pattern(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
 }
 
 describe("login to the engine", () => {

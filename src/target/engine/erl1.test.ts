@@ -7,21 +7,9 @@ import { buildRead10Cdb, buildTestUnitReadyCdb, buildWrite10Cdb } from "../../co
 import { ScsiStatus } from "../../core/scsi/status.js";
 import { DEFAULT_INITIATOR_PROPOSAL, type OperationalProposal, type TargetPolicy } from "../../core/text/parameters.js";
 import { BitFlipper } from "./flip.test-util.js";
-import { type PairOptions, TargetPair } from "./pair.test-util.js";
+import { type PairOptions, TargetPair, pattern } from "./pair.test-util.js";
 
 const DIGESTS = { headerDigest: true, dataDigest: true, crc32c };
-
-function pattern(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 /** Small segments and bursts, so that a read or a write takes several PDUs and sequences. */
 const SMALL: Partial<TargetPolicy> = { maxRecvDataSegmentLength: 512, firstBurstLength: 1024, maxBurstLength: 2048, maxOutstandingR2T: 1 };

@@ -15,7 +15,7 @@ import { ScsiStatus } from "../../core/scsi/status.js";
 import { DEFAULT_INITIATOR_PROPOSAL, type OperationalProposal, type TargetPolicy } from "../../core/text/parameters.js";
 import { nodeSessionDeps } from "../../node/deps.js";
 import { TargetEngine } from "./engine.js";
-import { type PairLink, type PairOptions, TargetPair } from "./pair.test-util.js";
+import { type PairLink, type PairOptions, TargetPair, pattern } from "./pair.test-util.js";
 
 const PLAIN = { headerDigest: false, dataDigest: false, crc32c };
 
@@ -24,18 +24,6 @@ const SMALL: Partial<TargetPolicy> = { maxRecvDataSegmentLength: 512, firstBurst
 
 function proposal(o: Partial<OperationalProposal> = {}): OperationalProposal {
   return { ...DEFAULT_INITIATOR_PROPOSAL, maxRecvDataSegmentLength: 512, errorRecoveryLevel: 2, defaultTime2Retain: 20, maxConnections: 4, ...o };
-}
-
-function pattern(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
 }
 
 /**

@@ -346,3 +346,16 @@ export class InitiatorSide {
     return this.events.map((e) => e.type);
   }
 }
+
+/** Reproducible test bytes (xorshift32 from `seed`): the engine tests' data to write and check. */
+export function pattern(length: number, seed: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
