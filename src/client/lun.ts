@@ -205,7 +205,24 @@ export class Lun {
    * Reads `blocks` blocks at `lba`. Large reads are split at the target's maximum transfer length
    * and sent together (the command window paces them). Pass `into` to read into your buffer.
    */
-  async read(lba: number, blocks: number, options: IoOptions & { readonly into?: Uint8Array } = {}): Promise<Uint8Array> {
+  read(lba: number, blocks: number, options: IoOptions & { readonly into?: Uint8Array } = {}): Promise<Uint8Array> {
+    // The hot path: one command, limits known, no signal: no async frame of its own.
+    const blockSize = this.capacityValue?.blockSize;
+    const limit = this.maxTransferBytes;
+    const into = options.into;
+    if (blockSize !== undefined && limit !== undefined && options.signal === undefined && isRange(lba, blocks)) {
+      const length = blocks * blockSize;
+      const buffer = into ?? new Uint8Array(length);
+      if (length <= limit && buffer.length >= length) {
+        const cdb = useLong(lba, blocks) ? buildRead16Cdb({ lba, blocks, fua: options.fua }) : buildRead10Cdb({ lba, blocks, fua: options.fua });
+        const view = buffer.length === length ? buffer : buffer.subarray(0, length);
+        return this.session.transfer(this.number, cdb, view, undefined, options.timeoutMs, view);
+      }
+    }
+    return this.readAny(lba, blocks, options);
+  }
+
+  private async readAny(lba: number, blocks: number, options: IoOptions & { readonly into?: Uint8Array }): Promise<Uint8Array> {
     checkRange(lba, blocks);
     // The hot path: no await before the command when capacity and limits are known.
     const blockSize = this.capacityValue?.blockSize ?? (await this.blockSize());
@@ -233,7 +250,21 @@ export class Lun {
   }
 
   /** Writes `data` (a whole number of blocks) at `lba`. */
-  async write(lba: number, data: Uint8Array, options: IoOptions = {}): Promise<void> {
+  write(lba: number, data: Uint8Array, options: IoOptions = {}): Promise<void> {
+    // The hot path, as for read.
+    const blockSize = this.capacityValue?.blockSize;
+    const limit = this.maxTransferBytes;
+    if (blockSize !== undefined && limit !== undefined && options.signal === undefined && data.length <= limit && data.length % blockSize === 0) {
+      const blocks = data.length / blockSize;
+      if (isRange(lba, blocks)) {
+        const cdb = useLong(lba, blocks) ? buildWrite16Cdb({ lba, blocks, fua: options.fua }) : buildWrite10Cdb({ lba, blocks, fua: options.fua });
+        return this.session.transfer(this.number, cdb, undefined, data, options.timeoutMs, undefined);
+      }
+    }
+    return this.writeAny(lba, data, options);
+  }
+
+  private async writeAny(lba: number, data: Uint8Array, options: IoOptions): Promise<void> {
     const blockSize = this.capacityValue?.blockSize ?? (await this.blockSize());
     if (data.length % blockSize !== 0) {
       throw new ConfigError(`write of ${data.length} bytes is not a whole number of ${blockSize}-byte blocks`);
@@ -306,6 +337,10 @@ export class Lun {
     const result = await this.execute(buildModeSense10Cdb({ page, subpage, allocationLength: 4096 }), { dataIn: 4096 });
     return parseModeSense10Data(result.data);
   }
+}
+
+function isRange(lba: number, blocks: number): boolean {
+  return Number.isSafeInteger(lba) && lba >= 0 && Number.isSafeInteger(blocks) && blocks >= 0;
 }
 
 function checkRange(lba: number, blocks: number): void {

@@ -187,22 +187,44 @@ export class IscsiSession extends Emitter<SessionEvents> {
    * Sends any CDB to a LUN. Rejects with a ScsiError when the status is not GOOD (unless
    * `allowStatus`), retrying a few times on UNIT ATTENTION as initiators do.
    */
-  async execute(lun: number, cdb: Uint8Array, options: ExecuteOptions = {}): Promise<ScsiResult> {
+  execute(lun: number, cdb: Uint8Array, options: ExecuteOptions = {}): Promise<ScsiResult> {
+    return this.attempts(lun, cdb, options, this.commandBudgetMs === undefined && options.budgetMs === undefined ? 0 : this.host.host.now(), undefined);
+  }
+
+  /**
+   * The hot path of Lun.read and Lun.write: one READ or WRITE of a whole buffer, no signal, no
+   * result object; resolves with `value`. Only when the status is not GOOD does the command go on through `execute`'s
+   * handling (unit attention, BUSY, the ScsiError), from this first result: nothing is sent twice.
+   */
+  async transfer<T>(lun: number, cdb: Uint8Array, dataIn: Uint8Array | undefined, dataOut: Uint8Array | undefined, timeoutMs: number | undefined, value: T): Promise<T> {
+    const budgetMs = this.commandBudgetMs;
+    const started = budgetMs === undefined ? 0 : this.host.host.now();
+    const result = await this.host.execute(lun, cdb, dataIn, dataOut, "safe", timeoutMs ?? this.commandTimeoutMs, undefined, undefined, budgetMs);
+    if (result.status !== ScsiStatus.Good) await this.attempts(lun, cdb, { dataIn, dataOut, retry: "safe", timeoutMs }, started, result);
+    return value;
+  }
+
+  /** `execute`'s attempts; `first`, when given, is the outcome of attempt 0, already sent. */
+  private async attempts(lun: number, cdb: Uint8Array, options: ExecuteOptions, started: number, first: CommandResult | undefined): Promise<ScsiResult> {
     const dataIn = typeof options.dataIn === "number" ? new Uint8Array(options.dataIn) : options.dataIn;
     const retry = options.retry ?? (isRepeatable(cdb) ? "safe" : "never");
     const timeoutMs = options.timeoutMs ?? this.commandTimeoutMs;
     const budgetMs = options.budgetMs ?? this.commandBudgetMs;
-    const started = budgetMs === undefined ? 0 : this.host.host.now();
     for (let attempt = 0; ; attempt++) {
-      // Each retry below gets what is left of the call's budget, not a budget of its own.
-      const left = budgetMs === undefined ? undefined : Math.ceil(budgetMs - (this.host.host.now() - started));
-      throwIfAborted(`${scsiCommandName(cdb)} on LUN ${lun} of ${this.targetName}`, options.signal);
-      if (left !== undefined && left <= 0) {
-        throw new TimeoutError(`${scsiCommandName(cdb)} on LUN ${lun} of ${this.targetName} did not complete within ${budgetMs} ms (${attempt} attempts)`, { kind: "command" });
+      let result: CommandResult;
+      if (attempt === 0 && first !== undefined) {
+        result = first;
+      } else {
+        // Each retry below gets what is left of the call's budget, not a budget of its own.
+        const left = budgetMs === undefined ? undefined : Math.ceil(budgetMs - (this.host.host.now() - started));
+        throwIfAborted(`${scsiCommandName(cdb)} on LUN ${lun} of ${this.targetName}`, options.signal);
+        if (left !== undefined && left <= 0) {
+          throw new TimeoutError(`${scsiCommandName(cdb)} on LUN ${lun} of ${this.targetName} did not complete within ${budgetMs} ms (${attempt} attempts)`, { kind: "command" });
+        }
+        result = options.signal === undefined
+          ? await this.host.execute(lun, cdb, dataIn, options.dataOut, retry, timeoutMs, options.onTag, options.shortTransfer, left)
+          : await this.executeAbortable(lun, cdb, dataIn, retry, timeoutMs, left, options, options.signal);
       }
-      const result = options.signal === undefined
-        ? await this.host.execute(lun, cdb, dataIn, options.dataOut, retry, timeoutMs, options.onTag, options.shortTransfer, left)
-        : await this.executeAbortable(lun, cdb, dataIn, retry, timeoutMs, left, options, options.signal);
       if (result.status === ScsiStatus.Good || options.allowStatus) {
         return {
           status: result.status,

@@ -238,7 +238,8 @@ export class Framer {
     if (this.#queued < headerLength) return false;
 
     const header = this.#takeContiguous(headerLength);
-    const bhs = header.subarray(0, BHS_LENGTH);
+    // Without AHS or digest the header is the BHS: no second view.
+    const bhs = headerLength === BHS_LENGTH ? header : header.subarray(0, BHS_LENGTH);
     const ahs = ahsLength === 0 ? EMPTY : header.subarray(BHS_LENGTH, BHS_LENGTH + ahsLength);
     if (digestLength !== 0) {
       // RFC 7143 §13.1: the header digest covers BHS and AHS. A mismatch means no length in this
