@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { MemoryBackend } from "./memory.js";
 import { NullBackend } from "./null.js";
+import { nodeIsZero } from "./open.js";
 import { formatSize, parseBackendSpec, parseSize } from "./spec.js";
 
 describe("MemoryBackend", () => {
@@ -29,6 +30,43 @@ describe("MemoryBackend", () => {
     const view = mem.read(4097, 2);
     mem.write(4097, Uint8Array.of(8));
     expect([...view]).toEqual([8, 7]);
+  });
+
+  it("returns any read inside one region as a view of the store (a 1 MiB read is not copied)", () => {
+    const mem = new MemoryBackend(4 * 1024 * 1024);
+    mem.write(1024 * 1024, new Uint8Array(1024 * 1024).fill(9));
+    const view = mem.read(1024 * 1024, 1024 * 1024);
+    mem.write(1024 * 1024 + 70_000, Uint8Array.of(1));
+    expect(view[70_000]).toBe(1);
+    expect(view[70_001]).toBe(9);
+    // Unallocated memory reads as shared zeros.
+    expect(mem.read(3 * 1024 * 1024, 1024 * 1024).every((b) => b === 0)).toBe(true);
+  });
+
+  it("assembles reads across regions and keeps regions sparse", () => {
+    const mem = new MemoryBackend(64 * 1024, { chunkSize: 1024, regionSize: 8192 });
+    const data = Uint8Array.from({ length: 20_000 }, (_, i) => (i % 13) + 1);
+    mem.write(5000, data);
+    expect(mem.read(5000, 20_000)).toEqual(data);
+    expect(mem.allocatedBytes).toBe(21 * 1024);
+    mem.unmap(0, 64 * 1024);
+    expect(mem.allocatedBytes).toBe(0);
+    expect(mem.read(0, 64 * 1024).every((b) => b === 0)).toBe(true);
+    expect(mem.map(0, 64 * 1024)).toEqual([{ offset: 0, length: 64 * 1024, mapped: false }]);
+  });
+
+  it("tests for zeros the same with the Node host's memcmp as with the word loop", () => {
+    const big = new Uint8Array(700_001);
+    expect(nodeIsZero(big)).toBe(true);
+    expect(nodeIsZero(big.subarray(3))).toBe(true);
+    big[699_999] = 1;
+    expect(nodeIsZero(big)).toBe(false);
+    expect(nodeIsZero(big.subarray(3, 600_000))).toBe(true);
+    const mem = new MemoryBackend(1024 * 1024, { isZero: nodeIsZero });
+    mem.write(0, new Uint8Array(300_000));
+    expect(mem.allocatedBytes).toBe(0);
+    mem.write(0, big.subarray(600_000));
+    expect(mem.allocatedBytes).toBe(64 * 1024);
   });
 
   it("gives whole chunks back on unmap and zeroes partial ones", () => {
@@ -75,7 +113,7 @@ describe("MemoryBackend", () => {
         ),
         (ops) => {
           const size = 33_000;
-          const mem = new MemoryBackend(size, { chunkSize: 1024 });
+          const mem = new MemoryBackend(size, { chunkSize: 1024, regionSize: 4096 });
           const flat = new Uint8Array(size);
           for (const op of ops) {
             if (op.unmap) {

@@ -1,16 +1,41 @@
 /**
- * `mem:<size>`: a sparse in-memory disk. Storage is a map of fixed-size chunks allocated on the
- * first write of a non-zero byte into them; everything else reads as zeros, so `mem:256M` costs
- * nothing until written. UNMAP gives chunks back (and zeroes the parts of chunks it only
- * covers in part), so it is real deallocation: the unit reports thin provisioning.
+ * `mem:<size>`: a sparse in-memory disk. Its bytes live in regions (64 MiB unless told), each one
+ * contiguous array allocated on the first write of a non-zero byte into it; allocation is tracked
+ * per chunk (64 KiB unless told): a chunk is mapped once a non-zero byte is written into it, and
+ * everything unmapped reads as zeros, so `mem:256M` costs nothing until written. UNMAP gives
+ * chunks back (their bytes zeroed; a region whose chunks are all unmapped is freed), so it is real
+ * deallocation: the unit reports thin provisioning.
  *
- * Reads inside one chunk return a view of it (no copy); reads across chunks are assembled once.
+ * Reads inside one region return a view of it, whatever their length (no copy: a 1 MiB read is a
+ * subarray); only reads across a region boundary are assembled. A write is copied once, into its
+ * region (or not at all when the data already is that very memory).
  */
 import { LocalProtocolError } from "../../core/errors.js";
 import type { MapExtent } from "../engine/storage.js";
 import type { BlockBackend } from "./backend.js";
 
 export const MEMORY_CHUNK_SIZE = 64 * 1024;
+export const MEMORY_REGION_SIZE = 64 * 1024 * 1024;
+
+/** Shared zeros for reads of unallocated regions are kept up to this size; larger ones get their own. */
+const MAX_SHARED_ZEROS = 16 * 1024 * 1024;
+
+interface Region {
+  readonly bytes: Uint8Array;
+  /** One flag per chunk: holds data (a non-zero byte was written since the last unmap). */
+  readonly mapped: Uint8Array;
+  count: number;
+}
+
+export interface MemoryBackendOptions {
+  readonly description?: string;
+  /** Allocation (and GET LBA STATUS) granularity: a power of two of at least 512. */
+  readonly chunkSize?: number;
+  /** Bytes per contiguous region: a multiple of the chunk size. */
+  readonly regionSize?: number;
+  /** A faster all-zeros test from the host (Node: a memcmp against zeros); a word loop unless given. */
+  readonly isZero?: (bytes: Uint8Array) => boolean;
+}
 
 export class MemoryBackend implements BlockBackend {
   readonly description: string;
@@ -18,35 +43,46 @@ export class MemoryBackend implements BlockBackend {
   readonly thinProvisioned = true;
   readonly readOnly = false;
   readonly #chunkSize: number;
-  readonly #chunks = new Map<number, Uint8Array>();
-  /** Shared zeros for reads of unallocated chunks; never written (the engine only reads read data). */
-  readonly #zeros: Uint8Array;
+  readonly #chunkShift: number;
+  readonly #regionSize: number;
+  readonly #regions: (Region | undefined)[];
+  readonly #isZero: (bytes: Uint8Array) => boolean;
+  #mappedChunks = 0;
+  /** Shared zeros for reads of unallocated regions; never written (the engine only reads read data). */
+  #zeros: Uint8Array = new Uint8Array(0);
 
-  constructor(size: number, options: { readonly description?: string; readonly chunkSize?: number } = {}) {
+  constructor(size: number, options: MemoryBackendOptions = {}) {
     const chunkSize = options.chunkSize ?? MEMORY_CHUNK_SIZE;
     if (!Number.isSafeInteger(size) || size < 0) throw new LocalProtocolError(`memory backend size ${size} is not a byte count`);
     if (!Number.isInteger(chunkSize) || chunkSize < 512 || (chunkSize & (chunkSize - 1)) !== 0) {
       throw new LocalProtocolError(`memory backend chunk size ${chunkSize} must be a power of two of at least 512`);
     }
+    const regionSize = options.regionSize ?? Math.max(chunkSize, MEMORY_REGION_SIZE);
+    if (!Number.isSafeInteger(regionSize) || regionSize < chunkSize || regionSize % chunkSize !== 0) {
+      throw new LocalProtocolError(`memory backend region size ${regionSize} must be a multiple of the chunk size ${chunkSize}`);
+    }
     this.size = size;
     this.#chunkSize = chunkSize;
-    this.#zeros = new Uint8Array(chunkSize);
+    this.#chunkShift = Math.log2(chunkSize);
+    this.#regionSize = regionSize;
+    this.#regions = new Array<Region | undefined>(Math.ceil(size / regionSize)).fill(undefined);
+    this.#isZero = options.isZero ?? isZero;
     this.description = options.description ?? `mem:${size}`;
   }
 
-  /** Bytes of memory in use (allocated chunks). */
+  /** Bytes of memory holding data (mapped chunks). */
   get allocatedBytes(): number {
-    return this.#chunks.size * this.#chunkSize;
+    return this.#mappedChunks * this.#chunkSize;
   }
 
   read(offset: number, length: number): Uint8Array {
     this.#check(offset, length);
-    const size = this.#chunkSize;
+    const size = this.#regionSize;
     const first = Math.floor(offset / size);
     const within = offset - first * size;
     if (within + length <= size) {
-      const chunk = this.#chunks.get(first) ?? this.#zeros;
-      return chunk.subarray(within, within + length);
+      const region = this.#regions[first];
+      return region === undefined ? this.#zeroView(length) : region.bytes.subarray(within, within + length);
     }
     const out = new Uint8Array(length);
     let at = 0;
@@ -55,8 +91,8 @@ export class MemoryBackend implements BlockBackend {
       const index = Math.floor(position / size);
       const start = position - index * size;
       const n = Math.min(size - start, length - at);
-      const chunk = this.#chunks.get(index);
-      if (chunk !== undefined) out.set(chunk.subarray(start, start + n), at);
+      const region = this.#regions[index];
+      if (region !== undefined) out.set(region.bytes.subarray(start, start + n), at);
       at += n;
     }
     return out;
@@ -64,44 +100,100 @@ export class MemoryBackend implements BlockBackend {
 
   write(offset: number, data: Uint8Array): void {
     this.#check(offset, data.length);
-    const size = this.#chunkSize;
+    const size = this.#regionSize;
     let at = 0;
     while (at < data.length) {
       const position = offset + at;
       const index = Math.floor(position / size);
       const start = position - index * size;
       const n = Math.min(size - start, data.length - at);
-      const piece = data.subarray(at, at + n);
-      let chunk = this.#chunks.get(index);
-      if (chunk === undefined) {
-        // Zeros written where nothing is allocated change nothing: stay sparse.
-        if (isZero(piece)) {
-          at += n;
-          continue;
-        }
-        chunk = new Uint8Array(size);
-        this.#chunks.set(index, chunk);
-      }
-      chunk.set(piece, start);
+      const piece = n === data.length ? data : data.subarray(at, at + n);
+      this.#writeRegion(index, start, piece);
       at += n;
     }
+  }
+
+  #writeRegion(index: number, start: number, piece: Uint8Array): void {
+    let region = this.#regions[index];
+    if (region === undefined) {
+      // Zeros written where nothing is allocated change nothing: stay sparse.
+      if (this.#isZero(piece)) return;
+      region = this.#allocate(index);
+    }
+    const bytes = region.bytes;
+    // The very bytes already there (a view of this store written back): nothing changes.
+    if (piece.buffer === bytes.buffer && piece.byteOffset === bytes.byteOffset + start) return;
+    const shift = this.#chunkShift;
+    const chunk = this.#chunkSize;
+    const mapped = region.mapped;
+    const first = start >>> shift;
+    const last = (start + piece.length - 1) >>> shift;
+    for (let c = first; c <= last; c++) {
+      if (mapped[c] !== 0) continue;
+      // An unmapped chunk holds zeros: it becomes mapped only if a non-zero byte lands in it.
+      const from = Math.max(start, c * chunk) - start;
+      const to = Math.min(start + piece.length, (c + 1) * chunk) - start;
+      if (this.#isZero(from === 0 && to === piece.length ? piece : piece.subarray(from, to))) continue;
+      mapped[c] = 1;
+      region.count++;
+      this.#mappedChunks++;
+    }
+    // Zero ranges over unmapped chunks are copied too: they hold zeros already, so nothing changes.
+    bytes.set(piece, start);
+  }
+
+  #allocate(index: number): Region {
+    const length = Math.min(this.#regionSize, this.size - index * this.#regionSize);
+    const region: Region = { bytes: new Uint8Array(length), mapped: new Uint8Array(Math.ceil(length / this.#chunkSize)), count: 0 };
+    this.#regions[index] = region;
+    return region;
+  }
+
+  #zeroView(length: number): Uint8Array {
+    if (length > this.#zeros.length) {
+      if (length > MAX_SHARED_ZEROS) return new Uint8Array(length);
+      let grown = Math.max(this.#chunkSize, this.#zeros.length);
+      while (grown < length) grown *= 2;
+      this.#zeros = new Uint8Array(Math.min(grown, MAX_SHARED_ZEROS));
+    }
+    return this.#zeros.subarray(0, length);
   }
 
   flush(): void {}
 
   unmap(offset: number, length: number): void {
     this.#check(offset, length);
-    const size = this.#chunkSize;
+    const size = this.#regionSize;
     let at = 0;
     while (at < length) {
       const position = offset + at;
       const index = Math.floor(position / size);
       const start = position - index * size;
       const n = Math.min(size - start, length - at);
-      if (n === size) this.#chunks.delete(index);
-      else this.#chunks.get(index)?.fill(0, start, start + n);
+      const region = this.#regions[index];
+      if (region !== undefined) this.#unmapRegion(index, region, start, n);
       at += n;
     }
+  }
+
+  #unmapRegion(index: number, region: Region, start: number, length: number): void {
+    const chunk = this.#chunkSize;
+    const end = start + length;
+    const first = Math.floor(start / chunk);
+    const last = Math.floor((end - 1) / chunk);
+    for (let c = first; c <= last; c++) {
+      const from = Math.max(start, c * chunk);
+      const to = Math.min(end, (c + 1) * chunk, region.bytes.length);
+      if (region.mapped[c] === 0) continue;
+      region.bytes.fill(0, from, to);
+      // A whole chunk (or the last, shorter one) given back.
+      if (from === c * chunk && to === Math.min((c + 1) * chunk, region.bytes.length)) {
+        region.mapped[c] = 0;
+        region.count--;
+        this.#mappedChunks--;
+      }
+    }
+    if (region.count === 0) this.#regions[index] = undefined;
   }
 
   writeSame(offset: number, length: number, block: Uint8Array): void {
@@ -109,7 +201,7 @@ export class MemoryBackend implements BlockBackend {
     if (block.length === 0 || length % block.length !== 0) {
       throw new LocalProtocolError(`writeSame: ${length} bytes is not a whole number of ${block.length}-byte blocks`);
     }
-    if (isZero(block)) {
+    if (this.#isZero(block)) {
       this.unmap(offset, length);
       return;
     }
@@ -128,17 +220,19 @@ export class MemoryBackend implements BlockBackend {
     }
   }
 
-  /** Allocated chunks are mapped, the rest is not: extents merged, in order, covering the range. */
+  /** Mapped chunks are mapped, the rest is not: extents merged, in order, covering the range. */
   map(offset: number, length: number): MapExtent[] {
     this.#check(offset, length);
     const size = this.#chunkSize;
+    const perRegion = this.#regionSize / size;
     const out: MapExtent[] = [];
     let at = offset;
     const end = offset + length;
     while (at < end) {
       const index = Math.floor(at / size);
       const next = Math.min(end, (index + 1) * size);
-      const mapped = this.#chunks.has(index);
+      const region = this.#regions[Math.floor(index / perRegion)];
+      const mapped = region !== undefined && region.mapped[index % perRegion] === 1;
       const last = out[out.length - 1];
       if (last !== undefined && last.mapped === mapped) out[out.length - 1] = { offset: last.offset, length: next - last.offset, mapped };
       else out.push({ offset: at, length: next - at, mapped });
@@ -148,7 +242,8 @@ export class MemoryBackend implements BlockBackend {
   }
 
   close(): void {
-    this.#chunks.clear();
+    this.#regions.fill(undefined);
+    this.#mappedChunks = 0;
   }
 
   #check(offset: number, length: number): void {
@@ -158,15 +253,20 @@ export class MemoryBackend implements BlockBackend {
   }
 }
 
+/** Whether every byte is zero: 16 words an iteration when aligned (this runs over every write into unmapped memory). */
 export function isZero(bytes: Uint8Array): boolean {
-  // Word-wise when aligned: this runs over every write into unallocated memory.
+  let i = 0;
   if (bytes.byteOffset % 4 === 0) {
-    const words = Math.floor(bytes.length / 4);
-    const view = new Uint32Array(bytes.buffer, bytes.byteOffset, words);
-    for (let i = 0; i < words; i++) if (view[i] !== 0) return false;
-    for (let i = words * 4; i < bytes.length; i++) if (bytes[i] !== 0) return false;
-    return true;
+    const words = bytes.length >>> 2;
+    const v = new Int32Array(bytes.buffer, bytes.byteOffset, words);
+    const blocks = words - (words & 15);
+    let w = 0;
+    for (; w < blocks; w += 16) {
+      if ((v[w]! | v[w + 1]! | v[w + 2]! | v[w + 3]! | v[w + 4]! | v[w + 5]! | v[w + 6]! | v[w + 7]! | v[w + 8]! | v[w + 9]! | v[w + 10]! | v[w + 11]! | v[w + 12]! | v[w + 13]! | v[w + 14]! | v[w + 15]!) !== 0) return false;
+    }
+    for (; w < words; w++) if (v[w] !== 0) return false;
+    i = words * 4;
   }
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) return false;
+  for (; i < bytes.length; i++) if (bytes[i] !== 0) return false;
   return true;
 }

@@ -31,6 +31,7 @@ import type { ScsiTask } from "./scsi-task.js";
 import { type SessionOwner, TargetSession } from "./session.js";
 import { type StorageOperation, type StorageOutcome, storageRequest } from "./storage.js";
 import { hostileConnections } from "../hostile/index.js";
+import { BufferPool } from "./buffer-pool.js";
 
 /** Host services the engine cannot own. */
 export interface EngineDeps {
@@ -54,6 +55,9 @@ export interface AsyncNotice {
   readonly time2Wait?: number;
   readonly time2Retain?: number;
 }
+
+/** At most this many bytes of write buffers are kept for reuse. */
+const WRITE_BUFFER_POOL_BYTES = 64 * 1024 * 1024;
 
 export class TargetEngine {
   readonly config: ResolvedEngineConfig;
@@ -90,11 +94,17 @@ export class TargetEngine {
   };
   readonly #connectionOwner: ConnectionOwner;
   readonly #sessionOwner: SessionOwner;
+  /**
+   * Write buffers used again (see buffer-pool.ts). Off when something outside the engine may keep
+   * a Data-Out's payload, which is a view of its buffer: a trace, or hostile mode's layer.
+   */
+  readonly #writeBuffers: BufferPool;
 
   constructor(config: EngineConfig, deps: EngineDeps, options: EngineOptions = {}) {
     this.config = resolveEngineConfig(config);
     this.#deps = deps;
     this.#trace = options.trace;
+    this.#writeBuffers = new BufferPool(options.trace === undefined && this.config.hostile === undefined ? WRITE_BUFFER_POOL_BYTES : 0);
     for (const target of this.config.targets) {
       const units = new Map<number, LogicalUnit>();
       for (const lun of target.luns) units.set(lun.lun, new LogicalUnit(target.iqn, lun, this.config.maxTransferBytes));
@@ -365,6 +375,8 @@ export class TargetEngine {
     const stats = this.#stats;
     return {
       maxTransferBytes: this.config.maxTransferBytes,
+      writeBuffer: (length) => this.#writeBuffers.take(length),
+      recycleWriteBuffer: (buffer) => this.#writeBuffers.give(buffer),
       unitAttentionOnNewNexus: this.config.unitAttentionOnNewNexus,
       retentionBytes: this.config.retentionBytes,
       execute: (session, unit, task) => {

@@ -48,6 +48,10 @@ import { Orphans } from "./orphans.js";
 /** What a session needs from the engine. */
 export interface SessionOwner {
   readonly maxTransferBytes: number;
+  /** A buffer for a write's data, `length` bytes, not necessarily zeroed (the engine's pool). */
+  writeBuffer(length: number): Uint8Array;
+  /** A write buffer nothing uses any more, for the pool. */
+  recycleWriteBuffer(buffer: Uint8Array): void;
   readonly unitAttentionOnNewNexus: boolean;
   /** ErrorRecoveryLevel >= 1: the bytes a session may keep for SNACKs. */
   readonly retentionBytes: number;
@@ -306,7 +310,7 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
       // Expected Data Transfer Length is bounded before anything is allocated.
       const expected = readU32(bhs, 20);
       if (length > expected || expected > this.#owner.maxTransferBytes) return undefined;
-      const buffer = new Uint8Array(expected);
+      const buffer = this.#owner.writeBuffer(expected);
       this.#placed.set(connection.id, { bhs, buffer });
       return buffer.subarray(0, length);
     }
@@ -407,7 +411,7 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
         const immediatePlaced = frame.dataPlaced && placed !== undefined && placed.bhs === frame.bhs;
         // A command never moves more than maxTransferBytes (the device server refuses longer
         // ones), so a longer Expected Data Transfer Length does not get a longer buffer.
-        const buffer = immediatePlaced ? placed.buffer : new Uint8Array(Math.min(expected, this.#owner.maxTransferBytes));
+        const buffer = immediatePlaced ? placed.buffer : this.#owner.writeBuffer(Math.min(expected, this.#owner.maxTransferBytes));
         transfer = new WriteTransfer(
           { itt, length: expected, final: pdu.final, immediate: pdu.data, immediatePlaced },
           buffer,
@@ -511,6 +515,10 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
 
   taskDone(task: ScsiTask): void {
     if (this.#tasks.get(task.itt) === task) this.#tasks.delete(task.itt);
+    // Its write buffer goes back to the pool only when nothing can touch it any more: no Data-Out
+    // is on its way (the framer places nothing more there) and no storage request holds it.
+    const transfer = task.transfer;
+    if (transfer !== undefined && transfer.quiet && !task.busy) this.#owner.recycleWriteBuffer(transfer.buffer);
     if (task.counted) {
       task.counted = false;
       this.#window.finish();
