@@ -142,11 +142,12 @@ export async function startTarget(config: TargetServerConfig): Promise<RunningTa
     };
     // Refuse a bad configuration before taking a port.
     resolveEngineConfig({ ...engineConfig, portals: [{ host, port: 1 }] });
-    const server = net.createServer({ noDelay: true });
+    // Paused on connect: #accept moves the connection's handle to a socket that reads into a buffer of its own.
+    const server = net.createServer({ noDelay: true, pauseOnConnect: true });
     const port = await listen(server, host, config.listen?.port ?? 0);
     const deps: EngineDeps = NODE.deps;
     const engine = new TargetEngine({ ...engineConfig, portals: [{ host, port }] }, deps, config.trace === undefined ? {} : { trace: config.trace });
-    const target = new TargetServer(server, engine, host, port, backends, opened);
+    const target = new TargetServer(server, engine, host, port, backends, opened, config.trace === undefined && config.hostile === undefined);
     if (config.isns !== undefined) {
       try {
         target.isns = await registerTarget(config.isns, config.targets, { host, port });
@@ -192,6 +193,53 @@ interface Link {
   ending: boolean;
 }
 
+/** Each connection's socket reads land in one buffer of this size, used again for every read. */
+const READ_BUFFER_BYTES = 256 * 1024;
+
+/** Data-Out still to come above which a read goes straight into the write's buffer. */
+const DIRECT_READ_MIN = 32 * 1024;
+
+interface ReadSink {
+  /** Where the next read may go instead of the read buffer (the rest of a placed Data-Out). */
+  direct(): Uint8Array | undefined;
+  /** Bytes in the read buffer, valid during the call only. */
+  received(bytes: Uint8Array): void;
+  /** `count` bytes were read into the view `direct` gave. */
+  receivedDirectly(count: number): void;
+}
+
+/**
+ * Moves an accepted connection (still paused) to a socket that reads into buffers we choose
+ * (Node's `onread`, which `net.Server` does not offer for the sockets it accepts): one read
+ * buffer used again for every read, or the rest of a write's Data-Out straight into the buffer
+ * the backend write takes, so the kernel's copy is the only one. Without it every read is a
+ * fresh 64 KiB buffer for the garbage collector, sixteen per MiB written. Undefined (the accepted
+ * socket stays) if this Node's socket has no handle to move.
+ */
+function reading(accepted: net.Socket, sink: ReadSink): net.Socket | undefined {
+  const internal = accepted as unknown as { _handle: unknown };
+  const handle = internal._handle;
+  if (handle === null || handle === undefined) return undefined;
+  // A plain Uint8Array, not a Buffer: the framer copies what it keeps with slice(), which Buffer turns into a view.
+  const readBuffer = new Uint8Array(READ_BUFFER_BYTES);
+  // The accepted socket lets go of the handle (and the server counts that connection as closed).
+  internal._handle = null;
+  accepted.destroy();
+  return new net.Socket({
+    handle,
+    readable: true,
+    writable: true,
+    onread: {
+      buffer: () => sink.direct() ?? readBuffer,
+      callback: (bytes: number, into: Uint8Array) => {
+        if (into === readBuffer) sink.received(into.subarray(0, bytes));
+        else sink.receivedDirectly(bytes);
+        return true;
+      },
+    },
+  } as net.SocketConstructorOpts);
+}
+
 /** Node's clock, timers and services for the engine: the same host the initiator runs on. */
 const NODE: ClientHost = nodeHost();
 
@@ -208,14 +256,24 @@ class TargetServer extends EventEmitter<TargetServerEvents> implements RunningTa
   readonly #links = new Map<number, Link>();
   readonly #inFlight = new Set<Promise<void>>();
   readonly #timer: DeadlineTimer;
+  readonly #reuseReadBuffers: boolean;
   #pumping = false;
   #pumpAgain = false;
   #pumpScheduled = false;
   #closing: Promise<void> | undefined;
   isns: IsnsRegistration | undefined;
 
-  constructor(server: net.Server, engine: TargetEngine, host: string, port: number, backends: ReadonlyMap<number, BlockBackend>, opened: readonly BlockBackend[]) {
+  constructor(
+    server: net.Server,
+    engine: TargetEngine,
+    host: string,
+    port: number,
+    backends: ReadonlyMap<number, BlockBackend>,
+    opened: readonly BlockBackend[],
+    reuseReadBuffers: boolean,
+  ) {
     super();
+    this.#reuseReadBuffers = reuseReadBuffers;
     this.#server = server;
     this.engine = engine;
     this.host = host;
@@ -278,11 +336,34 @@ class TargetServer extends EventEmitter<TargetServerEvents> implements RunningTa
 
   // ---------------------------------------------------------------- sockets
 
-  #accept(socket: net.Socket): void {
+  #accept(accepted: net.Socket): void {
     if (this.#closing !== undefined) {
-      socket.destroy();
+      accepted.destroy();
       return;
     }
+    let socket = accepted;
+    let reused = false;
+    const connectionRef: { current?: TargetConnection } = {};
+    if (this.#reuseReadBuffers) {
+      const moved = reading(accepted, {
+        direct: () => connectionRef.current?.directRoom(DIRECT_READ_MIN),
+        received: (bytes) => {
+          const connection = connectionRef.current as TargetConnection;
+          connection.receiveTransient(bytes, NODE.now());
+          this.#pump();
+        },
+        receivedDirectly: (count) => {
+          const connection = connectionRef.current as TargetConnection;
+          connection.receivedDirectly(count, NODE.now());
+          this.#pump();
+        },
+      });
+      if (moved !== undefined) {
+        socket = moved;
+        reused = true;
+      }
+    }
+    if (!reused) accepted.resume();
     socket.setNoDelay(true);
     const connection = this.engine.accept(
       {
@@ -293,13 +374,16 @@ class TargetServer extends EventEmitter<TargetServerEvents> implements RunningTa
       },
       NODE.now(),
     );
+    connectionRef.current = connection;
     const link: Link = { socket, connection, ending: false };
     this.#links.set(connection.id, link);
     this.emit("connection-opened", connection.id, formatHostPort(socket.remoteAddress ?? "?", socket.remotePort ?? 0));
-    socket.on("data", (chunk: Buffer) => {
-      connection.receive(chunk, NODE.now());
-      this.#pump();
-    });
+    if (!reused) {
+      socket.on("data", (chunk: Buffer) => {
+        connection.receive(chunk, NODE.now());
+        this.#pump();
+      });
+    }
     // Errors (ECONNRESET) are followed by "close", which is where the connection ends.
     socket.on("error", () => undefined);
     socket.on("close", () => {

@@ -198,17 +198,62 @@ export class TargetConnection {
     this.#txBytes += bytes.length;
   }
 
-  /** Bytes from the transport. The initiator's errors close the connection; this never throws for them. */
+  /**
+   * Bytes from the transport. The initiator's errors close the connection; this never throws for
+   * them. The connection may keep views of `bytes`: the host must not reuse its memory (see
+   * `receiveTransient` for a read buffer used again).
+   */
   receive(bytes: Uint8Array, now: number): void {
     if (this.#closing) return;
+    this.#heard(now);
+    this.#pull(bytes, now);
+  }
+
+  /**
+   * The same for bytes in a buffer the host reads into again (a socket read buffer): `bytes` is
+   * only valid during the call. What the framer still holds of it is copied out before it
+   * returns; the session copies what it keeps of a PDU (the engine's rule: decoded PDUs hold
+   * views that do not outlive the call that delivered them).
+   */
+  receiveTransient(bytes: Uint8Array, now: number): void {
+    if (this.#closing) return;
+    this.#heard(now);
+    if (this.#pull(bytes, now) && !this.#closing) this.#framer.detach();
+  }
+
+  /**
+   * Where the host may have the transport write the next bytes straight away, skipping the
+   * framer's copy: the rest of a placed data segment (a write's Data-Out going into the buffer
+   * the backend write takes), when at least `minimum` bytes of it are still to come. After such a
+   * read, call `receivedDirectly`.
+   */
+  directRoom(minimum: number): Uint8Array | undefined {
+    if (this.#closing) return undefined;
+    const room = this.#framer.directRoom();
+    return room !== undefined && room.length >= minimum ? room : undefined;
+  }
+
+  /** `count` bytes were written by the transport into the view `directRoom` returned. */
+  receivedDirectly(count: number, now: number): void {
+    if (this.#closing) return;
+    this.#heard(now);
+    this.#pull(undefined, now, count);
+  }
+
+  #heard(now: number): void {
     this.#lastHeard = now;
     if (this.#nextPingAt !== undefined && this.#owner.nopIn !== false) this.#nextPingAt = now + this.#owner.nopIn.intervalMs;
+  }
+
+  /** Pushes bytes (or counts a direct read) and handles every complete PDU; false if framing failed. */
+  #pull(bytes: Uint8Array | undefined, now: number, direct = 0): boolean {
     try {
-      this.#framer.push(bytes);
+      if (bytes !== undefined) this.#framer.push(bytes);
+      else this.#framer.filledDirectly(direct);
       for (;;) {
-        if (this.#closing) return;
+        if (this.#closing) return true;
         const frame = this.#framer.next();
-        if (frame === undefined) return;
+        if (frame === undefined) return true;
         this.#frame(frame, now);
       }
     } catch (error) {
@@ -217,6 +262,7 @@ export class TargetConnection {
       // at ErrorRecoveryLevel 0 the connection is dropped (RFC 7143 §7.1.5, §7.8).
       this.#owner.protocolError(this, error);
       this.close(error, now);
+      return false;
     }
   }
 

@@ -95,6 +95,21 @@ type Sequenced =
 /** SAM-5 unit attention conditions waiting for this I_T nexus, per LUN (ASC, ASCQ). */
 export type PendingUnitAttention = Array<{ readonly asc: number; readonly ascq: number }>;
 
+/** A waiting PDU with its own copy of the received bytes (its frame and data segment). */
+function detached(item: Exclude<Sequenced, { kind: "scsi" }>): Sequenced {
+  const f = item.frame;
+  const frame: Frame = { ...f, bhs: f.bhs.slice(), ahs: f.ahs.slice(), data: f.data.slice() };
+  switch (item.kind) {
+    case "nop":
+      return { ...item, frame, pdu: { ...item.pdu, data: item.pdu.data.slice() } };
+    case "text":
+      return { ...item, frame, pdu: { ...item.pdu, data: item.pdu.data.slice() } };
+    case "tmf":
+    case "logout":
+      return { ...item, frame };
+  }
+}
+
 /** How many aborted tags we remember, to drop their late Data-Out quietly. */
 const TOMBSTONES = 1024;
 
@@ -323,7 +338,9 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
       this.#deliver(item, false);
       return;
     }
-    this.#offer(connection, frame, cmdSN, item);
+    // It may wait in the window past this receive: its own copy of the PDU's bytes (the host may
+    // read into the same buffer again). These are rare PDUs (pings, text, task management, logout).
+    this.#offer(connection, frame, cmdSN, item.kind === "scsi" ? item : detached(item));
   }
 
   #offer(connection: TargetConnection, frame: Frame, cmdSN: number, item: Sequenced): boolean {
@@ -408,7 +425,8 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
     const expected = pdu.expectedDataTransferLength;
     try {
       if (pdu.write && expected > 0) {
-        const immediatePlaced = frame.dataPlaced && placed !== undefined && placed.bhs === frame.bhs;
+        // Placed into that buffer (the frame's header may be a copy of the one the hook saw).
+        const immediatePlaced = frame.dataPlaced && placed !== undefined && pdu.data.buffer === placed.buffer.buffer && pdu.data.byteOffset === placed.buffer.byteOffset;
         // A command never moves more than maxTransferBytes (the device server refuses longer
         // ones), so a longer Expected Data Transfer Length does not get a longer buffer.
         const buffer = immediatePlaced ? placed.buffer : this.#owner.writeBuffer(Math.min(expected, this.#owner.maxTransferBytes));
@@ -651,7 +669,8 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
       statSN: connection.takeStatSN(),
       expCmdSN: this.expCmdSN,
       maxCmdSN: this.maxCmdSN,
-      data: pdu.data.length > max ? pdu.data.subarray(0, max) : pdu.data,
+      // A copy: the NOP-Out's bytes may be in a read buffer the host uses again before this is written.
+      data: pdu.data.slice(0, Math.min(pdu.data.length, max)),
     });
   }
 
