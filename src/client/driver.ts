@@ -21,6 +21,25 @@ import type { ByteStream, ClientHost, Portal } from "./host.js";
 interface Pending {
   readonly resolve: (value: never) => void;
   readonly reject: (error: IscsiError) => void;
+  /**
+   * A READ or WRITE sent by `transfer`: GOOD resolves with its `value`, anything else with what
+   * its `otherwise` makes of the result.
+   */
+  readonly transfer?: TransferCall<unknown>;
+}
+
+/** What `SessionDriver.transfer` was asked, for the rare status that is not GOOD. */
+export interface TransferCall<T> {
+  readonly lun: number;
+  readonly cdb: Uint8Array;
+  readonly dataIn: Uint8Array | undefined;
+  readonly dataOut: Uint8Array | undefined;
+  /** The caller's own timeout (undefined: the session's default). */
+  readonly timeoutMs: number | undefined;
+  /** When the call started, for what is left of a budget. */
+  readonly started: number;
+  readonly value: T;
+  readonly otherwise: (result: CommandResult, call: TransferCall<T>) => Promise<T>;
 }
 
 export interface HostOptions {
@@ -164,6 +183,31 @@ export class SessionDriver extends Emitter<HostEvents> {
     });
   }
 
+  /**
+   * The hot path of a READ or WRITE (Lun.read, Lun.write): one promise for the caller, resolved
+   * with `value` when the status is GOOD. Any other status resolves it with what `otherwise` makes
+   * of the result (unit attention retries, the ScsiError), started after the current turn.
+   */
+  transfer<T>(call: TransferCall<T>, timeoutMs: number | undefined, budgetMs: number | undefined): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.session.submit(
+        {
+          lun: call.lun,
+          cdb: call.cdb,
+          dataIn: call.dataIn,
+          dataOut: call.dataOut,
+          retry: "safe",
+          timeoutMs,
+          shortTransfer: undefined,
+          budgetMs,
+          context: { resolve: resolve as (v: never) => void, reject, transfer: call as TransferCall<unknown> },
+        },
+        this.host.now(),
+      );
+      this.schedulePump();
+    });
+  }
+
   ping(data?: Uint8Array): Promise<PingResult> {
     return new Promise<PingResult>((resolve, reject) => {
       this.session.ping({ resolve: resolve as (v: never) => void, reject }, this.host.now(), data);
@@ -301,9 +345,18 @@ export class SessionDriver extends Emitter<HostEvents> {
       const event = this.session.nextEvent();
       if (event === undefined) return;
       switch (event.type) {
-        case "command-complete":
-          (event.context.resolve as (r: CommandResult) => void)(event.result);
+        case "command-complete": {
+          const pending = event.context;
+          const call = pending.transfer;
+          if (call === undefined) (pending.resolve as (r: CommandResult) => void)(event.result);
+          else if (event.result.status === GOOD) (pending.resolve as (v: unknown) => void)(call.value);
+          else {
+            // Not here, inside the core's event loop: the handling may send the command again.
+            const result = event.result;
+            (pending.resolve as (v: Promise<unknown>) => void)(Promise.resolve().then(() => call.otherwise(result, call)));
+          }
           break;
+        }
         case "ping-complete":
           (event.context.resolve as (r: PingResult) => void)(event.result);
           break;
@@ -463,6 +516,9 @@ export class SessionDriver extends Emitter<HostEvents> {
     this.timer.clear();
   }
 }
+
+/** SAM-5 GOOD status. */
+const GOOD = 0;
 
 /** Errors about the session or its connections, which name the target and portal when they reach the caller. */
 const LOCATED_CODES: ReadonlySet<string> = new Set([

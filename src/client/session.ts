@@ -12,7 +12,7 @@ import { isRepeatable } from "../core/scsi/repeatable.js";
 import { ScsiStatus, SenseKey, scsiStatusName } from "../core/scsi/status.js";
 import { decodeSense, describeSense } from "../core/scsi/sense.js";
 import { TaskManagementError } from "../core/errors.js";
-import { formatPortal, SessionDriver } from "./driver.js";
+import { formatPortal, SessionDriver, type TransferCall } from "./driver.js";
 import { Emitter } from "./events.js";
 import type { ClientHost, Portal } from "./host.js";
 import { sleep } from "./time.js";
@@ -192,17 +192,23 @@ export class IscsiSession extends Emitter<SessionEvents> {
   }
 
   /**
-   * The hot path of Lun.read and Lun.write: one READ or WRITE of a whole buffer, no signal, no
-   * result object; resolves with `value`. Only when the status is not GOOD does the command go on through `execute`'s
-   * handling (unit attention, BUSY, the ScsiError), from this first result: nothing is sent twice.
+   * The hot path of Lun.read and Lun.write: one READ or WRITE of a whole buffer, no signal, one
+   * promise, no result object; resolves with `value`. Only when the status is not GOOD does the
+   * command go on through `execute`'s handling (unit attention, BUSY, the ScsiError), from this
+   * first result: nothing is sent twice.
    */
-  async transfer<T>(lun: number, cdb: Uint8Array, dataIn: Uint8Array | undefined, dataOut: Uint8Array | undefined, timeoutMs: number | undefined, value: T): Promise<T> {
+  transfer<T>(lun: number, cdb: Uint8Array, dataIn: Uint8Array | undefined, dataOut: Uint8Array | undefined, timeoutMs: number | undefined, value: T): Promise<T> {
     const budgetMs = this.commandBudgetMs;
     const started = budgetMs === undefined ? 0 : this.host.host.now();
-    const result = await this.host.execute(lun, cdb, dataIn, dataOut, "safe", timeoutMs ?? this.commandTimeoutMs, undefined, undefined, budgetMs);
-    if (result.status !== ScsiStatus.Good) await this.attempts(lun, cdb, { dataIn, dataOut, retry: "safe", timeoutMs }, started, result);
-    return value;
+    const call: TransferCall<T> = { lun, cdb, dataIn, dataOut, timeoutMs, started, value, otherwise: this.afterTransfer as TransferCall<T>["otherwise"] };
+    return this.host.transfer(call, timeoutMs ?? this.commandTimeoutMs, budgetMs);
   }
+
+  /** A transfer's status was not GOOD: `execute`'s handling goes on from that first result. */
+  private readonly afterTransfer = async (first: CommandResult, call: TransferCall<unknown>): Promise<unknown> => {
+    await this.attempts(call.lun, call.cdb, { dataIn: call.dataIn, dataOut: call.dataOut, retry: "safe", timeoutMs: call.timeoutMs }, call.started, first);
+    return call.value;
+  };
 
   /** `execute`'s attempts; `first`, when given, is the outcome of attempt 0, already sent. */
   private async attempts(lun: number, cdb: Uint8Array, options: ExecuteOptions, started: number, first: CommandResult | undefined): Promise<ScsiResult> {
