@@ -1,10 +1,11 @@
 /**
- * `mem:<size>`: a sparse in-memory disk. Its bytes live in regions (64 MiB unless told), each one
- * contiguous array allocated on the first write of a non-zero byte into it; allocation is tracked
- * per chunk (64 KiB unless told): a chunk is mapped once a non-zero byte is written into it, and
- * everything unmapped reads as zeros, so `mem:256M` costs nothing until written. UNMAP gives
- * chunks back (their bytes zeroed; a region whose chunks are all unmapped is freed), so it is real
- * deallocation: the unit reports thin provisioning.
+ * `mem:<size>`: a sparse in-memory disk. Its bytes live in regions (a sixteenth of the store,
+ * between 1 and 64 MiB, unless told), each one contiguous array allocated on the first write of
+ * a non-zero byte into it (virtual memory: the pages cost only once touched). Allocation is
+ * tracked per chunk (64 KiB unless told): a chunk is mapped once a non-zero byte is written into
+ * it, and everything unmapped reads as zeros, so `mem:256M` holds nothing until written. UNMAP
+ * gives chunks back (their bytes zeroed; a region whose chunks are all unmapped is freed), so it
+ * is real deallocation: the unit reports thin provisioning.
  *
  * Reads inside one region return a view of it, whatever their length (no copy: a 1 MiB read is a
  * subarray); only reads across a region boundary are assembled. A write is copied once, into its
@@ -16,6 +17,20 @@ import type { BlockBackend } from "./backend.js";
 
 export const MEMORY_CHUNK_SIZE = 64 * 1024;
 export const MEMORY_REGION_SIZE = 64 * 1024 * 1024;
+
+/** Regions are at least this large (reads up to it, aligned, are views) unless the chunk is larger. */
+const MIN_REGION_SIZE = 1024 * 1024;
+
+/**
+ * A sixteenth of the store, as a power of two between 1 MiB and 64 MiB: a first write never
+ * allocates more than that (virtual memory: pages cost only once touched), and a store of 16 MiB
+ * or more has regions of at least 1 MiB, so the largest common reads are views.
+ */
+function defaultRegionSize(size: number, chunkSize: number): number {
+  let region = MIN_REGION_SIZE;
+  while (region < MEMORY_REGION_SIZE && region * 16 < size) region *= 2;
+  return Math.max(chunkSize, region);
+}
 
 /** Shared zeros for reads of unallocated regions are kept up to this size; larger ones get their own. */
 const MAX_SHARED_ZEROS = 16 * 1024 * 1024;
@@ -57,7 +72,7 @@ export class MemoryBackend implements BlockBackend {
     if (!Number.isInteger(chunkSize) || chunkSize < 512 || (chunkSize & (chunkSize - 1)) !== 0) {
       throw new LocalProtocolError(`memory backend chunk size ${chunkSize} must be a power of two of at least 512`);
     }
-    const regionSize = options.regionSize ?? Math.max(chunkSize, MEMORY_REGION_SIZE);
+    const regionSize = options.regionSize ?? defaultRegionSize(size, chunkSize);
     if (!Number.isSafeInteger(regionSize) || regionSize < chunkSize || regionSize % chunkSize !== 0) {
       throw new LocalProtocolError(`memory backend region size ${regionSize} must be a multiple of the chunk size ${chunkSize}`);
     }
