@@ -41,7 +41,7 @@ import { handleTaskManagement, type TmfHooks, type TmfSession } from "./tmf.js";
 import type { DiscoveredTarget } from "../../core/discovery/send-targets.js";
 import { Retention, RetentionBudget } from "./retention.js";
 import { answerSnack, type SnackHost } from "./snack.js";
-import { WriteTransfer } from "./write-transfer.js";
+import { type WriteLimits, WriteTransfer } from "./write-transfer.js";
 import { resume } from "./reassign.js";
 import { Orphans } from "./orphans.js";
 
@@ -138,6 +138,8 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
   #logout: { readonly connection: TargetConnection; readonly pdu: LogoutRequestPdu; readonly waiting: Set<ScsiTask> } | undefined;
   /** ERL 2: tasks of lost connections until reassigned or Time2Retain passes (orphans.ts). */
   readonly #orphans = new Orphans();
+  /** The session's write limits (its parameters do not change once it is logged in), for every write command. */
+  readonly #writeLimits: WriteLimits;
   /** The latest time the session was told (some closes come without one). */
   #now = 0;
 
@@ -160,6 +162,13 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
     this.initiatorName = fields.initiatorName;
     this.target = fields.target;
     this.params = fields.params;
+    this.#writeLimits = {
+      immediateData: fields.params.immediateData,
+      initialR2T: fields.params.initialR2T,
+      firstBurstLength: fields.params.firstBurstLength,
+      maxBurstLength: fields.params.maxBurstLength,
+      maxOutstandingR2T: fields.params.maxOutstandingR2T,
+    };
     this.policy = fields.policy;
     this.units = fields.units;
     this.#owner = owner;
@@ -433,13 +442,7 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
         transfer = new WriteTransfer(
           { itt, length: expected, final: pdu.final, immediate: pdu.data, immediatePlaced },
           buffer,
-          {
-            immediateData: this.params.immediateData,
-            initialR2T: this.params.initialR2T,
-            firstBurstLength: this.params.firstBurstLength,
-            maxBurstLength: this.params.maxBurstLength,
-            maxOutstandingR2T: this.params.maxOutstandingR2T,
-          },
+          this.#writeLimits,
         );
       } else if (pdu.data.length > 0 || !pdu.final) {
         throw new RemoteProtocolError(

@@ -101,16 +101,16 @@ export class WriteTransfer {
     this.length = command.length;
     this.buffer = buffer;
     this.#limits = limits;
-    const where = `SCSI Command (ITT ${hex(command.itt)})`;
+    const where = (): string => `SCSI Command (ITT ${hex(command.itt)})`;
     const immediate = command.immediate.length;
     const unsolicitedLimit = Math.min(limits.firstBurstLength, command.length);
     if (immediate > 0) {
       // RFC 7143 §13.11: immediate data only when ImmediateData=Yes.
-      if (!limits.immediateData) throw new RemoteProtocolError(`${where}: ${immediate} bytes of immediate data with ImmediateData=No (RFC 7143 §13.11)`);
+      if (!limits.immediateData) throw new RemoteProtocolError(`${where()}: ${immediate} bytes of immediate data with ImmediateData=No (RFC 7143 §13.11)`);
       // RFC 7143 §13.14: immediate data counts against FirstBurstLength.
       if (immediate > unsolicitedLimit) {
         throw new RemoteProtocolError(
-          `${where}: ${immediate} bytes of immediate data exceed min(FirstBurstLength ${limits.firstBurstLength}, Expected Data Transfer Length ${command.length}) (RFC 7143 §13.14)`,
+          `${where()}: ${immediate} bytes of immediate data exceed min(FirstBurstLength ${limits.firstBurstLength}, Expected Data Transfer Length ${command.length}) (RFC 7143 §13.14)`,
         );
       }
       if (!command.immediatePlaced) store(buffer, command.immediate, 0);
@@ -119,9 +119,9 @@ export class WriteTransfer {
     this.#dataOutBytes = immediate;
     if (!command.final) {
       // RFC 7143 §13.10: with InitialR2T=Yes no unsolicited Data-Out may follow the command.
-      if (limits.initialR2T) throw new RemoteProtocolError(`${where}: F bit clear (unsolicited Data-Out to follow) with InitialR2T=Yes (RFC 7143 §13.10)`);
+      if (limits.initialR2T) throw new RemoteProtocolError(`${where()}: F bit clear (unsolicited Data-Out to follow) with InitialR2T=Yes (RFC 7143 §13.10)`);
       if (immediate >= unsolicitedLimit) {
-        throw new RemoteProtocolError(`${where}: F bit clear, but immediate data already fill min(FirstBurstLength, Expected Data Transfer Length) = ${unsolicitedLimit}`);
+        throw new RemoteProtocolError(`${where()}: F bit clear, but immediate data already fill min(FirstBurstLength, Expected Data Transfer Length) = ${unsolicitedLimit}`);
       }
       this.#unsolicited = { ttt: RESERVED_TAG, r2tSN: -1, offset: 0, length: unsolicitedLimit, recovery: false, received: immediate, nextDataSN: 0 };
     }
