@@ -347,17 +347,15 @@ class TargetServer extends EventEmitter<TargetServerEvents> implements RunningTa
     if (this.#reuseReadBuffers) {
       const moved = reading(accepted, {
         direct: () => connectionRef.current?.directRoom(DIRECT_READ_MIN),
-        // The pump runs once the reads of this turn of the event loop are all in (setImmediate):
-        // the answers to every command they brought go out in one write.
         received: (bytes) => {
           const connection = connectionRef.current as TargetConnection;
           connection.receiveTransient(bytes, NODE.now());
-          this.#schedulePump();
+          this.#pump();
         },
         receivedDirectly: (count) => {
           const connection = connectionRef.current as TargetConnection;
           connection.receivedDirectly(count, NODE.now());
-          this.#schedulePump();
+          this.#pump();
         },
       });
       if (moved !== undefined) {
