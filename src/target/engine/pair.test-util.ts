@@ -34,6 +34,12 @@ export interface PairOptions {
   readonly split?: number;
   /** Record every PDU the target sends and receives in `pair.trace`. */
   readonly trace?: boolean;
+  /**
+   * Deliver to the target as a host with one reused read buffer does (`receiveTransient`): each
+   * chunk goes through the same buffer, scribbled over after every call, so a view the engine kept
+   * of received bytes would show garbage.
+   */
+  readonly transient?: boolean;
 }
 
 export const DEFAULT_LUN: LunDefinition = { lun: 0, blocks: 8192, thinProvisioned: true };
@@ -65,6 +71,8 @@ export class TargetPair {
   readonly #sides: InitiatorSide[] = [];
   readonly #mode: "sync" | "manual";
   readonly #split: number;
+  readonly #transient: boolean;
+  readonly #readBuffer = new Uint8Array(256 * 1024);
   now = 0;
 
   constructor(options: PairOptions = {}) {
@@ -81,6 +89,7 @@ export class TargetPair {
     for (const unit of this.engine.units) this.backends.set(unit.def.index, new MemoryBackend(unit.size));
     this.#mode = options.storage ?? "sync";
     this.#split = options.split ?? 0;
+    this.#transient = options.transient === true;
   }
 
   /** The memory behind LUN `lun` of the default target. */
@@ -163,7 +172,7 @@ export class TargetPair {
     if (out !== undefined && !link.target.closed) {
       progress = true;
       const pieces = this.tamper === undefined ? out : this.tamper("to-target", out, link);
-      for (const piece of this.#chunks(pieces)) link.target.receive(piece, this.now);
+      for (const piece of this.#chunks(pieces)) this.#deliver(link.target, piece);
     }
     const back = link.target.pollTransmit();
     if (back !== undefined) {
@@ -182,6 +191,19 @@ export class TargetPair {
       link.target.transportClosed(this.now);
     }
     return progress;
+  }
+
+  #deliver(target: TargetConnection, piece: Uint8Array): void {
+    if (!this.#transient) {
+      target.receive(piece, this.now);
+      return;
+    }
+    for (let at = 0; at < piece.length; at += this.#readBuffer.length) {
+      const n = Math.min(this.#readBuffer.length, piece.length - at);
+      this.#readBuffer.set(piece.subarray(at, at + n));
+      target.receiveTransient(this.#readBuffer.subarray(0, n), this.now);
+      this.#readBuffer.fill(0xee, 0, n);
+    }
   }
 
   *#chunks(pieces: readonly Uint8Array[]): Iterable<Uint8Array> {
