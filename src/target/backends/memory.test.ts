@@ -43,6 +43,13 @@ describe("MemoryBackend", () => {
     expect(mem.read(3 * 1024 * 1024, 1024 * 1024).every((b) => b === 0)).toBe(true);
   });
 
+  it("creates a petabyte store at no cost, and writes anywhere in it", () => {
+    const mem = new MemoryBackend(2 ** 50);
+    mem.write(2 ** 50 - 4096, new Uint8Array(4096).fill(7));
+    expect(mem.read(2 ** 50 - 4096, 4096).every((b) => b === 7)).toBe(true);
+    expect(mem.allocatedBytes).toBe(64 * 1024);
+  });
+
   it("assembles reads across regions and keeps regions sparse", () => {
     const mem = new MemoryBackend(64 * 1024, { chunkSize: 1024, regionSize: 8192 });
     const data = Uint8Array.from({ length: 20_000 }, (_, i) => (i % 13) + 1);

@@ -60,7 +60,8 @@ export class MemoryBackend implements BlockBackend {
   readonly #chunkSize: number;
   readonly #chunkShift: number;
   readonly #regionSize: number;
-  readonly #regions: (Region | undefined)[];
+  /** Allocated regions by index (a map: a store of petabytes has millions of regions, few of them written). */
+  readonly #regions = new Map<number, Region>();
   readonly #isZero: (bytes: Uint8Array) => boolean;
   #mappedChunks = 0;
   /** Shared zeros for reads of unallocated regions; never written (the engine only reads read data). */
@@ -80,7 +81,6 @@ export class MemoryBackend implements BlockBackend {
     this.#chunkSize = chunkSize;
     this.#chunkShift = Math.log2(chunkSize);
     this.#regionSize = regionSize;
-    this.#regions = new Array<Region | undefined>(Math.ceil(size / regionSize)).fill(undefined);
     this.#isZero = options.isZero ?? isZero;
     this.description = options.description ?? `mem:${size}`;
   }
@@ -96,7 +96,7 @@ export class MemoryBackend implements BlockBackend {
     const first = Math.floor(offset / size);
     const within = offset - first * size;
     if (within + length <= size) {
-      const region = this.#regions[first];
+      const region = this.#regions.get(first);
       return region === undefined ? this.#zeroView(length) : region.bytes.subarray(within, within + length);
     }
     const out = new Uint8Array(length);
@@ -106,7 +106,7 @@ export class MemoryBackend implements BlockBackend {
       const index = Math.floor(position / size);
       const start = position - index * size;
       const n = Math.min(size - start, length - at);
-      const region = this.#regions[index];
+      const region = this.#regions.get(index);
       if (region !== undefined) out.set(region.bytes.subarray(start, start + n), at);
       at += n;
     }
@@ -129,7 +129,7 @@ export class MemoryBackend implements BlockBackend {
   }
 
   #writeRegion(index: number, start: number, piece: Uint8Array): void {
-    let region = this.#regions[index];
+    let region = this.#regions.get(index);
     if (region === undefined) {
       // Zeros written where nothing is allocated change nothing: stay sparse.
       if (this.#isZero(piece)) return;
@@ -160,7 +160,7 @@ export class MemoryBackend implements BlockBackend {
   #allocate(index: number): Region {
     const length = Math.min(this.#regionSize, this.size - index * this.#regionSize);
     const region: Region = { bytes: new Uint8Array(length), mapped: new Uint8Array(Math.ceil(length / this.#chunkSize)), count: 0 };
-    this.#regions[index] = region;
+    this.#regions.set(index, region);
     return region;
   }
 
@@ -185,7 +185,7 @@ export class MemoryBackend implements BlockBackend {
       const index = Math.floor(position / size);
       const start = position - index * size;
       const n = Math.min(size - start, length - at);
-      const region = this.#regions[index];
+      const region = this.#regions.get(index);
       if (region !== undefined) this.#unmapRegion(index, region, start, n);
       at += n;
     }
@@ -208,7 +208,7 @@ export class MemoryBackend implements BlockBackend {
         this.#mappedChunks--;
       }
     }
-    if (region.count === 0) this.#regions[index] = undefined;
+    if (region.count === 0) this.#regions.delete(index);
   }
 
   writeSame(offset: number, length: number, block: Uint8Array): void {
@@ -246,7 +246,7 @@ export class MemoryBackend implements BlockBackend {
     while (at < end) {
       const index = Math.floor(at / size);
       const next = Math.min(end, (index + 1) * size);
-      const region = this.#regions[Math.floor(index / perRegion)];
+      const region = this.#regions.get(Math.floor(index / perRegion));
       const mapped = region !== undefined && region.mapped[index % perRegion] === 1;
       const last = out[out.length - 1];
       if (last !== undefined && last.mapped === mapped) out[out.length - 1] = { offset: last.offset, length: next - last.offset, mapped };
@@ -257,7 +257,7 @@ export class MemoryBackend implements BlockBackend {
   }
 
   close(): void {
-    this.#regions.fill(undefined);
+    this.#regions.clear();
     this.#mappedChunks = 0;
   }
 
