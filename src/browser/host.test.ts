@@ -64,6 +64,7 @@ function recordingSink(): StreamSink & { events: string[]; bytes: number[]; clos
     connected: () => events.push("connected"),
     received: (b) => bytes.push(...b),
     directTarget: () => undefined,
+    headerReadLength: () => 0,
     receivedDirectly: () => undefined,
     closed: (error) => {
       events.push(error === undefined ? "closed" : `closed: ${error.code}`);

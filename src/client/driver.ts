@@ -122,6 +122,7 @@ export class SessionDriver extends Emitter<HostEvents> {
         connected: () => this.guarded("the connect callback", connection, () => this.session.transportConnected(connection, this.host.now())),
         received: (bytes) => this.guarded("a socket read", connection, () => connection.receive(bytes, this.host.now(), true)),
         directTarget: (minimum) => connection.directReadTarget(minimum),
+        headerReadLength: (minimum) => connection.headerReadLength(minimum),
         receivedDirectly: (count) => this.guarded("a socket read", connection, () => connection.receivedDirectly(count, this.host.now())),
         closed: (error) => {
           // ERL 2 connection recovery reuses a lost connection's CID: a late close of the old

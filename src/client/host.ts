@@ -19,6 +19,8 @@ export interface Portal {
  * keeps). A host that can choose where the kernel writes (Node's `onread`) may first ask
  * `directTarget` for the rest of a large Data-In payload and read straight into the caller's
  * buffer, then report the count with `receivedDirectly`: the kernel's copy is then the only one.
+ * Such a host also asks `headerReadLength` before a read into its own buffer, and reads only
+ * that many bytes when it is not 0, so the payload after that header can go direct too.
  */
 export interface StreamSink {
   /** The stream is open: the login may start. */
@@ -26,6 +28,11 @@ export interface StreamSink {
   received(bytes: Uint8Array): void;
   directTarget(minimum: number): Uint8Array | undefined;
   receivedDirectly(count: number): void;
+  /**
+   * For a host that reads direct: how many bytes to read next when only a PDU header should be
+   * read (the large Data-In payload expected after it then goes direct), or 0.
+   */
+  headerReadLength(minimum: number): number;
   /**
    * The stream is gone, once: `error` says why when it was not our own `end`/`destroy` nor an
    * orderly close by the peer. Never called from inside `connect`.

@@ -105,7 +105,8 @@ function connectDeno(deno: DenoApi, portal: Portal, sink: StreamSink, options: C
     const buffer = new Uint8Array(READ_BUFFER_BYTES);
     while (!gone) {
       const direct = sink.directTarget(DIRECT_READ_MIN);
-      const count = await c.read(direct ?? buffer);
+      const header = direct === undefined ? sink.headerReadLength(DIRECT_READ_MIN) : 0;
+      const count = await c.read(direct ?? (header > 0 ? buffer.subarray(0, header) : buffer));
       if (gone) return;
       // null: the target closed its side in order; `failure` stays unset.
       if (count === null) return finish();

@@ -1,8 +1,9 @@
 /**
  * The Node host: the client's byte streams on `net` sockets, Node timers, process.nextTick, and
  * the Node services for the core (native CRC32C, node:crypto). Reads land in one reused buffer
- * per connection, or, for the rest of a large Data-In payload, straight in the caller's buffer
- * (`onread`), so the kernel's copy is the only one.
+ * per connection, or, for a large Data-In payload, straight in the caller's buffer (`onread`),
+ * so the kernel's copy is the only one: after a large Data-In the next read takes just a header,
+ * so that the payload behind it goes direct as a whole.
  */
 import * as net from "node:net";
 import { hostname } from "node:os";
@@ -54,6 +55,8 @@ function nodeTimer(timeout: NodeJS.Timeout): HostTimer {
 function connectNode(portal: Portal, sink: StreamSink, options: ConnectOptions): ByteStream {
   // A plain Uint8Array, not a Buffer: the core copies with Uint8Array#slice, which Buffer turns into a view.
   const readBuffer = new Uint8Array(READ_BUFFER_BYTES);
+  // The first bytes of the read buffer, as long as a header read asks: one view, made once per length.
+  let headerView = readBuffer.subarray(0, 48);
   let failure: IscsiError | undefined;
   let socket: net.Socket;
   try {
@@ -62,9 +65,16 @@ function connectNode(portal: Portal, sink: StreamSink, options: ConnectOptions):
       port: portal.port,
       noDelay: true,
       onread: {
-        buffer: () => sink.directTarget(DIRECT_READ_MIN) ?? readBuffer,
+        buffer: () => {
+          const direct = sink.directTarget(DIRECT_READ_MIN);
+          if (direct !== undefined) return direct;
+          const header = sink.headerReadLength(DIRECT_READ_MIN);
+          if (header === 0) return readBuffer;
+          if (headerView.length !== header) headerView = readBuffer.subarray(0, header);
+          return headerView;
+        },
         callback: (bytes: number, buffer: Uint8Array) => {
-          if (buffer === readBuffer) sink.received(buffer.subarray(0, bytes));
+          if (buffer === readBuffer || buffer === headerView) sink.received(buffer.subarray(0, bytes));
           else sink.receivedDirectly(bytes);
           return true;
         },

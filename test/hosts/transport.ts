@@ -11,7 +11,8 @@
  *   server checks every byte and answers one when it has them all; then `end`, and the server's
  *   close ends the stream without an error.
  * - reset: the server resets the connection; a TransportError saying so.
- * - echo: 4 MiB echoed back, read in turns through `received` and `directTarget`.
+ * - echo: 4 MiB echoed back, read in turns through `received` and `directTarget`, some reads
+ *   asked by `headerReadLength` to take no more than a 48-byte header.
  * Every stream must report `closed` exactly once and never inside `connect`.
  * - services: the host's hashes against @noble/hashes for CHAP's four algorithms, its CRC32C
  *   against the pure one (lengths on both sides of the native cut-over, and continued), its
@@ -55,7 +56,13 @@ export interface TransportResult {
   readonly timeout: ClosedReport;
   readonly sink: ClosedReport;
   readonly reset: ClosedReport;
-  readonly echo: ClosedReport & { readonly bytes: number; readonly equal: boolean; readonly directReads: number };
+  readonly echo: ClosedReport & {
+    readonly bytes: number;
+    readonly equal: boolean;
+    readonly directReads: number;
+    readonly headerReads: number;
+    readonly overreads: number;
+  };
   readonly services: { readonly hashMismatches: string[]; readonly crcMismatches: number[]; readonly randomDistinct: boolean };
 }
 
@@ -88,6 +95,7 @@ function open(host: ClientHost, port: number, timeoutMs: number, extra: Partial<
       },
       received: () => undefined,
       directTarget: () => undefined,
+      headerReadLength: () => 0,
       receivedDirectly: () => undefined,
       ...extra,
       closed: (error: IscsiError | undefined) => {
@@ -131,6 +139,12 @@ async function echo(host: ClientHost): Promise<TransportResult["echo"]> {
   let got = 0;
   let turn = 0;
   let directReads = 0;
+  // Every third read into the host's own buffer asks for a 48-byte header only, as after a
+  // large Data-In: the host must then read no more than that.
+  let headerTurn = 0;
+  let asked = 0;
+  let headerReads = 0;
+  let overreads = 0;
   let done: () => void = () => undefined;
   const all = new Promise<void>((resolve) => (done = resolve));
   const count = (n: number): void => {
@@ -139,12 +153,19 @@ async function echo(host: ClientHost): Promise<TransportResult["echo"]> {
   };
   const probe = open(host, config.echoPort, 5_000, {
     received: (bytes) => {
+      if (asked > 0) {
+        if (bytes.length <= asked) headerReads++;
+        else overreads++;
+      }
+      asked = 0;
       back.set(bytes.subarray(0, total - got), got);
       count(bytes.length);
     },
     // Every other read, when enough is still to come, goes straight into `back`, as Data-In does.
     directTarget: (minimum) => (total - got >= minimum && turn++ % 2 === 0 ? back.subarray(got) : undefined),
+    headerReadLength: () => (asked = headerTurn++ % 3 === 0 ? 48 : 0),
     receivedDirectly: (n) => {
+      asked = 0;
       directReads++;
       count(n);
     },
@@ -156,7 +177,7 @@ async function echo(host: ClientHost): Promise<TransportResult["echo"]> {
   let equal = got === total;
   for (let i = 0; equal && i < total; i++) equal = back[i] === expected[i];
   probe.stream.destroy();
-  return { ...(await probe.closed), bytes: got, equal, directReads };
+  return { ...(await probe.closed), bytes: got, equal, directReads, headerReads, overreads };
 }
 
 /** The host's services for the core, checked against the pure implementations beside the entry in dist. */

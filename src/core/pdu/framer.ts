@@ -193,6 +193,19 @@ export class Framer {
     this.#taken += n;
   }
 
+  /**
+   * True at a PDU boundary with nothing buffered: the next bytes the transport delivers start a
+   * header (and, after a large Data-In, most likely another large Data-In's header).
+   */
+  get atBoundary(): boolean {
+    return this.#failure === undefined && this.#phase === Phase.Header && this.#queued === 0;
+  }
+
+  /** The length of the header of the next PDU without AHS: the BHS and, if on, its digest. */
+  get plainHeaderLength(): number {
+    return BHS_LENGTH + (this.#headerDigest ? DIGEST_LENGTH : 0);
+  }
+
   /** Bytes pushed that are not yet part of a frame returned by `next()`. */
   get bufferedBytes(): number {
     return this.#queued + this.#taken;

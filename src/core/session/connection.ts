@@ -40,6 +40,8 @@ export class Connection {
   /** The array handed out by the last pollTransmit, reused for the next batch. */
   private spare: Uint8Array[] = [];
   private txLength = 0;
+  /** The data segment length of the last PDU received if it was a Data-In, else 0 (headerReadLength). */
+  private lastDataInLength = 0;
   /** The StatSN we expect next (RFC 7143 §4.2.2.2); 0 until login tells us. */
   expStatSN = 0;
   /** Commands, data bytes and queue depth of this connection (policy.ts); the data path counts. */
@@ -173,6 +175,7 @@ export class Connection {
         if (pdu.opcode < 0x20) {
           throw new RemoteProtocolError(`connection ${this.cid}: target sent an initiator opcode ${opcodeName(pdu.opcode)}`);
         }
+        this.lastDataInLength = pdu.opcode === Opcode.DataIn ? frame.data.length : 0;
         this.owner.trace?.("receive", this.cid, pdu);
         this.owner.onPdu(this, pdu as TargetPdu, frame, now);
       }
@@ -184,6 +187,18 @@ export class Connection {
       }
       throw error;
     }
+  }
+
+  /**
+   * How many bytes the host should read next when it should read just a PDU header, or 0 to read
+   * as much as has come. After a Data-In whose data segment was at least `minimum` bytes, at a
+   * PDU boundary, the next PDU is most likely another large Data-In: reading its header alone
+   * lets its data go from the kernel straight into the caller's buffer (`directReadTarget`)
+   * instead of into the host's read buffer and then, copied, into place.
+   */
+  headerReadLength(minimum: number): number {
+    if (this.closing || this.lastDataInLength < minimum || !this.framer.atBoundary) return 0;
+    return this.framer.plainHeaderLength;
   }
 
   /**
