@@ -113,7 +113,8 @@ export function placeData<C>(ctx: DataPathContext<C>, bhs: Uint8Array, length: n
   if (buffer === undefined) return undefined;
   const offset = readU32(bhs, 40);
   if (offset + length > buffer.length) return undefined;
-  return buffer.subarray(offset, offset + length);
+  // One Data-In carrying the whole read (most small reads): the buffer itself, no view.
+  return offset === 0 && length === buffer.length ? buffer : buffer.subarray(offset, offset + length);
 }
 
 export function scsiTask<C>(ctx: DataPathContext<C>, itt: number, what: string): ScsiTask<C> {
@@ -195,6 +196,18 @@ export function onDataIn<C>(ctx: DataPathContext<C>, connection: Connection, pdu
   }
   if (pdu.hasStatus) {
     if (!pdu.final) throw new RemoteProtocolError("Data-In with the S bit but not the F bit (RFC 7143 §11.7.1)");
+    if (task.missingDataSN === undefined) {
+      // The usual case, phase collapse with every byte in (RFC 7143 §11.7.4): complete now.
+      complete(ctx, task, {
+        status: pdu.status,
+        sense: EMPTY,
+        bytesIn: task.dataInBytes,
+        residualCount: pdu.residualCount,
+        residualUnderflow: pdu.residualUnderflow,
+        residualOverflow: pdu.residualOverflow,
+      });
+      return;
+    }
     task.pendingStatus = { status: pdu.status, residualCount: pdu.residualCount, underflow: pdu.residualUnderflow, overflow: pdu.residualOverflow };
   }
   const status = task.pendingStatus;

@@ -83,7 +83,8 @@ class Entry<T> implements TimerHandle {
     readonly seq: number,
     readonly timer: SessionTimer | ConnectionTimer | TaskTimer,
     readonly cid: number,
-    readonly item: T | undefined,
+    /** What a task deadline is for; dropped once cancelled, so a dead entry keeps no task alive. */
+    public item: T | undefined,
   ) {}
 }
 
@@ -186,6 +187,9 @@ export class TimerTable<T> {
   private kill(entry: Entry<T>): void {
     if (!entry.live) return;
     entry.live = false;
+    // A cancelled entry waits in the heap until it reaches the top or the heap is rebuilt: it
+    // must not hold its task (and the caller's buffers and promise) for that long.
+    entry.item = undefined;
     this.dead++;
     if (this.dead >= COMPACT_MIN_DEAD && this.dead * 2 > this.heap.length) this.compact();
   }
