@@ -18,6 +18,7 @@ import { checkIscsiName } from "../../core/iscsi-name.js";
 import type { AuthPolicy, TargetLoginOptions, TargetLoginResult, TargetNode } from "../../core/login/target.js";
 import { LoginStatus } from "../../core/login/status.js";
 import { readU32 } from "../../core/bytes.js";
+import { IntMap } from "../../core/int-map.js";
 import { AsyncEvent, Opcode } from "../../core/pdu/opcodes.js";
 import type { LoginRequestPdu, Pdu } from "../../core/pdu/types.js";
 import { EMBEDDED_TARGET_POLICY, type EngineConfig, type ResolvedEngineConfig, type ResolvedTarget, resolveEngineConfig } from "./config.js";
@@ -68,7 +69,8 @@ export class TargetEngine {
   readonly #connections = new Map<number, TargetConnection>();
   readonly #events: EngineEvent[] = [];
   #eventHead = 0;
-  readonly #storage = new Map<number, (outcome: StorageOutcome) => void>();
+  /** Storage requests in flight by id: an IntMap, as every per-command map (core/int-map.ts). */
+  readonly #storage = new IntMap<(outcome: StorageOutcome) => void>();
   #nextStorageId = 1;
   #nextConnectionId = 1;
   #nextTsih = 1;

@@ -6,6 +6,7 @@
  */
 import { DigestError, type IscsiError, RemoteProtocolError, SessionClosedError } from "../../core/errors.js";
 import { readU32 } from "../../core/bytes.js";
+import { IntMap } from "../../core/int-map.js";
 import type { Frame } from "../../core/pdu/framer.js";
 import {
   LogoutReason,
@@ -125,11 +126,13 @@ export class TargetSession implements FullFeatureHandler, TaskHost, TmfSession {
   readonly #owner: SessionOwner;
   readonly #window: CommandWindow<Sequenced>;
   readonly #connections = new Map<number, TargetConnection>();
-  readonly #tasks = new Map<number, ScsiTask>();
+  // Per-command maps are IntMaps, not Maps: see core/int-map.ts (young collections promoted every
+  // task through a Map's rebuilt tables).
+  readonly #tasks = new IntMap<ScsiTask>();
   readonly #tombstones = new Set<number>();
   readonly #texts: TextExchanges;
   /** Immediate data the framer placed, per connection, until its command is processed. */
-  readonly #placed = new Map<number, { readonly bhs: Uint8Array; readonly buffer: Uint8Array }>();
+  readonly #placed = new IntMap<{ readonly bhs: Uint8Array; readonly buffer: Uint8Array }>();
   readonly #unitAttention = new Map<number, PendingUnitAttention>();
   /** ErrorRecoveryLevel >= 1: what the session's connections may keep for SNACKs. */
   readonly #retentionBudget: RetentionBudget | undefined;
