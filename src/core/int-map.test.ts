@@ -39,6 +39,7 @@ describe("the integer-keyed map", () => {
     }
     expect(mismatches).toEqual([]);
     expect([...ours.values()]).toEqual([...theirs.values()]);
+    expect([...ours.keys()]).toEqual([...theirs.keys()]);
   });
 
   it("gives the values in the order their keys were first set, as a Map does", () => {
@@ -47,6 +48,7 @@ describe("the integer-keyed map", () => {
     map.set(3, 3);
     map.delete(17);
     expect([...map.values()]).toEqual([900, 3, 0xffff_fffe, 64]);
+    expect([...map.keys()]).toEqual([900, 3, 0xffff_fffe, 64]);
   });
 
   it("grows as entries pile up and keeps every one", () => {

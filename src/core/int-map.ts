@@ -1,6 +1,6 @@
 /**
- * A map from 32-bit unsigned keys (task tags, transfer tags, request ids, connection ids) to
- * values, for maps that take and drop an entry per command: open addressing with linear probing
+ * A map from integer keys (task tags, request ids, connection ids; hashed on their low 32 bits,
+ * compared whole) to values, for maps that take and drop an entry per command: open addressing with linear probing
  * in plain arrays, at most half full, deletion by shifting back (no tombstones), never rebuilt
  * but to grow.
  *
@@ -16,7 +16,7 @@
  * the slow paths (recovery, task management), not per command.
  */
 export class IntMap<V> {
-  private keys: number[];
+  private tags: number[];
   private vals: Array<V | undefined>;
   /** When each slot's entry was set (for the order of `values()`). */
   private added: number[];
@@ -28,7 +28,7 @@ export class IntMap<V> {
   constructor(initialSlots = 16) {
     let size = 8;
     while (size < initialSlots) size *= 2;
-    this.keys = new Array<number>(size).fill(0);
+    this.tags = new Array<number>(size).fill(0);
     this.vals = new Array<V | undefined>(size).fill(undefined);
     this.added = new Array<number>(size).fill(0);
     this.used = new Uint8Array(size);
@@ -54,11 +54,11 @@ export class IntMap<V> {
       this.vals[found] = value;
       return this;
     }
-    if ((this.count + 1) * 2 > this.keys.length) this.grow();
+    if ((this.count + 1) * 2 > this.tags.length) this.grow();
     let slot = home(key, this.mask);
     while (this.used[slot] === 1) slot = (slot + 1) & this.mask;
     this.used[slot] = 1;
-    this.keys[slot] = key;
+    this.tags[slot] = key;
     this.vals[slot] = value;
     this.added[slot] = this.nextAdded++;
     this.count++;
@@ -73,11 +73,11 @@ export class IntMap<V> {
     // so lookups never need tombstones.
     const mask = this.mask;
     for (let next = (slot + 1) & mask; this.used[next] === 1; next = (next + 1) & mask) {
-      const want = home(this.keys[next] as number, mask);
+      const want = home(this.tags[next] as number, mask);
       // `next` may move to `slot` unless its home lies cyclically in (slot, next].
       const stays = slot <= next ? slot < want && want <= next : slot < want || want <= next;
       if (stays) continue;
-      this.keys[slot] = this.keys[next] as number;
+      this.tags[slot] = this.tags[next] as number;
       this.vals[slot] = this.vals[next];
       this.added[slot] = this.added[next] as number;
       slot = next;
@@ -89,10 +89,22 @@ export class IntMap<V> {
 
   /** The values in the order their keys were set. */
   values(): IterableIterator<V> {
+    return this.inOrder()
+      .map((slot) => this.vals[slot] as V)
+      .values();
+  }
+
+  /** The keys in the order they were set. */
+  keys(): IterableIterator<number> {
+    return this.inOrder()
+      .map((slot) => this.tags[slot] as number)
+      .values();
+  }
+
+  private inOrder(): number[] {
     const slots: number[] = [];
     for (let slot = 0; slot < this.used.length; slot++) if (this.used[slot] === 1) slots.push(slot);
-    slots.sort((a, b) => (this.added[a] as number) - (this.added[b] as number));
-    return slots.map((slot) => this.vals[slot] as V).values();
+    return slots.sort((a, b) => (this.added[a] as number) - (this.added[b] as number));
   }
 
   clear(): void {
@@ -104,15 +116,15 @@ export class IntMap<V> {
   private find(key: number): number {
     const mask = this.mask;
     for (let slot = home(key, mask); this.used[slot] === 1; slot = (slot + 1) & mask) {
-      if (this.keys[slot] === key) return slot;
+      if (this.tags[slot] === key) return slot;
     }
     return -1;
   }
 
   private grow(): void {
-    const { keys, vals, added, used } = this;
+    const { tags: keys, vals, added, used } = this;
     const size = keys.length * 2;
-    this.keys = new Array<number>(size).fill(0);
+    this.tags = new Array<number>(size).fill(0);
     this.vals = new Array<V | undefined>(size).fill(undefined);
     this.added = new Array<number>(size).fill(0);
     this.used = new Uint8Array(size);
@@ -122,7 +134,7 @@ export class IntMap<V> {
       let slot = home(keys[old] as number, this.mask);
       while (this.used[slot] === 1) slot = (slot + 1) & this.mask;
       this.used[slot] = 1;
-      this.keys[slot] = keys[old] as number;
+      this.tags[slot] = keys[old] as number;
       this.vals[slot] = vals[old];
       this.added[slot] = added[old] as number;
     }

@@ -12,6 +12,7 @@
  * NBD_REPLY_TYPE_ERROR with a message, BLOCK_STATUS as one NBD_REPLY_TYPE_BLOCK_STATUS chunk).
  */
 import { LocalProtocolError } from "../../core/errors.js";
+import { IntMap } from "../../core/int-map.js";
 import {
   BASE_ALLOCATION,
   Command,
@@ -181,7 +182,8 @@ export class NbdServerConnection {
   private pendingWrite: { readonly header: RequestHeader } | undefined;
   /** Payload bytes of a refused WRITE still to drop. */
   private discard = 0;
-  private readonly inFlight = new Map<number, Pending>();
+  /** By request id: an IntMap, as every per-request map (core/int-map.ts). */
+  private readonly inFlight = new IntMap<Pending>();
   private inFlightByteCount = 0;
   private nextId = 1;
   private shuttingDown = false;

@@ -7,6 +7,7 @@
 import { Worker } from "node:worker_threads";
 import type { AbortSignalLike } from "../../client/abort.js";
 import { ConfigError, SessionClosedError } from "../../core/errors.js";
+import { IntMap } from "../../core/int-map.js";
 import type { Capacity } from "../index.js";
 import { workerEntry, workerExecArgv } from "./entry.js";
 import { fromWireError } from "./errors.js";
@@ -40,7 +41,8 @@ interface Pending {
 export class WorkerLink {
   private readonly worker: Worker;
   private readonly outbox: Outbox<Request>;
-  private readonly pending = new Map<number, Pending>();
+  /** By request id: an IntMap, as every per-request map (core/int-map.ts). */
+  private readonly pending = new IntMap<Pending>();
   private readonly sessions = new Map<number, SessionEndpoint>();
   private nextId = 1;
   private held = true;
