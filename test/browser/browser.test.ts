@@ -99,7 +99,8 @@ describe("the web page, served by the gateway, in Chromium", () => {
     // INQUIRY, capacity and VPD pages from tgtd, as the page shows them.
     await expect.poll(() => page.getByTestId("inquiry").textContent(), { timeout: 15_000 }).toMatch(/IET\s*VIRTUAL-DISK/);
     expect(await page.getByTestId("capacity").textContent()).toMatch(/^64 MiB.*131,072 × 512 B/);
-    expect(await page.getByTestId("vpd").textContent()).toMatch(/83Device Identification/i);
+    // The VPD pages come after INQUIRY and capacity are shown (several more commands): wait for them.
+    await expect.poll(() => page.getByTestId("vpd").textContent(), { timeout: 15_000 }).toMatch(/83Device Identification/i);
     expect(await page.getByTestId("session").textContent()).toMatch(new RegExp(`${IQN}.*CHAP as alice`));
     // Logged in for real: tgtd lists the page's session, and the secret field is empty again.
     expect((await tgtd.sessions(1)).map((s) => s.initiator)).toEqual(["iqn.2026-11.io.iscsi-ts:localhost"]);
