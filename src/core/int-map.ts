@@ -12,8 +12,8 @@
  * same run's collections promote nothing and take 0.4 ms. (V8 links each rebuilt Map table to its
  * successor for live iterators, so one promoted table is the likely root of that chain.)
  *
- * `values()` gives the entries in the order they were set, as a Map does; it sorts, so it is for
- * the slow paths (recovery, task management), not per command.
+ * `values()` and `keys()` give the entries in the order they were set, as a Map does; they sort,
+ * so they are for the slow paths (recovery, task management), not per command.
  */
 export class IntMap<V> {
   private tags: number[];
@@ -105,12 +105,6 @@ export class IntMap<V> {
     const slots: number[] = [];
     for (let slot = 0; slot < this.used.length; slot++) if (this.used[slot] === 1) slots.push(slot);
     return slots.sort((a, b) => (this.added[a] as number) - (this.added[b] as number));
-  }
-
-  clear(): void {
-    this.used.fill(0);
-    this.vals.fill(undefined);
-    this.count = 0;
   }
 
   private find(key: number): number {

@@ -196,18 +196,6 @@ export function onDataIn<C>(ctx: DataPathContext<C>, connection: Connection, pdu
   }
   if (pdu.hasStatus) {
     if (!pdu.final) throw new RemoteProtocolError("Data-In with the S bit but not the F bit (RFC 7143 §11.7.1)");
-    if (task.missingDataSN === undefined) {
-      // The usual case, phase collapse with every byte in (RFC 7143 §11.7.4): complete now.
-      complete(ctx, task, {
-        status: pdu.status,
-        sense: EMPTY,
-        bytesIn: task.dataInBytes,
-        residualCount: pdu.residualCount,
-        residualUnderflow: pdu.residualUnderflow,
-        residualOverflow: pdu.residualOverflow,
-      });
-      return;
-    }
     task.pendingStatus = { status: pdu.status, residualCount: pdu.residualCount, underflow: pdu.residualUnderflow, overflow: pdu.residualOverflow };
   }
   const status = task.pendingStatus;

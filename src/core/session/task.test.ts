@@ -20,7 +20,7 @@ describe("the task table", () => {
     expect(table.size).toBe(5);
   });
 
-  it("never hands out a tag in use, nor one whose slot a long-running task holds", () => {
+  it("never hands out a tag in use, however often the tags wrap past a long-running task", () => {
     const table = new TaskTable<unknown>(1);
     const long = table.allocate();
     table.add(task(long));
@@ -63,9 +63,9 @@ describe("the task table", () => {
     expect(table.size).toBe(150);
   });
 
-  it("takes two tags that share a slot when both were handed out before either was added", () => {
+  it("takes tags it did not hand out itself, that differ only above the low bits", () => {
     const table = new TaskTable<unknown>(1);
-    // Tags 5 and 69 share a slot of a 64-slot table: the table must part them, not refuse one.
+    // 5 and 69 are equal modulo 64: neither may shadow or refuse the other.
     table.add(task(5));
     table.add(task(69));
     expect(table.get(5)?.itt).toBe(5);
