@@ -335,6 +335,8 @@ export class SessionDriver extends Emitter<HostEvents> {
   }
 
   private flush(connection: Connection): void {
+    // A few new commands behind a deep queue wait for the next turn to leave together (batching.ts).
+    if (connection.mayWait) return;
     const length = connection.pendingBytes;
     const pieces = connection.pollTransmit();
     if (pieces === undefined) return;

@@ -68,3 +68,12 @@ describe("buildProposal: error recovery", () => {
     expect(buildProposal({ ...BASE, proposal: { errorRecoveryLevel: 2, defaultTime2Retain: 5 } }).defaultTime2Retain).toBe(5);
   });
 });
+
+describe("checkSessionOptions: commandBatching", () => {
+  it("takes false or a depth and a batch of two or more, and names the field that is wrong", () => {
+    expect(() => checkSessionOptions({ ...BASE, commandBatching: false })).not.toThrow();
+    expect(() => checkSessionOptions({ ...BASE, commandBatching: { depth: 8, batch: 2 } })).not.toThrow();
+    expect(() => checkSessionOptions({ ...BASE, commandBatching: { depth: 0, batch: 4 } })).toThrow(/^commandBatching\.depth is 0: it must be a whole number 1 or more$/);
+    expect(() => checkSessionOptions({ ...BASE, commandBatching: { depth: 16, batch: 1 } })).toThrow(/^commandBatching\.batch is 1: it must be a whole number 2 or more$/);
+  });
+});

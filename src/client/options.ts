@@ -9,6 +9,7 @@ import type { AbortSignalLike } from "./abort.js";
 import type { Portal } from "./host.js";
 import type { RecoverySettings } from "../core/session/recovery.js";
 import { CONNECTION_POLICIES, type ConnectionPolicy, isConnectionPolicy } from "../core/session/policy.js";
+import type { CommandBatching } from "../core/session/batching.js";
 
 /** CHAP credentials as a caller gives them: strings are wrapped in a Secret at once. */
 export interface ChapOptions {
@@ -45,6 +46,12 @@ export interface SessionOptions {
    * and status stay on the connection it was sent on (RFC 7143 §7.1.2).
    */
   readonly connectionPolicy?: ConnectionPolicy;
+  /**
+   * At queue depth, new commands wait for a few more to leave in one write: while `depth` of a
+   * connection's commands are at the target, until `batch` have gathered. Default { depth: 16,
+   * batch: 4 }; `false` writes every command at once. Below the depth nothing waits.
+   */
+  readonly commandBatching?: CommandBatching | false;
   /** Operational values to offer instead of the defaults (RFC 7143 §13). */
   readonly proposal?: Partial<OperationalProposal>;
   readonly connectTimeoutMs?: number;
@@ -164,6 +171,10 @@ export function checkSessionOptions(options: Partial<SessionOptions>, machineNam
   checkNumber("unitAttentionRetries", options.unitAttentionRetries, 0, 1000);
   if (options.connectionPolicy !== undefined && !isConnectionPolicy(options.connectionPolicy)) {
     throw new ConfigError(`connectionPolicy is ${JSON.stringify(options.connectionPolicy)}: it must be ${CONNECTION_POLICIES.map((p) => `"${p}"`).join(" or ")}`);
+  }
+  if (options.commandBatching !== undefined && options.commandBatching !== false) {
+    checkNumber("commandBatching.depth", options.commandBatching.depth, 1);
+    checkNumber("commandBatching.batch", options.commandBatching.batch, 2);
   }
   if (options.keepAlive !== undefined && options.keepAlive !== false) {
     checkNumber("keepAlive.intervalMs", options.keepAlive.intervalMs, 1);

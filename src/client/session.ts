@@ -408,6 +408,7 @@ export async function openSessionOn(client: ClientHost, target: string | Session
       ...(options.recovery === undefined ? {} : { recovery: options.recovery }),
       ...(options.taskManagementTimeoutMs === undefined ? {} : { taskManagementTimeoutMs: options.taskManagementTimeoutMs }),
       ...(options.connectionPolicy === undefined ? {} : { connectionPolicy: options.connectionPolicy }),
+      ...(options.commandBatching === undefined ? {} : { commandBatching: options.commandBatching }),
       ...(trace === undefined ? {} : { trace: (direction, cid, pdu) => trace(`${direction === "send" ? ">>" : "<<"} [${cid}] ${describePdu(pdu)}`) }),
     },
     portal,

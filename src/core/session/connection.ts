@@ -7,6 +7,7 @@ import { DEFAULT_MAX_RECV_DATA_SEGMENT_LENGTH, Opcode, opcodeName } from "../pdu
 import type { InitiatorPdu, Pdu, TargetPdu } from "../pdu/types.js";
 import { type ConnectionParameters, DEFAULT_CONNECTION_PARAMETERS } from "../text/parameters.js";
 import { ConnectionCounters } from "./policy.js";
+import { type CommandBatching, mayWait } from "./batching.js";
 import { type ConnectionTrigger, connectionNext } from "./machine.js";
 import { ConnectionState } from "./states.js";
 
@@ -40,6 +41,9 @@ export class Connection {
   /** The array handed out by the last pollTransmit, reused for the next batch. */
   private spare: Uint8Array[] = [];
   private txLength = 0;
+  /** New SCSI Command PDUs in `tx`, and whether anything else is (batching.ts). */
+  private txCommands = 0;
+  private txOthers = false;
   /** The data segment length of the last PDU received if it was a Data-In, else 0 (headerReadLength). */
   private lastDataInLength = 0;
   /** The StatSN we expect next (RFC 7143 §4.2.2.2); 0 until login tells us. */
@@ -77,6 +81,7 @@ export class Connection {
     cid: number,
     private readonly owner: ConnectionOwner,
     crc32c: Crc32c,
+    private readonly batching: CommandBatching | undefined = undefined,
   ) {
     this.cid = cid;
     this.digests = { headerDigest: false, dataDigest: false, crc32c };
@@ -134,11 +139,22 @@ export class Connection {
     if (this.closing) return;
     this.owner.trace?.("send", this.cid, pdu);
     const pieces = encodePdu(pdu, this.digests);
+    if (pdu.opcode === Opcode.ScsiCommand) this.txCommands++;
+    else this.txOthers = true;
     for (let i = 0; i < pieces.length; i++) {
       const piece = pieces[i] as Uint8Array;
       this.tx.push(piece);
       this.txLength += piece.length;
     }
+  }
+
+  /**
+   * True while what is queued is only a few new commands that may wait for more (batching.ts):
+   * the host may leave them for a later turn (any read, timer or request makes one) and write
+   * them with what follows. A host that never asks just writes everything at once.
+   */
+  get mayWait(): boolean {
+    return !this.closing && mayWait(this.batching, this.txCommands, this.txOthers, this.counters.outstanding);
   }
 
   /**
@@ -154,6 +170,8 @@ export class Connection {
     this.tx = next;
     this.spare = out;
     this.txLength = 0;
+    this.txCommands = 0;
+    this.txOthers = false;
     return out;
   }
 

@@ -4,6 +4,7 @@ import type { IscsiError } from "../errors.js";
 import type { ChapCredentials } from "../login/initiator.js";
 import type { Pdu } from "../pdu/types.js";
 import { DEFAULT_SESSION_PARAMETERS, type OperationalProposal, type SessionParameters } from "../text/parameters.js";
+import type { CommandBatching } from "./batching.js";
 import type { SessionEvent } from "./command.js";
 import type { Connection } from "./connection.js";
 import { SessionMachine } from "./machine.js";
@@ -55,6 +56,11 @@ export interface SessionConfig {
    * default, as sessions always did) or "least-queue-depth". See policy.ts.
    */
   readonly connectionPolicy?: ConnectionPolicy;
+  /**
+   * Whether new commands may wait at queue depth to leave several to a write (batching.ts):
+   * `false` writes each at once; absent, DEFAULT_COMMAND_BATCHING.
+   */
+  readonly commandBatching?: CommandBatching | false;
   /** Called for each PDU sent and received (the CLI's -v trace). */
   readonly trace?: (direction: "send" | "receive", cid: number, pdu: Pdu) => void;
 }

@@ -15,6 +15,7 @@ import type { KeepAliveSettings, SessionContext } from "./context.js";
 import { ConnectionTrigger, SessionPhase, SessionTrigger } from "./machine.js";
 import { ConnectionState } from "./states.js";
 import { ConnectionTimer } from "./timers.js";
+import { batchingOf } from "./batching.js";
 
 /** Milliseconds a connection may take to connect, then again to log in, unless configured. */
 const DEFAULT_LOGIN_TIMEOUT_MS = 15_000;
@@ -66,7 +67,7 @@ export class Logins<C> {
       cid = this.nextCid;
       this.nextCid = (this.nextCid + 1) & 0xffff;
     }
-    const connection = new Connection(cid, this.owner, ctx.deps.crc32c);
+    const connection = new Connection(cid, this.owner, ctx.deps.crc32c, batchingOf(ctx.config.commandBatching));
     connection.handle(ConnectionTrigger.Connect);
     ctx.timers.setFor(cid, ConnectionTimer.Connect, now + this.loginTimeoutMs);
     ctx.connections.set(cid, connection);
