@@ -329,14 +329,14 @@ export class SessionDriver extends Emitter<HostEvents> {
 
   /** Writes what the core queued, then hands its events out, then re-arms the timer. */
   private pump(): void {
-    for (const connection of this.session.connectionValues()) this.flush(connection);
+    // A few new commands behind a deep queue wait for a later turn to leave together: all
+    // connections' or none (Session.transmitMayWait, batching.ts).
+    if (!this.session.transmitMayWait) for (const connection of this.session.connectionValues()) this.flush(connection);
     this.drain();
     this.armTimer();
   }
 
   private flush(connection: Connection): void {
-    // A few new commands behind a deep queue wait for the next turn to leave together (batching.ts).
-    if (connection.mayWait) return;
     const length = connection.pendingBytes;
     const pieces = connection.pollTransmit();
     if (pieces === undefined) return;

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { Opcode } from "../pdu/opcodes.js";
+import { Opcode, RejectReason } from "../pdu/opcodes.js";
 import type { ScsiCommandPdu } from "../pdu/types.js";
 import { batchingOf, type CommandBatching, DEFAULT_COMMAND_BATCHING, mayWait } from "./batching.js";
+import { DEFAULT_INITIATOR_PROPOSAL } from "../text/parameters.js";
 import { Pair } from "./session.test-util.js";
 
 const FOUR_AT_EIGHT: CommandBatching = { depth: 8, batch: 4 };
@@ -110,5 +111,67 @@ describe("a connection at queue depth", () => {
     takeCommands(pair);
     read(pair, 16);
     expect(pair.connection.mayWait).toBe(true);
+  });
+
+  it("sends a command going again with its own CmdSN at once: the target's later commands wait behind it", () => {
+    const digests = { headerDigest: ["CRC32C" as const], dataDigest: ["CRC32C" as const], errorRecoveryLevel: 1 };
+    const pair = new Pair({
+      config: { keepAlive: false, recovery: { enabled: false }, proposal: { ...DEFAULT_INITIATOR_PROPOSAL, ...digests }, commandBatching: { depth: 1, batch: 4 } },
+      policy: digests,
+      window: 64,
+    }).login();
+    const write = (lba: number): void => {
+      pair.session.submit({ lun: 1, cdb: new Uint8Array([0x2a, 0, 0, 0, 0, lba, 0, 0, 1, 0]), dataOut: new Uint8Array(BLOCK).fill(lba), context: `w${lba}` }, pair.now);
+    };
+    write(1);
+    const [first] = takeCommands(pair);
+    write(2);
+    // A new command behind one at the target waits (depth 1)...
+    expect(pair.connection.mayWait).toBe(true);
+    takeCommands(pair);
+    // ...but the first, whose immediate data the target found damaged and discarded (RFC 7143
+    // §6.2.1), goes again with its CmdSN, which the second waits behind at the target.
+    const header = new Uint8Array(48);
+    header[0] = Opcode.ScsiCommand;
+    new DataView(header.buffer).setUint32(16, (first as ScsiCommandPdu).initiatorTaskTag);
+    pair.target.deliver({
+      opcode: Opcode.Reject,
+      reason: RejectReason.DataDigestError,
+      statSN: pair.target.nextStatSN(),
+      expCmdSN: pair.target.expCmdSN,
+      maxCmdSN: pair.target.maxCmdSN,
+      dataSNOrR2TSN: 0,
+      data: header,
+    });
+    expect(pair.connection.mayWait).toBe(false);
+    const [again] = takeCommands(pair);
+    expect(again).toMatchObject({ initiatorTaskTag: first?.initiatorTaskTag, cmdSN: first?.cmdSN });
+  });
+
+  it("with several connections writes every connection's queue or none, so written commands never leave a CmdSN hole", () => {
+    const pair = new Pair({
+      window: 64,
+      config: {
+        proposal: { ...DEFAULT_INITIATOR_PROPOSAL, maxConnections: 2 },
+        recovery: { enabled: false },
+        keepAlive: false,
+        commandBatching: { depth: 1, batch: 4 },
+      },
+      policy: { maxConnections: 2 },
+    }).login();
+    const second = pair.addConnection();
+    // Round robin: 1 to each connection, then 2 and 3 behind them, which may wait.
+    for (let i = 0; i < 2; i++) read(pair, i);
+    expect(pair.session.transmitMayWait).toBe(false);
+    takeCommands(pair);
+    second.pull();
+    second.received.length = 0;
+    read(pair, 2);
+    read(pair, 3);
+    expect(pair.connection.mayWait && second.connection.mayWait).toBe(true);
+    expect(pair.session.transmitMayWait).toBe(true);
+    // A ping that must go on one connection makes both write what they hold.
+    pair.session.ping("p", pair.now);
+    expect(pair.session.transmitMayWait).toBe(false);
   });
 });

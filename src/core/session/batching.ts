@@ -7,11 +7,16 @@
  * NVMe doorbell batches them. Below that depth a command goes at once, so latency at low queue
  * depth is untouched.
  *
- * Only new SCSI Command PDUs (with their immediate data) ever wait. Anything else in the queue
- * (Data-Out for an R2T, a NOP-Out, task management, text, logout, SNACK) sends everything queued
- * at once, and every completion is a new chance: a command waits only while `depth` others are
- * outstanding on its connection, so it is written as soon as completions bring that below the
- * depth, or a batch has gathered.
+ * Only new SCSI Command PDUs (with their immediate data) ever wait: each has the newest CmdSN,
+ * so no command at the target waits behind it. Anything else in the queue (a command sent again
+ * with its CmdSN, Data-Out, a NOP-Out, task management, text, logout, SNACK) sends everything
+ * queued at once, and every completion is a new chance: a command waits only while `depth` others
+ * are outstanding on its connection, so it is written as soon as completions bring that below
+ * the depth, or a batch has gathered. With several connections (MC/S) the host writes all their
+ * queues or none (Session.transmitMayWait), so that the commands written are always all those
+ * below some CmdSN: the target orders commands by CmdSN across connections (RFC 7143 §3.2.2.1),
+ * and a command held on one connection must not stall later ones sent on another. The host
+ * needs no timer for it: the host's turns (socket reads, timers, requests) each look again.
  */
 
 export interface CommandBatching {

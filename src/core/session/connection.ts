@@ -134,12 +134,16 @@ export class Connection {
     });
   }
 
-  /** Queues a PDU for the transport. */
-  send(pdu: InitiatorPdu): void {
+  /**
+   * Queues a PDU for the transport. `mayWait` only for a new SCSI command (the newest CmdSN, which
+   * the target cannot be waiting for): it may then wait for company (batching.ts). Anything else,
+   * a command sent again with its CmdSN among them, sends the whole queue at the next write.
+   */
+  send(pdu: InitiatorPdu, mayWait = false): void {
     if (this.closing) return;
     this.owner.trace?.("send", this.cid, pdu);
     const pieces = encodePdu(pdu, this.digests);
-    if (pdu.opcode === Opcode.ScsiCommand) this.txCommands++;
+    if (mayWait) this.txCommands++;
     else this.txOthers = true;
     for (let i = 0; i < pieces.length; i++) {
       const piece = pieces[i] as Uint8Array;
@@ -149,9 +153,8 @@ export class Connection {
   }
 
   /**
-   * True while what is queued is only a few new commands that may wait for more (batching.ts):
-   * the host may leave them for a later turn (any read, timer or request makes one) and write
-   * them with what follows. A host that never asks just writes everything at once.
+   * True while what is queued is only a few new commands that may wait for more (batching.ts).
+   * The host asks the session (Session.transmitMayWait), which weighs every connection.
    */
   get mayWait(): boolean {
     return !this.closing && mayWait(this.batching, this.txCommands, this.txOthers, this.counters.outstanding);

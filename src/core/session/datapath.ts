@@ -25,7 +25,8 @@ import { TaskTimer } from "./timers.js";
 export function issue<C>(ctx: DataPathContext<C>, task: ScsiTask<C>, connection: Connection, now: number): void {
   task.cmdSN = ctx.window.take();
   task.attempts++;
-  send(ctx, task, connection, now);
+  // The newest CmdSN: no other command waits behind it at the target, so it may wait to share a write.
+  send(ctx, task, connection, now, true);
 }
 
 /**
@@ -34,10 +35,11 @@ export function issue<C>(ctx: DataPathContext<C>, task: ScsiTask<C>, connection:
  * target's window that only this PDU can fill.
  */
 export function reissueSame<C>(ctx: DataPathContext<C>, task: ScsiTask<C>, connection: Connection, now: number): void {
-  send(ctx, task, connection, now);
+  // Its CmdSN is a hole the target's later commands wait behind: it goes at once.
+  send(ctx, task, connection, now, false);
 }
 
-function send<C>(ctx: DataPathContext<C>, task: ScsiTask<C>, connection: Connection, now: number): void {
+function send<C>(ctx: DataPathContext<C>, task: ScsiTask<C>, connection: Connection, now: number, fresh: boolean): void {
   const request = task.request;
   const write = request.dataOut !== undefined && task.transferLength > 0;
   task.phase = "issued";
@@ -88,7 +90,7 @@ function send<C>(ctx: DataPathContext<C>, task: ScsiTask<C>, connection: Connect
     cdb: request.cdb,
     data: immediate > 0 && data !== undefined ? data.subarray(0, immediate) : EMPTY,
   };
-  connection.send(command);
+  connection.send(command, fresh);
   task.dataOutBytes = immediate;
   connection.counters.bytesOut += immediate + unsolicited;
   if (unsolicited > 0 && data !== undefined) {

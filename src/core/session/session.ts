@@ -125,6 +125,21 @@ export class Session<C = unknown> {
   get connectionList(): readonly Connection[] {
     return [...this.ctx.connections.values()];
   }
+  /**
+   * True while what every connection has queued may wait (Connection.mayWait, batching.ts), and
+   * something does. The host writes all connections' queues or none: the commands written are
+   * then always all those below some CmdSN, so none at the target waits behind one held here
+   * (the target orders commands by CmdSN across the session's connections, RFC 7143 §3.2.2.1).
+   */
+  get transmitMayWait(): boolean {
+    let waiting = false;
+    for (const connection of this.ctx.connections.values()) {
+      if (connection.pendingBytes === 0) continue;
+      if (!connection.mayWait) return false;
+      waiting = true;
+    }
+    return waiting;
+  }
   /** The connections without making an array (the host's hot loop). */
   connectionValues(): IterableIterator<Connection> {
     return this.ctx.connections.values();
