@@ -1,6 +1,6 @@
 /**
  * MC/S on the command line: `--connections N` and `--connection-policy` for the commands that
- * move data (perf, cp), and each connection's share of what a run carried, from the session's
+ * move data (perf, cp), with `--no-batching` (core/session/batching.ts), and each connection's share of what a run carried, from the session's
  * per-connection counters taken before and after the run.
  */
 import { type Command, Option } from "commander";
@@ -17,21 +17,24 @@ export const MAX_CONNECTIONS = 64;
 export interface McsOptions {
   readonly connections?: string;
   readonly connectionPolicy?: string;
+  /** false with --no-batching. */
+  readonly batching?: boolean;
 }
 
 /** The MC/S options of a command that moves data. */
 export function addMcsOptions(command: Command): Command {
   return command
     .option("--connections <n>", `TCP connections in the session (MC/S), 1 to ${MAX_CONNECTIONS}; the target's MaxConnections may allow fewer`, "1")
-    .addOption(new Option("--connection-policy <policy>", "how commands are spread over the connections").choices(CONNECTION_POLICIES).default("round-robin"));
+    .addOption(new Option("--connection-policy <policy>", "how commands are spread over the connections").choices(CONNECTION_POLICIES).default("round-robin"))
+    .option("--no-batching", "write each command at once, even at queue depth (by default, while 16 are at the target, new commands leave four to a write)");
 }
 
-/** Session options from --connections and --connection-policy. */
-export function mcsSessionOptions(opts: McsOptions): { readonly connections: number; readonly connectionPolicy: ConnectionPolicy } {
+/** Session options from --connections, --connection-policy and --no-batching. */
+export function mcsSessionOptions(opts: McsOptions): { readonly connections: number; readonly connectionPolicy: ConnectionPolicy; readonly commandBatching?: false } {
   const connections = parseCount(opts.connections ?? "1", "--connections", { min: 1, max: MAX_CONNECTIONS });
   const policy = opts.connectionPolicy ?? "round-robin";
   if (!isConnectionPolicy(policy)) throw new CliError("ISCSI_CLI_USAGE", `--connection-policy "${policy}" is not a policy (one of ${CONNECTION_POLICIES.join(", ")})`);
-  return { connections, connectionPolicy: policy } satisfies Partial<SessionOptions>;
+  return { connections, connectionPolicy: policy, ...(opts.batching === false ? { commandBatching: false as const } : {}) } satisfies Partial<SessionOptions>;
 }
 
 /** One connection's part of a run. */

@@ -100,6 +100,18 @@ describe("MC/S from the command line against tgtd (MaxConnections=4)", () => {
     expect(Buffer.compare(readFileSync(back), readFileSync(source))).toBe(0);
   });
 
+  it("cp --no-batching --qd 32 copies a 16 MiB file and reads back the same bytes, every command written at once", async () => {
+    const source = join(tmp().path, "unbatched.bin");
+    await writePatternFile(source, FILE_BYTES, 0x5a1);
+    const put = jsonOf<{ bytes: number; verified: boolean }>(
+      expectOk(await iscsi(["cp", source, url(2), "--no-batching", "--qd", "32", "--bs", "64k", "--verify", "--no-sparse", "--json"])),
+    );
+    expect(put.bytes).toBe(FILE_BYTES);
+    expect(put.verified).toBe(true);
+    const run = expectOk(await iscsi(["perf", url(1), "--no-batching", "--time", "300ms", "--qd", "32", "--json"]));
+    expect(jsonOf<{ commands: number }>(run).commands).toBeGreaterThan(0);
+  });
+
   it("refuses a policy it does not know, before connecting", async () => {
     const run = await iscsi(["perf", url(1), "--connection-policy", "fastest", "--time", "100ms"]);
     expect(run.code).toBe(1);

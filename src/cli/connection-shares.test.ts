@@ -1,0 +1,16 @@
+import { Command } from "commander";
+import { describe, expect, it } from "vitest";
+import { addMcsOptions, type McsOptions, mcsSessionOptions } from "./connection-shares.js";
+
+function parse(args: string[]): McsOptions {
+  const command = addMcsOptions(new Command("perf")).exitOverride();
+  command.parse(args, { from: "user" });
+  return command.opts<McsOptions>();
+}
+
+describe("the MC/S and batching options", () => {
+  it("leave command batching to the library's default unless --no-batching turns it off", () => {
+    expect(mcsSessionOptions(parse([]))).toEqual({ connections: 1, connectionPolicy: "round-robin" });
+    expect(mcsSessionOptions(parse(["--no-batching", "--connections", "2"]))).toEqual({ connections: 2, connectionPolicy: "round-robin", commandBatching: false });
+  });
+});
