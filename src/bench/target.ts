@@ -13,6 +13,7 @@
  * pid). Goal (issue 11): ours at least 1.0x tgtd at 4 KiB QD32 and 1 MiB QD16.
  */
 import { fileURLToPath } from "node:url";
+import { parseSize } from "../target/backends/spec.js";
 import { writePartFiles } from "./part-files.js";
 import { BenchError, tail } from "./errors.js";
 import { runIscsiPerf, runQemuBench, type PeerRun } from "./libiscsi.js";
@@ -35,7 +36,6 @@ export const TARGET_WORKLOADS: readonly WorkloadDef[] = ["randread-4k-qd32", "se
 
 /** The memory LUN (qemu-img bench's sequential writes wrap around at its end), and ours as tgtd's null LUN: zeros read, writes dropped. */
 export const MEM_LUN = "mem:1G";
-const MEM_LUN_BYTES = 1 << 30;
 export const NULL_LUN_BACKEND = "null:1T";
 
 /** The issue's goal: ours over tgtd, per workload. */
@@ -295,7 +295,7 @@ function describeRun(w: WorkloadDef, run: PeerRun): string {
  * round 2, in the runs of 2026-12-03 14:30 and 14:32).
  */
 async function fillMemoryLun(ctx: PartContext, url: string): Promise<void> {
-  const mib = MEM_LUN_BYTES / (1 << 20);
+  const mib = parseSize(MEM_LUN.slice("mem:".length)) / (1 << 20);
   const run = await runQemuBench({ url, queueDepth: 16, ioBytes: 1 << 20, write: true, count: mib, clockTicksPerSecond: ctx.clockTicksPerSecond });
   ctx.log(`target: wrote the ${MEM_LUN} LUN once before the rounds (${mib} x 1 MiB in ${run.seconds.toFixed(1)} s), so no window pays its first-touch page faults`);
 }

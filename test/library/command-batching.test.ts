@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { ByteStream, ClientHost, StreamSink } from "../../src/client/host.js";
 import { openSessionOn } from "../../src/client/session.js";
 import { type IscsiSession, nodeHost } from "../../src/node/index.js";
+import { PduStream } from "../../src/faults/pdu-stream.js";
 import { patternBytes } from "../support/pattern.js";
 import { Tgtd } from "../support/tgtd.js";
 
@@ -17,13 +18,14 @@ const BLOCK = 512;
 const BLOCKS_PER_IO = 8;
 const DEPTH = 32;
 const ROUNDS = 40;
+const NO_DIGESTS = { header: false, data: false } as const;
 
 /**
  * The Node host, counting the batches written to its sockets, and handing what it reads to the
  * session one PDU per turn of the event loop: each completion then comes alone, as from a target
  * that answers commands one by one (tgtd does, once the initiator keeps up with it; in a test
  * worker it often does not, and reads come several PDUs at a time, which batches by itself).
- * No digests are negotiated, so a PDU's length is in its header.
+ * No digests are negotiated (the stream below is told so).
  */
 function pacedHost(): { host: ClientHost; writes: () => number } {
   const inner = nodeHost();
@@ -31,32 +33,27 @@ function pacedHost(): { host: ClientHost; writes: () => number } {
   const host: ClientHost = {
     ...inner,
     connect: (portal, sink, options): ByteStream => {
-      let held = new Uint8Array(0);
+      // The PDU boundaries as the fault proxy finds them; each PDU is copied out of the host's
+      // reused read buffer and handed on in a turn of its own.
+      const stream = new PduStream(() => NO_DIGESTS);
+      let pieces: Uint8Array[] = [];
       const paced: StreamSink = {
         connected: () => sink.connected(),
         directTarget: () => undefined,
         headerReadLength: () => 0,
         receivedDirectly: (count) => sink.receivedDirectly(count),
-        received: (bytes) => {
-          const all = new Uint8Array(held.length + bytes.length);
-          all.set(held);
-          all.set(bytes, held.length);
-          let at = 0;
-          while (all.length - at >= 48) {
-            const ahs = (all[at + 4] as number) * 4;
-            const data = (((all[at + 5] as number) << 16) | ((all[at + 6] as number) << 8) | (all[at + 7] as number)) + 3 & ~3;
-            const length = 48 + ahs + data;
-            if (all.length - at < length) break;
-            const pdu = all.subarray(at, at + length);
+        received: (bytes) =>
+          stream.push(bytes, (piece) => {
+            pieces.push(piece.bytes.slice());
+            if (!piece.end) return;
+            const pdu = Buffer.concat(pieces);
+            pieces = [];
             setImmediate(() => sink.received(pdu));
-            at += length;
-          }
-          held = all.slice(at);
-        },
+          }),
         closed: (error) => setImmediate(() => sink.closed(error)),
       };
-      const stream = inner.connect(portal, paced, options);
-      return { ...stream, write: (pieces, length) => (writes++, stream.write(pieces, length)) };
+      const socket = inner.connect(portal, paced, options);
+      return { ...socket, write: (out, length) => (writes++, socket.write(out, length)) };
     },
   };
   return { host, writes: () => writes };

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { Opcode, RejectReason } from "../pdu/opcodes.js";
+import { Opcode } from "../pdu/opcodes.js";
 import type { ScsiCommandPdu } from "../pdu/types.js";
 import { batchingOf, type CommandBatching, DEFAULT_COMMAND_BATCHING, mayWait } from "./batching.js";
 import { DEFAULT_INITIATOR_PROPOSAL } from "../text/parameters.js";
-import { Pair } from "./session.test-util.js";
+import { digestPair, Pair } from "./session.test-util.js";
 
 const FOUR_AT_EIGHT: CommandBatching = { depth: 8, batch: 4 };
 
@@ -114,12 +114,7 @@ describe("a connection at queue depth", () => {
   });
 
   it("sends a command going again with its own CmdSN at once: the target's later commands wait behind it", () => {
-    const digests = { headerDigest: ["CRC32C" as const], dataDigest: ["CRC32C" as const], errorRecoveryLevel: 1 };
-    const pair = new Pair({
-      config: { keepAlive: false, recovery: { enabled: false }, proposal: { ...DEFAULT_INITIATOR_PROPOSAL, ...digests }, commandBatching: { depth: 1, batch: 4 } },
-      policy: digests,
-      window: 64,
-    }).login();
+    const pair = digestPair(1, { config: { commandBatching: { depth: 1, batch: 4 } }, window: 64 });
     const write = (lba: number): void => {
       pair.session.submit({ lun: 1, cdb: new Uint8Array([0x2a, 0, 0, 0, 0, lba, 0, 0, 1, 0]), dataOut: new Uint8Array(BLOCK).fill(lba), context: `w${lba}` }, pair.now);
     };
@@ -131,18 +126,7 @@ describe("a connection at queue depth", () => {
     takeCommands(pair);
     // ...but the first, whose immediate data the target found damaged and discarded (RFC 7143
     // §6.2.1), goes again with its CmdSN, which the second waits behind at the target.
-    const header = new Uint8Array(48);
-    header[0] = Opcode.ScsiCommand;
-    new DataView(header.buffer).setUint32(16, (first as ScsiCommandPdu).initiatorTaskTag);
-    pair.target.deliver({
-      opcode: Opcode.Reject,
-      reason: RejectReason.DataDigestError,
-      statSN: pair.target.nextStatSN(),
-      expCmdSN: pair.target.expCmdSN,
-      maxCmdSN: pair.target.maxCmdSN,
-      dataSNOrR2TSN: 0,
-      data: header,
-    });
+    pair.target.rejectForDataDigest(Opcode.ScsiCommand, (first as ScsiCommandPdu).initiatorTaskTag);
     expect(pair.connection.mayWait).toBe(false);
     const [again] = takeCommands(pair);
     expect(again).toMatchObject({ initiatorTaskTag: first?.initiatorTaskTag, cmdSN: first?.cmdSN });

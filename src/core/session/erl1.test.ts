@@ -1,36 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { Opcode, RejectReason, RESERVED_TAG, SnackType } from "../pdu/opcodes.js";
+import { Opcode, RESERVED_TAG, SnackType } from "../pdu/opcodes.js";
 import { DEFAULT_INITIATOR_PROPOSAL } from "../text/parameters.js";
-import { Pair } from "./session.test-util.js";
+import { digestPair, Pair } from "./session.test-util.js";
 
 const READ10 = new Uint8Array([0x28, 0, 0, 0, 0, 0, 0, 0, 8, 0]);
-
-function digestPair(erl: number) {
-  return new Pair({
-    config: {
-      keepAlive: false,
-      recovery: { enabled: false },
-      proposal: { ...DEFAULT_INITIATOR_PROPOSAL, headerDigest: ["CRC32C"], dataDigest: ["CRC32C"], errorRecoveryLevel: erl },
-    },
-    policy: { headerDigest: ["CRC32C"], dataDigest: ["CRC32C"], errorRecoveryLevel: erl },
-  }).login();
-}
-
-/** The target's Reject of a PDU whose data digest failed (RFC 7143 §11.17): its header, with the ITT, as data. */
-function rejectForDataDigest(pair: Pair, rejected: number, itt: number): void {
-  const header = new Uint8Array(48);
-  header[0] = rejected;
-  new DataView(header.buffer).setUint32(16, itt);
-  pair.target.deliver({
-    opcode: Opcode.Reject,
-    reason: RejectReason.DataDigestError,
-    statSN: pair.target.nextStatSN(),
-    expCmdSN: pair.target.expCmdSN,
-    maxCmdSN: pair.target.maxCmdSN,
-    dataSNOrR2TSN: 0,
-    data: header,
-  });
-}
 
 function pattern(n: number, seed: number): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (i * 13 + seed) & 0xff);
@@ -102,7 +75,7 @@ describe("ErrorRecoveryLevel 1: data digest errors recovered with SNACK", () => 
     pair.session.submit({ lun: 1, cdb: new Uint8Array([0x2a, 0, 0, 0, 0, 0, 0, 0, 8, 0]), dataOut: pattern(4096, 1), context: "w" }, 0);
     const command = pair.target.take(Opcode.ScsiCommand);
     pair.target.accept(command);
-    rejectForDataDigest(pair, Opcode.DataOut, command.initiatorTaskTag);
+    pair.target.rejectForDataDigest(Opcode.DataOut, command.initiatorTaskTag);
     expect(pair.events()).toHaveLength(0);
     expect(pair.connection.closed).toBe(false);
     expect(pair.session.outstanding).toBe(1);
@@ -145,7 +118,7 @@ describe("ErrorRecoveryLevel 1: data digest errors recovered with SNACK", () => 
     const data = pattern(4096, 2);
     pair.session.submit({ lun: 1, cdb: new Uint8Array([0x2a, 0, 0, 0, 0, 0, 0, 0, 8, 0]), dataOut: data, context: "w" }, 0);
     const first = pair.target.take(Opcode.ScsiCommand);
-    rejectForDataDigest(pair, Opcode.ScsiCommand, first.initiatorTaskTag);
+    pair.target.rejectForDataDigest(Opcode.ScsiCommand, first.initiatorTaskTag);
     const again = pair.target.take(Opcode.ScsiCommand);
     expect(again).toMatchObject({ initiatorTaskTag: first.initiatorTaskTag, cmdSN: first.cmdSN });
     expect(again.data).toEqual(first.data);
@@ -162,7 +135,7 @@ describe("ErrorRecoveryLevel 1: data digest errors recovered with SNACK", () => 
     }).login();
     pair.session.submit({ lun: 1, cdb: new Uint8Array([0x2a, 0, 0, 0, 0, 0, 0, 0, 8, 0]), dataOut: pattern(4096, 3), retry: "safe", context: "w" }, 0);
     const command = pair.target.take(Opcode.ScsiCommand);
-    rejectForDataDigest(pair, Opcode.DataOut, command.initiatorTaskTag);
+    pair.target.rejectForDataDigest(Opcode.DataOut, command.initiatorTaskTag);
     expect(pair.connection.closed).toBe(true);
     const types = pair.events().map((e) => e.type);
     expect(types).not.toContain("command-failed");

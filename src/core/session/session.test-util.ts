@@ -12,7 +12,7 @@ import { decodePdu } from "../pdu/decode.js";
 import { encodePdu } from "../pdu/encode.js";
 import { Framer } from "../pdu/framer.js";
 import { scsiResponse } from "../pdu/frames.test-util.js";
-import { Opcode, RESERVED_TAG } from "../pdu/opcodes.js";
+import { Opcode, RejectReason, RESERVED_TAG } from "../pdu/opcodes.js";
 import type {
   AsyncMessagePdu,
   DataInPdu,
@@ -24,7 +24,7 @@ import type {
 } from "../pdu/types.js";
 import { serialAdd } from "../serial.js";
 import type { ConnectionParameters, TargetPolicy } from "../text/parameters.js";
-import { DEFAULT_TARGET_POLICY } from "../text/parameters.js";
+import { DEFAULT_INITIATOR_PROPOSAL, DEFAULT_TARGET_POLICY } from "../text/parameters.js";
 import type { Connection } from "./connection.js";
 import { Session, type SessionConfig } from "./session.js";
 
@@ -171,6 +171,22 @@ export class ScriptedTarget {
     };
   }
 
+  /** The target's Reject of a PDU whose data digest failed (RFC 7143 §11.17): its header, with the ITT, as data. */
+  rejectForDataDigest(rejected: number, itt: number): void {
+    const header = new Uint8Array(48);
+    header[0] = rejected;
+    new DataView(header.buffer).setUint32(16, itt);
+    this.deliver({
+      opcode: Opcode.Reject,
+      reason: RejectReason.DataDigestError,
+      statSN: this.nextStatSN(),
+      expCmdSN: this.expCmdSN,
+      maxCmdSN: this.maxCmdSN,
+      dataSNOrR2TSN: 0,
+      data: header,
+    });
+  }
+
   dataIn(command: ScsiCommandPdu, data: Uint8Array, fields: Partial<DataInPdu> = {}): DataInPdu {
     const withStatus = fields.hasStatus === true;
     return {
@@ -285,4 +301,17 @@ export class Pair {
     this.now += ms;
     this.session.handleTimeout(this.now);
   }
+}
+
+/**
+ * A logged-in pair with CRC32C header and data digests at `erl` on both sides, keep-alive and
+ * recovery off; `setup` adds to it (a session option, the target's window).
+ */
+export function digestPair(erl: number, setup: { readonly config?: Partial<SessionConfig>; readonly window?: number } = {}): Pair {
+  const digests = { headerDigest: ["CRC32C" as const], dataDigest: ["CRC32C" as const], errorRecoveryLevel: erl };
+  return new Pair({
+    config: { keepAlive: false, recovery: { enabled: false }, proposal: { ...DEFAULT_INITIATOR_PROPOSAL, ...digests }, ...setup.config },
+    policy: digests,
+    ...(setup.window === undefined ? {} : { window: setup.window }),
+  }).login();
 }
