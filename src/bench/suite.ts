@@ -164,7 +164,9 @@ export async function runSuite(ctx: SuiteContext, workloads: readonly WorkloadDe
       });
       if (lib !== undefined) libRuns.get(w.id)!.push(peerFigures(lib, round, w.ioBytes, w.cpuPer));
       await beforeRun(ctx, `round ${round} ${w.id} iscsi-ts`);
-      const ours = await attempt(ctx, `round ${round} ${w.id} iscsi-ts`, () => runOurs({ url: lunUrl, spec: workerSpec(w, ctx, round * 100 + index), tgtdPid: ctx.tgtd.pid }));
+      const ours = await attempt(ctx, `round ${round} ${w.id} iscsi-ts`, () =>
+        runOurs({ url: lunUrl, spec: workerSpec(w, ctx, round * 100 + index), tgtdPid: ctx.tgtd.pid, ...(w.busyPollUs === undefined ? {} : { busyPollUs: w.busyPollUs }) }),
+      );
       if (ours !== undefined) {
         firstReport ??= ours.report;
         ourRuns.get(w.id)!.push(ourFigures(ours, round, w.ioBytes, w.cpuPer));

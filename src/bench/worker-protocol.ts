@@ -20,6 +20,8 @@ export interface WorkerRequest {
   readonly spec: WorkloadSpec;
   /** tgtd's pid, sampled with the machine at the window's edges to tell who else used the CPUs. */
   readonly tgtdPid?: number;
+  /** Busy polling, in microseconds (SessionOptions.busyPollUs); absent: off, the library's default. */
+  readonly busyPollUs?: number;
 }
 
 export interface WorkerReport {

@@ -38,7 +38,7 @@ async function main(): Promise<void> {
   const request = parseRequest(process.argv);
   const clkTck = clockTicksPerSecond();
   // No keep-alive: libiscsi's tools send no NOP-Outs either, and a ping would sit in the window.
-  const lun = await openLun(request.url, { keepAlive: false });
+  const lun = await openLun(request.url, { keepAlive: false, ...(request.busyPollUs === undefined ? {} : { busyPollUs: request.busyPollUs }) });
   const target = await blockTargetOf(lun);
   let startTicks = 0;
   let endTicks = 0;

@@ -2,9 +2,10 @@ import { describe, expect, it } from "vitest";
 import { LOCAL_SIZES, QEMU_READ_WORKLOADS, sizeLabel, WORKLOADS } from "./workloads.js";
 
 describe("workloads", () => {
-  it("are the issue's seven and the memory goal's 1 MiB reads at QD128", () => {
+  it("are the issue's seven, QD1 again with busy polling, and the memory goal's 1 MiB reads at QD128", () => {
     expect(WORKLOADS.map((w) => w.id)).toEqual([
       "randread-4k-qd1",
+      "randread-4k-qd1-poll",
       "randread-4k-qd32",
       "randread-4k-qd128",
       "randwrite-4k-qd32",
@@ -12,6 +13,12 @@ describe("workloads", () => {
       "seqread-1m-qd16",
       "seqwrite-1m-qd16",
       "seqread-1m-qd128",
+    ]);
+  });
+
+  it("poll only in the row that says so", () => {
+    expect(WORKLOADS.filter((w) => w.busyPollUs !== undefined).map((w) => [w.id, w.label, w.busyPollUs])).toEqual([
+      ["randread-4k-qd1-poll", "4 KiB random read QD1, busy poll", 200],
     ]);
   });
 

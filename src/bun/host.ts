@@ -38,6 +38,7 @@ export function bunHost(deps: SessionDeps = bunSessionDeps()): ClientHost {
     setTimer: (delayMs, callback) => bunTimer(setTimeout(callback, delayMs)),
     now: () => performance.now(),
     defer: (callback) => process.nextTick(callback),
+    spin: (callback) => void setImmediate(callback),
     machineName: () => hostname(),
   };
 }

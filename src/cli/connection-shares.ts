@@ -1,7 +1,9 @@
 /**
  * MC/S on the command line: `--connections N` and `--connection-policy` for the commands that
- * move data (perf, cp), with `--no-batching` (core/session/batching.ts), and each connection's share of what a run carried, from the session's
- * per-connection counters taken before and after the run.
+ * move data (perf, cp), with the session's two write-side tunings, `--no-batching`
+ * (core/session/batching.ts) and `--busy-poll` (SessionOptions.busyPollUs), and each
+ * connection's share of what a run carried, from the session's per-connection counters taken
+ * before and after the run.
  */
 import { type Command, Option } from "commander";
 import { CONNECTION_POLICIES, type ConnectionPolicy, isConnectionPolicy } from "../core/index.js";
@@ -19,22 +21,42 @@ export interface McsOptions {
   readonly connectionPolicy?: string;
   /** false with --no-batching. */
   readonly batching?: boolean;
+  /** Microseconds, from --busy-poll. */
+  readonly busyPoll?: string;
 }
+
+/** The longest busy poll the command line takes: a second of spinning after each write is already absurd. */
+const MAX_BUSY_POLL_US = 1_000_000;
 
 /** The MC/S options of a command that moves data. */
 export function addMcsOptions(command: Command): Command {
   return command
     .option("--connections <n>", `TCP connections in the session (MC/S), 1 to ${MAX_CONNECTIONS}; the target's MaxConnections may allow fewer`, "1")
     .addOption(new Option("--connection-policy <policy>", "how commands are spread over the connections").choices(CONNECTION_POLICIES).default("round-robin"))
-    .option("--no-batching", "write each command at once, even at queue depth (by default, while 16 are at the target, new commands leave four to a write)");
+    .option("--no-batching", "write each command at once, even at queue depth (by default, while 16 are at the target, new commands leave four to a write)")
+    .option(
+      "--busy-poll <us>",
+      "after each write, keep polling the sockets for up to this many microseconds instead of sleeping while commands are outstanding: lower latency at low queue depth, paid in CPU (off by default)",
+    );
 }
 
-/** Session options from --connections, --connection-policy and --no-batching. */
-export function mcsSessionOptions(opts: McsOptions): { readonly connections: number; readonly connectionPolicy: ConnectionPolicy; readonly commandBatching?: false } {
+/** Session options from --connections, --connection-policy, --no-batching and --busy-poll. */
+export function mcsSessionOptions(opts: McsOptions): {
+  readonly connections: number;
+  readonly connectionPolicy: ConnectionPolicy;
+  readonly commandBatching?: false;
+  readonly busyPollUs?: number;
+} {
   const connections = parseCount(opts.connections ?? "1", "--connections", { min: 1, max: MAX_CONNECTIONS });
   const policy = opts.connectionPolicy ?? "round-robin";
   if (!isConnectionPolicy(policy)) throw new CliError("ISCSI_CLI_USAGE", `--connection-policy "${policy}" is not a policy (one of ${CONNECTION_POLICIES.join(", ")})`);
-  return { connections, connectionPolicy: policy, ...(opts.batching === false ? { commandBatching: false as const } : {}) } satisfies Partial<SessionOptions>;
+  const busyPollUs = opts.busyPoll === undefined ? undefined : parseCount(opts.busyPoll, "--busy-poll", { min: 0, max: MAX_BUSY_POLL_US });
+  return {
+    connections,
+    connectionPolicy: policy,
+    ...(opts.batching === false ? { commandBatching: false as const } : {}),
+    ...(busyPollUs === undefined || busyPollUs === 0 ? {} : { busyPollUs }),
+  } satisfies Partial<SessionOptions>;
 }
 
 /** One connection's part of a run. */

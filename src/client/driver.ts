@@ -47,6 +47,8 @@ export interface HostOptions {
   readonly connectTimeoutMs?: number;
   /** How many login redirections to follow before giving up; default 5. */
   readonly maxRedirects?: number;
+  /** Busy polling after each write, in microseconds (SessionOptions.busyPollUs); 0 or absent: off. */
+  readonly busyPollUs?: number;
 }
 
 export interface HostEvents {
@@ -73,6 +75,11 @@ export class SessionDriver extends Emitter<HostEvents> {
   private pumpScheduled = false;
   private readonly connectTimeoutMs: number;
   private readonly maxRedirects: number;
+  /** Busy polling (HostOptions.busyPollUs) in milliseconds, 0 when off or the host cannot spin. */
+  private readonly busyPollMs: number;
+  /** Until when (host.now()) the loop spins after the last write. */
+  private spinUntil = 0;
+  private spinning = false;
   /** Where the session last logged in (after redirections): recovery reconnects there. */
   private home: Portal;
 
@@ -88,6 +95,7 @@ export class SessionDriver extends Emitter<HostEvents> {
     this.timer = new DeadlineTimer(host, (now) => this.guarded("the timer", undefined, () => this.session.handleTimeout(now)));
     this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.maxRedirects = options.maxRedirects ?? 5;
+    this.busyPollMs = host.spin === undefined ? 0 : (options.busyPollUs ?? 0) / 1000;
     this.home = portal;
   }
 
@@ -341,7 +349,25 @@ export class SessionDriver extends Emitter<HostEvents> {
     const pieces = connection.pollTransmit();
     if (pieces === undefined) return;
     this.streams.get(connection.cid)?.write(pieces, length);
+    if (this.busyPollMs > 0) this.spinAfterWrite();
   }
+
+  /**
+   * Busy polling: after a write the loop keeps turning (host.spin) instead of sleeping, while
+   * anything is outstanding and until `busyPollUs` have passed since the last write. An answer
+   * is then read in the turn it arrives: no sleep, no wake-up (a virtual CPU's halt and IPI).
+   */
+  private spinAfterWrite(): void {
+    this.spinUntil = this.host.now() + this.busyPollMs;
+    if (this.spinning) return;
+    this.spinning = true;
+    this.host.spin?.(this.spinStep);
+  }
+
+  private readonly spinStep = (): void => {
+    if (this.session.outstanding > 0 && this.session.state !== "CLOSED" && this.host.now() < this.spinUntil) this.host.spin?.(this.spinStep);
+    else this.spinning = false;
+  };
 
   private drain(): void {
     for (;;) {

@@ -79,6 +79,12 @@ export interface ClientHost {
   now(): number;
   /** Runs `callback` after the current turn, before any I/O (Node's nextTick, else a microtask). */
   defer(callback: () => void): void;
+  /**
+   * Runs `callback` in the next turn of the event loop, after the loop has looked for I/O
+   * without sleeping (Node's and Bun's setImmediate): what busy polling turns on. Absent where
+   * no such turn exists (the loop cannot poll without blocking); busy polling is then off.
+   */
+  spin?(callback: () => void): void;
   /** Randomness, hashes and CRC32C for the core. */
   readonly deps: SessionDeps;
   /** A name for this machine, for the default initiator name; undefined where there is none. */

@@ -77,3 +77,12 @@ describe("checkSessionOptions: commandBatching", () => {
     expect(() => checkSessionOptions({ ...BASE, commandBatching: { depth: 16, batch: 1 } })).toThrow(/^commandBatching\.batch is 1: it must be a whole number 2 or more$/);
   });
 });
+
+describe("checkSessionOptions: busyPollUs", () => {
+  it("takes a whole number of microseconds up to a second, 0 meaning off", () => {
+    expect(() => checkSessionOptions({ ...BASE, busyPollUs: 0 })).not.toThrow();
+    expect(() => checkSessionOptions({ ...BASE, busyPollUs: 250 })).not.toThrow();
+    expect(() => checkSessionOptions({ ...BASE, busyPollUs: -1 })).toThrow(/^busyPollUs is -1: it must be a whole number from 0 to 1000000$/);
+    expect(() => checkSessionOptions({ ...BASE, busyPollUs: 2.5 })).toThrow(/^busyPollUs is 2.5: it must be a whole number from 0 to 1000000$/);
+  });
+});

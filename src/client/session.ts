@@ -412,7 +412,10 @@ export async function openSessionOn(client: ClientHost, target: string | Session
       ...(trace === undefined ? {} : { trace: (direction, cid, pdu) => trace(`${direction === "send" ? ">>" : "<<"} [${cid}] ${describePdu(pdu)}`) }),
     },
     portal,
-    { ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }) },
+    {
+      ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
+      ...(options.busyPollUs === undefined ? {} : { busyPollUs: options.busyPollUs }),
+    },
   );
   throwIfAborted(`the login to ${options.targetName}`, options.signal);
   const signal = options.signal;

@@ -38,6 +38,7 @@ export function nodeHost(deps: SessionDeps = nodeSessionDeps()): ClientHost {
     setTimer: (delayMs, callback) => nodeTimer(setTimeout(callback, delayMs)),
     now: monotonicNow,
     defer: (callback) => process.nextTick(callback),
+    spin: (callback) => void setImmediate(callback),
     machineName: () => hostname(),
   };
 }
