@@ -7,7 +7,7 @@
  * SHA-256; so MD5 is the only algorithm both sides mean the same thing by.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AuthenticationError, ChapAlgorithm, LoginError, openSession, type ChapOptions, type IscsiSession } from "../../src/node/index.js";
+import { AuthenticationError, ChapAlgorithm, discover, LoginError, openSession, type ChapOptions, type IscsiSession } from "../../src/node/index.js";
 import { patternBytes } from "../support/pattern.js";
 import { Tgtd } from "../support/tgtd.js";
 import { useTempDir } from "../support/tmp.js";
@@ -84,6 +84,13 @@ describe("CHAP against tgtd", () => {
     const answer = log.entries().find((e) => e.direction === "receive" && e.keys["CHAP_N"] !== undefined);
     expect(answer?.keys["CHAP_N"]).toBe(TARGET.user);
     await settle(session.logout(), "logout");
+  });
+
+  it("discovery with mutual CHAP credentials lists the targets, though tgtd does not authenticate discovery sessions", async () => {
+    // The credentials that log in to the mutual target are the ones a user has at hand for
+    // discovery too; tgtd answers AuthMethod=None there, which a discovery session accepts.
+    const found = await settle(discover(`${tgtd.host}:${tgtd.port}`, { chap: mutual }), "discovery with mutual CHAP credentials");
+    expect(found.map((t) => t.name).sort()).toEqual([IQN_IMPOSTOR, IQN_MUTUAL].sort());
   });
 
   it("a wrong secret is refused with an AuthenticationError (ISCSI_ERR_AUTH, status 0x0201)", async () => {

@@ -84,6 +84,17 @@ describe("a whole login, initiator to target in memory", () => {
     expect(out.target.result).toMatchObject({ authenticated: "mutual-chap", username: "alice" });
   });
 
+  it("offers CHAP,None on a discovery session even with mutual CHAP, so a target that does not authenticate discovery still lists its targets", () => {
+    const out = runLogin(makeInitiator(hash, { auth: "mutual", sessionType: "Discovery" }), makeTarget(hash, { discovery: { authMethods: ["None"] } }));
+    expect(textOf(out.transcript.requests[0] as LoginRequestPdu).get("AuthMethod")).toBe("CHAP,None");
+    expect(completed(out.initiator).authenticated).toBe("none");
+  });
+
+  it("authenticates a discovery session both ways with mutual CHAP when the target asks for CHAP", () => {
+    const out = runLogin(makeInitiator(hash, { auth: "mutual", sessionType: "Discovery" }), makeTarget(hash, { discovery: { authMethods: ["CHAP"], outgoingAccount: { username: "tgt", secret: Secret.fromString(TARGET_SECRET) } } }));
+    expect(completed(out.initiator).authenticated).toBe("mutual-chap");
+  });
+
   it("completes without CHAP when the target needs no authentication and picks None", () => {
     const r = completed(runLogin(makeInitiator(hash, { auth: "chap" }), makeTarget(hash, { authMethods: ["None"] })).initiator);
     expect(r.authenticated).toBe("none");

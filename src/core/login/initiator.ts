@@ -5,7 +5,12 @@
  *
  * Stages. We always begin in the security stage (CSG=0, NSG=1, T=1), like open-iscsi:
  * - with CHAP configured we offer `AuthMethod=CHAP,None`, or only `CHAP` when mutual CHAP is
- *   configured (accepting None would let a target skip proving itself);
+ *   configured for a Normal session (accepting None would let a target skip proving itself). A
+ *   Discovery session still offers `CHAP,None` with mutual CHAP: targets seldom authenticate
+ *   discovery (tgtd and ours do not unless told to, open-iscsi keeps separate discovery
+ *   credentials for it), and what it returns is only names and addresses, each of which must
+ *   then prove itself in its own Normal login; when the target does pick CHAP, both ways are
+ *   authenticated as usual;
  * - without CHAP we offer `AuthMethod=None`. A target that demands authentication then says so
  *   plainly (AuthMethod=Reject, or status 0x0201) instead of failing an operational-stage login
  *   in some target-specific way. tgtd and libiscsi-style targets accept None and transit at once.
@@ -167,7 +172,7 @@ export class InitiatorLogin {
             ...(options.sentChallenges === undefined ? {} : { sentChallenges: options.sentChallenges }),
           });
     const values = proposalValues(proposal);
-    values.set("AuthMethod", this.#chap === undefined ? "None" : this.#chap.mutual ? "CHAP" : "CHAP,None");
+    values.set("AuthMethod", this.#chap === undefined ? "None" : this.#chap.mutual && options.sessionType === "Normal" ? "CHAP" : "CHAP,None");
     this.#negotiator = new Negotiator({ role: "initiator", sessionType: options.sessionType, leading: options.tsih === 0, values });
   }
 
@@ -317,7 +322,10 @@ export class InitiatorLogin {
 
   /** Our side of the security stage is done: transit when the target does, else ask again. */
   #securityDone(r: LoginResponsePdu, replies: TextPair[]): LoginStep {
-    if (this.#chap?.mutual === true && !this.#targetProven && r.transit) {
+    // A Discovery session may have settled on None (we offered it there: see the top); a Normal
+    // session with mutual CHAP offered CHAP alone, so it cannot get here without the proof.
+    const unauthenticatedDiscovery = this.#o.sessionType === "Discovery" && this.#negotiator.agreed("AuthMethod") === "None";
+    if (this.#chap?.mutual === true && !this.#targetProven && r.transit && !unauthenticatedDiscovery) {
       throw new AuthenticationError("mutual CHAP: the target moved on without proving itself", { mutual: true });
     }
     if (!r.transit) {
