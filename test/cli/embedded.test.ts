@@ -158,6 +158,19 @@ describe("iscsi target with CHAP", () => {
     }
   });
 
+  it("asks discovery sessions for the same CHAP: no listing without the secret", async () => {
+    const served = await serve(["--iqn", IQN, "--lun", "1=mem:1M", "--chap", "alice"], { ISCSI_TARGET_CHAP_SECRET: SECRET });
+    try {
+      const portal = served.doc.portal;
+      expectFailure(await iscsi(["discover", portal]), 2, /authentication/);
+      expectFailure(await iscsi(["discover", `iscsi://alice%wrong-secret-0000@${portal}`]), 2, /authentication/);
+      expect(expectOk(await iscsi(["discover", portal], { env: { ISCSI_CHAP_USERNAME: "alice", ISCSI_CHAP_SECRET: SECRET } })).stdout).toContain(IQN);
+    } finally {
+      served.process.signal("SIGINT");
+      await served.process.exited;
+    }
+  });
+
   it("refuses --chap without a secret: 1", async () => {
     expectFailure(await iscsi(["target", "--listen", "127.0.0.1:0", "--lun", "1=mem:1M", "--chap", "alice"]), 1, /--chap alice needs a secret: set \$ISCSI_TARGET_CHAP_SECRET/);
   });

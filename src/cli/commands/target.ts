@@ -91,6 +91,9 @@ export async function targetConfig(ctx: CliContext, opts: TargetOptions): Promis
         ...(opts.allowInitiator.length === 0 ? {} : { allowedInitiators: opts.allowInitiator }),
       },
     ],
+    // Discovery asks for the same CHAP: --chap promises that no one without the secret gets in,
+    // and SendTargets would otherwise list the target's name and portals to anyone.
+    ...(chap === undefined ? {} : { discovery: { chap, ...(mutualChap === undefined ? {} : { mutualChap }) } }),
     ...(opts.isns === undefined
       ? {}
       : { isns: { server: parseIsnsServer(opts.isns), timeoutMs: ctx.timeoutMs, onError: (e) => ctx.out.note(`iSNS registration refresh failed (trying again): ${e.message}`) } }),
@@ -156,7 +159,7 @@ export function describeTarget(target: RunningTarget, config: TargetServerConfig
     [{ header: "LUN", align: "right" }, { header: "BACKEND" }, { header: "SIZE", align: "right" }, { header: "URL" }],
     luns.map((l) => [String(l.lun), l.backend + (l.readOnly ? " (read-only)" : ""), formatBytes(l.bytes), l.url]),
   );
-  const auth = node?.chap === undefined ? "no authentication" : node.mutualChap === undefined ? "CHAP" : "mutual CHAP";
+  const auth = node?.chap === undefined ? "no authentication" : `${node.mutualChap === undefined ? "CHAP" : "mutual CHAP"}, discovery too`;
   const registered = isns === undefined ? "" : `; registered with iSNS at ${isns.server} (period ${isns.registrationPeriod ?? "unlimited"} s)`;
   return { json, text: `serving ${node?.iqn ?? "?"} on ${portal} (${auth})${registered}; Ctrl-C stops\n${table}` };
 }
@@ -170,7 +173,7 @@ export function targetCommand(run: Runner): Command {
     .option("--listen <host:port>", "address to listen on (port 0: any free port)", "127.0.0.1:3260")
     .option("--iqn <iqn>", "the target's name", DEFAULT_TARGET_IQN)
     .option("--lun <n=backend>", "a LUN: 1=mem:256M, 2=null:1T, 3=/path/disk.img (repeatable)", collect, [] as string[])
-    .option("--chap <user>", "require CHAP with this user (secret: $ISCSI_TARGET_CHAP_SECRET or --chap-secret-file)")
+    .option("--chap <user>", "require CHAP with this user, for logins and discovery alike (secret: $ISCSI_TARGET_CHAP_SECRET or --chap-secret-file)")
     .option("--chap-secret-file <file>", "read the secret initiators must prove for --chap USER from a file (else $ISCSI_TARGET_CHAP_SECRET)")
     .option("--mutual <user>", "answer mutual CHAP as this user (secret: $ISCSI_TARGET_MUTUAL_SECRET or --mutual-secret-file)")
     .option("--mutual-secret-file <file>", "read the target's own secret, proved to initiators that ask for mutual CHAP, from a file (else $ISCSI_TARGET_MUTUAL_SECRET)")
