@@ -13,13 +13,12 @@
  *      LIBISCSI_CHAP_TARGET_USERNAME, LIBISCSI_CHAP_TARGET_PASSWORD.
  * Every secret seen (used or not) is remembered so that any text the tool prints can be masked.
  */
-import { AuthenticationError, ConfigError, Secret, looksLikeCredentials, splitUrlCredentials } from "../core/index.js";
+import { AuthenticationError, ConfigError, Secret } from "../core/index.js";
 import type { ChapOptions } from "../node/index.js";
 import { fileSource } from "./copy/endpoints.js";
 import type { Source } from "./copy/engine.js";
 import { CliError, fileError } from "./errors.js";
 import { untilAborted } from "./interrupt.js";
-import { maskSecrets } from "./report.js";
 
 export interface CredentialOptions {
   readonly chapUser?: string | undefined;
@@ -189,50 +188,4 @@ export async function resolveCredentials(
   return { chap, sources: sources.join(", ") };
 }
 
-/**
- * The secrets inside command-line arguments (URLs), for masking. The credentials are found by the
- * URL parser's own splitter (up to the last '@' before the query; user and secret split at '%' or,
- * RFC 3986's form, at ':'), so no tail of a secret containing '@' or '/' stays in view. Credentials
- * that lost their '@host' (`iscsi://u%secret/...`) are masked too, after their '%' or ':'.
- */
-export function secretsInArguments(args: readonly string[]): string[] {
-  const found: string[] = [];
-  for (const arg of args) {
-    const prefix = /^iscsi:\/\//i.exec(arg);
-    if (prefix === null) continue;
-    const all = arg.slice(prefix[0].length);
-    const queryAt = all.indexOf("?");
-    const parts = splitUrlCredentials(queryAt < 0 ? all : all.slice(0, queryAt));
-    if (parts.secret !== undefined && parts.secret !== "") found.push(parts.secret);
-    if (parts.userinfo === undefined) {
-      const authority = parts.rest.split("/")[0] ?? "";
-      if (looksLikeCredentials(authority)) {
-        const split = authority.includes("%") ? authority.indexOf("%") : authority.indexOf(":");
-        const tail = authority.slice(split + 1);
-        if (tail !== "") found.push(tail);
-      }
-    }
-    const targetPassword = /[?&]target_password=([^&]*)/i.exec(arg)?.[1];
-    if (targetPassword !== undefined && targetPassword !== "") {
-      found.push(targetPassword);
-      try {
-        found.push(decodeURIComponent(targetPassword));
-      } catch {
-        // A malformed escape: the raw text is masked, and the URL parser will refuse it.
-      }
-    }
-  }
-  return found;
-}
-
-/**
- * Replaces every URL secret in the process title. On Linux, assigning `process.title` rewrites
- * the memory that /proc/<pid>/cmdline (and so ps) reads, so a secret given on the command line is
- * visible only for the moment before this runs. Returns the secrets found (empty: title untouched).
- */
-export function hideSecretsFromProcessTitle(argv: readonly string[], setTitle: (title: string) => void): string[] {
-  const secrets = secretsInArguments(argv);
-  if (secrets.length === 0) return secrets;
-  setTitle(maskSecrets(argv.join(" "), secrets));
-  return secrets;
-}
+export { hideSecretsFromProcessTitle, secretsInArguments } from "./argv-secrets.js";

@@ -4,7 +4,10 @@
  * with -v. Whatever the text, every secret the tool knows is masked before it is printed.
  */
 import { ScsiError } from "../core/index.js";
+import { MASK, maskSecrets } from "./argv-secrets.js";
 import { errorCode, ExitCode, exitCodeFor } from "./exit-codes.js";
+
+export { MASK, maskSecrets };
 
 export interface FailureReport {
   readonly exitCode: ExitCode;
@@ -14,18 +17,6 @@ export interface FailureReport {
   readonly message: string;
   /** Extra lines for -v (the stack of an internal error). */
   readonly detail: string | undefined;
-}
-
-/** The replacement for a secret found in text about to be printed. */
-export const MASK = "***";
-
-/** Replaces every occurrence of each secret (longest first, so none is left half-masked). */
-export function maskSecrets(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of [...secrets].filter((s) => s.length > 0).sort((a, b) => b.length - a.length)) {
-    out = out.split(secret).join(MASK);
-  }
-  return out;
 }
 
 /** Folds any line breaks (and runs of space) so a message stays one line. */
