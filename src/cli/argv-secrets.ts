@@ -5,6 +5,9 @@
  * before a module's first line runs, so masking from a module that imports the whole CLI left
  * the secret readable in /proc/<pid>/cmdline (ps) for the ~0.4 s the loading takes.
  */
+// The one CLI module that reaches past core/index.js: the index loads the whole core, which is
+// what this module exists to run before.
+// eslint-disable-next-line no-restricted-imports
 import { looksLikeCredentials, splitUrlCredentials } from "../core/url.js";
 
 /** The replacement for a secret found in text about to be printed. */
