@@ -111,14 +111,15 @@ export class NbdServer extends EventEmitter<NbdServerEvents> {
       return new NbdServer(listener, { socket: listen.socket }, options, backends);
     }
     const host = listen.host ?? "127.0.0.1";
+    const port = listen.port ?? DEFAULT_NBD_PORT;
     await new Promise<void>((resolve, reject) => {
       listener.once("error", reject);
-      listener.listen({ host, port: listen.port ?? DEFAULT_NBD_PORT, exclusive: true }, () => {
+      listener.listen({ host, port, exclusive: true }, () => {
         listener.off("error", reject);
         resolve();
       });
     }).catch((error: NodeJS.ErrnoException) => {
-      throw new ConfigError(`cannot listen on ${host}:${listen.port ?? DEFAULT_NBD_PORT}: ${error.code ?? error.message}`, { cause: error });
+      throw new ConfigError(`cannot listen on ${formatHostPort(host, port)}: ${whyListenFailed(error, host)}`, { cause: error });
     });
     const bound = listener.address() as net.AddressInfo;
     return new NbdServer(listener, { host: bound.address, port: bound.port }, options, backends);
@@ -466,6 +467,28 @@ class ClientConnection {
 }
 
 const OK: NbdOutcome = { ok: true };
+
+/**
+ * Why a TCP listen failed, in plain words: a port in use as `iscsi target` says it, an unknown
+ * host as the initiator says it when connecting (client/services.ts socketError); errno codes
+ * mean nothing to whoever runs `iscsi nbd`.
+ */
+function whyListenFailed(error: NodeJS.ErrnoException, host: string): string {
+  switch (error.code) {
+    case "EADDRINUSE":
+      return "the port is in use";
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+    case "EAI_NONAME":
+      return `unknown host "${host}"`;
+    case "EADDRNOTAVAIL":
+      return "this machine has no such address";
+    case "EACCES":
+      return "permission denied (ports below 1024 need privileges)";
+    default:
+      return error.code ?? error.message;
+  }
+}
 
 /** Listens on a Unix socket, replacing a stale socket file that nobody answers on. */
 async function listenOnSocket(listener: net.Server, path: string): Promise<void> {

@@ -1,4 +1,5 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunningTarget, startTarget } from "../../target/server.js";
 import { runCaptured } from "../cli.test-util.js";
 import { parseNbdListen } from "./nbd.js";
 
@@ -37,5 +38,35 @@ describe("iscsi nbd", () => {
     const r = await runCaptured(["nbd", "iscsi://127.0.0.1:1/iqn.2026-11.test:x"]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^iscsi: .*LUN/);
+  });
+});
+
+/**
+ * The LUN is opened before the NBD listener, so a listen that fails needs a target to log in to.
+ * The target's own port is the one "in use". Fixed ports: this suite's range is 14400-14449.
+ */
+describe("iscsi nbd when it cannot listen", () => {
+  const IQN = "iqn.2026-11.test.cli:nbd-listen";
+  let target: RunningTarget;
+  const url = (): string => `iscsi://127.0.0.1:${target.port}/${IQN}/1`;
+
+  beforeAll(async () => {
+    target = await startTarget({ listen: { host: "127.0.0.1", port: 14410 }, targets: [{ iqn: IQN, luns: [{ lun: 1, backend: "mem:1M" }] }] });
+  });
+
+  afterAll(async () => {
+    await target?.close();
+  });
+
+  it("says the port is in use, as iscsi target does, instead of EADDRINUSE", async () => {
+    const r = await runCaptured(["nbd", url(), "--listen", `127.0.0.1:${target.port}`]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`iscsi: cannot listen on 127.0.0.1:${target.port}: the port is in use\n`);
+  });
+
+  it("says a host it cannot resolve is unknown, and gives no exposure warning for a listener that never was", async () => {
+    const r = await runCaptured(["nbd", url(), "--listen", "nohost.invalid:14411"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('iscsi: cannot listen on nohost.invalid:14411: unknown host "nohost.invalid"\n');
   });
 });

@@ -40,6 +40,12 @@ function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\./.test(host);
 }
 
+/** NBD has no access control: listening beyond loopback hands the LUN to whoever reaches the port. */
+function warnIfExposed(ctx: CliContext, listen: NbdListen, readOnly: boolean): void {
+  if (!("host" in listen) || listen.host === undefined || isLoopback(listen.host)) return;
+  ctx.out.warn(`listening on ${listen.host}: NBD has no authentication or encryption, so anyone who reaches this port can read${readOnly ? "" : " and write"} the LUN`);
+}
+
 /** Writes the server's and the session's events as lines on stderr, a bounded number per client. */
 function logEvents(ctx: CliContext, server: NbdServer): void {
   const log = (line: string): void => ctx.out.trace(`nbd: ${line}`);
@@ -115,9 +121,6 @@ export function nbdCommand(run: Runner): Command {
         const listen: NbdListen = opts.socket !== undefined ? { socket: opts.socket } : parseNbdListen(opts.listen ?? `127.0.0.1:${DEFAULT_NBD_PORT}`);
         const stopMs = parseDuration(opts.stopTimeout, "--stop-timeout");
         const ref = ctx.targetRef(url, true);
-        if ("host" in listen && listen.host !== undefined && !isLoopback(listen.host)) {
-          ctx.out.warn(`listening on ${listen.host}: NBD has no authentication or encryption, so anyone who reaches this port can read${opts.readOnly === true ? "" : " and write"} the LUN`);
-        }
         await ctx.withLun(ref, async (lun, session) => {
           const backend = await LunExport.open(lun, {
             name: opts.name ?? `${ref.targetName}/${ref.lun}`,
@@ -125,6 +128,9 @@ export function nbdCommand(run: Runner): Command {
             readOnly: opts.readOnly === true,
           });
           const server = await NbdServer.listen({ listen, backends: [backend] });
+          // Only once it listens: a listen that fails exposes nothing, and a warning before its
+          // error would only mislead.
+          warnIfExposed(ctx, listen, opts.readOnly === true);
           logRecoveries(ctx, (listener) => session.on("recovery", listener));
           logEvents(ctx, server);
           const e = backend.export;
