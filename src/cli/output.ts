@@ -22,6 +22,8 @@ export class Output {
     readonly json: boolean,
     /** -q: errors only (no notes, warnings or progress). */
     readonly quiet = false,
+    /** --ndjson: standard output is a stream of JSON lines, which a failure ends with its own line. */
+    readonly ndjson = false,
   ) {}
 
   /** Whether a progress bar may be drawn (never with --json or -q; progress.ts checks the TTY). */
@@ -84,11 +86,15 @@ export class Output {
     if (detail !== undefined) this.stderr.write(`${this.mask(detail)}\n`);
   }
 
-  /** With --json, a failure is still one document on standard output, after whatever ran. */
+  /**
+   * With --json, a failure is still one document on standard output, after whatever ran; with
+   * --ndjson, the stream ends with a {"type": "error", ...} line, argument errors included.
+   */
   errorDocument(error: { readonly code: string | undefined; readonly message: string; readonly exitCode: number }): void {
-    if (!this.json || this.resultWritten) return;
+    if (this.resultWritten || !(this.json || this.ndjson)) return;
     this.resultWritten = true;
-    this.stdout.write(`${this.mask(toJson({ error: { code: error.code ?? null, message: error.message, exitCode: error.exitCode } }))}\n`);
+    const fields = { code: error.code ?? null, message: error.message, exitCode: error.exitCode };
+    this.stdout.write(`${this.mask(this.json ? toJson({ error: fields }) : toJson({ type: "error", ...fields }, 0))}\n`);
   }
 
   /** Resolves once everything written to stdout so far has been handed to the OS. */

@@ -55,10 +55,13 @@ A secret is never printed; one given in a URL is hidden from ps as soon as the t
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const args = argv.slice(2);
   const json = args.includes("--json");
+  // Seen before parsing, as --json is, so that commander's own usage errors end the stream too;
+  // with both, --json's document wins (perf refuses the pair).
+  const ndjson = !json && args.includes("--ndjson");
   const verbosity = verbosityOf(args);
   // The stack of an internal error comes with -v: it is an event worth a report.
   const verbose = verbosity >= Verbosity.Events;
-  const out = new Output(io.stdout, io.stderr, json, verbosity === Verbosity.Quiet);
+  const out = new Output(io.stdout, io.stderr, json, verbosity === Verbosity.Quiet, ndjson);
   out.addSecrets(secretsInArguments(args));
   out.addSecrets(environmentSecrets(io.env));
 

@@ -232,6 +232,34 @@ describe("iscsi perf against the embedded target", () => {
   });
 });
 
+describe("iscsi perf's failures on standard output", () => {
+  // Never connected to for the mistakes, refused for the rest: nothing listens there (this suite's range).
+  const url = "iscsi://127.0.0.1:14449/iqn.2026-11.test.cli:perf-nowhere/1";
+
+  beforeAll(async () => {
+    await ensureBuilt();
+  });
+
+  /** Stdout is one {"type": "error"} line saying what stderr's one line says. */
+  const expectErrorLine = (result: Awaited<ReturnType<typeof iscsi>>, code: string, exitCode: number, pattern: RegExp): void => {
+    const stderrLine = expectFailure(result, exitCode, pattern);
+    const lines = jsonLines(result.stdout);
+    expect(lines).toEqual([{ type: "error", code, message: stderrLine.replace(/^iscsi: /, ""), exitCode }]);
+  };
+
+  it("--ndjson ends with an error line for a wrong argument, as it does for a connection that fails", async () => {
+    expectErrorLine(await iscsi(["perf", url, "--bs", "3", "--ndjson"]), "ISCSI_CLI_USAGE", 1, /--bs 3 must be between 512 bytes and 64 MiB/);
+    expectErrorLine(await iscsi(["perf", url, "--ndjson", "--no-such-option"]), "ISCSI_CLI_USAGE", 1, /unknown option '--no-such-option'/);
+    expectErrorLine(await iscsi(["perf", url, "--time", "1s", "--ndjson"]), "ISCSI_ERR_TRANSPORT", 4, /connection refused/);
+  });
+
+  it("--json gives its error document for a wrong argument", async () => {
+    const r = await iscsi(["perf", url, "--bs", "3", "--json"]);
+    expectFailure(r, 1, /--bs 3 must be between 512 bytes and 64 MiB/);
+    expect(jsonOf(r)).toEqual({ error: { code: "ISCSI_CLI_USAGE", message: "--bs 3 must be between 512 bytes and 64 MiB", exitCode: 1 } });
+  });
+});
+
 describe("iscsi perf on a terminal", () => {
   it("draws a live progress line under the interval lines and wipes it before anything else is printed", async () => {
     const { startTarget } = await import("../../src/target/server.js");

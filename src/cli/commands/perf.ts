@@ -23,7 +23,6 @@ import { CliError, fileError } from "../errors.js";
 import { untilAborted } from "../interrupt.js";
 import { formatFields, toJson } from "../format.js";
 import type { Writable } from "../output.js";
-import { describeFailure } from "../report.js";
 import { formatBytes, formatCount, formatDuration, formatRate, parseCount, parseDuration, parseSize } from "../units.js";
 import { examples, type Runner } from "./command.js";
 import { lunName } from "./io.js";
@@ -532,7 +531,6 @@ async function withMeasuredLun<T>(
 
 async function perfAgainst(ctx: CliContext, ref: ReturnType<CliContext["targetRef"]>, spec: PerfSpec, mcs: ReturnType<typeof mcsSessionOptions>, view: PerfView): Promise<void> {
   const out = ctx.out;
-  let summaryWritten = false;
   const jsonLine = (value: unknown): void => {
     out.stdout.write(`${out.mask(toJson(value, 0))}\n`);
   };
@@ -550,49 +548,42 @@ async function perfAgainst(ctx: CliContext, ref: ReturnType<CliContext["targetRe
     out.line(table.line(report));
     live?.draw();
   };
-  try {
-    // Keep-alive NOPs would be measured as commands' company on the wire; the workload keeps
-    // the connection busy anyway.
-    const { value: result, connections, sessions } = await withMeasuredLun(ctx, ref, mcs, view, () => live?.start(), async (measured) => {
-      try {
-        return await runPerfWorkload(measured, spec, { signal: ctx.signal, intervalMs: view.intervalMs, onInterval });
-      } finally {
-        live?.stop();
-      }
-    });
-    const doc = {
-      target: ref.targetName,
-      portal: formatPortal(ref.portal),
-      lun: ref.lun,
-      ...result,
-      connectionPolicy: mcs.connectionPolicy,
-      connections,
-      ...(sessions === undefined ? {} : { workers: view.workers, sessions: sessions.map((shares, index) => ({ session: index, connections: shares })) }),
-    };
-    if (view.ndjson) {
-      // The intervals went out one by one: the summary does not repeat them.
-      const { intervals: _streamed, ...summary } = doc;
-      jsonLine({ type: "summary", ...summary });
-      summaryWritten = true;
-    } else {
-      out.result(doc, () =>
-        sessions !== undefined
-          ? `${formatPerfResult(result, lunName(ref))}\n  ${sessions.length} sessions on ${view.workers === 0 ? "this thread" : `${view.workers} worker thread${view.workers === 1 ? "" : "s"}`}, commands spread over them in turn`
-          : connections.length > 1
-            ? `${formatPerfResult(result, lunName(ref))}\n${formatShares(connections, mcs.connectionPolicy)}`
-            : formatPerfResult(result, lunName(ref)),
-      );
+  // Keep-alive NOPs would be measured as commands' company on the wire; the workload keeps
+  // the connection busy anyway.
+  const { value: result, connections, sessions } = await withMeasuredLun(ctx, ref, mcs, view, () => live?.start(), async (measured) => {
+    try {
+      return await runPerfWorkload(measured, spec, { signal: ctx.signal, intervalMs: view.intervalMs, onInterval });
+    } finally {
+      live?.stop();
     }
-    if (view.chart !== undefined) await writeChart(view.chart, result, `${lunName(ref)} at ${formatPortal(ref.portal)}`);
-    if (result.interrupted) throw ctx.signal.reason;
-  } catch (error) {
-    // A stream of JSON lines ends with one that says why, as --json ends with its error document.
-    if (view.ndjson && !summaryWritten) {
-      const report = describeFailure(error, { secrets: out.secrets });
-      jsonLine({ type: "error", code: report.code ?? null, message: report.message, exitCode: report.exitCode });
-    }
-    throw error;
+  });
+  const doc = {
+    target: ref.targetName,
+    portal: formatPortal(ref.portal),
+    lun: ref.lun,
+    ...result,
+    connectionPolicy: mcs.connectionPolicy,
+    connections,
+    ...(sessions === undefined ? {} : { workers: view.workers, sessions: sessions.map((shares, index) => ({ session: index, connections: shares })) }),
+  };
+  if (view.ndjson) {
+    // The intervals went out one by one: the summary does not repeat them. It is the result, so a
+    // failure after it (the chart, an interrupt) adds no error line; one before it ends the
+    // stream with {"type": "error", ...} (Output.errorDocument), as --json ends with its document.
+    const { intervals: _streamed, ...summary } = doc;
+    const line = { type: "summary", ...summary };
+    out.result(line, () => toJson(line, 0));
+  } else {
+    out.result(doc, () =>
+      sessions !== undefined
+        ? `${formatPerfResult(result, lunName(ref))}\n  ${sessions.length} sessions on ${view.workers === 0 ? "this thread" : `${view.workers} worker thread${view.workers === 1 ? "" : "s"}`}, commands spread over them in turn`
+        : connections.length > 1
+          ? `${formatPerfResult(result, lunName(ref))}\n${formatShares(connections, mcs.connectionPolicy)}`
+          : formatPerfResult(result, lunName(ref)),
+    );
   }
+  if (view.chart !== undefined) await writeChart(view.chart, result, `${lunName(ref)} at ${formatPortal(ref.portal)}`);
+  if (result.interrupted) throw ctx.signal.reason;
 }
 
 async function writeChart(path: string, result: PerfResult, where: string): Promise<void> {
