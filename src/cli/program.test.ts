@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
 import { runCaptured } from "./cli.test-util.js";
@@ -25,12 +26,28 @@ describe("help", () => {
   it("lists every command and the exit statuses", async () => {
     const r = await runCaptured(["--help"]);
     expect(r.status).toBe(0);
-    for (const command of ["discover", "ls", "luns", "inquiry", "readcap", "read", "write", "cp", "perf", "ping", "target", "nbd", "demo"]) {
+    for (const command of ["discover", "ls", "luns", "inquiry", "readcap", "read", "write", "cp", "perf", "ping", "target", "compare", "nbd", "gateway", "demo"]) {
       expect(r.stdout).toMatch(new RegExp(`^  ${command}\\b`, "m"));
     }
     expect(r.stdout).toMatch(/Exit status:/);
     expect(r.stdout).toMatch(/^ {2}5 {4}verification mismatch/m);
     expect(r.stdout).toMatch(/ISCSI_CHAP_SECRET/);
+  });
+
+  it("lays out the connection options and the CHAP paragraph within 80 columns, as commander does its own lists", async () => {
+    const r = await runCaptured(["--help"]);
+    const block = r.stdout.slice(r.stdout.indexOf("Connection options"), r.stdout.indexOf("Exit status:"));
+    for (const flag of ["--initiator-name <iqn>", "--timeout <duration>", "--chap-target-secret-file <file>"]) expect(block).toMatch(new RegExp(`^ {2}${flag}`, "m"));
+    expect(block).toMatch(/LIBISCSI_CHAP_TARGET_PASSWORD/);
+    expect(block.split("\n").filter((l) => l.length > 80)).toEqual([]);
+  });
+
+  it("has a row in docs/CLI.md's command table for every command it lists", async () => {
+    const r = await runCaptured(["--help"]);
+    const commands = [...r.stdout.slice(r.stdout.indexOf("Commands:")).matchAll(/^ {2}([a-z]+)\b/gm)].map((m) => m[1]).filter((c) => c !== "help");
+    expect(commands).toContain("gateway");
+    const doc = await readFile(new URL("../../docs/CLI.md", import.meta.url), "utf8");
+    expect(commands.filter((c) => !new RegExp(`^\\| \`iscsi ${c}[ \`]`, "m").test(doc))).toEqual([]);
   });
 
   it("gives each command its own options and examples, then one line pointing to the global options", async () => {

@@ -2,7 +2,7 @@
  * The `iscsi` program: global options, the commands, and the one place where a failure becomes a
  * line on stderr (and, with --json, an error document on stdout) and an exit status.
  */
-import { Command, CommanderError, Option } from "commander";
+import { Command, CommanderError, Help, Option } from "commander";
 import { CliContext, type GlobalOptions } from "./context.js";
 import { environmentSecrets, secretsInArguments } from "./credentials.js";
 import { CliError } from "./errors.js";
@@ -38,18 +38,28 @@ export interface CliIo {
 
 export const VERSION = "0.1.0";
 
-/** The connection options, listed once in the program's help (each command's help lists them too). */
+/** The width the program's help is laid out in, as commander lays out its own lists off a terminal. */
+const HELP_WIDTH = 80;
+
+/**
+ * The connection options, listed once in the program's help (each command's help lists them too).
+ * Laid out by commander's own Help, so their descriptions wrap as the options above them do.
+ */
 function connectionOptionsHelp(): string {
   const options = addConnectionOptions(new Command("x")).options;
-  const width = Math.max(...options.map((o) => o.flags.length)) + 2;
-  return `Connection options (every command that logs in to a target):\n${options.map((o) => `  ${o.flags.padEnd(width)}${o.description}`).join("\n")}`;
+  const help = new Help();
+  help.helpWidth = HELP_WIDTH;
+  const width = Math.max(...options.map((o) => o.flags.length));
+  return `Connection options (every command that logs in to a target):\n${options.map((o) => help.formatItem(o.flags, width, o.description, help)).join("\n")}`;
 }
 
-const SECRETS_HELP = `CHAP credentials come from the URL (iscsi://user%secret@host/...), from --chap-user with
---chap-secret-file, or from the environment: ISCSI_CHAP_USERNAME, ISCSI_CHAP_SECRET,
-ISCSI_CHAP_TARGET_USERNAME, ISCSI_CHAP_TARGET_SECRET (or libiscsi's LIBISCSI_CHAP_USERNAME,
-LIBISCSI_CHAP_PASSWORD, LIBISCSI_CHAP_TARGET_USERNAME, LIBISCSI_CHAP_TARGET_PASSWORD).
-A secret is never printed; one given in a URL is hidden from ps as soon as the tool starts.`;
+const SECRETS_HELP = `CHAP credentials come from the URL (iscsi://user%secret@host/...), from
+--chap-user with --chap-secret-file, or from the environment:
+ISCSI_CHAP_USERNAME, ISCSI_CHAP_SECRET, ISCSI_CHAP_TARGET_USERNAME,
+ISCSI_CHAP_TARGET_SECRET (or libiscsi's LIBISCSI_CHAP_USERNAME,
+LIBISCSI_CHAP_PASSWORD, LIBISCSI_CHAP_TARGET_USERNAME,
+LIBISCSI_CHAP_TARGET_PASSWORD). A secret is never printed; one given in a URL is
+hidden from ps as soon as the tool starts.`;
 
 /** Runs the tool with `argv` (as process.argv: node, script, args...) and returns the exit status. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
