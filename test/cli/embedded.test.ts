@@ -123,6 +123,12 @@ describe("iscsi against its own embedded target", () => {
     expectFailure(await iscsi(["readcap", url(7)]), 3, /LUN 7/);
   });
 
+  it("target refuses a file that does not exist: 1, saying how to make one in the command line's terms", async () => {
+    const r = await iscsi(["target", "--listen", "127.0.0.1:0", "--lun", "1=/nonexistent/iscsi-ts-disk.img"]);
+    expectFailure(r, 1, /^iscsi: --lun 1=\/nonexistent\/iscsi-ts-disk\.img: \/nonexistent\/iscsi-ts-disk\.img does not exist \(make one first, e\.g\. truncate -s 1G \/nonexistent\/iscsi-ts-disk\.img, or serve memory with mem:SIZE\)$/);
+    expect(r.stderr).not.toContain("create: true");
+  });
+
   it("target refuses a port already in use: 1", async () => {
     const r = await iscsi(["target", "--listen", target.doc.portal, "--lun", "1=mem:1M"]);
     expectFailure(r, 1, new RegExp(`cannot listen on ${target.doc.portal.replace(/\./g, "\\.")}: the port is in use`));

@@ -7,6 +7,8 @@
  */
 import { Command } from "commander";
 import { Secret, ConfigError, describePdu, isPlausibleIscsiName, parseHostPort, parseIsnsServer } from "../../core/index.js";
+import { stat } from "node:fs/promises";
+import { parseBackendSpec } from "../../target/backends/spec.js";
 import { startTarget, type LunConfig, type RunningTarget, type TargetServerConfig } from "../../target/server.js";
 import type { SessionSummary } from "../../target/engine/events.js";
 import { formatPortal } from "../../node/index.js";
@@ -42,6 +44,23 @@ export function parseLunOption(text: string): { readonly lun: number; readonly b
   return { lun, backend: text.slice(eq + 1) };
 }
 
+/**
+ * A file backend must exist: the target serves what is there and never creates a disk by
+ * itself. Checked here to say so in the command line's terms (the library's own message speaks
+ * of its `create` option, which the command line does not have).
+ */
+async function checkFileExists(option: string, backend: string): Promise<void> {
+  const spec = parseBackendSpec(backend);
+  if (spec.kind !== "file") return;
+  const missing = await stat(spec.path).then(
+    () => false,
+    (error: NodeJS.ErrnoException) => error.code === "ENOENT",
+  );
+  if (missing) {
+    throw new ConfigError(`--lun ${option}: ${spec.path} does not exist (make one first, e.g. truncate -s 1G ${spec.path}, or serve memory with mem:SIZE)`);
+  }
+}
+
 function collect(value: string, previous: readonly string[]): string[] {
   return [...previous, value];
 }
@@ -70,6 +89,7 @@ export async function targetConfig(ctx: CliContext, opts: TargetOptions): Promis
   for (const text of opts.lun) {
     const { lun, backend } = parseLunOption(text);
     if (luns.some((l) => l.lun === lun)) throw new ConfigError(`--lun ${lun} is given twice`);
+    await checkFileExists(text, backend);
     luns.push({ lun, backend, blockSize, ...(opts.readOnly === true ? { readOnly: true } : {}) });
   }
   const chap =
