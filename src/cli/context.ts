@@ -161,9 +161,10 @@ export class CliContext {
   /**
    * A login refused for who we are (RFC 7143 §11.13.5: 0x0201 authentication, 0x0202
    * authorization, 0x0203 not found, which targets also answer to initiators outside their ACL)
-   * says which name we used and how to change it; other errors pass unchanged.
+   * says which name we used and how to change it; other errors pass unchanged. "Not found" most
+   * often means a mistyped target name, so that comes first, with how to list the right ones.
    */
-  explainLoginRefusal(error: unknown, chapGiven = true): unknown {
+  explainLoginRefusal(error: unknown, chapGiven = true, portal?: Portal): unknown {
     // A target that needs CHAP, asked without credentials, answers 0x0201 like a wrong secret would.
     if (error instanceof LoginError && !chapGiven && error.code === "ISCSI_ERR_AUTH") {
       return new AuthenticationError(`${error.message}: ${CHAP_REQUIRED_HINT}`, { cause: error, statusClass: error.statusClass, statusDetail: error.statusDetail });
@@ -179,7 +180,9 @@ export class CliContext {
     if (!(error instanceof LoginError) || error.statusClass !== 0x02 || ![0x01, 0x02, 0x03].includes(error.statusDetail)) return error;
     if (error.code !== "ISCSI_ERR_LOGIN" && error.statusDetail === 0x01) return error;
     const who = this.initiator;
-    const note = `; we logged in as initiator ${who.name} (from ${who.where}); if the target allows only certain initiators, ${howToChangeInitiatorName(this.env)}`;
+    const listing = portal === undefined ? "iscsi discover HOST:PORT" : `iscsi discover ${formatPortal(portal)}`;
+    const name = error.statusDetail === 0x03 ? `; check the target name (\`${listing}\` lists the targets there)` : "";
+    const note = `${name}; we logged in as initiator ${who.name} (from ${who.where}); if the target allows only certain initiators, ${howToChangeInitiatorName(this.env)}`;
     const wrapped = new LoginError(error.statusClass, error.statusDetail, `${error.message}${note}`, { code: error.code as "ISCSI_ERR_LOGIN", cause: error });
     return wrapped;
   }
@@ -219,7 +222,7 @@ export class CliContext {
       withDeadline(openSession(options), this.timeoutMs * 2, `login to ${ref.targetName} at ${formatPortal(ref.portal)}`),
       this.signal,
     ).catch((error: unknown) => {
-      throw this.explainLoginRefusal(error, options.chap !== undefined);
+      throw this.explainLoginRefusal(error, options.chap !== undefined, ref.portal);
     });
     if (this.events) this.traceEvents(session, ref);
     try {
@@ -280,7 +283,7 @@ export class CliContext {
       requestTimeoutMs: this.timeoutMs,
     };
     return untilAborted(withDeadline(discover(portal, options), this.timeoutMs * 2, `discovery at ${formatPortal(portal)}`), this.signal).catch((error: unknown) => {
-      throw this.explainLoginRefusal(error, chap !== undefined);
+      throw this.explainLoginRefusal(error, chap !== undefined, portal);
     });
   }
 }

@@ -84,8 +84,10 @@ describe("iscsi's answers to mistakes (against tgtd)", () => {
       }
     });
 
-    it("an unknown target IQN: 2, with the login status", async () => {
-      expectFailure(await iscsi(["readcap", url(1, "iqn.2026-11.test.cli:nobody")]), 2, /iqn\.2026-11\.test\.cli:nobody.*target not found \(status 0x0203\)/);
+    it("an unknown target IQN: 2, with the login status, and first of all how to find the right name", async () => {
+      const r = await iscsi(["readcap", url(1, "iqn.2026-11.test.cli:nobody")]);
+      expectFailure(r, 2, /iqn\.2026-11\.test\.cli:nobody.*target not found \(status 0x0203\); check the target name \(`iscsi discover [^`]+` lists the targets there\); we logged in as initiator/);
+      expect(r.stderr).toContain(`iscsi discover ${tgtd.portal}`);
     });
 
     it("a LUN the target does not have: 3", async () => {

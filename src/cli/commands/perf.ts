@@ -502,7 +502,7 @@ async function withMeasuredLun<T>(
   const pool = createWorkerPool({ workers: view.workers });
   try {
     const spread = await untilAborted(openSpreadLun(pool, options, ref.lun, { sessions: view.sessions }), ctx.signal).catch((error: unknown) => {
-      throw ctx.explainLoginRefusal(error, options.chap !== undefined);
+      throw ctx.explainLoginRefusal(error, options.chap !== undefined, ref.portal);
     });
     try {
       let before = spread.sessions.map((s) => countersNow(s.connections));
