@@ -6,7 +6,7 @@
  * before and after the run.
  */
 import { type Command, Option } from "commander";
-import { CONNECTION_POLICIES, type ConnectionPolicy, isConnectionPolicy } from "../core/index.js";
+import { CONNECTION_POLICIES, type ConnectionPolicy, DEFAULT_CONNECTION_POLICY, isConnectionPolicy } from "../core/index.js";
 import type { SessionOptions, ConnectionInfo } from "../node/index.js";
 import type { CliContext } from "./context.js";
 import { CliError } from "./errors.js";
@@ -32,7 +32,7 @@ const MAX_BUSY_POLL_US = 1_000_000;
 export function addMcsOptions(command: Command): Command {
   return command
     .option("--connections <n>", `TCP connections in the session (MC/S), 1 to ${MAX_CONNECTIONS}; the target's MaxConnections may allow fewer`, "1")
-    .addOption(new Option("--connection-policy <policy>", "how commands are spread over the connections").choices(CONNECTION_POLICIES).default("round-robin"))
+    .addOption(new Option("--connection-policy <policy>", "how commands are spread over the connections").choices(CONNECTION_POLICIES).default(DEFAULT_CONNECTION_POLICY))
     .option("--no-batching", "write each command at once, even at queue depth (by default, while 16 are at the target, new commands leave four to a write)")
     .option(
       "--busy-poll <us>",
@@ -48,7 +48,7 @@ export function mcsSessionOptions(opts: McsOptions): {
   readonly busyPollUs?: number;
 } {
   const connections = parseCount(opts.connections ?? "1", "--connections", { min: 1, max: MAX_CONNECTIONS });
-  const policy = opts.connectionPolicy ?? "round-robin";
+  const policy = opts.connectionPolicy ?? DEFAULT_CONNECTION_POLICY;
   if (!isConnectionPolicy(policy)) throw new CliError("ISCSI_CLI_USAGE", `--connection-policy "${policy}" is not a policy (one of ${CONNECTION_POLICIES.join(", ")})`);
   const busyPollUs = opts.busyPoll === undefined ? undefined : parseCount(opts.busyPoll, "--busy-poll", { min: 0, max: MAX_BUSY_POLL_US });
   return {

@@ -41,9 +41,10 @@ export interface SessionOptions {
    */
   readonly connections?: number;
   /**
-   * How new commands are spread over the connections: "round-robin" (the default) or
-   * "least-queue-depth" (the connection with the fewest commands outstanding). A command's data
-   * and status stay on the connection it was sent on (RFC 7143 §7.1.2).
+   * How new commands are spread over the connections: "least-queue-depth" (the default: the
+   * connection with the fewest commands outstanding, ties in turn) or "round-robin" (each in
+   * turn, whatever their load). A command's data and status stay on the connection it was sent
+   * on (RFC 7143 §7.1.2).
    */
   readonly connectionPolicy?: ConnectionPolicy;
   /**

@@ -67,7 +67,7 @@ describe("MC/S from the command line against tgtd (MaxConnections=4)", () => {
 
   it("perf prints each connection's share as a table in text", async () => {
     const run = expectOk(await iscsi(["perf", url(1), "--connections", "2", "--time", "300ms", "--qd", "4"]));
-    expect(run.stdout).toMatch(/^ {2}Connections: 2 \(round-robin\)$/m);
+    expect(run.stdout).toMatch(/^ {2}Connections: 2 \(least-queue-depth\)$/m);
     expect(run.stdout).toMatch(/^ {4}CID +Commands +Bytes +Share$/m);
     expect(run.stdout.match(/^ {4} *[01] +[\d,]+ +[\d.]+ \w+ +\d+\.\d%$/gm)).toHaveLength(2);
   });

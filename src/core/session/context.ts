@@ -52,8 +52,8 @@ export interface SessionConfig {
   /** Session recovery after a connection loss (RFC 7143 §6.3.5); on by default for Normal sessions. */
   readonly recovery?: Partial<RecoverySettings>;
   /**
-   * How new commands are spread over the session's connections (MC/S): "round-robin" (the
-   * default, as sessions always did) or "least-queue-depth". See policy.ts.
+   * How new commands are spread over the session's connections (MC/S): "least-queue-depth" (the
+   * default) or "round-robin". See policy.ts.
    */
   readonly connectionPolicy?: ConnectionPolicy;
   /**

@@ -87,10 +87,15 @@ describe("Connection policies on a session of several connections (MC/S)", () =>
     expect(placement(targets)).toEqual([0, 1, 0, 1, 0, 1]);
   });
 
-  it("round robin is the default, as before there was a choice", () => {
-    const { pair, targets } = session(undefined, 3);
-    reads(pair, 6);
-    expect(placement(targets)).toEqual([0, 1, 2, 0, 1, 2]);
+  it("least queue depth is the default: new commands go where earlier ones have finished", () => {
+    const { pair, targets } = session(undefined, 2);
+    const [first, second] = targets as [ScriptedTarget, ScriptedTarget];
+    reads(pair, 4);
+    commandsOn(first);
+    for (const c of commandsOn(second)) answer(second, c);
+    reads(pair, 2, "next");
+    expect(commandsOn(first)).toHaveLength(0);
+    expect(commandsOn(second)).toHaveLength(2);
   });
 
   it("least queue depth sends new commands to the idle connection while the other is busy", () => {
