@@ -87,41 +87,33 @@ describe("Connection policies on a session of several connections (MC/S)", () =>
     expect(placement(targets)).toEqual([0, 1, 0, 1, 0, 1]);
   });
 
-  it("least queue depth is the default: new commands go where earlier ones have finished", () => {
-    const { pair, targets } = session(undefined, 2);
-    const [first, second] = targets as [ScriptedTarget, ScriptedTarget];
-    reads(pair, 4);
-    commandsOn(first);
-    for (const c of commandsOn(second)) answer(second, c);
-    reads(pair, 2, "next");
-    expect(commandsOn(first)).toHaveLength(0);
-    expect(commandsOn(second)).toHaveLength(2);
-  });
-
-  it("least queue depth sends new commands to the idle connection while the other is busy", () => {
-    const { pair, targets } = session("least-queue-depth", 2);
+  /**
+   * Four reads over two connections, the second connection's two answered, then two more: where
+   * the two new commands go, as [on the first, on the second].
+   */
+  function afterTheSecondFinishes(policy: ConnectionPolicy | undefined): [number, number] {
+    const { pair, targets } = session(policy, 2);
     const [first, second] = targets as [ScriptedTarget, ScriptedTarget];
     reads(pair, 4);
     const onFirst = commandsOn(first);
     const onSecond = commandsOn(second);
     expect([onFirst.length, onSecond.length]).toEqual([2, 2]);
-    // The second connection's commands finish; the first's stay outstanding.
     for (const c of onSecond) answer(second, c);
     expect(pair.session.connectionList.map((c) => c.counters.outstanding)).toEqual([2, 0]);
     reads(pair, 2, "next");
-    expect(commandsOn(first)).toHaveLength(0);
-    expect(commandsOn(second)).toHaveLength(2);
+    return [commandsOn(first).length, commandsOn(second).length];
+  }
+
+  it("least queue depth sends new commands to the idle connection while the other is busy", () => {
+    expect(afterTheSecondFinishes("least-queue-depth")).toEqual([0, 2]);
+  });
+
+  it("least queue depth is the default: new commands go where earlier ones have finished", () => {
+    expect(afterTheSecondFinishes(undefined)).toEqual([0, 2]);
   });
 
   it("round robin, in the same state, still gives the busy connection its turn", () => {
-    const { pair, targets } = session("round-robin", 2);
-    const [first, second] = targets as [ScriptedTarget, ScriptedTarget];
-    reads(pair, 4);
-    commandsOn(first);
-    for (const c of commandsOn(second)) answer(second, c);
-    reads(pair, 2, "next");
-    expect(commandsOn(first)).toHaveLength(1);
-    expect(commandsOn(second)).toHaveLength(1);
+    expect(afterTheSecondFinishes("round-robin")).toEqual([1, 1]);
   });
 
   for (const policy of ["round-robin", "least-queue-depth"] as const) {
