@@ -2,7 +2,7 @@
  * The commands that look without touching data: discover, ls, luns, inquiry, readcap.
  */
 import { Command } from "commander";
-import { isIscsiError, buildReadCapacity16Cdb, parseReadCapacity16Data, type ReadCapacity16Data, parseIsnsServer, type InquiryData } from "../../core/index.js";
+import { isIscsiError, ScsiError, buildReadCapacity16Cdb, parseReadCapacity16Data, type ReadCapacity16Data, parseIsnsServer, type InquiryData } from "../../core/index.js";
 import { formatPortal, type Portal, type IscsiSession, isUnsupportedCommand, discoverIsns, type Lun } from "../../node/index.js";
 import { CliError } from "../errors.js";
 import type { CliContext } from "../context.js";
@@ -187,6 +187,8 @@ export function lunsCommand(run: Runner): Command {
     .action(async (text: string, _opts: unknown, cmd: Command) =>
       run(cmd, async (ctx) => {
         const ref = ctx.targetRef(text, false);
+        // A LUN URL is most likely a slip (or a script reusing one): take it, and say so.
+        if (ref.url.lun !== undefined) ctx.out.note(`note: luns lists every LUN of the target; the /${ref.url.lun} in the URL is ignored`);
         const luns = await ctx.withSession(ref, (s) => s.reportLuns());
         ctx.out.result({ target: ref.targetName, portal: formatPortal(ref.portal), luns }, () => luns.map(String).join("\n"));
       }),
@@ -227,11 +229,29 @@ export function inquiryCommand(run: Runner): Command {
             ctx.out.result({ lun: ref.lun, target: ref.targetName, inquiry: inquiryJson(inq) }, () => formatInquiry(inq));
             return;
           }
-          const vpd = decodeVpd(page, await lun.vpdRaw(page));
+          const vpd = decodeVpd(page, await vpdPage(lun, page));
           ctx.out.result({ lun: ref.lun, target: ref.targetName, page: vpd.page, name: vpd.name, vpd: vpd.decoded }, () => `${vpd.name} (VPD page ${hex(vpd.page)})\n${vpd.text}`);
         });
       }),
     );
+}
+
+/** SPC-4 ASC 0x24: INVALID FIELD IN CDB. */
+const ASC_INVALID_FIELD_IN_CDB = 0x24;
+
+/**
+ * A VPD page's bytes. A LUN without the page answers ILLEGAL REQUEST, INVALID FIELD IN CDB (the
+ * page code is the field), which says nothing about VPD pages: the error says which page is
+ * missing and how to list the ones there are, same status and sense (exit 3).
+ */
+async function vpdPage(lun: Lun, page: number): Promise<Uint8Array> {
+  try {
+    return await lun.vpdRaw(page);
+  } catch (error) {
+    if (!(error instanceof ScsiError) || error.sense?.key !== 0x05 || error.sense.asc !== ASC_INVALID_FIELD_IN_CDB) throw error;
+    const hint = `the LUN does not offer VPD page ${hex(page)}; \`--vpd supported\` lists the pages it has`;
+    throw new ScsiError(error.status, `${error.message} (${hint})`, error.sense, error.senseData);
+  }
 }
 
 /** READ CAPACITY(16)'s data, or undefined from a LUN without the command (it has answered READ CAPACITY(10)). */
