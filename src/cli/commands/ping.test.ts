@@ -1,4 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunningTarget, startTarget } from "../../target/server.js";
+import { runCaptured } from "../cli.test-util.js";
 import { formatPingSummary, pingStats } from "./ping.js";
 
 describe("pingStats", () => {
@@ -21,5 +23,35 @@ describe("pingStats", () => {
       "rtt min/avg/max/mdev = 0.500/1.000/1.500/0.408 ms",
     ]);
     expect(formatPingSummary("t", pingStats(2, []), 10)).not.toMatch(/rtt/);
+  });
+});
+
+/** Fixed ports: this suite's range is 14525-14529. */
+describe("iscsi ping given a LUN URL", () => {
+  const IQN = "iqn.2026-11.test.cli:ping";
+  let target: RunningTarget;
+  const url = (lun?: number): string => `iscsi://127.0.0.1:${target.port}/${IQN}${lun === undefined ? "" : `/${lun}`}`;
+
+  beforeAll(async () => {
+    target = await startTarget({ listen: { host: "127.0.0.1", port: 14525 }, targets: [{ iqn: IQN, luns: [{ lun: 1, backend: "mem:1M" }] }] });
+  });
+
+  afterAll(async () => {
+    await target?.close();
+  });
+
+  it("pings the target and says on stderr that the LUN is ignored", async () => {
+    const r = await runCaptured(["ping", url(1), "--count", "1"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^NOP-In from .* seq=1 /m);
+    expect(r.stderr).toBe("note: ping sends NOP-Outs to the target, not to a LUN; the /1 in the URL is ignored\n");
+    expect((await runCaptured(["ping", url(), "--count", "1"])).stderr).toBe("");
+  });
+
+  it("keeps --json to its one document, with nothing on stderr", async () => {
+    const r = await runCaptured(["ping", url(1), "--count", "1", "--json"]);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ target: IQN, sent: 1, received: 1 });
+    expect(r.stderr).toBe("");
   });
 });

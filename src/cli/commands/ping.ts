@@ -66,6 +66,8 @@ export function pingCommand(run: Runner): Command {
         const count = parseCount(opts.count, "--count");
         const intervalMs = parseDuration(opts.interval, "--interval");
         const ref = ctx.targetRef(url, false);
+        // NOP-Outs ask the session, not a LUN: a LUN URL is taken (scripts reuse them), and said to be ignored.
+        if (ref.url.lun !== undefined) ctx.out.note(`note: ping sends NOP-Outs to the target, not to a LUN; the /${ref.url.lun} in the URL is ignored`);
         const where = formatPortal(ref.portal);
         await ctx.withSession(
           ref,
