@@ -87,9 +87,11 @@ export function isExpectedError(error: unknown): boolean {
 export const EXIT_CODES_HELP = `Exit status:
   0    success
   1    bad command line or input (URL, option, file not found, input too short)
-  2    login failed (authentication, missing secret, unknown target, negotiation)
+  2    login failed (authentication, missing secret, unknown target,
+       negotiation)
   3    SCSI error (LUN missing, LBA out of range, target refused the command)
-  4    connection failed, lost or timed out (unknown host, refused port, timeout)
+  4    connection failed, lost or timed out (unknown host, refused port,
+       timeout)
   5    verification mismatch (cp --verify)
   70   internal error in iscsi-ts (run with -v for the stack)
   130  interrupted (SIGINT/SIGTERM)

@@ -42,6 +42,12 @@ describe("help", () => {
     expect(block.split("\n").filter((l) => l.length > 80)).toEqual([]);
   });
 
+  it("keeps every line of iscsi --help within 80 columns, the exit statuses included", async () => {
+    const r = await runCaptured(["--help"]);
+    expect(r.stdout).toMatch(/^ {2}4 {4}connection failed/m);
+    expect(r.stdout.split("\n").filter((l) => l.length > 80)).toEqual([]);
+  });
+
   it("has a row in docs/CLI.md's command table for every command it lists", async () => {
     const r = await runCaptured(["--help"]);
     const commands = [...r.stdout.slice(r.stdout.indexOf("Commands:")).matchAll(/^ {2}([a-z]+)\b/gm)].map((m) => m[1]).filter((c) => c !== "help");
@@ -107,6 +113,18 @@ describe("usage errors", () => {
       expect(doc.error.code, args.join(" ")).toBe("ISCSI_CLI_USAGE");
       expect(doc.error.message).toMatch(/missing required argument|unknown option|unknown command|argument missing|no command given/);
     }
+  });
+
+  it("reports --ndjson given to a command without it as an unknown option on stderr only, while perf still ends its stream with an error line", async () => {
+    for (const args of [["ping", "iscsi://127.0.0.1:1/iqn.2026-11.example:disk", "--ndjson"], ["-q", "luns", "iscsi://127.0.0.1:1/iqn.2026-11.example:disk", "--ndjson"]]) {
+      const r = await runCaptured(args);
+      expect(r.status, args.join(" ")).toBe(1);
+      expect(r.stdout, args.join(" ")).toBe("");
+      expectOneErrorLine(r.stderr, /unknown option '--ndjson'.*\(see iscsi (ping|luns) --help\)$/);
+    }
+    const perf = await runCaptured(["perf", "iscsi://127.0.0.1:1/iqn.2026-11.example:disk/1", "--ndjson", "--no-such-option"]);
+    expect(perf.status).toBe(1);
+    expect(JSON.parse(perf.stdout)).toMatchObject({ type: "error", code: "ISCSI_CLI_USAGE", exitCode: 1 });
   });
 
   it("reports a missing argument and an unknown command", async () => {

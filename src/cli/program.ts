@@ -65,15 +65,11 @@ hidden from ps as soon as the tool starts.`;
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const args = argv.slice(2);
   const json = args.includes("--json");
-  // Seen before parsing, as --json is, so that commander's own usage errors end the stream too;
-  // with both, --json's document wins (perf refuses the pair).
-  const ndjson = !json && args.includes("--ndjson");
   const verbosity = verbosityOf(args);
   // The stack of an internal error comes with -v: it is an event worth a report.
   const verbose = verbosity >= Verbosity.Events;
-  const out = new Output(io.stdout, io.stderr, json, verbosity === Verbosity.Quiet, ndjson);
-  out.addSecrets(secretsInArguments(args));
-  out.addSecrets(environmentSecrets(io.env));
+  // `out` is made once the commands are (they say whether --ndjson is theirs); the handlers
+  // below use it only while the arguments are parsed, after that.
 
   let status: number = ExitCode.Ok;
   const fail = (error: unknown): void => {
@@ -144,6 +140,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       .addHelpText("after", `\n${GLOBAL_OPTIONS_LINE}`);
     if (command.parent === null) program.addCommand(command);
   }
+  // --ndjson is seen before parsing, as --json is, so that commander's own usage errors end the
+  // stream too; but only for a command that has the option (perf): for the others it is just an
+  // unknown option, on stderr. With both, --json's document wins (perf refuses the pair).
+  const ndjson = !json && args.includes("--ndjson") && hasNdjson(commands, args);
+  const out = new Output(io.stdout, io.stderr, json, verbosity === Verbosity.Quiet, ndjson);
+  out.addSecrets(secretsInArguments(args));
+  out.addSecrets(environmentSecrets(io.env));
+
   // The man page's generator (scripts/man.mjs), left out of the help and of the completions.
   program.addCommand(
     manpageCommand(run, () => program, VERSION, SECRETS_HELP)
@@ -171,4 +175,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
   }
   return status;
+}
+
+/**
+ * Whether the command the arguments name has an --ndjson option. The command is the first
+ * argument that is not an option: the program's own options (--json, -q, -v) take no value.
+ */
+function hasNdjson(commands: readonly Command[], args: readonly string[]): boolean {
+  const word = args.find((a) => !a.startsWith("-"));
+  const command = commands.find((c) => c.name() === word || c.aliases().includes(word ?? ""));
+  return command?.options.some((o) => o.long === "--ndjson") ?? false;
 }
