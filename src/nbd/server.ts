@@ -10,7 +10,8 @@
  * finished before the sockets close.
  */
 import { EventEmitter } from "node:events";
-import { chmod, unlink } from "node:fs/promises";
+import { chmod, lstat, stat, unlink } from "node:fs/promises";
+import { dirname } from "node:path";
 import * as net from "node:net";
 import { ConfigError } from "../core/errors.js";
 import type { NbdBackend } from "./backend.js";
@@ -490,21 +491,72 @@ function whyListenFailed(error: NodeJS.ErrnoException, host: string): string {
   }
 }
 
-/** Listens on a Unix socket, replacing a stale socket file that nobody answers on. */
+/** The longest path a Unix socket may have on Linux (sun_path is 108 bytes, NUL included). */
+const MAX_SOCKET_PATH_BYTES = 107;
+
+/**
+ * Why a Unix socket could not be bound at `path`, in words as whyListenFailed's. A missing
+ * directory is looked for, not read from the code: Linux says ENOENT, some kernels EACCES.
+ */
+async function whySocketListenFailed(error: NodeJS.ErrnoException, path: string): Promise<string> {
+  const dir = dirname(path);
+  if (error.code === "ENOENT" || error.code === "EACCES") {
+    const missing = await stat(dir).then(
+      () => false,
+      (e: NodeJS.ErrnoException) => e.code === "ENOENT",
+    );
+    if (missing) return `the directory ${dir} does not exist`;
+  }
+  switch (error.code) {
+    case "EACCES":
+    case "EPERM":
+      return `permission denied (we may not create files in ${dir})`;
+    case "ENOTDIR":
+      return "a component of the path is not a directory";
+    case "EROFS":
+      return "the file system is read-only";
+    case "ENAMETOOLONG":
+      return `the path is too long for a Unix socket (at most ${MAX_SOCKET_PATH_BYTES} bytes)`;
+    case "ENOENT":
+      return "no such file or directory";
+    default:
+      return error.code ?? error.message;
+  }
+}
+
+/** Listens on a Unix socket, replacing a stale socket file that nobody answers on (and nothing else). */
 async function listenOnSocket(listener: net.Server, path: string): Promise<void> {
-  const attempt = (): Promise<void> =>
-    new Promise<void>((resolve, reject) => {
-      listener.once("error", reject);
-      listener.listen(path, () => {
-        listener.off("error", reject);
-        resolve();
+  // Node cuts a longer path short and binds the socket somewhere else: refuse it instead.
+  const bytes = Buffer.byteLength(path);
+  if (bytes > MAX_SOCKET_PATH_BYTES) {
+    throw new ConfigError(`cannot listen on ${path}: the path is ${bytes} bytes long, and a Unix socket's may be at most ${MAX_SOCKET_PATH_BYTES} (give a shorter one)`);
+  }
+  const attempt = async (): Promise<void> => {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        listener.once("error", reject);
+        listener.listen(path, () => {
+          listener.off("error", reject);
+          resolve();
+        });
       });
-    });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EADDRINUSE") throw error;
+      throw new ConfigError(`cannot listen on ${path}: ${await whySocketListenFailed(error as NodeJS.ErrnoException, path)}`, { cause: error });
+    }
+  };
   try {
     await attempt();
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== "EADDRINUSE") throw new ConfigError(`cannot listen on ${path}: ${code ?? (error as Error).message}`, { cause: error });
+    if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
+    // Something is at the path. A socket nobody answers on is left by a server that died, and
+    // is replaced; anything else (a file, a directory, a live server) is not ours to remove.
+    const isSocket = await lstat(path).then(
+      (s) => s.isSocket(),
+      () => false,
+    );
+    if (!isSocket) throw new ConfigError(`cannot listen on ${path}: something other than a socket is there (remove it, or give another path)`, { cause: error });
     const live = await new Promise<boolean>((resolve) => {
       const probe = net.connect(path);
       probe.once("connect", () => {
@@ -513,8 +565,12 @@ async function listenOnSocket(listener: net.Server, path: string): Promise<void>
       });
       probe.once("error", () => resolve(false));
     });
-    if (live) throw new ConfigError(`${path} is in use by another server`);
-    await unlink(path);
+    if (live) throw new ConfigError(`cannot listen on ${path}: another server is listening there`, { cause: error });
+    try {
+      await unlink(path);
+    } catch (e) {
+      throw new ConfigError(`cannot listen on ${path}: a stale socket is there and cannot be removed: ${await whySocketListenFailed(e as NodeJS.ErrnoException, path)}`, { cause: e });
+    }
     await attempt();
   }
 }
