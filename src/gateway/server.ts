@@ -14,6 +14,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { ConfigError } from "../core/errors.js";
+import { whyListenFailed } from "../node/listen-error.js";
 import { type AllowList, type Destination, originAllowed } from "./allow.js";
 import { CloseCode, closeReason, formatDestination, type GatewayInfo, INFO_PATH, MAX_MESSAGE_BYTES, RELAY_PATH } from "./protocol.js";
 import { DEFAULT_LIMITS, Relay, type RelayClosed, type RelayLimits } from "./relay.js";
@@ -102,14 +103,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const where = formatDestination(config.host, config.port);
     await new Promise<void>((resolve, reject) => {
       server.once("error", (error: NodeJS.ErrnoException) => {
-        const why =
-          error.code === "EADDRINUSE"
-            ? "the port is in use (choose another with --listen HOST:PORT, or :0 for any free port)"
-            : error.code === "EADDRNOTAVAIL"
-              ? "this machine has no such address"
-              : error.code === "EACCES"
-                ? "permission denied (ports below 1024 need privileges)"
-                : (error.code ?? error.message);
+        const why = `${whyListenFailed(error, config.host)}${error.code === "EADDRINUSE" ? " (choose another with --listen HOST:PORT, or :0 for any free port)" : ""}`;
         reject(new ConfigError(`cannot listen on ${where}: ${why}`, { cause: error }));
       });
       server.listen({ host: config.host, port: config.port, exclusive: true }, () => resolve());

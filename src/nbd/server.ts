@@ -19,6 +19,7 @@ import { errnoName, type NbdErrno } from "./engine/constants.js";
 import { type NbdEndReason, type NbdEvent, type NbdOutcome, type NbdRequest, NbdServerConnection, type NbdConnectionStats } from "./engine/connection.js";
 import type { NbdExport } from "./engine/export.js";
 import { writeBatch } from "../node/socket-batch.js";
+import { whyListenFailed } from "../node/listen-error.js";
 import { BufferPool } from "./buffer-pool.js";
 import { nbdErrnoOf, nbdMessageOf } from "./errno.js";
 import { formatHostPort } from "../core/url.js";
@@ -469,34 +470,13 @@ class ClientConnection {
 
 const OK: NbdOutcome = { ok: true };
 
-/**
- * Why a TCP listen failed, in plain words: a port in use as `iscsi target` says it, an unknown
- * host as the initiator says it when connecting (client/services.ts socketError); errno codes
- * mean nothing to whoever runs `iscsi nbd`.
- */
-function whyListenFailed(error: NodeJS.ErrnoException, host: string): string {
-  switch (error.code) {
-    case "EADDRINUSE":
-      return "the port is in use";
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-    case "EAI_NONAME":
-      return `unknown host "${host}"`;
-    case "EADDRNOTAVAIL":
-      return "this machine has no such address";
-    case "EACCES":
-      return "permission denied (ports below 1024 need privileges)";
-    default:
-      return error.code ?? error.message;
-  }
-}
-
 /** The longest path a Unix socket may have on Linux (sun_path is 108 bytes, NUL included). */
 const MAX_SOCKET_PATH_BYTES = 107;
 
 /**
- * Why a Unix socket could not be bound at `path`, in words as whyListenFailed's. A missing
- * directory is looked for, not read from the code: Linux says ENOENT, some kernels EACCES.
+ * Why a Unix socket could not be bound at `path`, in words as node/listen-error.ts says a TCP
+ * one. A missing directory is looked for, not read from the code: Linux says ENOENT, some
+ * kernels EACCES.
  */
 async function whySocketListenFailed(error: NodeJS.ErrnoException, path: string): Promise<string> {
   const dir = dirname(path);

@@ -14,6 +14,7 @@ import type { TargetPolicy } from "../core/text/parameters.js";
 import { formatHostPort } from "../core/url.js";
 import { DeadlineTimer } from "../client/deadline-timer.js";
 import type { ClientHost } from "../client/host.js";
+import { whyListenFailed } from "../node/listen-error.js";
 import { writeBatch } from "../node/socket-batch.js";
 import { nodeHost } from "../node/transport.js";
 import { type BlockBackend, performStorageSync } from "./backends/backend.js";
@@ -176,7 +177,7 @@ function pick<T extends object, K extends keyof T>(source: T, keys: readonly K[]
 function listen(server: net.Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException): void => {
-      reject(new ConfigError(`cannot listen on ${formatHostPort(host, port)}: ${error.code === "EADDRINUSE" ? "the port is in use" : error.message}`, { cause: error }));
+      reject(new ConfigError(`cannot listen on ${formatHostPort(host, port)}: ${whyListenFailed(error, host)}`, { cause: error }));
     };
     server.once("error", onError);
     server.listen({ host, port, exclusive: true }, () => {
