@@ -96,8 +96,10 @@ async function checkOutput(out: string, code: number | null, stdout: string): Pr
     // Both sides move the workload's I/O size: throughput is IOPS times it.
     expect(o.ours.runs[0]!.bytesPerSecond).toBeCloseTo(o.ours.runs[0]!.iops * o.workload.ioBytes, -3);
   }
-  // Four rate goals, QD1 latency, three CPU per I/O goals (issue 11), peak RSS.
-  expect(results.goals.length).toBe(9);
+  // Four rate goals, QD1 latency, three CPU per I/O goals (issue 11), peak RSS, and the two QD1
+  // goals again for the busy-polling row, named opt-in.
+  expect(results.goals.length).toBe(11);
+  expect(results.goals.filter((g) => g.goal.endsWith("with busy polling (opt-in)")).map((g) => g.workload)).toEqual(["randread-4k-qd1-poll", "randread-4k-qd1-poll"]);
 
   // The NBD part: both servers through fio's nbd engine, each workload beside its direct runs.
   expect(stdout).toMatch(/^NBD: fio --ioengine=nbd over 1 GiB of the null LUN, through qemu-nbd and through iscsi nbd$/m);
