@@ -60,7 +60,7 @@ describe("a whole login, initiator to target in memory", () => {
     ]);
     expect(second).toMatchObject({ currentStage: LoginStage.Operational, nextStage: LoginStage.FullFeature, transit: true });
     expect(textOf(second).get("InitialR2T")).toBe("No");
-    expect(textOf(second).get("MaxRecvDataSegmentLength")).toBe("262144");
+    expect(textOf(second).get("MaxRecvDataSegmentLength")).toBe("1048576");
   });
 
   for (const alg of [5, 6, 7, 8] as const) {
@@ -231,7 +231,7 @@ describe("a whole login, initiator to target in memory", () => {
     const op = textOf(out.transcript.requests[1] as LoginRequestPdu);
     expect(op.has("MaxBurstLength")).toBe(false);
     expect(op.has("InitialR2T")).toBe(false);
-    expect(op.get("MaxRecvDataSegmentLength")).toBe("262144");
+    expect(op.get("MaxRecvDataSegmentLength")).toBe("1048576");
   });
 
   it("sends and receives login text longer than one PDU with the C bit", () => {

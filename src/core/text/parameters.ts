@@ -106,7 +106,12 @@ export type TargetPolicy = OperationalProposal;
  *   with its command, without waiting an R2T round trip (RFC 7143 §13.10, §13.11, §13.14).
  * - MaxBurstLength at the top of its range (16776192, a multiple of 512 below 2^24): the target's
  *   own limit decides (the function is "min").
- * - MaxRecvDataSegmentLength=256 KiB: large Data-In PDUs, few headers per read.
+ * - MaxRecvDataSegmentLength=1 MiB (open-iscsi and libiscsi declare 256 KiB): a 1 MiB READ
+ *   comes as one Data-In, one header, its payload read straight into the caller's buffer in
+ *   reads as long as the socket holds. Against tgtd at 1 MiB QD16, 4 alternating pairs: 1335-1536
+ *   -> 1611-1909 IOPS, CPU per I/O 341-428 -> 293-347 us (user time 110-153 -> 70-119 us: the
+ *   header reads and the wake-ups between the four 256 KiB PDUs gone); 64 KiB and 4 KiB I/Os
+ *   within the noise. Targets send at most their own limit (LIO's MaxXmitDataSegmentLength).
  * - MaxOutstandingR2T=1: tgtd's default and the RFC's; with 256 KiB of unsolicited data most writes
  *   need no R2T, and one outstanding R2T keeps the data path simple. Raise it per session if a
  *   target allows more.
@@ -120,7 +125,7 @@ export const DEFAULT_INITIATOR_PROPOSAL: OperationalProposal = Object.freeze<Ope
   maxConnections: 1,
   initialR2T: false,
   immediateData: true,
-  maxRecvDataSegmentLength: 262144,
+  maxRecvDataSegmentLength: 1048576,
   maxBurstLength: 16776192,
   firstBurstLength: 262144,
   defaultTime2Wait: 2,
