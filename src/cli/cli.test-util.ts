@@ -1,8 +1,11 @@
 /**
  * Runs the CLI in-process with captured standard streams, for unit tests of the program's
- * behaviour that need no target (usage errors, help, refusals, connection failures).
+ * behaviour (usage errors, help, refusals, connection failures), and, where a command must log
+ * in first, an embedded target in the same process.
  */
 import { PassThrough } from "node:stream";
+import { afterAll, beforeAll } from "vitest";
+import { type RunningTarget, startTarget } from "../target/server.js";
 import { Interrupts } from "./interrupt.js";
 import { type CliIo, runCli } from "./program.js";
 
@@ -48,4 +51,23 @@ export async function runCaptured(
   const status = await runCli(["node", "iscsi", ...args], io);
   await new Promise((r) => setImmediate(r));
   return { status, stdout: stdout.text, stderr: stderr.text };
+}
+
+/**
+ * An embedded target for the enclosing describe block, in this process: `iqn` with LUN 1 a
+ * 1 MiB memory LUN, on a free loopback port, started before the block's tests and closed after.
+ */
+export function embeddedTarget(iqn: string): { readonly port: () => number; readonly url: (lun?: number) => string } {
+  let target: RunningTarget | undefined;
+  beforeAll(async () => {
+    target = await startTarget({ listen: { host: "127.0.0.1", port: 0 }, targets: [{ iqn, luns: [{ lun: 1, backend: "mem:1M" }] }] });
+  });
+  afterAll(async () => {
+    await target?.close();
+  });
+  const port = (): number => {
+    if (target === undefined) throw new Error("test: the embedded target is not running");
+    return target.port;
+  };
+  return { port, url: (lun) => `iscsi://127.0.0.1:${port()}/${iqn}${lun === undefined ? "" : `/${lun}`}` };
 }

@@ -14,7 +14,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { ConfigError } from "../core/errors.js";
-import { whyListenFailed } from "../node/listen-error.js";
+import { listenTcp } from "../node/listen.js";
 import { type AllowList, type Destination, originAllowed } from "./allow.js";
 import { CloseCode, closeReason, formatDestination, type GatewayInfo, INFO_PATH, MAX_MESSAGE_BYTES, RELAY_PATH } from "./protocol.js";
 import { DEFAULT_LIMITS, Relay, type RelayClosed, type RelayLimits } from "./relay.js";
@@ -100,16 +100,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     // A slow client must not hold a request open for ever; relays are upgrades and not bound by these.
     server.requestTimeout = 30_000;
     server.headersTimeout = 10_000;
-    const where = formatDestination(config.host, config.port);
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", (error: NodeJS.ErrnoException) => {
-        const why = `${whyListenFailed(error, config.host)}${error.code === "EADDRINUSE" ? " (choose another with --listen HOST:PORT, or :0 for any free port)" : ""}`;
-        reject(new ConfigError(`cannot listen on ${where}: ${why}`, { cause: error }));
-      });
-      server.listen({ host: config.host, port: config.port, exclusive: true }, () => resolve());
-    });
-    const address = server.address();
-    const port = typeof address === "object" && address !== null ? address.port : config.port;
+    const { port } = await listenTcp(server, config.host, config.port, " (choose another with --listen HOST:PORT, or :0 for any free port)");
     return new Gateway(server, config, config.host, port);
   }
 

@@ -19,7 +19,7 @@ import { errnoName, type NbdErrno } from "./engine/constants.js";
 import { type NbdEndReason, type NbdEvent, type NbdOutcome, type NbdRequest, NbdServerConnection, type NbdConnectionStats } from "./engine/connection.js";
 import type { NbdExport } from "./engine/export.js";
 import { writeBatch } from "../node/socket-batch.js";
-import { whyListenFailed } from "../node/listen-error.js";
+import { listenTcp } from "../node/listen.js";
 import { BufferPool } from "./buffer-pool.js";
 import { nbdErrnoOf, nbdMessageOf } from "./errno.js";
 import { formatHostPort } from "../core/url.js";
@@ -112,18 +112,7 @@ export class NbdServer extends EventEmitter<NbdServerEvents> {
       await chmod(listen.socket, 0o600);
       return new NbdServer(listener, { socket: listen.socket }, options, backends);
     }
-    const host = listen.host ?? "127.0.0.1";
-    const port = listen.port ?? DEFAULT_NBD_PORT;
-    await new Promise<void>((resolve, reject) => {
-      listener.once("error", reject);
-      listener.listen({ host, port, exclusive: true }, () => {
-        listener.off("error", reject);
-        resolve();
-      });
-    }).catch((error: NodeJS.ErrnoException) => {
-      throw new ConfigError(`cannot listen on ${formatHostPort(host, port)}: ${whyListenFailed(error, host)}`, { cause: error });
-    });
-    const bound = listener.address() as net.AddressInfo;
+    const bound = await listenTcp(listener, listen.host ?? "127.0.0.1", listen.port ?? DEFAULT_NBD_PORT);
     return new NbdServer(listener, { host: bound.address, port: bound.port }, options, backends);
   }
 
@@ -474,7 +463,7 @@ const OK: NbdOutcome = { ok: true };
 const MAX_SOCKET_PATH_BYTES = 107;
 
 /**
- * Why a Unix socket could not be bound at `path`, in words as node/listen-error.ts says a TCP
+ * Why a Unix socket could not be bound at `path`, in words as node/listen.ts says a TCP
  * one. A missing directory is looked for, not read from the code: Linux says ENOENT, some
  * kernels EACCES.
  */

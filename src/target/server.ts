@@ -14,7 +14,7 @@ import type { TargetPolicy } from "../core/text/parameters.js";
 import { formatHostPort } from "../core/url.js";
 import { DeadlineTimer } from "../client/deadline-timer.js";
 import type { ClientHost } from "../client/host.js";
-import { whyListenFailed } from "../node/listen-error.js";
+import { listenTcp } from "../node/listen.js";
 import { writeBatch } from "../node/socket-batch.js";
 import { nodeHost } from "../node/transport.js";
 import { type BlockBackend, performStorageSync } from "./backends/backend.js";
@@ -145,7 +145,7 @@ export async function startTarget(config: TargetServerConfig): Promise<RunningTa
     resolveEngineConfig({ ...engineConfig, portals: [{ host, port: 1 }] });
     // Paused on connect: #accept moves the connection's handle to a socket that reads into a buffer of its own.
     const server = net.createServer({ noDelay: true, pauseOnConnect: true });
-    const port = await listen(server, host, config.listen?.port ?? 0);
+    const { port } = await listenTcp(server, host, config.listen?.port ?? 0);
     const deps: EngineDeps = NODE.deps;
     const engine = new TargetEngine({ ...engineConfig, portals: [{ host, port }] }, deps, config.trace === undefined ? {} : { trace: config.trace });
     const target = new TargetServer(server, engine, host, port, backends, opened, config.trace === undefined && config.hostile === undefined);
@@ -172,20 +172,6 @@ function pick<T extends object, K extends keyof T>(source: T, keys: readonly K[]
   const out: Partial<Pick<T, K>> = {};
   for (const key of keys) if (source[key] !== undefined) out[key] = source[key];
   return out;
-}
-
-function listen(server: net.Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException): void => {
-      reject(new ConfigError(`cannot listen on ${formatHostPort(host, port)}: ${whyListenFailed(error, host)}`, { cause: error }));
-    };
-    server.once("error", onError);
-    server.listen({ host, port, exclusive: true }, () => {
-      server.off("error", onError);
-      const address = server.address();
-      resolve(typeof address === "object" && address !== null ? address.port : port);
-    });
-  });
 }
 
 interface Link {

@@ -1,20 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningTarget, startTarget } from "../../target/server.js";
-import { runCaptured } from "../cli.test-util.js";
+import { describe, expect, it } from "vitest";
+import { embeddedTarget, runCaptured } from "../cli.test-util.js";
 
-/** The commands that look (inquiry, luns) against the embedded target. Fixed ports: this suite's range is 14520-14524. */
+/** The commands that look (inquiry, luns) against the embedded target. */
 describe("iscsi inquiry and luns against the embedded target", () => {
   const IQN = "iqn.2026-11.test.cli:info";
-  let target: RunningTarget;
-  const url = (lun?: number): string => `iscsi://127.0.0.1:${target.port}/${IQN}${lun === undefined ? "" : `/${lun}`}`;
-
-  beforeAll(async () => {
-    target = await startTarget({ listen: { host: "127.0.0.1", port: 14520 }, targets: [{ iqn: IQN, luns: [{ lun: 1, backend: "mem:1M" }] }] });
-  });
-
-  afterAll(async () => {
-    await target?.close();
-  });
+  const { url } = embeddedTarget(IQN);
 
   it("says which VPD page the LUN does not offer, and how to list those it has, when it answers INVALID FIELD IN CDB", async () => {
     const r = await runCaptured(["inquiry", url(1), "--vpd", "0x99"]);

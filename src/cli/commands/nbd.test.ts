@@ -4,8 +4,7 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningTarget, startTarget } from "../../target/server.js";
-import { runCaptured } from "../cli.test-util.js";
+import { embeddedTarget, runCaptured } from "../cli.test-util.js";
 import { Interrupts } from "../interrupt.js";
 import { parseNbdListen } from "./nbd.js";
 
@@ -49,25 +48,16 @@ describe("iscsi nbd", () => {
 
 /**
  * The LUN is opened before the NBD listener, so a listen that fails needs a target to log in to.
- * The target's own port is the one "in use". Fixed ports: this suite's range is 14400-14449.
+ * The target's own port is the one "in use".
  */
 describe("iscsi nbd when it cannot listen", () => {
-  const IQN = "iqn.2026-11.test.cli:nbd-listen";
-  let target: RunningTarget;
-  const url = (): string => `iscsi://127.0.0.1:${target.port}/${IQN}/1`;
-
-  beforeAll(async () => {
-    target = await startTarget({ listen: { host: "127.0.0.1", port: 14410 }, targets: [{ iqn: IQN, luns: [{ lun: 1, backend: "mem:1M" }] }] });
-  });
-
-  afterAll(async () => {
-    await target?.close();
-  });
+  const target = embeddedTarget("iqn.2026-11.test.cli:nbd-listen");
+  const url = (): string => target.url(1);
 
   it("says the port is in use, as iscsi target does, instead of EADDRINUSE", async () => {
-    const r = await runCaptured(["nbd", url(), "--listen", `127.0.0.1:${target.port}`]);
+    const r = await runCaptured(["nbd", url(), "--listen", `127.0.0.1:${target.port()}`]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toBe(`iscsi: cannot listen on 127.0.0.1:${target.port}: the port is in use\n`);
+    expect(r.stderr).toBe(`iscsi: cannot listen on 127.0.0.1:${target.port()}: the port is in use\n`);
   });
 
   describe("on a Unix socket", () => {

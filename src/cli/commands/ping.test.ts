@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningTarget, startTarget } from "../../target/server.js";
-import { runCaptured } from "../cli.test-util.js";
+import { describe, expect, it } from "vitest";
+import { embeddedTarget, runCaptured } from "../cli.test-util.js";
 import { formatPingSummary, pingStats } from "./ping.js";
 
 describe("pingStats", () => {
@@ -26,19 +25,9 @@ describe("pingStats", () => {
   });
 });
 
-/** Fixed ports: this suite's range is 14525-14529. */
 describe("iscsi ping given a LUN URL", () => {
   const IQN = "iqn.2026-11.test.cli:ping";
-  let target: RunningTarget;
-  const url = (lun?: number): string => `iscsi://127.0.0.1:${target.port}/${IQN}${lun === undefined ? "" : `/${lun}`}`;
-
-  beforeAll(async () => {
-    target = await startTarget({ listen: { host: "127.0.0.1", port: 14525 }, targets: [{ iqn: IQN, luns: [{ lun: 1, backend: "mem:1M" }] }] });
-  });
-
-  afterAll(async () => {
-    await target?.close();
-  });
+  const { url } = embeddedTarget(IQN);
 
   it("pings the target and says on stderr that the LUN is ignored", async () => {
     const r = await runCaptured(["ping", url(1), "--count", "1"]);

@@ -1,6 +1,6 @@
 import * as net from "node:net";
 import { describe, expect, it } from "vitest";
-import { whyListenFailed } from "./listen-error.js";
+import { listenTcp, whyListenFailed } from "./listen.js";
 
 function listenError(host: string, port: number): Promise<NodeJS.ErrnoException> {
   return new Promise((resolve, reject) => {
@@ -30,5 +30,18 @@ describe("whyListenFailed", () => {
 
   it("passes an error it does not know on by its code", () => {
     expect(whyListenFailed(Object.assign(new Error("x"), { code: "EMFILE" }), "h")).toBe("EMFILE");
+  });
+
+  it("listenTcp resolves with the port bound for 0, and names the address and the hint when the port is taken", async () => {
+    const first = net.createServer();
+    const bound = await listenTcp(first, "127.0.0.1", 0);
+    expect(bound.port).toBeGreaterThan(0);
+    try {
+      await expect(listenTcp(net.createServer(), "127.0.0.1", bound.port, " (choose another)")).rejects.toThrow(
+        `cannot listen on 127.0.0.1:${bound.port}: the port is in use (choose another)`,
+      );
+    } finally {
+      first.close();
+    }
   });
 });
